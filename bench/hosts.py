@@ -1,0 +1,379 @@
+"""Where commands run: this machine (``LocalHost``) or a lab machine over SSH (``SSHHost``).
+
+Both offer the same small surface — run a command, move files, start and stop a
+detached process by pid — so the runner, setup and tuning never care which is which.
+Every SSH connection is made by :func:`connect`, which checks host keys against
+known_hosts and refuses unknown or changed keys unless the user opts in by name.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from invoke import Context
+from invoke.exceptions import UnexpectedExit
+
+from .errors import BenchError
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """``user@host:port`` as given on the command line."""
+
+    host: str
+    user: str | None = None
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "HostSpec":
+        user, _, rest = text.rpartition("@")
+        host, port = rest, None
+        if rest.startswith("["):  # [v6addr]:port
+            host, _, tail = rest[1:].partition("]")
+            port = tail[1:] or None
+        elif rest.count(":") == 1:
+            host, port = rest.split(":")
+        if not host:
+            raise BenchError(f"bad host {text!r}: write it as user@host or user@host:port")
+        try:
+            number = int(port) if port else None
+        except ValueError:
+            raise BenchError(f"bad port in {text!r}: write it as user@host:port") from None
+        return cls(host=host, user=user or None, port=number)
+
+    def __str__(self) -> str:
+        text = f"{self.user}@{self.host}" if self.user else self.host
+        return f"{text}:{self.port}" if self.port else text
+
+
+class Host:
+    """The operations every host offers; subclasses implement the transport."""
+
+    name: str
+    is_local: bool
+
+    # -- commands ----------------------------------------------------------
+    def run(self, command: str, *, warn: bool = False, timeout: float | None = None, env=None):
+        """Run a shell command, output captured (``hide=True``); return Invoke's Result."""
+        raise NotImplementedError
+
+    def sudo(self, command: str, *, warn: bool = False, timeout: float | None = None):
+        """Run as root: directly when already root, else through sudo."""
+        raise NotImplementedError
+
+    # -- files ---------------------------------------------------------------
+    def put(self, local: str | Path, remote: str) -> None:
+        raise NotImplementedError
+
+    def get(self, remote: str, local: str | Path) -> None:
+        raise NotImplementedError
+
+    def read_text(self, path: str) -> str:
+        raise NotImplementedError
+
+    def write_text(self, path: str, text: str, mode: int = 0o644) -> None:
+        """Write atomically: a temporary file beside ``path``, then a rename."""
+        raise NotImplementedError
+
+    def exists(self, path: str) -> bool:
+        return self.run(f"test -e {shlex.quote(path)}", warn=True).ok
+
+    def home(self) -> str:
+        return self.run("printf %s \"$HOME\"").stdout
+
+    def expand(self, path: str) -> str:
+        """Resolve a leading ``~`` on this host."""
+        if path == "~" or path.startswith("~/"):
+            return self.home() + path[1:]
+        return path
+
+    def mkdir(self, path: str) -> None:
+        self.run(f"mkdir -p {shlex.quote(path)}")
+
+    # -- processes -----------------------------------------------------------
+    def start(self, argv: list[str], log: str, cwd: str | None = None) -> int:
+        """Start ``argv`` detached in its own session, output to ``log``; return its pid."""
+        raise NotImplementedError
+
+    def alive(self, pid: int) -> bool:
+        raise NotImplementedError
+
+    def signal(self, pid: int, sig: int = signal.SIGTERM, group: bool = False) -> None:
+        raise NotImplementedError
+
+    def stop(self, pid: int, timeout: float = 10.0) -> bool:
+        """SIGTERM ``pid``, wait for it, then SIGKILL its process group.
+
+        Returns True when it stopped on SIGTERM within ``timeout``.
+        """
+        self.signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive(pid):
+                self.signal(pid, signal.SIGKILL, group=True)  # stragglers in its group
+                return True
+            time.sleep(0.05)
+        self.signal(pid, signal.SIGKILL, group=True)
+        return False
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LocalHost(Host):
+    """This machine, through an Invoke ``Context``."""
+
+    is_local = True
+
+    def __init__(self, context: Context | None = None):
+        self.context = context or Context()
+        self.name = "local"
+        self._children: dict[int, subprocess.Popen] = {}
+
+    def run(self, command, *, warn=False, timeout=None, env=None):
+        try:
+            return self.context.run(command, hide=True, warn=warn, timeout=timeout, env=env or {}, in_stream=False)
+        except UnexpectedExit as exc:
+            raise BenchError(_failure(self.name, command, exc.result)) from None
+
+    def sudo(self, command, *, warn=False, timeout=None):
+        if os.geteuid() != 0:
+            command = "sudo -n sh -c " + shlex.quote(command)
+        return self.run(command, warn=warn, timeout=timeout)
+
+    def put(self, local, remote):
+        Path(remote).parent.mkdir(parents=True, exist_ok=True)
+        self.write_bytes(remote, Path(local).read_bytes(), os.stat(local).st_mode & 0o777)
+
+    def get(self, remote, local):
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        Path(local).write_bytes(Path(remote).read_bytes())
+
+    def read_text(self, path):
+        return Path(path).read_text()
+
+    def write_text(self, path, text, mode=0o644):
+        self.write_bytes(path, text.encode(), mode)
+
+    def write_bytes(self, path, data: bytes, mode=0o644):
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def exists(self, path):
+        return Path(path).exists()
+
+    def home(self):
+        return str(Path.home())
+
+    def mkdir(self, path):
+        Path(path).mkdir(parents=True, exist_ok=True)
+
+    def start(self, argv, log, cwd=None):
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            try:
+                child = subprocess.Popen(
+                    argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    cwd=cwd, start_new_session=True,
+                )
+            except OSError as exc:
+                raise BenchError(f"cannot start {argv[0]}: {exc.strerror}; check that it is installed (inv setup)") from None
+        self._children[child.pid] = child
+        return child.pid
+
+    def alive(self, pid):
+        child = self._children.get(pid)
+        if child is not None:
+            if child.poll() is None:
+                return True
+            del self._children[pid]
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return not _is_zombie(pid)
+
+    def signal(self, pid, sig=signal.SIGTERM, group=False):
+        try:
+            if group:
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def _failure(host: str, command: str, result) -> str:
+    tail = (result.stderr or result.stdout or "").strip().splitlines()[-1:] or ["no output"]
+    return f"{host}: `{command}` exited {result.exited}: {tail[0]}"
+
+
+class SSHHost(Host):
+    """A lab machine reached over SSH, through a Fabric ``Connection``."""
+
+    is_local = False
+
+    def __init__(self, connection, spec: HostSpec, sudo_password: str | None = None):
+        self.connection = connection
+        self.spec = spec
+        self.name = str(spec)
+        self.sudo_password = sudo_password
+
+    def run(self, command, *, warn=False, timeout=None, env=None):
+        try:
+            return self.connection.run(command, hide=True, warn=warn, timeout=timeout, env=env or {}, in_stream=False)
+        except UnexpectedExit as exc:
+            raise BenchError(_failure(self.name, command, exc.result)) from None
+        except (OSError, EOFError) as exc:
+            raise BenchError(f"{self.name}: connection lost ({exc}); check the host and run again (--resume keeps what was measured)") from None
+
+    def sudo(self, command, *, warn=False, timeout=None):
+        if self.spec.user in (None, "root") and self.run("id -u").stdout.strip() == "0":
+            return self.run(command, warn=warn, timeout=timeout)
+        try:
+            return self.connection.sudo(
+                "sh -c " + shlex.quote(command), hide=True, warn=warn, timeout=timeout,
+                password=self.sudo_password, in_stream=False,
+            )
+        except UnexpectedExit as exc:
+            raise BenchError(_failure(self.name, command, exc.result)) from None
+
+    def put(self, local, remote):
+        self.mkdir(str(Path(remote).parent))
+        self.connection.put(str(local), remote)
+
+    def get(self, remote, local):
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        self.connection.get(remote, str(local))
+
+    def read_text(self, path):
+        return self.run(f"cat {shlex.quote(path)}").stdout
+
+    def write_text(self, path, text, mode=0o644):
+        import io
+
+        tmp = f"{path}.tmp.{os.getpid()}"
+        self.mkdir(str(Path(path).parent))
+        self.connection.put(io.BytesIO(text.encode()), tmp)
+        self.run(f"chmod {mode:o} {shlex.quote(tmp)} && mv -f {shlex.quote(tmp)} {shlex.quote(path)}")
+
+    def start(self, argv, log, cwd=None):
+        command = " ".join(shlex.quote(a) for a in argv)
+        prefix = f"cd {shlex.quote(cwd)} && " if cwd else ""
+        # Without job control the background job is no group leader, so setsid
+        # execs in place and $! is the server's own pid.
+        result = self.run(f"{prefix}mkdir -p {shlex.quote(str(Path(log).parent))} && "
+                          f"(setsid {command} >>{shlex.quote(log)} 2>&1 </dev/null & echo $!)")
+        return int(result.stdout.split()[-1])
+
+    def alive(self, pid):
+        state = self.run(f"ps -o stat= -p {pid}", warn=True).stdout.strip()
+        return bool(state) and not state.startswith("Z")
+
+    def signal(self, pid, sig=signal.SIGTERM, group=False):
+        target = f"-{pid}" if group else str(pid)
+        self.run(f"kill -{int(sig)} -- {target} 2>/dev/null", warn=True)
+
+    def close(self):
+        self.connection.close()
+
+
+def connect(
+    target: str | HostSpec,
+    *,
+    user: str | None = None,
+    port: int | None = None,
+    key_filename: str | None = None,
+    known_hosts: str | None = None,
+    trust_new: bool = False,
+    connect_timeout: float = 10.0,
+    sudo_password: str | None = None,
+) -> SSHHost:
+    """Open a strict SSH connection to a lab host.
+
+    Host keys come from ``known_hosts`` (default: the user's own files). An unknown
+    key is refused unless ``trust_new``, which records it in ``known_hosts``; a changed
+    key is always refused. Only key or agent authentication is used.
+    """
+    import paramiko
+    from fabric import Connection
+
+    spec = target if isinstance(target, HostSpec) else HostSpec.parse(target)
+    spec = HostSpec(spec.host, spec.user or user, spec.port or port or 22)
+    known = os.path.expanduser(known_hosts or "~/.ssh/known_hosts")
+    connection = Connection(
+        spec.host, user=spec.user, port=spec.port, connect_timeout=connect_timeout,
+        connect_kwargs={
+            "key_filename": [os.path.expanduser(key_filename)] if key_filename else None,
+            "look_for_keys": key_filename is None,
+            "allow_agent": True,
+            "password": None,
+        },
+    )
+    client = connection.client
+    if known_hosts is None:
+        client.load_system_host_keys()
+    elif os.path.exists(known):
+        client.load_host_keys(known)
+    client.set_missing_host_key_policy(_RecordNewKey(known) if trust_new else paramiko.RejectPolicy())
+    try:
+        connection.open()
+    except paramiko.BadHostKeyException as exc:
+        raise BenchError(
+            f"{spec}: host key changed (got {exc.key.get_name()} {exc.key.get_base64()[:16]}…); "
+            f"if the host was reinstalled, remove its line from {known} and connect again with --trust-new-host"
+        ) from None
+    except paramiko.SSHException as exc:
+        if "not found in known_hosts" in str(exc):
+            raise BenchError(f"{spec}: unknown host key; check it, then connect once with --trust-new-host to record it in {known}") from None
+        raise BenchError(f"{spec}: SSH failed: {exc}") from None
+    except (socket.timeout, TimeoutError):
+        raise BenchError(f"{spec}: unreachable (timed out after {connect_timeout:g}s); check the address and that sshd runs") from None
+    except OSError as exc:
+        raise BenchError(f"{spec}: unreachable ({exc.strerror or exc}); check the address and that sshd runs") from None
+    return SSHHost(connection, spec, sudo_password=sudo_password)
+
+
+class _RecordNewKey:
+    """Accept an unknown host key and append it to known_hosts (the user asked for it)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def missing_host_key(self, client, hostname, key):
+        import paramiko
+
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        line = paramiko.hostkeys.HostKeyEntry([hostname], key).to_line()
+        with open(self.path, "a") as out:
+            out.write(line)

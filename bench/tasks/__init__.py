@@ -1,0 +1,1 @@
+"""Thin Invoke tasks, one module per area: they resolve options and call bench/."""
