@@ -1,0 +1,260 @@
+"""Measure cells: start a server, check its bytes, load it, stop it, keep what was measured.
+
+One cell at a time, on a server host and a load host (both may be this machine).
+Each cell's record is appended to ``results.jsonl`` before the next cell starts.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import loadgen, nginx, probe, server
+from .errors import BenchError
+from .hosts import Host
+from .matrix import Cell
+from .results import Load, LoadResult, append_jsonl
+
+HERE = Path(__file__).resolve().parent
+
+
+class CellFailed(Exception):
+    """This cell could not be measured; the matrix goes on."""
+
+
+@dataclass
+class Lab:
+    """Who plays which role, and the tools each role uses."""
+
+    server: Host
+    load: Host
+    address: str  # what the load generator targets
+    interpreters: dict[str, str]  # on the server host: name -> python path
+    nginx: str | None
+    generator: object  # a bench.loadgen generator
+    loadgen_binary: str
+
+
+@dataclass
+class Settings:
+    port: int = 8080
+    interface: str = "127.0.0.1"
+    backlog: int = 8192
+    repeats: int = 3
+    warmup: dict = field(default_factory=lambda: {"duration": 1})
+    server_log: bool = False
+    start_timeout: float = 20.0
+    workdir: str = "/tmp/twisted-lab"  # on the server and load hosts
+
+
+def digest(payload: int) -> str:
+    return hashlib.sha256(server.payload_bytes(payload)).hexdigest()
+
+
+def payload_name(payload: int) -> str:
+    return f"payload-{payload}.html"
+
+
+class Runner:
+    """Runs cells against one lab; ``results`` is where each record is appended."""
+
+    def __init__(self, lab: Lab, settings: Settings, run_dir: Path, say: Callable[[str], None] = print):
+        self.lab = lab
+        self.settings = settings
+        self.run_dir = Path(run_dir)
+        self.results = self.run_dir / "results.jsonl"
+        self.say = say
+        self.workdir = settings.workdir
+        self.url = f"http://{_bracket(lab.address)}:{settings.port}/"
+
+    # -- the run ---------------------------------------------------------------
+    def prepare(self, payloads) -> None:
+        """Copy the server and its payload files to the server host; the probe to the load host."""
+        (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        host = self.lab.server
+        host.mkdir(f"{self.workdir}/www")
+        host.run(f"chmod 755 {shlex.quote(self.workdir)} {shlex.quote(self.workdir)}/www")
+        host.put(HERE / "server.py", f"{self.workdir}/server.py")
+        for size in sorted(set(payloads)):
+            # World-readable: nginx's workers run as nobody.
+            host.write_text(f"{self.workdir}/www/{payload_name(size)}", server.payload_bytes(size).decode("ascii"), mode=0o644)
+        if not self.lab.load.is_local:
+            self.lab.load.put(HERE / "probe.py", f"{self.workdir}/probe.py")
+        busy = self._probe()
+        if "error" not in busy:
+            raise BenchError(f"port {self.settings.port} on {self.lab.address} is in use: stop what listens there or pass --port")
+
+    def cleanup(self) -> None:
+        for host in {id(self.lab.server): self.lab.server, id(self.lab.load): self.lab.load}.values():
+            host.run(f"rm -rf {shlex.quote(self.workdir)}", warn=True)
+
+    def measure(self, cell: Cell) -> dict:
+        """Measure one cell and append its record; a failure is recorded, not raised."""
+        record = {"id": cell.id, "label": cell.label, "cell": cell.to_dict(), "status": "ok",
+                  "reasons": [], "runs": [], "workers": {}, "server_command": None,
+                  "hosts": {"server": str(self.lab.server), "load": str(self.lab.load)}}
+        began = time.monotonic()
+        load_seconds = 0.0
+        stopper = None
+        try:
+            pid, stopper, log = self._start(cell, record)
+            ready = self._wait_ready(cell, pid, log)
+            record["verify"] = ready
+            started = time.monotonic()
+            record["timing"] = {"start_verify": round(started - began, 3)}
+            for warm in range(self._warmups()):
+                result = self._load(cell, warmup=True)
+                load_seconds += result.seconds
+                record["runs"].append(result.to_dict())
+            for _ in range(self.settings.repeats):
+                result = self._load(cell, warmup=False)
+                load_seconds += result.seconds
+                record["runs"].append(result.to_dict())
+                if not result.clean:
+                    record["status"] = "flagged"
+                    record["reasons"].append(_unclean(result))
+        except CellFailed as exc:
+            record["status"] = "failed"
+            record["reasons"].append(str(exc))
+        except KeyboardInterrupt:
+            record["status"] = "interrupted"
+            record["reasons"].append("interrupted by Ctrl-C")
+            raise
+        finally:
+            stopping = time.monotonic()
+            if stopper is not None:
+                stopper()
+            self._collect(cell, record)
+            ended = time.monotonic()
+            timing = record.setdefault("timing", {})
+            timing.update(stop=round(ended - stopping, 3), total=round(ended - began, 3),
+                          load=round(load_seconds, 3), overhead=round(ended - began - load_seconds, 3))
+            append_jsonl(self.results, record)
+        return record
+
+    # -- servers ---------------------------------------------------------------
+    def _start(self, cell: Cell, record: dict):
+        host, s = self.lab.server, self.settings
+        log = f"{self.workdir}/logs/{cell.id}.log"
+        if cell.server == "nginx":
+            if not self.lab.nginx:
+                raise CellFailed(f"nginx is not installed on {host}: run `inv setup`")
+            confdir = f"{self.workdir}/nginx-{cell.id}"
+            conf = f"{confdir}/nginx.conf"
+            host.write_text(conf, nginx.render_config(
+                workdir=confdir, www=f"{self.workdir}/www", filename=payload_name(cell.payload),
+                interface=s.interface, port=s.port, backlog=s.backlog, workers=cell.workers,
+                connections=max(1024, cell.concurrency + 64)))
+            try:
+                pid = nginx.start(host, self.lab.nginx, conf, confdir)
+            except BenchError as exc:
+                raise CellFailed(str(exc)) from None
+            record["server_command"] = f"{self.lab.nginx} -c {conf}"
+            return pid, lambda: nginx.stop(host, self.lab.nginx, conf, confdir, pid), f"{confdir}/error.log"
+        python = self.lab.interpreters.get(cell.interpreter)
+        if not python:
+            raise CellFailed(f"no {cell.interpreter} environment on {host}: run `inv setup`")
+        argv = [python, f"{self.workdir}/server.py", "--port", str(s.port), "--interface", s.interface,
+                "--backlog", str(s.backlog), "--mode", cell.mode, "--workers", str(cell.workers),
+                "--resource", cell.resource, "--payload", str(cell.payload),
+                "--file", f"{self.workdir}/www/{payload_name(cell.payload)}"]
+        if s.server_log:
+            argv.append("--log")
+        record["server_command"] = " ".join(shlex.quote(a) for a in argv)
+        pid = host.start(argv, log=log)
+        return pid, lambda: host.stop(pid), log
+
+    def _wait_ready(self, cell: Cell, pid: int, log: str) -> dict:
+        """Poll until the server answers from the load host, then check its bytes."""
+        host = self.lab.server
+        deadline = time.monotonic() + self.settings.start_timeout
+        answer: dict = {}
+        while time.monotonic() < deadline:
+            if not host.alive(pid):
+                raise CellFailed(f"{cell.label} exited at start on {host}: {self._tail(log)}")
+            if cell.server == "twisted" and not _listening(host, log):
+                time.sleep(0.05)
+                continue
+            answer = self._probe()
+            if "error" not in answer:
+                break
+            time.sleep(0.05)
+        else:
+            raise CellFailed(f"{cell.label} did not answer {self.url} within {self.settings.start_timeout:g}s "
+                             f"({answer.get('error', 'no listening event')}): {self._tail(log)}")
+        expected = {"status": 200, "length": cell.payload, "sha256": digest(cell.payload)}
+        wrong = [f"{key} {answer.get(key)!r} (expected {value!r})" for key, value in expected.items() if answer.get(key) != value]
+        if answer.get("headers", {}).get("content-length") != str(cell.payload):
+            wrong.append(f"Content-Length {answer.get('headers', {}).get('content-length')!r} (expected '{cell.payload}')")
+        if wrong:
+            raise CellFailed(f"{cell.label} served the wrong answer: {'; '.join(wrong)}")
+        return {key: answer[key] for key in ("status", "length", "sha256")}
+
+    def _probe(self) -> dict:
+        if self.lab.load.is_local:
+            return probe.fetch(self.url, timeout=2.0)
+        out = self.lab.load.run(f"python3 {self.workdir}/probe.py {shlex.quote(self.url)}", warn=True).stdout
+        try:
+            return json.loads(out)
+        except json.JSONDecodeError:
+            return {"error": f"probe on {self.lab.load} printed {out.strip()[:80]!r}"}
+
+    def _tail(self, log: str, lines: int = 5) -> str:
+        text = self.lab.server.run(f"tail -n {lines} {shlex.quote(log)}", warn=True).stdout.strip()
+        return " | ".join(text.splitlines()) or "no output"
+
+    def _collect(self, cell: Cell, record: dict) -> None:
+        """Bring the server's log home and read its per-worker request counts."""
+        source = f"{self.workdir}/logs/{cell.id}.log" if cell.server == "twisted" else f"{self.workdir}/nginx-{cell.id}/error.log"
+        local = self.run_dir / "logs" / f"{cell.id}-{cell.label.replace('/', '-')}.log"
+        try:
+            if self.lab.server.exists(source):
+                self.lab.server.get(source, local)
+        except BenchError:
+            return
+        record["server_log"] = str(local.relative_to(self.run_dir)) if local.exists() else None
+        if cell.server == "twisted" and local.exists():
+            events = server.read_events(local.read_text())
+            record["workers"] = {str(k): v for k, v in server.worker_counts(events).items()}
+            deaths = [e for e in events if e.get("event") == "worker-died"]
+            if deaths:
+                record["status"] = "flagged" if record["status"] == "ok" else record["status"]
+                record["reasons"].append(f"{len(deaths)} worker(s) died: " + ", ".join(f"pid {e.get('pid')} status {e.get('status')}" for e in deaths))
+
+    # -- load --------------------------------------------------------------------
+    def _warmups(self) -> int:
+        return 1 if (self.settings.warmup.get("duration") or self.settings.warmup.get("requests")) else 0
+
+    def _load(self, cell: Cell, warmup: bool) -> LoadResult:
+        load = cell.load(self.url)
+        if warmup:
+            load = Load(url=load.url, concurrency=load.concurrency, threads=load.threads, keepalive=load.keepalive,
+                        requests=self.settings.warmup.get("requests"), duration=self.settings.warmup.get("duration"))
+        budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
+        try:
+            result = loadgen.run(self.lab.load, self.lab.generator, self.lab.loadgen_binary, load, timeout=budget)
+        except BenchError as exc:
+            raise CellFailed(str(exc)) from None
+        result.warmup = warmup
+        return result
+
+
+def _listening(host: Host, log: str) -> bool:
+    try:
+        text = host.read_text(log)
+    except (OSError, BenchError):
+        return False
+    return any(event.get("event") == "listening" for event in server.read_events(text))
+
+
+def _unclean(result: LoadResult) -> str:
+    return (f"{result.tool}: {result.succeeded} succeeded, {result.failed} failed, "
+            f"{result.errored} errored, {result.non_2xx} non-2xx")
+
+
+def _bracket(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
