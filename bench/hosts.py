@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from invoke import Context
-from invoke.exceptions import UnexpectedExit
+from invoke.exceptions import CommandTimedOut, UnexpectedExit
 
 from .errors import BenchError
 
@@ -45,7 +45,9 @@ class HostSpec:
         try:
             number = int(port) if port else None
         except ValueError:
-            raise BenchError(f"bad port in {text!r}: write it as user@host:port") from None
+            number = 0
+        if number is not None and not 0 < number < 65536:
+            raise BenchError(f"bad port in {text!r}: write it as user@host:port, port 1-65535")
         return cls(host=host, user=user or None, port=number)
 
     def __str__(self) -> str:
@@ -142,6 +144,8 @@ class LocalHost(Host):
             return self.context.run(command, hide=True, warn=warn, timeout=timeout, env=env or {}, in_stream=False)
         except UnexpectedExit as exc:
             raise BenchError(_failure(self.name, command, exc.result)) from None
+        except CommandTimedOut as exc:
+            raise BenchError(_timed_out(self.name, command, exc.timeout)) from None
 
     def sudo(self, command, *, warn=False, timeout=None):
         if os.geteuid() != 0:
@@ -149,15 +153,21 @@ class LocalHost(Host):
         return self.run(command, warn=warn, timeout=timeout)
 
     def put(self, local, remote):
-        Path(remote).parent.mkdir(parents=True, exist_ok=True)
         self.write_bytes(remote, Path(local).read_bytes(), os.stat(local).st_mode & 0o777)
 
     def get(self, remote, local):
+        try:
+            data = Path(remote).read_bytes()
+        except OSError as exc:
+            raise BenchError(_unreadable(self.name, remote, exc)) from None
         Path(local).parent.mkdir(parents=True, exist_ok=True)
-        Path(local).write_bytes(Path(remote).read_bytes())
+        Path(local).write_bytes(data)
 
     def read_text(self, path):
-        return Path(path).read_text()
+        try:
+            return Path(path).read_text()
+        except OSError as exc:
+            raise BenchError(_unreadable(self.name, path, exc)) from None
 
     def write_text(self, path, text, mode=0o644):
         self.write_bytes(path, text.encode(), mode)
@@ -195,7 +205,7 @@ class LocalHost(Host):
                     cwd=cwd, start_new_session=True,
                 )
             except OSError as exc:
-                raise BenchError(f"cannot start {argv[0]}: {exc.strerror}; check that it is installed (inv setup)") from None
+                raise BenchError(_cannot_start(self.name, argv[0], exc.strerror)) from None
         self._children[child.pid] = child
         return child.pid
 
@@ -237,6 +247,18 @@ def _failure(host: str, command: str, result) -> str:
     return f"{host}: `{command}` exited {result.exited}: {tail[0]}"
 
 
+def _timed_out(host: str, command: str, timeout: float) -> str:
+    return f"{host}: `{command}` timed out after {timeout:g}s; check the host's load or raise the timeout"
+
+
+def _unreadable(host: str, path: str, exc: OSError) -> str:
+    return f"{host}: cannot read {path}: {exc.strerror or exc}; check the path"
+
+
+def _cannot_start(host: str, program: str, reason: str) -> str:
+    return f"{host}: cannot start {program}: {reason}; check that it is installed (inv setup)"
+
+
 class SSHHost(Host):
     """A lab machine reached over SSH, through a Fabric ``Connection``."""
 
@@ -249,11 +271,18 @@ class SSHHost(Host):
         self.sudo_password = sudo_password
 
     def run(self, command, *, warn=False, timeout=None, env=None):
+        from paramiko import SSHException  # loaded already: connect() made this host
+
+        # Fabric would inline env unquoted; quote it here.
+        exports = " ".join(f"{name}={shlex.quote(str(value))}" for name, value in (env or {}).items())
         try:
-            return self.connection.run(command, hide=True, warn=warn, timeout=timeout, env=env or {}, in_stream=False)
+            return self.connection.run(f"export {exports} && {command}" if exports else command,
+                                       hide=True, warn=warn, timeout=timeout, in_stream=False)
         except UnexpectedExit as exc:
             raise BenchError(_failure(self.name, command, exc.result)) from None
-        except (OSError, EOFError) as exc:
+        except CommandTimedOut as exc:
+            raise BenchError(_timed_out(self.name, command, exc.timeout)) from None
+        except (OSError, EOFError, SSHException) as exc:
             raise BenchError(f"{self.name}: connection lost ({exc}); check the host and run again (--resume keeps what was measured)") from None
 
     def sudo(self, command, *, warn=False, timeout=None):
@@ -266,17 +295,29 @@ class SSHHost(Host):
             )
         except UnexpectedExit as exc:
             raise BenchError(_failure(self.name, command, exc.result)) from None
+        except CommandTimedOut as exc:
+            raise BenchError(_timed_out(self.name, command, exc.timeout)) from None
 
     def put(self, local, remote):
         self.mkdir(str(Path(remote).parent))
-        self.connection.put(str(local), remote)
+        try:
+            self.connection.put(str(local), remote)
+        except OSError as exc:
+            raise BenchError(f"{self.name}: cannot write {remote}: {exc.strerror or exc}; check the path") from None
 
     def get(self, remote, local):
         Path(local).parent.mkdir(parents=True, exist_ok=True)
-        self.connection.get(remote, str(local))
+        try:
+            self.connection.get(remote, str(local))
+        except OSError as exc:
+            Path(local).unlink(missing_ok=True)  # sftp leaves an empty file behind
+            raise BenchError(_unreadable(self.name, remote, exc)) from None
 
     def read_text(self, path):
-        return self.run(f"cat {shlex.quote(path)}").stdout
+        result = self.run(f"cat {shlex.quote(path)}", warn=True)
+        if not result.ok:
+            raise BenchError(f"{self.name}: cannot read {path}: {result.stderr.strip().rpartition(': ')[2]}; check the path")
+        return result.stdout
 
     def write_text(self, path, text, mode=0o644):
         import io
@@ -289,10 +330,16 @@ class SSHHost(Host):
     def start(self, argv, log, cwd=None):
         command = " ".join(shlex.quote(a) for a in argv)
         prefix = f"cd {shlex.quote(cwd)} && " if cwd else ""
+        program = shlex.quote(argv[0])
         # Without job control the background job is no group leader, so setsid
         # execs in place and $! is the server's own pid.
         result = self.run(f"{prefix}mkdir -p {shlex.quote(str(Path(log).parent))} && "
-                          f"(setsid {command} >>{shlex.quote(log)} 2>&1 </dev/null & echo $!)")
+                          f"{{ command -v {program} >/dev/null || exit 127; }} && "
+                          f"(setsid {command} >>{shlex.quote(log)} 2>&1 </dev/null & echo $!)", warn=True)
+        if result.exited == 127:
+            raise BenchError(_cannot_start(self.name, argv[0], "not found"))
+        if not result.ok:
+            raise BenchError(_failure(self.name, command, result))
         return int(result.stdout.split()[-1])
 
     def alive(self, pid):
@@ -330,15 +377,13 @@ def connect(
     spec = target if isinstance(target, HostSpec) else HostSpec.parse(target)
     spec = HostSpec(spec.host, spec.user or user, spec.port or port or 22)
     known = os.path.expanduser(known_hosts or "~/.ssh/known_hosts")
-    connection = Connection(
-        spec.host, user=spec.user, port=spec.port, connect_timeout=connect_timeout,
-        connect_kwargs={
-            "key_filename": [os.path.expanduser(key_filename)] if key_filename else None,
-            "look_for_keys": key_filename is None,
-            "allow_agent": True,
-            "password": None,
-        },
-    )
+    # The timeout goes to paramiko directly: Fabric's connect_timeout truncates it to whole seconds.
+    connect_kwargs = {"look_for_keys": key_filename is None, "allow_agent": True, "password": None,
+                      "timeout": connect_timeout}
+    if key_filename:  # Fabric cannot take key_filename=None
+        connect_kwargs["key_filename"] = [os.path.expanduser(key_filename)]
+    connection = Connection(spec.host, user=spec.user, port=spec.port, connect_kwargs=connect_kwargs)
+    connection.connect_timeout = None  # an ssh_config ConnectTimeout would clash with ours
     client = connection.client
     if known_hosts is None:
         client.load_system_host_keys()
@@ -347,20 +392,36 @@ def connect(
     client.set_missing_host_key_policy(_RecordNewKey(known) if trust_new else paramiko.RejectPolicy())
     try:
         connection.open()
-    except paramiko.BadHostKeyException as exc:
-        raise BenchError(
+    except BaseException as exc:
+        connection.close()  # else its transport thread and socket outlive the failure
+        error = _connect_failure(spec, known, connect_timeout, exc)
+        if error is None:
+            raise
+        raise error from None
+    return SSHHost(connection, spec, sudo_password=sudo_password)
+
+
+def _connect_failure(spec: HostSpec, known: str, timeout: float, exc: BaseException) -> BenchError | None:
+    """The one-line error for a failed SSH connect, or None for errors not ours to word."""
+    import paramiko
+
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return BenchError(
             f"{spec}: host key changed (got {exc.key.get_name()} {exc.key.get_base64()[:16]}…); "
             f"if the host was reinstalled, remove its line from {known} and connect again with --trust-new-host"
-        ) from None
-    except paramiko.SSHException as exc:
+        )
+    if isinstance(exc, paramiko.AuthenticationException):
+        return BenchError(f"{spec}: authentication failed as {spec.user or 'the local user'}; "
+                          f"check the key (--key) and that the host authorizes it")
+    if isinstance(exc, paramiko.SSHException):
         if "not found in known_hosts" in str(exc):
-            raise BenchError(f"{spec}: unknown host key; check it, then connect once with --trust-new-host to record it in {known}") from None
-        raise BenchError(f"{spec}: SSH failed: {exc}") from None
-    except (socket.timeout, TimeoutError):
-        raise BenchError(f"{spec}: unreachable (timed out after {connect_timeout:g}s); check the address and that sshd runs") from None
-    except OSError as exc:
-        raise BenchError(f"{spec}: unreachable ({exc.strerror or exc}); check the address and that sshd runs") from None
-    return SSHHost(connection, spec, sudo_password=sudo_password)
+            return BenchError(f"{spec}: unknown host key; check it, then connect once with --trust-new-host to record it in {known}")
+        return BenchError(f"{spec}: SSH failed: {exc}")
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return BenchError(f"{spec}: unreachable (timed out after {timeout:g}s); check the address and that sshd runs")
+    if isinstance(exc, OSError):
+        return BenchError(f"{spec}: unreachable ({exc.strerror or exc}); check the address and that sshd runs")
+    return None
 
 
 class _RecordNewKey:

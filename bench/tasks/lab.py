@@ -1,0 +1,50 @@
+"""`inv lab.*`: a lab of network namespaces with real sshd on this machine."""
+import time
+
+from invoke import task
+
+from bench import lab as namespace_lab
+from bench.errors import BenchError
+
+ROOT_HELP = {"root": "folder for the lab's keys, sshd configs, logs and lab.json (default: lab.root)"}
+
+
+def _root(c, root):
+    return root or c.config.lab.root
+
+
+@task(help={**ROOT_HELP, "hosts": "comma-separated host names (default: server,load)",
+            "subnet": "an IPv4 /24 to use (default: a free 10.2xx.N.0/24)"})
+def up(c, root=None, hosts="server,load", subnet=None):
+    """Start lab hosts: one network namespace with its own sshd each."""
+    started = time.monotonic()
+    try:
+        lab = namespace_lab.up(_root(c, root), names=tuple(hosts.split(",")), subnet=subnet)
+    except BenchError as error:
+        raise SystemExit(f"lab.up: {error}") from None
+    print(f"up in {time.monotonic() - started:.3f} s")
+    print("\n".join(namespace_lab.format_lab(lab)))
+
+
+@task(help=ROOT_HELP)
+def down(c, root=None):
+    """Stop the lab's sshd and processes, delete its namespaces and bridge."""
+    started = time.monotonic()
+    try:
+        lab = namespace_lab.down(_root(c, root))
+    except BenchError as error:
+        raise SystemExit(f"lab.down: {error}") from None
+    if lab is None:
+        print(f"no lab in {_root(c, root)}")
+    else:
+        print(f"lab {lab.id} down in {time.monotonic() - started:.3f} s")
+
+
+@task(help=ROOT_HELP)
+def status(c, root=None):
+    """Show each lab host: namespace, sshd pid, and whether it accepts SSH."""
+    lab = namespace_lab.load(_root(c, root))
+    if lab is None:
+        print(f"no lab in {_root(c, root)}; start one with `inv lab.up`")
+        return
+    print("\n".join(namespace_lab.format_status(lab, namespace_lab.status(lab))))

@@ -1,0 +1,35 @@
+"""Shared fixtures."""
+import pytest
+
+from bench import lab as lab_module
+
+
+# -- the network-namespace lab -------------------------------------------------
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """A two-host lab ("server", "load"), each a namespace with a real sshd; torn down after."""
+    problem = lab_module.missing_requirements()
+    if problem:
+        pytest.skip(problem)
+    root = tmp_path_factory.mktemp("lab")
+    running = lab_module.up(root)
+    try:
+        yield running
+    finally:
+        lab_module.down(root)
+
+
+@pytest.fixture
+def lab_connect(lab):
+    """``lab_connect(name, **kw)`` -> SSHHost to a lab host; closed after the test."""
+    opened = []
+
+    def connect(name, **kw):
+        host = lab_module.connect(lab.host(name), **kw)
+        opened.append(host)
+        return host
+
+    yield connect
+    for host in opened:
+        host.close()
