@@ -109,7 +109,9 @@ def run_campaign(options: Options, say: Callable[[str], None] = print) -> Path:
                      "loadgen": generator.name, "port": options.port, "backlog": options.backlog,
                      "server_log": options.server_log},
         "hosts": [environment.capture_host(server_host, role="server+load", interpreters=interpreters,
-                                           nginx=nginx_binary, loadgen=(generator.name, binary),
+                                           nginx=nginx_binary,
+                                           loadgen={"tool": generator.name, "path": binary,
+                                                    "version": loadgen.version(load_host, binary)},
                                            nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[0])],
     }
     (run_dir / "env.json").write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")

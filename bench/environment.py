@@ -69,8 +69,11 @@ def normalize_sysctl(value: str) -> str:
 
 
 def capture_host(host: Host, *, role: str, interpreters: dict[str, str], nginx: str | None,
-                 loadgen: tuple[str, str] | None, nofile: int | None = None) -> dict:
-    """Facts about one host: CPU, kernel, sysctls, limits, tool versions."""
+                 loadgen: dict | None, nofile: int | None = None) -> dict:
+    """Facts about one host: CPU, kernel, sysctls, limits, tool versions.
+
+    ``loadgen`` is ``{"tool", "path", "version"}`` for the host that runs the load.
+    """
     commands = dict(_FACTS)
     for key in SYSCTLS_OF_INTEREST:
         commands[f"sysctl:{key}"] = f"sysctl -n {key}"
@@ -78,8 +81,6 @@ def capture_host(host: Host, *, role: str, interpreters: dict[str, str], nginx: 
         commands[f"python:{name}"] = f"{shlex.quote(python)} -c {shlex.quote(_PYTHON_FACTS)}"
     if nginx:
         commands["nginx"] = f"{nginx} -v 2>&1"
-    if loadgen:
-        commands["loadgen"] = f"{shlex.quote(loadgen[1])} -v 2>&1 | head -n1 || {shlex.quote(loadgen[1])} --version 2>&1 | head -n1"
     facts = parse_facts(host.run(_script(commands), warn=True).stdout)
 
     pythons = {}
@@ -103,7 +104,7 @@ def capture_host(host: Host, *, role: str, interpreters: dict[str, str], nginx: 
         "sysctl": {key: normalize_sysctl(facts.get(f"sysctl:{key}", "")) or None for key in SYSCTLS_OF_INTEREST},
         "pythons": pythons,
         "nginx": (facts.get("nginx") or "").split("/", 1)[-1] or None,
-        "loadgen": {"tool": loadgen[0], "path": loadgen[1], "version": facts.get("loadgen", "")} if loadgen else None,
+        "loadgen": loadgen,
     }
 
 

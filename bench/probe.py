@@ -11,15 +11,20 @@ from urllib.parse import urlsplit
 
 
 def fetch(url, timeout=2.0):
-    """GET ``url`` on a new connection; return a dict, or {"error": reason}."""
+    """GET ``url`` on a new connection; return a dict, or {"error": reason, "connected": bool}."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        connection.connect()
+    except OSError as exc:
+        connection.close()
+        return {"error": str(exc) or type(exc).__name__, "connected": False}
     try:
         connection.request("GET", parts.path or "/")
         response = connection.getresponse()
         body = response.read()
     except (OSError, http.client.HTTPException) as exc:
-        return {"error": str(exc) or type(exc).__name__}
+        return {"error": str(exc) or type(exc).__name__, "connected": True}
     finally:
         connection.close()
     return {

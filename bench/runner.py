@@ -85,7 +85,7 @@ class Runner:
         if not self.lab.load.is_local:
             self.lab.load.put(HERE / "probe.py", f"{self.workdir}/probe.py")
         busy = self._probe()
-        if "error" not in busy:
+        if busy.get("connected", True):
             raise BenchError(f"port {self.settings.port} on {self.lab.address} is in use: stop what listens there or pass --port")
 
     def cleanup(self) -> None:
