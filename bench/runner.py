@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import loadgen, nginx, probe, server
+from . import loadgen, nginx, probe, sampling, server, verdicts
 from .errors import BenchError
 from .hosts import Host
 from .matrix import Cell
@@ -47,6 +47,9 @@ class Settings:
     repeats: int = 3
     warmup: dict = field(default_factory=lambda: {"duration": 1})
     server_log: bool = False
+    max_repeats: int = 5  # more repeats while the spread is above cv_threshold ...
+    cv_threshold: float = 0.05
+    max_seconds: float = 30.0  # ... within this many seconds of measuring
     start_timeout: float = 20.0
     workdir: str = "/tmp/twisted-lab"  # on the server and load hosts
 
@@ -70,6 +73,7 @@ class Runner:
         self.say = say
         self.workdir = settings.workdir
         self.url = f"http://{_bracket(lab.address)}:{settings.port}/"
+        self.server_cpus = int(lab.server.run("nproc").stdout.strip() or 1)
 
     # -- the run ---------------------------------------------------------------
     def prepare(self, payloads) -> None:
@@ -99,24 +103,24 @@ class Runner:
                   "hosts": {"server": str(self.lab.server), "load": str(self.lab.load)}}
         began = time.monotonic()
         load_seconds = 0.0
-        stopper = None
+        stopper = pid = None
         try:
             pid, stopper, log = self._start(cell, record)
             ready = self._wait_ready(cell, pid, log)
             record["verify"] = ready
             started = time.monotonic()
             record["timing"] = {"start_verify": round(started - began, 3)}
-            for warm in range(self._warmups()):
-                result = self._load(cell, warmup=True)
-                load_seconds += result.seconds
-                record["runs"].append(result.to_dict())
-            for _ in range(self.settings.repeats):
-                result = self._load(cell, warmup=False)
-                load_seconds += result.seconds
-                record["runs"].append(result.to_dict())
-                if not result.clean:
+            for result in self._warm_up(cell, pid):
+                load_seconds += result["seconds"]
+                record["runs"].append(result)
+            record["warmup_rounds"] = sum(1 for run in record["runs"] if run["warmup"])
+            for result in self._repeats(cell, pid):
+                load_seconds += result["seconds"]
+                record["runs"].append(result)
+                if not LoadResult.from_dict(result).clean:
                     record["status"] = "flagged"
-                    record["reasons"].append(_unclean(result))
+                    record["reasons"].append(_unclean(LoadResult.from_dict(result)))
+            record["verdicts"] = self._verdicts(cell, record)
         except CellFailed as exc:
             record["status"] = "failed"
             record["reasons"].append(str(exc))
@@ -127,6 +131,9 @@ class Runner:
         finally:
             stopping = time.monotonic()
             if stopper is not None:
+                if record["status"] in ("ok", "flagged") and not self.lab.server.alive(pid):
+                    record["status"] = "flagged"
+                    record["reasons"].append(f"{cell.label} exited during the run on {self.lab.server}")
                 stopper()
             self._collect(cell, record)
             ended = time.monotonic()
@@ -220,14 +227,66 @@ class Runner:
         if cell.server == "twisted" and local.exists():
             events = server.read_events(local.read_text())
             record["workers"] = {str(k): v for k, v in server.worker_counts(events).items()}
+            record["spread"] = verdicts.spread(record["workers"])
             deaths = [e for e in events if e.get("event") == "worker-died"]
             if deaths:
                 record["status"] = "flagged" if record["status"] == "ok" else record["status"]
                 record["reasons"].append(f"{len(deaths)} worker(s) died: " + ", ".join(f"pid {e.get('pid')} status {e.get('status')}" for e in deaths))
 
     # -- load --------------------------------------------------------------------
-    def _warmups(self) -> int:
-        return 1 if (self.settings.warmup.get("duration") or self.settings.warmup.get("requests")) else 0
+    def _warm_up(self, cell: Cell, pid: int):
+        """Discarded rounds until req/s stops rising (capped in rounds and time)."""
+        warmup = self.settings.warmup
+        if not (warmup.get("duration") or warmup.get("requests")):
+            return
+        rates: list[float] = []
+        began = time.monotonic()
+        while True:
+            result = self._sampled(cell, pid, warmup=True)
+            rates.append(result["req_per_s"])
+            yield result
+            if len(rates) >= warmup.get("max_rounds", 5) or time.monotonic() - began >= warmup.get("max_seconds", 30):
+                return
+            if verdicts.warmed_up(rates, warmup.get("tolerance", 0.05)):
+                return
+
+    def _repeats(self, cell: Cell, pid: int):
+        """The measured runs: ``repeats`` of them, more while the spread stays high (capped)."""
+        s = self.settings
+        rates: list[float] = []
+        began = time.monotonic()
+        while len(rates) < s.repeats or (
+            verdicts.noisy(rates, s.cv_threshold) and len(rates) < s.max_repeats
+            and time.monotonic() - began < s.max_seconds
+        ):
+            result = self._sampled(cell, pid, warmup=False)
+            rates.append(result["req_per_s"])
+            yield result
+
+    def _sampled(self, cell: Cell, pid: int, warmup: bool) -> dict:
+        """One load run, with the CPU use of server and load generator when both are local."""
+        window = sampling.Window(pid) if self.lab.server.is_local and self.lab.load.is_local else None
+        result = self._load(cell, warmup).to_dict()
+        if window is not None:
+            result["sample"] = window.close()
+        return result
+
+    def _verdicts(self, cell: Cell, record: dict) -> list[str]:
+        found = []
+        runs = [run for run in record["runs"] if not run["warmup"]]
+        if verdicts.noisy([run["req_per_s"] for run in runs], self.settings.cv_threshold):
+            found.append("noisy")
+        warm = [run["req_per_s"] for run in record["runs"] if run["warmup"]]
+        if warm and len(warm) >= self.settings.warmup.get("max_rounds", 5) and not verdicts.warmed_up(warm, self.settings.warmup.get("tolerance", 0.05)):
+            found.append("warm-up unstable")
+        samples = [run["sample"] for run in runs if run.get("sample")]
+        if samples:
+            bound = [verdicts.client_bound(loadgen_cores=x["loadgen_cores"], threads=cell.threads,
+                                           server_cores=x["server_cores"], workers=cell.workers,
+                                           server_cpus=self.server_cpus, same_host=True) for x in samples]
+            if sum(bound) * 2 > len(bound):
+                found.append("client-bound")
+        return found
 
     def _load(self, cell: Cell, warmup: bool) -> LoadResult:
         load = cell.load(self.url)
