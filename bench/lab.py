@@ -319,7 +319,7 @@ def _claim_network(root: Path, names: tuple[str, ...], subnet: str | None, port:
         lab = plan(root, names, chosen, lab_id, port)
         if _link_exists(lab.bridge):
             continue
-        (root / STATE).write_text(lab.to_json())
+        _write_state(lab)
         try:
             _ip("link", "add", lab.bridge, "type", "bridge")
             _ip("addr", "add", f"{lab.gateway}/{chosen.prefixlen}", "dev", lab.bridge)
@@ -335,6 +335,13 @@ def _claim_network(root: Path, names: tuple[str, ...], subnet: str | None, port:
         if subnet is not None:
             raise BenchError(f"subnet {subnet} is in use on {others[0]}; pick another or leave it out")
     raise BenchError("could not claim a free subnet for the lab after 5 tries; run again")
+
+
+def _write_state(lab: Lab) -> None:
+    """lab.json, atomically: a crash never leaves a half-written one for `down` to choke on."""
+    tmp = lab.root / f".{STATE}.{os.getpid()}"
+    tmp.write_text(lab.to_json())
+    tmp.replace(lab.root / STATE)
 
 
 def _given_subnet(text: str, used: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
@@ -514,7 +521,7 @@ def _ip(*args: str, missing_ok: bool = False) -> str:
     result = subprocess.run(["ip", *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         error = result.stderr.strip()
-        if missing_ok and re.search(r"Cannot find device|No such file|does not exist|Invalid", error):
+        if missing_ok and re.search(r"Cannot find device|No such file", error):
             return ""
         raise BenchError(f"`ip {' '.join(args)}` failed: {error}; check that you are root and iproute2 works")
     return result.stdout

@@ -3,10 +3,11 @@ import ipaddress
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from invoke import Config, Context
+from invoke import Config, Context, Exit
 
 from bench import lab as lab_module
 from bench.errors import BenchError
@@ -259,6 +260,13 @@ def test_tasks_up_status_down(requirements, tmp_path, capsys):
         assert f"known_hosts  {tmp_path}/known_hosts" in printed
         lab_tasks.status(c)
         assert capsys.readouterr().out.count("netns up, sshd pid") == 2
+        os.kill(lab_module.status(lab)[1].sshd_pid, 9)
+        deadline = time.monotonic() + 5
+        while lab_module.status(lab)[1].accepting and time.monotonic() < deadline:
+            time.sleep(0.01)  # the kill lands asynchronously
+        with pytest.raises(Exit, match="broken"):
+            lab_tasks.status(c)
+        assert "load     root@" in capsys.readouterr().out
     finally:
         lab_tasks.down(c)
     assert f"lab {lab.id} down in" in capsys.readouterr().out
@@ -270,5 +278,5 @@ def test_tasks_up_status_down(requirements, tmp_path, capsys):
 @pytest.mark.lab
 def test_task_reports_a_bench_error_in_one_line(requirements, tmp_path):
     c = Context(Config(overrides={"lab": {"root": str(tmp_path)}}))
-    with pytest.raises(SystemExit, match=r"^lab.up: subnet 127.0.9.0/24 overlaps 127.0.0.0/8[^\n]*$"):
+    with pytest.raises(Exit, match=r"^error: subnet 127.0.9.0/24 overlaps 127.0.0.0/8[^\n]*$"):
         lab_tasks.up(c, subnet="127.0.9.0/24")

@@ -1,7 +1,7 @@
 """`inv lab.*`: a lab of network namespaces with real sshd on this machine."""
 import time
 
-from invoke import task
+from invoke import Exit, task
 
 from bench import lab as namespace_lab
 from bench.errors import BenchError
@@ -13,15 +13,15 @@ def _root(c, root):
     return root or c.config.lab.root
 
 
-@task(help={**ROOT_HELP, "hosts": "comma-separated host names (default: server,load)",
+@task(help={**ROOT_HELP, "names": "comma-separated lab host names (default: server,load)",
             "subnet": "an IPv4 /24 to use (default: a free 10.2xx.N.0/24)"})
-def up(c, root=None, hosts="server,load", subnet=None):
+def up(c, root=None, names="server,load", subnet=None):
     """Start lab hosts: one network namespace with its own sshd each."""
     started = time.monotonic()
     try:
-        lab = namespace_lab.up(_root(c, root), names=tuple(hosts.split(",")), subnet=subnet)
+        lab = namespace_lab.up(_root(c, root), names=tuple(names.split(",")), subnet=subnet)
     except BenchError as error:
-        raise SystemExit(f"lab.up: {error}") from None
+        raise Exit(f"error: {error}", code=1) from None
     print(f"up in {time.monotonic() - started:.3f} s")
     print("\n".join(namespace_lab.format_lab(lab)))
 
@@ -33,7 +33,7 @@ def down(c, root=None):
     try:
         lab = namespace_lab.down(_root(c, root))
     except BenchError as error:
-        raise SystemExit(f"lab.down: {error}") from None
+        raise Exit(f"error: {error}", code=1) from None
     if lab is None:
         print(f"no lab in {_root(c, root)}")
     else:
@@ -42,9 +42,12 @@ def down(c, root=None):
 
 @task(help=ROOT_HELP)
 def status(c, root=None):
-    """Show each lab host: namespace, sshd pid, and whether it accepts SSH."""
+    """Show each lab host: namespace, sshd pid, and whether it accepts SSH (exit 1 if not)."""
     lab = namespace_lab.load(_root(c, root))
     if lab is None:
         print(f"no lab in {_root(c, root)}; start one with `inv lab.up`")
         return
-    print("\n".join(namespace_lab.format_status(lab, namespace_lab.status(lab))))
+    states = namespace_lab.status(lab)
+    print("\n".join(namespace_lab.format_status(lab, states)))
+    if not all(state.accepting for state in states):
+        raise Exit(f"error: lab {lab.id} is broken; run `inv lab.down` then `inv lab.up`", code=1)
