@@ -218,7 +218,7 @@ def parse_limits_conf(text: str, source: str) -> tuple[LimitLine, ...]:
             raise BenchError(f"{where}: nofile takes a positive number, got {value!r}; fix the line")
         lines.append(LimitLine(domain, kind, item, int(value), where))
     for identity in ({"user": "root", "uid": 0}, {"user": None, "uid": None}):
-        soft, hard = session_nofile([lines], groups=(), nr_open=2**63, **identity)
+        soft, hard = _ranked_nofile([lines], groups=(), nr_open=2**63, **identity)
         if soft is not None and hard is not None and soft > hard:
             who = identity["user"] or "other users"
             raise BenchError(f"{source}: nofile soft {soft} is above hard {hard} for {who}; make soft <= hard")
@@ -320,8 +320,16 @@ def session_nofile(files: list, user: str | None, uid: int | None, groups: tuple
     sorted): each a text or a sequence of :class:`LimitLine`. Like pam_limits, a user's own
     line beats a group line beats ``*``, and a later line of the same rank wins. As
     Debian's limits.conf(5) says, ``*`` and groups do not apply to root. ``user=None`` is
-    any other user: one with no line and no group of its own.
+    any other user: one with no line and no group of its own. A soft limit above the
+    hard one is cut to it, as pam_limits does.
     """
+    soft, hard = _ranked_nofile(files, user, uid, groups, nr_open)
+    if soft is not None and hard is not None:
+        soft = min(soft, hard)
+    return soft, hard
+
+
+def _ranked_nofile(files, user, uid, groups, nr_open) -> tuple[int | None, int | None]:
     rank = {"soft": 9, "hard": 9}
     found: dict[str, int | None] = {"soft": None, "hard": None}
     for entries in files:
@@ -336,10 +344,7 @@ def session_nofile(files: list, user: str | None, uid: int | None, groups: tuple
             for which in (("soft", "hard") if kind == "-" else (kind,)):
                 if level <= rank[which]:
                     rank[which], found[which] = level, value
-    soft, hard = found["soft"], found["hard"]
-    if soft is not None and hard is not None:
-        soft = min(soft, hard)
-    return soft, hard
+    return found["soft"], found["hard"]
 
 
 def _domain_rank(domain: str, user: str | None, uid: int | None, groups) -> int | None:
