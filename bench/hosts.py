@@ -269,9 +269,13 @@ class SSHHost(Host):
         self.spec = spec
         self.name = str(spec)
         self.sudo_password = sudo_password
+        self.nofile: int | None = None  # open-file limit for every command (see raise_nofile)
 
     def run(self, command, *, warn=False, timeout=None, env=None):
         from paramiko import SSHException  # loaded already: connect() made this host
+
+        if self.nofile:
+            command = f"ulimit -n {self.nofile} 2>/dev/null; {command}"
 
         # Fabric would inline env unquoted; quote it here.
         exports = " ".join(f"{name}={shlex.quote(str(value))}" for name, value in (env or {}).items())
@@ -438,3 +442,19 @@ class _RecordNewKey:
         line = paramiko.hostkeys.HostKeyEntry([hostname], key).to_line()
         with open(self.path, "a") as out:
             out.write(line)
+
+
+SUDO_PASSWORD_VARIABLE = "BENCH_SUDO_PASSWORD"
+
+
+def open_host(target: str | None, lab, *, trust_new: bool = False, context: Context | None = None) -> Host:
+    """The one way tasks reach a host: ``None`` is this machine, else ``user@host[:port]``
+    over strict SSH with the ``lab:`` settings of invoke.yaml (user, port, key, known_hosts).
+
+    A sudo password, when the remote user needs one, comes only from the environment.
+    """
+    if not target or target == "local":
+        return LocalHost(context)
+    return connect(target, user=lab.get("user"), port=lab.get("port"), key_filename=lab.get("key"),
+                   known_hosts=lab.get("known_hosts"), trust_new=trust_new,
+                   sudo_password=os.environ.get(SUDO_PASSWORD_VARIABLE))

@@ -54,29 +54,49 @@ def _ratio(twisted: dict, nginx: dict | None) -> str:
     return f"{mine.median / theirs.median:.2f}"
 
 
+def _median_latency(runs: list[dict], key: str) -> float | None:
+    values = [run["latency_us"][key] for run in runs if run.get("latency_us", {}).get(key) is not None]
+    summary = summarize(values)
+    return summary.median if summary else None
+
+
+def _latency(runs: list[dict]) -> str:
+    p50, p90, p99 = (_median_latency(runs, key) for key in ("p50", "p90", "p99"))
+    if p50 is None:
+        return "—"
+    return " / ".join(f"{value / 1000:.2f}" if value is not None else "—" for value in (p50, p90, p99))
+
+
 def result_row(record: dict, nginx: dict | None) -> list:
     cell = record["cell"]
     summary = req_per_s(record)
     runs = measured(record)
     if record["status"] == "failed" or not summary:
-        rate, spread, kbytes = f"failed {MARK}", "", ""
+        rate, spread, cv, kbytes = f"failed {MARK}", "", "", ""
     else:
         flag = f" {MARK}" if record["status"] != "ok" else ""
         rate = _count(summary.median) + flag
         spread = f"{_count(summary.low)}–{_count(summary.high)}"
+        cv = f"{summary.cv:.1%}"
         kbytes = _count(summarize(run["kbyte_per_s"] for run in runs).median)
     failed = sum(run.get("failed", 0) for run in runs)
     errored = sum(run.get("errored", 0) for run in runs)
     non_2xx = sum(sum(n for code, n in run.get("status", {}).items() if code != "2xx") for run in runs)
+    if cell["server"] == "nginx":
+        ratio = "1.00" if record["status"] == "ok" else "—"
+    else:
+        ratio = _ratio(record, nginx)
+    notes = list(record.get("verdicts", []))
+    if record["status"] != "ok":
+        notes.insert(0, record["status"])
     return [
         cell["server"], cell["interpreter"] or "", cell["mode"] or "", cell["resource"], cell["workers"],
-        rate, spread, kbytes, failed, errored, non_2xx,
-        "1.00" if cell["server"] == "nginx" and record["status"] == "ok" else _ratio(record, nginx) if cell["server"] != "nginx" else "—",
+        rate, spread, cv, kbytes, _latency(runs), failed, errored, non_2xx, ratio, ", ".join(notes),
     ]
 
 
-HEADERS = ["server", "interpreter", "mode", "resource", "workers", "req/s (median)", "min–max",
-           "kbyte/s", "failed", "errored", "non-2xx", "vs nginx"]
+HEADERS = ["server", "interpreter", "mode", "resource", "workers", "req/s (median)", "min–max", "CV",
+           "kbyte/s", "latency p50 / p90 / p99 (ms)", "failed", "errored", "non-2xx", "vs nginx", "notes"]
 
 
 def _group_key(record: dict):
@@ -110,6 +130,151 @@ def _cell_words(cell: dict) -> str:
     return f"{cell['payload']} bytes, {'keep-alive' if cell['keepalive'] else 'no keep-alive'}, {cell['workers']} workers"
 
 
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def saturation_section(records: list[dict]) -> list[str]:
+    """CPU used by server and load generator during the measured runs, and who was the limit."""
+    rows = []
+    for record in records:
+        samples = [run["sample"] for run in measured(record) if run.get("sample")]
+        if not samples:
+            continue
+        cell = record["cell"]
+        bound = "client-bound: req/s is a lower bound" if "client-bound" in record.get("verdicts", []) else "server"
+        rows.append([f"`{record['label']}`", cell["payload"], "yes" if cell["keepalive"] else "no", cell["workers"],
+                     f"{_mean(x['server_cores'] for x in samples):.2f}", f"{max(x['server_rss_mb'] for x in samples):.0f}",
+                     f"{_mean(x['loadgen_cores'] for x in samples):.2f}", cell["threads"], bound])
+    if not rows:
+        return []
+    return ["## Who was the limit", "",
+            "CPU cores used on average during the measured runs. A cell is *client-bound* when the load "
+            "generator used up the cores of its threads while the server had room: its req/s is then a "
+            "lower bound for the server.", "",
+            tabulate(rows, ["cell", "payload", "keep-alive", "workers", "server cores", "server RSS (MB)",
+                            "load generator cores", "threads", "limit"], tablefmt="github", disable_numparse=True), ""]
+
+
+def workers_section(records: list[dict]) -> list[str]:
+    """How the server's requests fell on its workers (shared socket against reuseport)."""
+    rows = []
+    for record in records:
+        counts = record.get("workers") or {}
+        spread = record.get("spread")
+        if len(counts) < 2 or not spread:
+            continue
+        cell = record["cell"]
+        shares = " / ".join(_count(counts[k]) for k in sorted(counts, key=int))
+        rows.append([f"`{record['label']}`", cell["payload"], "yes" if cell["keepalive"] else "no",
+                     shares, f"{spread['min_share']:.0%}–{spread['max_share']:.0%}", f"{spread['imbalance']:.2f}"])
+    if not rows:
+        return []
+    return ["## Requests per worker", "",
+            "Requests each worker served (warm-ups included). Imbalance is the busiest worker against the "
+            "mean: 1.00 is an even spread.", "",
+            tabulate(rows, ["cell", "payload", "keep-alive", "requests per worker", "share min–max", "imbalance"],
+                     tablefmt="github", disable_numparse=True), ""]
+
+
+def scaling_section(records: list[dict]) -> list[str]:
+    """req/s per worker count, and the efficiency against linear scaling from one worker."""
+    series: dict[tuple, dict[int, float]] = {}
+    for record in records:
+        summary = req_per_s(record)
+        if record["status"] != "ok" or not summary:
+            continue
+        cell = record["cell"]
+        key = (record["label"], cell["payload"], cell["keepalive"])
+        series.setdefault(key, {})[cell["workers"]] = summary.median
+    sweeps = {key: points for key, points in series.items() if len(points) > 1}
+    if not sweeps:
+        return []
+    counts = sorted({n for points in sweeps.values() for n in points})
+    rows = []
+    for (label, payload, alive), points in sorted(sweeps.items()):
+        base = points.get(1)
+        cells = []
+        for n in counts:
+            if n not in points:
+                cells.append("—")
+            elif base:
+                cells.append(f"{_count(points[n])} ({points[n] / (n * base):.0%})")
+            else:
+                cells.append(_count(points[n]))
+        rows.append([f"`{label}`", payload, "yes" if alive else "no", *cells])
+    return ["## Scaling", "",
+            "req/s by worker count; in brackets the efficiency against linear scaling, "
+            "req/s at N ÷ (N × req/s at 1).", "",
+            tabulate(rows, ["cell", "payload", "keep-alive", *[f"{n} workers" for n in counts]],
+                     tablefmt="github", disable_numparse=True), ""]
+
+
+def untuned(host: dict) -> list[str]:
+    """The settings of a host below its tuning profile."""
+    settings = (host.get("tuning") or {}).get("settings") or {}
+    return sorted(name for name, row in settings.items() if row.get("tuned") is False)
+
+
+def tuning_warnings(env: dict) -> list[str]:
+    lines = []
+    for host in env.get("hosts", []):
+        below = untuned(host)
+        if below:
+            profile = host["tuning"].get("profile", "seed")
+            shown = ", ".join(below[:4]) + (f" and {len(below) - 4} more" if len(below) > 4 else "")
+            lines.append(f"> {MARK} **{host['role']} host {host['name']} was not tuned** to the `{profile}` profile "
+                         f"({shown}): run `inv tune` there; its numbers may be limited by the defaults.")
+    return lines + [""] if lines else []
+
+
+def tuning_section(env: dict) -> list[str]:
+    hosts = [h for h in env.get("hosts", []) if (h.get("tuning") or {}).get("settings")]
+    if not hosts:
+        return []
+    names = sorted({name for h in hosts for name in h["tuning"]["settings"]})
+    rows = []
+    for name in names:
+        row = [f"`{name}`"]
+        for host in hosts:
+            entry = host["tuning"]["settings"].get(name)
+            if not entry:
+                row.append("—")
+                continue
+            mark = {True: "tuned", False: f"{MARK} below", None: ""}[entry.get("tuned")]
+            wanted = f" (profile {entry['profile']})" if entry.get("profile") else ""
+            row.append(f"{entry.get('current') or '—'}{wanted} {mark}".strip())
+        rows.append(row)
+    return ["### Tuning (current against the profile)", "",
+            tabulate(rows, ["setting", *[f"{h['role']} ({h['name']})" for h in hosts]], tablefmt="github",
+                     disable_numparse=True), ""]
+
+
+def provenance_section(env: dict) -> list[str]:
+    rows = []
+    for host in env.get("hosts", []):
+        for tool in (host.get("manifest") or {}).get("tools", []):
+            rows.append([host["name"], tool.get("name", ""), tool.get("version", ""), _source_words(tool),
+                         (tool.get("reported") or "").splitlines()[0] if tool.get("reported") else ""])
+    if not rows:
+        return []
+    return ["### Tools (from `inv setup`'s manifest)", "",
+            tabulate(rows, ["host", "tool", "version", "from", "it says"], tablefmt="github", disable_numparse=True), ""]
+
+
+def _source_words(tool: dict) -> str:
+    source = tool.get("source") or {}
+    kind = source.get("kind", "")
+    if kind == "tarball":
+        return f"tarball {source.get('file', '')} (sha256 {str(source.get('sha256', ''))[:12]}…)"
+    if kind == "distro":
+        return f"package {source.get('package', '')} {source.get('version', '')}".strip()
+    if kind == "fallback":
+        return f"fallback: {source.get('reason', '')}"
+    return kind
+
+
 def environment_section(env: dict) -> list[str]:
     hosts = env.get("hosts", [])
     if not hosts:
@@ -134,7 +299,7 @@ def environment_section(env: dict) -> list[str]:
         sysctl_rows = [[f"`{key}`", *[h.get("sysctl", {}).get(key) or "—" for h in hosts]] for key in keys]
         lines += ["### Kernel settings (the seed's variables of interest)", "",
                   tabulate(sysctl_rows, ["sysctl", *names], tablefmt="github", disable_numparse=True), ""]
-    return lines
+    return lines + tuning_section(env) + provenance_section(env)
 
 
 def _python_words(python: dict | None) -> str:
@@ -177,8 +342,10 @@ def render(records: list[dict], env: dict) -> str:
                   f"harness commit {env.get('git') or 'unknown'}.", ""]
     intro += [f"{len(records)} cells; req/s is the median of the measured repeats (warm-ups excluded), "
               f"min–max their spread; *vs nginx* is the Twisted/Nginx ratio of medians at the same workers.", ""]
-    return "\n".join(intro + problems_section(records) + ["## Results", ""] + results_section(records)
-                     + environment_section(env) + settings_section(env) + commands_section(records)).rstrip() + "\n"
+    body = (tuning_warnings(env) + problems_section(records) + ["## Results", ""] + results_section(records)
+            + scaling_section(records) + saturation_section(records) + workers_section(records)
+            + environment_section(env) + settings_section(env) + commands_section(records))
+    return "\n".join(intro + body).rstrip() + "\n"
 
 
 def write(run_dir: str | Path) -> Path:
