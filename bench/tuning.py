@@ -142,7 +142,8 @@ def parse_probe(output: str) -> HostState:
         fields = rest.split("\t")
         if tag == "S":
             name, mode, value = (fields + ["", ""])[:3]
-            sysctls[name] = Sysctl(None, False) if mode == "-" else Sysctl(" ".join(value.split()), int(mode, 8) & 0o222 != 0)
+            writable = mode.isdigit() and int(mode, 8) & 0o222 != 0
+            sysctls[name] = Sysctl(None, False) if mode == "-" else Sysctl(" ".join(value.split()), writable)
         elif tag == "F":
             found.append(fields)
         elif tag:
