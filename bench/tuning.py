@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from .errors import BenchError
 from .hosts import Host
 from .sysconf import (
-    INTEREST, KEYS, PAM_SERVICES, Key, Profile, has_pam_limits, lowers, session_nofile,
+    INTEREST, KEYS, PAM_SERVICES, Key, Profile, has_pam_limits, lowers, parse_value, session_nofile,
 )
 
 SYSCTL_DROPIN = "etc/sysctl.d/99-twisted-lab.conf"
@@ -38,6 +38,8 @@ SNAPSHOT = "var/lib/twisted-lab/tune-snapshot.json"
 # A login gets the limits files only if pam_limits is in its session stack.
 LOGIN_PAM = PAM_SERVICES + ("sshd",)
 FIXED_FILES = (SYSCTL_DROPIN, LIMITS_CONF, SNAPSHOT) + tuple(f"etc/pam.d/{s}" for s in LOGIN_PAM)
+# The only files tune ever writes (besides its snapshot), so the only ones a revert may.
+TARGETS = (SYSCTL_DROPIN, LIMITS_DROPIN) + tuple(f"etc/pam.d/{s}" for s in PAM_SERVICES)
 
 EXIT_TUNED, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
 HEADER = "# Written by `inv tune` (profile {}); `inv tune --revert` restores what was here.\n"
@@ -104,9 +106,18 @@ class HostState:
             data = json.loads(text)
         except ValueError:
             data = None
-        if not isinstance(data, dict) or data.get("version") != 1:
+        if not (isinstance(data, dict) and data.get("version") == 1
+                and set(data.get("sysctl", {})) <= set(KEYS) and set(data.get("files", {})) <= set(TARGETS)
+                and all(_well_formed(name, value) for name, value in data.get("sysctl", {}).items())):
             raise BenchError(f"{self.root}/{SNAPSHOT} is not a tune snapshot; move it away and check the host by hand")
         return data
+
+
+def _well_formed(name: str, value) -> bool:
+    try:
+        return isinstance(value, str) and parse_value(KEYS[name], value, "snapshot") == value
+    except BenchError:
+        return False
 
 
 _PROBE = r"""PATH="$PATH:/usr/sbin:/sbin"
@@ -426,13 +437,10 @@ def operations(profile: Profile) -> list[Operation]:
 
 def restoring(snapshot: dict) -> list[Operation]:
     """The snapshot as operations that put every value and file back."""
-    ops: list[Operation] = []
-    for name, value in snapshot.get("sysctl", {}).items():
-        if name in KEYS and value is not None:
-            ops.append(SysctlKey(KEYS[name], value, "snapshot", restoring=True))
-    for relative, entry in snapshot.get("files", {}).items():
-        if relative in FIXED_FILES or relative.startswith(LIMITS_D + "/"):
-            ops.append(RestoreFile(relative, entry.get("before"), entry.get("after")))
+    ops: list[Operation] = [SysctlKey(KEYS[name], value, "snapshot", restoring=True)
+                            for name, value in snapshot.get("sysctl", {}).items()]
+    ops += [RestoreFile(relative, entry.get("before"), entry.get("after"))
+            for relative, entry in snapshot.get("files", {}).items()]
     return ops
 
 

@@ -518,8 +518,16 @@ def test_an_unknown_lab_host_key_is_refused(lab, root, tmp_path, capsys):
     assert code == 1 and "unknown host key" in out
 
 
-def test_a_broken_snapshot_is_an_error_not_a_guess(netns, root):
+@pytest.mark.parametrize("text", [
+    "{not json",
+    json.dumps({"version": 2, "sysctl": {}, "files": {}}),
+    json.dumps({"version": 1, "sysctl": {"kernel.core_pattern": "|/tmp/x"}, "files": {}}),
+    json.dumps({"version": 1, "sysctl": {"net.core.somaxconn": "1; reboot"}, "files": {}}),
+    json.dumps({"version": 1, "sysctl": {}, "files": {"etc/security/limits.d/../../../x": {"before": "x"}}}),
+    json.dumps({"version": 1, "sysctl": {}, "files": {"etc/shadow": {"before": "x"}}}),
+])
+def test_a_broken_or_hostile_snapshot_is_an_error_not_a_guess(netns, root, text):
     (root / SNAPSHOT).parent.mkdir(parents=True)
-    (root / SNAPSHOT).write_text("{not json")
+    (root / SNAPSHOT).write_text(text)
     with pytest.raises(BenchError, match="not a tune snapshot"):
         tuning.revert(NamespaceHost(netns), str(root))
