@@ -1,0 +1,43 @@
+"""`inv setup`: PyPy, Twisted and weighttp from pinned tarballs, plus Nginx and wrk."""
+from __future__ import annotations
+
+from invoke import Exit, task
+
+from .. import hosts
+from ..errors import BenchError
+from ..hosts import LocalHost
+from ..provision import TOOLS, setup_host
+
+
+@task(iterable=["host"], help={
+    "host": "a lab host as user@host[:port]; repeat for several (default: this machine)",
+    "only": f"comma-separated tools to set up: {','.join(TOOLS)} (default: all)",
+    "force": "rebuild the tools named (all without --only) even when they are in place",
+    "prefix": "tools folder on each host (default: setup.prefix, ~ is the host's home)",
+    "cache": "tarball cache on this machine (default: setup.cache)",
+    "trust_new_host": "accept and record the key of a host not yet in known_hosts",
+    "key": "SSH private key (default: lab.key, else the agent and ~/.ssh keys)",
+    "known_hosts": "known_hosts file (default: lab.known_hosts, else ~/.ssh/known_hosts)",
+})
+def setup(c, host=None, only=None, force=False, prefix=None, cache=None, trust_new_host=False,
+          key=None, known_hosts=None):
+    """Install PyPy, Twisted, weighttp (pinned tarballs), Nginx and wrk; write the manifest."""
+    settings = dict(c.config.setup)
+    settings.update({k: v for k, v in (("prefix", prefix), ("cache", cache)) if v})
+    lab = c.config.lab
+    targets = list(host or [])
+    try:
+        if not targets:
+            setup_host(LocalHost(c), settings, only=only, force=force)
+            return
+        for target in targets:
+            remote = hosts.connect(target, user=lab.user, port=lab.port, key_filename=key or lab.key,
+                                   known_hosts=known_hosts or lab.known_hosts, trust_new=trust_new_host)
+            try:
+                setup_host(remote, settings, only=only, force=force)
+            finally:
+                remote.close()
+    except BenchError as exc:
+        raise Exit(f"error: {exc}", code=1)
+    except KeyboardInterrupt:
+        raise Exit("interrupted: what was complete is kept; run `inv setup` again to finish", code=130)
