@@ -564,7 +564,9 @@ def check(host: Host, profile: Profile, root: str = "/") -> Outcome:
     untuned = [row for row in rows if row.tuned is False]
     outcome.code = EXIT_PARTIAL if untuned else EXIT_TUNED
     counted = sum(row.tuned is not None for row in rows)
+    unsettable = sum(row.state == "cannot set" for row in untuned)
     outcome.summary = (f"NOT TUNED: {len(untuned)} of {counted} settings are not as in profile {profile.name}"
+                       + (f"; {unsettable} of them cannot be set here" if unsettable else "")
                        if untuned else f"tuned: all {counted} settings are as in profile {profile.name}")
     return outcome
 
@@ -677,8 +679,10 @@ def _transact(host: Host, root: str, state: HostState, ops: list[Operation], out
         _record_after(host, snapshot_path, after, todo)
     outcome.code = EXIT_ERROR if outcome.errors else EXIT_PARTIAL if outcome.skipped else EXIT_TUNED
     verb = "reverted" if reverting else "applied"
-    outcome.summary = {EXIT_TUNED: f"{verb} and verified", EXIT_PARTIAL: f"{verb} in part",
-                       EXIT_ERROR: f"{verb}, but verification failed"}[outcome.code]
+    counts = f"{len(outcome.changed)} changed and verified" + (
+        f", {len(outcome.skipped)} cannot be set here" if outcome.skipped else "")
+    outcome.summary = {EXIT_TUNED: f"{verb}: {counts}", EXIT_PARTIAL: f"{verb} in part: {counts}",
+                       EXIT_ERROR: f"{verb}, but {len(outcome.errors)} did not verify; {counts}"}[outcome.code]
     return outcome
 
 
@@ -720,7 +724,7 @@ def format_outcome(outcome: Outcome) -> list[str]:
         lines += format_rows(outcome.rows, headers)
     for diff in outcome.diffs:
         lines += diff.rstrip("\n").splitlines()
-    for title, items in (("changed", outcome.changed), ("not set", outcome.skipped),
+    for title, items in (("changed", outcome.changed), ("cannot set", outcome.skipped),
                          ("error", outcome.errors), ("note", outcome.notes)):
         lines += [f"{title}: {item}" for item in items]
     lines.append(f"{outcome.host}: {outcome.summary} (exit {outcome.code})")

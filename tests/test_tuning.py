@@ -470,7 +470,7 @@ def test_apply_check_revert_on_a_lab_host_over_ssh(lab, root, capsys):
     assert code == 2 and "nothing to change" in out and "changed:" not in out
 
     code, out = call(c, capsys, revert=True, host=spec, **where)
-    assert code == 0 and "reverted and verified" in out, out
+    assert code == 0 and "reverted: 7 changed and verified" in out, out
     assert {name: proc_sys(name, server.namespace) for name in NET_KEYS} == values
     assert tree(root) == files
 

@@ -11,16 +11,19 @@ from ..hosts import LocalHost, connect
 from ..sysconf import SYSCONF, load_profile
 
 
-@task(iterable=["host"], help={
+@task(iterable=["host"], auto_shortflags=False, help={
     "check": "show each variable of interest and the nofile limits, current next to profile; exit 0 only when tuned",
     "dry_run": "print the plan (a table for sysctls, a unified diff for files) and change nothing",
     "revert": "restore the snapshot taken before the first apply: live values and files; then remove it",
     "profile": "profile to use: a folder under sysconf/ (default: tune.profile, the seed's)",
     "root": "folder that stands for / for every file tune reads or writes (default: tune.root, /); live values stay real",
     "host": "user@host[:port] to tune over SSH; repeat for several (default: this machine)",
+    "key": "SSH private key for --host (default: lab.key, else the agent and ~/.ssh keys)",
+    "known_hosts": "known_hosts file to check --host keys against (default: lab.known_hosts, else ~/.ssh/known_hosts)",
     "trust_new_host": "accept and record an unknown SSH host key (a changed key is always refused)",
 })
-def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, host=None, trust_new_host=False):
+def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, host=None, key=None,
+         known_hosts=None, trust_new_host=False):
     """Apply, check, plan or revert the kernel and open-file tuning, here or on lab hosts.
 
     Exit codes: 0 tuned (or reverted), 1 error (invalid profile, a value that did not
@@ -41,7 +44,7 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
     codes, summaries = [], []
     for target in host or [None]:
         try:
-            machine = LocalHost(c) if target is None else _connect(c, target, trust_new_host)
+            machine = LocalHost(c) if target is None else _connect(c, target, key, known_hosts, trust_new_host)
             try:
                 if check:
                     outcome = tuning.check(machine, chosen, root)
@@ -72,9 +75,9 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
         raise Exit(code=code)
 
 
-def _connect(c, target, trust_new):
+def _connect(c, target, key, known_hosts, trust_new):
     lab = c.config.lab
     return connect(
-        target, user=lab.user, port=lab.port, key_filename=lab.key, known_hosts=lab.known_hosts,
+        target, user=lab.user, port=lab.port, key_filename=key or lab.key, known_hosts=known_hosts or lab.known_hosts,
         trust_new=trust_new, sudo_password=os.environ.get("BENCH_SUDO_PASSWORD"),
     )
