@@ -477,8 +477,8 @@ def test_apply_check_revert_on_a_lab_host_over_ssh(lab, root, capsys):
 
 def test_the_task_over_ssh_on_two_hosts_prints_a_summary(lab, root, capsys):
     server, load = lab.host("server"), lab.host("load")
-    c = lab_context(server)
-    code, out = call(c, capsys, dry_run=True, host=[server.spec, load.spec], root=str(root))
+    code, out = call(context(), capsys, dry_run=True, host=[server.spec, load.spec], root=str(root),
+                     key=str(server.key), known_hosts=str(server.known_hosts))
     body, summary = out.split("== summary\n")
     assert code == 2 and body.count("would change 7 settings") == 2
     assert summary.splitlines() == [f"{spec}: would change 7 settings, 4 cannot be set here (exit 2)"
