@@ -597,7 +597,8 @@ def plan(host: Host, profile: Profile, root: str = "/") -> Outcome:
     _explain(outcome, ops, state)
     for op in ops:
         if isinstance(op, SysctlKey):
-            action = "cannot set" if op.skip(state) else ("change" if op.changes(state) else "unchanged")
+            action = ("invalid" if op.problems(state) else "cannot set" if op.skip(state)
+                      else "change" if op.changes(state) else "unchanged")
             outcome.rows.append(Row(op.name, op.current(state) or "absent", op.value, action, None))
         elif op.changes(state):
             outcome.diffs.append(_diff(op.relative, op.current(state), op.wanted(state)))
