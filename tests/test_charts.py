@@ -2,6 +2,7 @@
 import json
 import socket
 import sys
+import tempfile
 
 import pytest
 from PIL import Image
@@ -36,24 +37,25 @@ def assert_png(path):
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     """A real run: Nginx and Twisted on CPython, 1 and 2 workers, measured by wrk."""
-    root = tmp_path_factory.mktemp("charts")
-    run_dir = root / "real"
+    run_dir = tmp_path_factory.mktemp("charts") / "real"
     host = LocalHost()
     generator, binary = loadgen.detect(host, "wrk", [])
     interpreters = {"cpython": sys.executable}
     lab = Lab(server=host, load=host, address="127.0.0.1", interpreters=interpreters, nginx="nginx",
               generator=generator, loadgen_binary=binary)
-    settings = Settings(port=free_port(), repeats=2, max_repeats=2, warmup={}, workdir=str(root / "work"))
+    # Under /tmp itself, not pytest's private folder: nginx's workers (nobody) must reach the payload.
+    settings = Settings(port=free_port(), repeats=2, max_repeats=2, warmup={},
+                        workdir=tempfile.mkdtemp(prefix="twisted-lab-charts-"))
     cells = matrix.plan(servers=("nginx", "twisted"), interpreters=("cpython",), modes=("shared",),
                         resources=("fixed",), payloads=(40,), keepalive=(True,), workers=(1, 2),
                         loadgen="wrk", profile=PROFILE)
     runner = Runner(lab, settings, run_dir, say=lambda line: None)
     runner.prepare([40])
     try:
-        for cell in cells:
-            runner.measure(cell)
+        records = [runner.measure(cell) for cell in cells]
     finally:
         runner.cleanup()
+    assert [r["status"] for r in records] == ["ok"] * 4, [r["reasons"] for r in records]
     env = {"run": "real", "settings": {"repeats": 2, "loadgen": "wrk"},
            "hosts": [environment.capture_host(host, role="server+load", interpreters=interpreters, nginx="nginx",
                                               loadgen={"tool": "wrk", "path": binary, "version": loadgen.version(host, binary)})]}

@@ -1,0 +1,33 @@
+"""`inv compare`: two runs side by side."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Exit, task
+
+from ..compare import compare_runs
+from ..errors import BenchError
+
+
+def run_folder(run: str, reports: str) -> Path:
+    """A run folder given as a path, or by its name under the reports folder."""
+    path = Path(run)
+    return path if path.is_dir() or path.is_absolute() else Path(reports) / run
+
+
+@task(help={
+    "run_a": "the run to compare against (the baseline): a folder, or a name under reports/",
+    "run_b": "the run to compare: a folder, or a name under reports/",
+    "force": "compare even when the runs' settings or tool versions differ",
+    "output": "also write the markdown to this file",
+})
+def compare(c, run_a, run_b, force=False, output=None):
+    """Compare two runs: environment differences, then req/s per matching cell and its significance."""
+    reports = c.config.get("bench", {}).get("reports", "reports")
+    try:
+        markdown = compare_runs(run_folder(run_a, reports), run_folder(run_b, reports), force=force)
+    except BenchError as exc:
+        raise Exit(f"error: {exc}", code=1)
+    print(markdown, end="")
+    if output:
+        Path(output).write_text(markdown)
