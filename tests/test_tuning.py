@@ -18,7 +18,7 @@ from invoke import Config, Context, Exit
 from bench import tuning
 from bench.errors import BenchError
 from bench.hosts import LocalHost
-from bench.sysconf import KEYS, load_profile
+from bench.sysconf import KEYS, Profile, load_profile, parse_limits_conf, parse_sysctl_conf
 from bench.tasks.tune import tune
 from bench.tuning import (
     LIMITS_DROPIN, SNAPSHOT, SYSCTL_DROPIN, File, HostState, NofileLimit, PamLimitsLine, RestoreFile,
@@ -129,6 +129,10 @@ def key_op(name, value):
     return SysctlKey(KEYS[name], value, "p/sysctl.conf:1")
 
 
+def profile_from_text(sysctl_conf="", limits_conf=""):
+    return Profile("t", parse_sysctl_conf(sysctl_conf, "t/sysctl.conf"), parse_limits_conf(limits_conf, "t/limits.conf"))
+
+
 @pytest.mark.parametrize("name, host, reason", [
     ("net.core.somaxconn", state(), None),
     ("fs.file-max", state(), None),
@@ -153,7 +157,7 @@ def test_lowering_a_raise_only_key_is_a_validation_error_naming_the_line():
 
 
 def test_the_sysctl_drop_in_holds_only_the_keys_set_here():
-    profile = write_profile_from_text("net.core.somaxconn = 8192\nfs.file-max = 16777216\nnet.ipv4.tcp_max_orphans = 9\n")
+    profile = profile_from_text("net.core.somaxconn = 8192\nfs.file-max = 16777216\nnet.ipv4.tcp_max_orphans = 9\n")
     keys = [op for op in operations(profile) if isinstance(op, SysctlKey)]
     dropin = SysctlDropIn(profile, keys)
     assert dropin.wanted(state()).splitlines()[1:] == ["net.core.somaxconn = 8192", "fs.file-max = 16777216"]
@@ -162,22 +166,16 @@ def test_the_sysctl_drop_in_holds_only_the_keys_set_here():
     assert dropin.wanted(state(confined="network namespace x")) is None
 
 
-def write_profile_from_text(sysctl_conf="", limits_conf=""):
-    from bench.sysconf import Profile, parse_limits_conf, parse_sysctl_conf
-
-    return Profile("t", parse_sysctl_conf(sysctl_conf, "t/sysctl.conf"), parse_limits_conf(limits_conf, "t/limits.conf"))
-
-
-@pytest.mark.parametrize("limits, values, existing, message", [
-    ("* - nofile 2000000", {}, "", "above fs.nr_open 1048576"),
-    ("root - nofile 1048576", {}, "root hard nofile 2097152\n", "nofile hard 1048576 for root would lower the 2097152"),
-    ("* - nofile 4096", {}, "* soft nofile 8192\n", "nofile soft 4096 for other users would lower the 8192"),
-    ("* - nofile 1048576", {}, "* - nofile 1024\n", None),
-    ("* - nofile 1048576", {}, "root - nofile 4000000\n", None),
+@pytest.mark.parametrize("limits, existing, message", [
+    ("* - nofile 2000000", "", "above fs.nr_open 1048576"),
+    ("root - nofile 1048576", "root hard nofile 2097152\n", "nofile hard 1048576 for root would lower the 2097152"),
+    ("* - nofile 4096", "* soft nofile 8192\n", "nofile soft 4096 for other users would lower the 8192"),
+    ("* - nofile 1048576", "* - nofile 1024\n", None),
+    ("* - nofile 1048576", "root - nofile 4000000\n", None),
 ])
-def test_nofile_limits_are_validated_against_the_host(limits, values, existing, message):
-    profile = write_profile_from_text(limits_conf=limits)
-    problems = NofileLimit(profile).problems(state(values, files={"etc/security/limits.conf": existing}))
+def test_nofile_limits_are_validated_against_the_host(limits, existing, message):
+    profile = profile_from_text(limits_conf=limits)
+    problems = NofileLimit(profile).problems(state(files={"etc/security/limits.conf": existing}))
     if message is None:
         assert problems == []
     else:
@@ -185,7 +183,7 @@ def test_nofile_limits_are_validated_against_the_host(limits, values, existing, 
 
 
 def test_a_profile_may_raise_nr_open_for_its_own_nofile_limit():
-    profile = write_profile_from_text("fs.nr_open = 4194304\n", "* - nofile 2000000")
+    profile = profile_from_text("fs.nr_open = 4194304\n", "* - nofile 2000000")
     assert NofileLimit(profile).problems(state()) == []
     assert "above fs.nr_open" in NofileLimit(profile).problems(state(confined="network namespace x"))[0]
 
