@@ -24,9 +24,11 @@ stops every worker; a worker whose master is gone stops on its own.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import platform
+import signal
 import socket
 import sys
 import time
@@ -257,12 +259,18 @@ def open_listener(interface: str, port: int, backlog: int, reuseport: bool) -> s
 def listen_error(options: argparse.Namespace, exc: OSError) -> str:
     """One line saying why the port could not be had and what to do."""
     where = f"{options.interface}:{options.port}"
-    if exc.errno == 98:  # EADDRINUSE
+    if exc.errno == errno.EADDRINUSE:
         return f"port {where} is in use: stop what holds it or pick another --port"
     return f"cannot listen on {where}: {exc.strerror or exc}; check --interface and --port"
 
 
+def handle_sigint() -> None:
+    """Let Twisted stop on SIGINT even when a shell started us in the background with it ignored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def fail(message: str) -> int:
+    """Say ``message`` on stderr as one line; return the exit code for errors the user can fix."""
     sys.stderr.write(f"server.py: {message}\n")
     sys.stderr.flush()
     return 2
@@ -338,6 +346,7 @@ def run_worker(options: argparse.Namespace) -> int:
     """A worker: serve on the shared socket or on an own SO_REUSEPORT one."""
     from twisted.internet import reactor
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the master, which stops us
     start_logging(options.log)
     if options.mode == "shared":
         listen_fd = LISTEN_FD
@@ -362,6 +371,7 @@ def run_single(options: argparse.Namespace) -> int:
     """One process binds and serves; it is worker 0 and its own master."""
     from twisted.internet import reactor
 
+    handle_sigint()
     start_logging(options.log)
     try:
         sock = open_listener(options.interface, options.port, options.backlog, reuseport=False)
@@ -490,6 +500,7 @@ def run_master(options: argparse.Namespace) -> int:
     """Bind (shared) or check the port (reuseport), spawn workers, run until stopped."""
     from twisted.internet import reactor
 
+    handle_sigint()
     start_logging(options.log)
     # shared: workers adopt this socket. reuseport: it only proves the port is free
     # (one clear error here, not N in workers) and resolves --port 0.

@@ -121,11 +121,13 @@ def _wait(predicate, timeout: float, what: str):
 class ServerProcess:
     """One server started as the harness starts it: stdout and stderr to one log file."""
 
-    def __init__(self, argv: list[str], log: Path, cwd: Path = ROOT):
+    def __init__(self, argv: list[str], log: Path, cwd: Path = ROOT, ignore_sigint: bool = False):
         self.log = log
+        # A shell's `cmd &` starts the command with SIGINT ignored.
+        preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
         with open(log, "ab") as out:
-            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True)
+            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            cwd=cwd, start_new_session=True, preexec_fn=preexec)
 
     def events(self, kind: str | None = None) -> list[dict]:
         events = read_events(self.log.read_text())
@@ -181,10 +183,10 @@ def start_server(tmp_path):
     """start_server(python, *args) -> a ServerProcess on a free port, stopped after the test."""
     started = []
 
-    def start(python: str, *args: str, module: bool = False) -> ServerProcess:
+    def start(python: str, *args: str, module: bool = False, ignore_sigint: bool = False) -> ServerProcess:
         target = ["-m", "bench.server"] if module else [str(SERVER)]
         argv = [python, *target, "--port", "0", "--stats-interval", "0.1", *args]
-        process = ServerProcess(argv, tmp_path / f"server-{len(started)}.log")
+        process = ServerProcess(argv, tmp_path / f"server-{len(started)}.log", ignore_sigint=ignore_sigint)
         started.append(process)
         return process
 
@@ -226,11 +228,12 @@ def python(request) -> str:
     return sys.executable if request.param == "cpython" else request.getfixturevalue("pypy_python")
 
 
-def assert_stops_cleanly(running: ServerProcess, workers: int) -> None:
-    """SIGTERM: every worker reports its end, the master says stopped, exits 0, no pid remains."""
+def assert_stops_cleanly(running: ServerProcess, workers: int, sig: int = signal.SIGTERM) -> None:
+    """On ``sig`` every worker reports its end, the master says stopped, exits 0, no pid remains."""
     pids = running.worker_pids
     assert len(pids) == workers
-    assert running.stop() == 0
+    running.process.send_signal(sig)
+    assert running.process.wait(20) == 0
     events = running.events()
     assert {e["worker"] for e in events if e["event"] == "worker-exit"} == set(range(workers))
     assert not [e for e in events if e["event"] == "worker-died"]
@@ -320,6 +323,24 @@ def test_killed_worker_is_reported_and_the_others_serve_on(mode, start_server):
     assert running.stop() == 0
     assert running.events()[-1]["event"] == "stopped"
     assert _gone(running.worker_pids[1])
+
+
+@pytest.mark.parametrize("mode, workers", [("shared", 2), ("single", 1)])
+def test_sigint_stops_like_sigterm_even_when_started_ignoring_it(mode, workers, start_server):
+    running = start_server(sys.executable, "--mode", mode, "--workers", str(workers), ignore_sigint=True)
+    running.wait_listening()
+    assert_stops_cleanly(running, workers, signal.SIGINT)
+
+
+def test_a_ctrl_c_to_the_whole_group_stops_cleanly(start_server):
+    running = start_server(sys.executable, "--mode", "reuseport", "--workers", "2")
+    running.wait_listening()
+    pids = running.worker_pids
+    os.killpg(running.process.pid, signal.SIGINT)
+    assert running.process.wait(20) == 0
+    assert not running.events("worker-died")
+    assert {e["worker"] for e in running.events("worker-exit")} == {0, 1}
+    assert all(_gone(pid) for pid in pids.values())
 
 
 def test_every_worker_dead_stops_the_master(start_server):
