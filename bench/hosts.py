@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from invoke import Context
+from invoke import Context, Result
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
 
 from .errors import BenchError
@@ -130,7 +130,7 @@ class Host:
 
 
 class LocalHost(Host):
-    """This machine, through an Invoke ``Context``."""
+    """This machine: commands run through bash, with Invoke's Result as their outcome."""
 
     is_local = True
 
@@ -140,12 +140,23 @@ class LocalHost(Host):
         self._children: dict[int, subprocess.Popen] = {}
 
     def run(self, command, *, warn=False, timeout=None, env=None):
+        # Its own session, so a timeout or Ctrl-C stops the command's whole tree and
+        # Ctrl-C reaches the harness (Invoke's runner would forward it and go on).
+        child = subprocess.Popen(["/bin/bash", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, start_new_session=True)
         try:
-            return self.context.run(command, hide=True, warn=warn, timeout=timeout, env=env or {}, in_stream=False)
-        except UnexpectedExit as exc:
-            raise BenchError(_failure(self.name, command, exc.result)) from None
-        except CommandTimedOut as exc:
-            raise BenchError(_timed_out(self.name, command, exc.timeout)) from None
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(child)
+            raise BenchError(_timed_out(self.name, command, timeout)) from None
+        except BaseException:
+            _kill_tree(child)
+            raise
+        result = Result(stdout=stdout.decode(errors="replace"), stderr=stderr.decode(errors="replace"),
+                        command=command, shell="/bin/bash", exited=child.returncode, hide=("stdout", "stderr"))
+        if not result.ok and not warn:
+            raise BenchError(_failure(self.name, command, result))
+        return result
 
     def sudo(self, command, *, warn=False, timeout=None):
         if os.geteuid() != 0:
@@ -232,6 +243,14 @@ class LocalHost(Host):
                 os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _kill_tree(child: subprocess.Popen) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.wait()
 
 
 def _is_zombie(pid: int) -> bool:

@@ -252,27 +252,18 @@ def tuning_section(env: dict) -> list[str]:
 
 
 def provenance_section(env: dict) -> list[str]:
+    from .provision import describe_source
+
     rows = []
     for host in env.get("hosts", []):
-        for tool in (host.get("manifest") or {}).get("tools", []):
-            rows.append([host["name"], tool.get("name", ""), tool.get("version", ""), _source_words(tool),
-                         (tool.get("reported") or "").splitlines()[0] if tool.get("reported") else ""])
+        for name, tool in sorted(((host.get("manifest") or {}).get("tools") or {}).items()):
+            said = (tool.get("version_output") or "").splitlines()
+            rows.append([host["name"], name, tool.get("version") or "—", describe_source(tool.get("source") or {}),
+                         said[0] if said else ""])
     if not rows:
         return []
     return ["### Tools (from `inv setup`'s manifest)", "",
             tabulate(rows, ["host", "tool", "version", "from", "it says"], tablefmt="github", disable_numparse=True), ""]
-
-
-def _source_words(tool: dict) -> str:
-    source = tool.get("source") or {}
-    kind = source.get("kind", "")
-    if kind == "tarball":
-        return f"tarball {source.get('file', '')} (sha256 {str(source.get('sha256', ''))[:12]}…)"
-    if kind == "distro":
-        return f"package {source.get('package', '')} {source.get('version', '')}".strip()
-    if kind == "fallback":
-        return f"fallback: {source.get('reason', '')}"
-    return kind
 
 
 def environment_section(env: dict) -> list[str]:
@@ -333,7 +324,7 @@ def settings_section(env: dict) -> list[str]:
     return ["## Settings", "", tabulate(rows, ["setting", "value"], tablefmt="github", disable_numparse=True), ""]
 
 
-def render(records: list[dict], env: dict) -> str:
+def render(records: list[dict], env: dict, charts: list[str] = ()) -> str:
     records = latest(records)
     title = f"# Twisted Web against Nginx — run {env.get('run', '?')}"
     intro = [title, ""]
@@ -342,14 +333,20 @@ def render(records: list[dict], env: dict) -> str:
                   f"harness commit {env.get('git') or 'unknown'}.", ""]
     intro += [f"{len(records)} cells; req/s is the median of the measured repeats (warm-ups excluded), "
               f"min–max their spread; *vs nginx* is the Twisted/Nginx ratio of medians at the same workers.", ""]
+    from .charts import chart_links  # charts draws from this module's summaries
+
     body = (tuning_warnings(env) + problems_section(records) + ["## Results", ""] + results_section(records)
-            + scaling_section(records) + saturation_section(records) + workers_section(records)
+            + scaling_section(records) + chart_links(charts) + saturation_section(records) + workers_section(records)
             + environment_section(env) + settings_section(env) + commands_section(records))
     return "\n".join(intro + body).rstrip() + "\n"
 
 
 def write(run_dir: str | Path) -> Path:
+    """report.md and its charts, from the run's files alone."""
+    from . import charts
+
     records, env = load_run(run_dir)
+    names = [path.name for path in charts.write_charts(run_dir)]
     target = Path(run_dir) / "report.md"
-    target.write_text(render(records, env))
+    target.write_text(render(records, env, names))
     return target

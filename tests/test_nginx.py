@@ -1,6 +1,9 @@
 """The Nginx baseline: a real nginx, started and stopped on a config of our own."""
+import shutil
 import socket
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -34,7 +37,9 @@ def test_config_keeps_everything_in_the_cell_folder():
 
 
 @pytest.mark.parametrize("size", [40, 10000])
-def test_nginx_serves_the_payload_and_leaves_no_process(tmp_path, size):
+def test_nginx_serves_the_payload_and_leaves_no_process(size):
+    # nginx's workers run as nobody: the folder must be reachable by all, unlike pytest's tmp_path.
+    tmp_path = Path(tempfile.mkdtemp(prefix="twisted-lab-nginx-test-"))
     host = LocalHost()
     www = tmp_path / "www"
     www.mkdir()
@@ -61,6 +66,7 @@ def test_nginx_serves_the_payload_and_leaves_no_process(tmp_path, size):
         assert len(workers) == 2
     finally:
         nginx.stop(host, binary, str(conf), str(tmp_path), pid)
+    shutil.rmtree(tmp_path)
     assert not host.alive(pid)
     assert not any(psutil.pid_exists(w.pid) and w.status() != psutil.STATUS_ZOMBIE for w in workers)
 

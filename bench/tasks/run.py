@@ -10,6 +10,7 @@ from invoke import Exit, task
 from .. import matrix, report as reports
 from ..campaign import Options, resume_conflicts, run_campaign
 from ..errors import BenchError
+from ..provision import plain
 
 LIST = "comma-separated; default from invoke.yaml (bench.{})"
 
@@ -24,7 +25,7 @@ def resolve(c, *, keepalive=False, close=False, servers=None, interpreters=None,
     profile_name = profile or cfg.profile
     if profile_name not in cfg.profiles:
         raise BenchError(f"unknown load profile {profile_name!r}: choose from {', '.join(cfg.profiles)} (bench.profiles in invoke.yaml)")
-    chosen = dict(cfg.profiles[profile_name])
+    chosen = plain(cfg.profiles[profile_name])
     loadgen = loadgen or cfg.loadgen
     if loadgen and loadgen not in matrix.LOADGENS:
         raise BenchError(f"unknown load generator {loadgen!r}: choose weighttp or wrk")
@@ -37,7 +38,7 @@ def resolve(c, *, keepalive=False, close=False, servers=None, interpreters=None,
         keepalive=(True,) if keepalive else (False,) if close else matrix.parse_list(cfg.keepalive, bool, name="keepalive"),
         workers=matrix.parse_list(workers or cfg.workers, int, name="workers"),
         repeats=_integer(repeats or cfg.repeats, "--repeats"),
-        statistics={**dict(cfg.statistics), **dict(chosen.pop("statistics", None) or {})},
+        statistics={**plain(cfg.statistics), **(chosen.pop("statistics", None) or {})},
         loadgen=loadgen,
         profile_name=profile_name,
         profile=chosen,

@@ -1,0 +1,142 @@
+"""Remote runs: the server on one namespace lab host, the load generator on another, over real sshd."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import lab as lab_module, loadgen, matrix
+from bench.results import read_jsonl
+from bench.runner import Lab, Runner, Settings
+from bench.server import read_events
+
+PROJECT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.lab
+
+
+def inv(tmp_path, lab, *args, prefix=None, timeout=240):
+    env = {**os.environ, "INVOKE_BENCH_REPORTS": str(tmp_path / "reports"),
+           "INVOKE_LAB_KEY": str(lab.key), "INVOKE_LAB_KNOWN_HOSTS": str(lab.known_hosts)}
+    if prefix:
+        env["INVOKE_SETUP_PREFIX"] = str(prefix)
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def namespace_processes(lab) -> list[str]:
+    """Processes inside the lab's namespaces other than their sshd (a run must leave none)."""
+    left = []
+    for host in lab.hosts:
+        pids = subprocess.run(["ip", "netns", "pids", host.namespace], capture_output=True, text=True).stdout.split()
+        for pid in pids:
+            try:
+                line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z" and "sshd" not in line:
+                left.append(f"{host.name}: {line}")
+    return left
+
+
+def twisted_python_prefix(tmp_path) -> Path:
+    """A tools prefix whose CPython environment is this interpreter, which has Twisted."""
+    prefix = tmp_path / "prefix"
+    venv = prefix / "venvs" / "cpython" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    return prefix
+
+
+def test_a_remote_bench_runs_between_two_lab_hosts(tmp_path, lab):
+    server, load = lab.host("server"), lab.host("load")
+    done = inv(tmp_path, lab, "bench", "--server-host", server.spec, "--load-host", load.spec,
+               "--keepalive", "--profile", "tiny", "--payloads", "40", "--repeats", "2", "--resources", "fixed",
+               "--interpreters", "cpython", "--loadgen", "wrk", "--name", "remote",
+               prefix=twisted_python_prefix(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = tmp_path / "reports" / "remote"
+    records = read_jsonl(run / "results.jsonl")
+    assert {r["label"] for r in records} == {"nginx", "twisted/cpython/shared/fixed"}
+    for record in records:
+        assert record["status"] == "ok", record["reasons"]
+        assert record["hosts"] == {"server": server.spec, "load": load.spec}
+        assert record["server_log"] and (run / record["server_log"]).exists()
+        assert record["runs"][0]["command"].find(server.address) > 0
+    report = (run / "report.md").read_text()
+    assert f"server ({server.spec})" in report and f"load ({load.spec})" in report
+    assert not namespace_processes(lab)
+
+
+def open_runner(tmp_path, lab, prefix):
+    server = lab_module.connect(lab.host("server"))
+    load = lab_module.connect(lab.host("load"))
+    generator, binary = loadgen.detect(load, "wrk", [])
+    runner = Runner(Lab(server=server, load=load, address=lab.host("server").address,
+                        interpreters={"cpython": str(prefix / "venvs" / "cpython" / "bin" / "python")},
+                        nginx="nginx", generator=generator, loadgen_binary=binary),
+                    Settings(port=18090, interface=lab.host("server").address, repeats=3, warmup={},
+                             workdir=str(tmp_path / "work"), max_repeats=3),
+                    tmp_path / "run")
+    runner.prepare([40])
+    return runner, server, load
+
+
+def test_a_remote_server_killed_mid_run_is_recorded_and_nothing_is_left(tmp_path, lab):
+    runner, server, load = open_runner(tmp_path, lab, twisted_python_prefix(tmp_path))
+    profile = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1}}
+    (cell,) = matrix.plan(servers=("twisted",), interpreters=("cpython",), modes=("shared",), resources=("fixed",),
+                          payloads=(40,), keepalive=(True,), workers=(2,), loadgen="wrk", profile=profile)
+    log = tmp_path / "work" / "logs" / f"{cell.id}.log"
+
+    def kill_the_master():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            events = read_events(log.read_text()) if log.exists() else []
+            listening = [e for e in events if e["event"] == "listening"]
+            if listening:
+                time.sleep(0.5)
+                os.kill(listening[0]["pid"], signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_master)
+    killer.start()
+    try:
+        record = runner.measure(cell)
+    finally:
+        killer.join()
+        runner.cleanup()
+        server.close()
+        load.close()
+    assert record["status"] in ("flagged", "failed")
+    assert record["reasons"]
+    assert read_jsonl(runner.results)[0]["id"] == cell.id
+    time.sleep(0.5)  # orphaned workers notice their master is gone
+    assert not namespace_processes(lab)
+
+
+def test_an_unreachable_lab_host_is_one_line_naming_it(tmp_path, lab):
+    nowhere = "root@" + lab.gateway.rsplit(".", 1)[0] + ".250:2222"
+    done = inv(tmp_path, lab, "bench", "--server-host", nowhere, "--profile", "tiny", timeout=60)
+    assert done.returncode == 1
+    assert nowhere.split("@")[1].split(":")[0] in done.stderr and "unreachable" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_unknown_host_key_is_refused_unless_trusted(tmp_path, lab):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    server = lab.host("server")
+    env = {**os.environ, "INVOKE_BENCH_REPORTS": str(tmp_path / "reports"), "INVOKE_LAB_KEY": str(lab.key),
+           "INVOKE_LAB_KNOWN_HOSTS": str(empty)}
+    done = subprocess.run([sys.executable, "-m", "invoke", "bench", "--server-host", server.spec, "--profile", "tiny",
+                           "--servers", "nginx", "--loadgen", "wrk", "--payloads", "40", "--keepalive"],
+                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "unknown host key" in done.stderr
+    assert empty.read_text() == ""
