@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import lab as lab_module, loadgen, matrix
+from bench import lab as lab_module, loadgen, matrix, provision
 from bench.results import read_jsonl
 from bench.runner import Lab, Runner, Settings
 from bench.server import read_events
@@ -49,6 +49,7 @@ def twisted_python_prefix(tmp_path) -> Path:
     venv = prefix / "venvs" / "cpython" / "bin"
     venv.mkdir(parents=True)
     (venv / "python").symlink_to(sys.executable)
+    (venv.parent / provision.MARKER).write_text("")  # what `inv setup` leaves on a complete environment
     return prefix
 
 
