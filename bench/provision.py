@@ -18,9 +18,12 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 import shlex
+import tarfile
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -94,7 +97,6 @@ class Site:
     force: bool
     log: Callable[[str], None]
     tool: str = ""
-    apt_checked: set = field(default_factory=set)
 
     @classmethod
     def open(cls, host: Host, settings: dict, force: bool, log: Callable[[str], None]) -> "Site":
@@ -141,7 +143,7 @@ class Site:
         """The host's folder of dependency wheels for an offline lab (``CACHE/wheels``),
         brought up to date from the controller's; None when there is none."""
         local = self.cache / "wheels"
-        files = sorted(p for p in local.glob("*") if p.is_file()) if local.is_dir() else []
+        files = sorted(p for p in local.glob("*") if p.is_file() and not p.name.startswith(".")) if local.is_dir() else []
         if not files:
             return None
         if self.host.is_local:
@@ -151,8 +153,15 @@ class Site:
         stale = [p for p in files if there.get(posixpath.join(remote, p.name)) != tarballs.sha256_of(p)]
         if stale:
             self.say(f"uploading {len(stale)} dependency files to {self.host}:{remote}/")
-            for path in stale:
-                self.host.put(path, posixpath.join(remote, path.name))
+            with tempfile.TemporaryDirectory() as scratch:  # one transfer, not one per file
+                bundle = Path(scratch, "wheels.tar")
+                with tarfile.open(bundle, "w") as archive:
+                    for path in stale:
+                        archive.add(path, arcname=path.name)
+                target = posixpath.join(self.host_cache, "wheels.tar")
+                self.host.put(bundle, target)
+            self.host.run(f"mkdir -p {shlex.quote(remote)} && tar -xf {shlex.quote(target)} -C {shlex.quote(remote)} "
+                          f"&& rm -f {shlex.quote(target)}")
         return remote
 
     def remote_sha256(self, paths: list[str]) -> dict[str, str]:
@@ -187,13 +196,14 @@ class Site:
         enter = f"cd {shlex.quote(cwd)} && " if cwd else ""
         result = self.host.run(
             f"printf '%s\\n' {shlex.quote(header)} >>{shlex.quote(log)}; "
-            f"{{ {enter}{command} ; }} </dev/null >>{shlex.quote(log)} 2>&1", warn=True)
+            f"( {enter}{command} ) </dev/null >>{shlex.quote(log)} 2>&1", warn=True)
         if not result.ok:
             lines = self.host.run(f"tail -n {LOG_TAIL} {shlex.quote(log)}", warn=True).stdout.strip().splitlines()
             for line in lines:
                 self.say(f"| {line}")
+            telling = [line.strip() for line in lines if re.search(r"[A-Za-z]{3}", line)][-2:]
             raise BenchError(f"{what} failed on {self.host} (exit {result.exited}): "
-                             f"{' | '.join(line.strip() for line in lines[-3:])}; full log: {log}")
+                             f"{' | '.join(telling) or 'no output'}; full log: {log}")
 
     def capture(self, argv: list[str]) -> tuple[bool, str]:
         """(exited 0, stdout+stderr stripped) of a short command such as ``nginx -v``."""
@@ -219,15 +229,15 @@ class Site:
                 raise BenchError(f"{self.host} ({self.os_name}) lacks {', '.join(absent)}: install it with the "
                                  f"system's package manager (Debian calls it {' '.join(names)}), then run again")
             return {}
-        wanted = [name for name in names if name not in self.apt_checked]
-        lacking = packages.missing(self.host, wanted)
+        versions = packages.installed(self.host, names)
+        lacking = [name for name in names if name not in versions]
         if lacking:
             packages.install(self.host, lacking, self.say)
-        still = packages.missing(self.host, lacking)
-        if still:
-            raise BenchError(f"apt-get reported success but {' '.join(still)} is not installed on {self.host}")
-        self.apt_checked.update(wanted)
-        return packages.installed(self.host, names)
+            versions = packages.installed(self.host, names)
+            still = [name for name in lacking if name not in versions]
+            if still:
+                raise BenchError(f"apt-get reported success but {' '.join(still)} is not installed on {self.host}")
+        return versions
 
 
 def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
@@ -251,17 +261,17 @@ def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
     for name in names:
         site.tool = name
         step_started = time.monotonic()
+        before = {key: entries.pop(key) for key in tools.keys(name, entries)}
         try:
-            made = tools.STEPS[name](site)
+            made, status = tools.STEPS[name](site), None
         except BenchError as exc:
             failures.append(f"{name}: {exc}")
             site.say(f"FAILED: {exc}")
-            made = tools.recorded(site, name)
-        for key in tools.keys(name, entries):
-            entries.pop(key, None)
+            made, status = tools.recorded(site, name), "FAILED"
         entries.update(made)
-        site.say(f"{'failed' if failures and failures[-1].startswith(name + ':') else 'ok'} "
-                 f"in {time.monotonic() - step_started:.1f}s")
+        fallback = any(entry.get("source", {}).get("kind") == "fallback" for entry in made.values())
+        status = status or ("unchanged" if made == before else "installed") + (", FALLBACK" if fallback else "")
+        site.say(f"{status} ({time.monotonic() - step_started:.1f}s)")
     manifest = {
         "host": str(host), "hostname": site.hostname, "arch": site.arch, "os": site.os_name,
         "prefix": site.prefix, "tools": entries,
@@ -292,7 +302,8 @@ def describe_source(source: dict) -> str:
         return f"distro {source['package']} {source['version']}"
     if kind == "fallback":
         instead = source.get("instead") or f"{source.get('package')} {source.get('version')}"
-        return f"FALLBACK to {instead}: {source.get('reason')}"
+        missing = f"pinned {source['fetch']['file']} unavailable" if source.get("fetch") else "no pinned tarball"
+        return f"FALLBACK to {instead} ({missing})"
     return f"{kind} {source.get('path', '')}".strip()
 
 

@@ -290,10 +290,10 @@ def build_weighttp(site: Site, version: str, release: dict, pin: Pin, tarball: s
     home = site.path("tools", f"weighttp-{version}")
     link = site.path("bin", "weighttp")
     log = site.start_log(f"weighttp-{version}")
-    for folder in ("build", "tools", "bin"):
-        site.host.mkdir(site.path(folder))
-    build = site.host.run(f"mktemp -d {shlex.quote(site.path('build', f'weighttp-{version}.XXXXXX'))}").stdout.strip()
-    stage = site.host.run(f"mktemp -d {shlex.quote(site.path('tools', f'.weighttp-{version}.XXXXXX'))}").stdout.strip()
+    build, stage = site.host.run(
+        f"cd {shlex.quote(site.prefix)} && mkdir -p build tools bin && "
+        f"mktemp -d {shlex.quote(site.path('build', f'weighttp-{version}.XXXXXX'))} && "
+        f"mktemp -d {shlex.quote(site.path('tools', f'.weighttp-{version}.XXXXXX'))}").stdout.split()
     try:
         site.say(f"building weighttp {version} from {pin.file} (log: {log})")
         extract(site, tarball, build, log, what=f"extracting {pin.file}")
@@ -330,17 +330,13 @@ def extract(site: Site, tarball: str, into: str, log: str, what: str) -> None:
     appears whole or not at all.
     """
     parent = posixpath.dirname(into)
-    site.host.mkdir(parent)
-    scratch = site.host.run(f"mktemp -d {shlex.quote(posixpath.join(parent, '.unpack.XXXXXX'))}").stdout.strip()
-    try:
-        site.run_logged(f"tar -xf {shlex.quote(tarball)} -C {shlex.quote(scratch)} --no-same-owner", log, what)
-        top = site.host.run(f"ls -A {shlex.quote(scratch)}").stdout.split()
-        root = posixpath.join(scratch, top[0]) if len(top) == 1 else scratch
-        if len(top) == 1 and not site.host.run(f"test -d {shlex.quote(root)}", warn=True).ok:
-            root = scratch
-        site.host.run(f"rm -rf {shlex.quote(into)} && mv {shlex.quote(root)} {shlex.quote(into)}")
-    finally:
-        site.host.run(f"rm -rf {shlex.quote(scratch)}", warn=True)
+    script = (
+        f"mkdir -p {shlex.quote(parent)} && s=$(mktemp -d {shlex.quote(posixpath.join(parent, '.unpack.XXXXXX'))}) && "
+        f"{{ tar -xf {shlex.quote(tarball)} -C \"$s\" --no-same-owner && top=$(ls -A \"$s\") && src=\"$s\" && "
+        f"if [ \"$(ls -A \"$s\" | wc -l)\" = 1 ] && [ -d \"$s/$top\" ]; then src=\"$s/$top\"; fi && "
+        f"rm -rf {shlex.quote(into)} && mv \"$src\" {shlex.quote(into)}; }}; rc=$?; rm -rf \"$s\"; exit $rc"
+    )
+    site.run_logged(script, log, what)
 
 
 # -- after a failure ----------------------------------------------------------------
