@@ -129,3 +129,33 @@ def test_port_in_use_is_refused_before_anything_runs(tmp_path):
     assert done.returncode == 1
     assert f"port {port}" in done.stderr and "in use" in done.stderr
     assert read_jsonl(tmp_path / "busy" / "results.jsonl") == []
+
+
+def test_resume_measures_only_the_missing_cells(tmp_path):
+    port = free_port()
+    run = tmp_path / f"resume-{port}"
+    env = {**os.environ, "INVOKE_BENCH_REPORTS": str(tmp_path)}
+    args = ["bench", "--keepalive", "--profile", "tiny", "--payloads", "40,41,42", "--servers", "nginx",
+            "--loadgen", "wrk", "--port", str(port), "--name", run.name]
+    proc = subprocess.Popen([*INV, *args], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(read_jsonl(run / "results.jsonl")) < 1:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    first = [r for r in read_jsonl(run / "results.jsonl") if r["status"] == "ok"]
+    assert 1 <= len(first) < 3, out
+    assert f"--resume {run}" in out
+
+    differs = inv(tmp_path, "bench", "--resume", str(run), "--payloads", "40,99", timeout=60)
+    assert differs.returncode == 1 and "payloads" in differs.stderr and "differ" in differs.stderr
+
+    done = inv(tmp_path, "bench", "--resume", str(run), timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(first)} of 3 cells already measured" in done.stdout
+    records = [r for r in read_jsonl(run / "results.jsonl") if r["status"] == "ok"]
+    assert sorted(r["cell"]["payload"] for r in records) == [40, 41, 42]
+    assert [r["id"] for r in records[:len(first)]] == [r["id"] for r in first]  # kept, not measured again
+    assert "### 42 bytes, keep-alive" in (run / "report.md").read_text()
+    assert not our_servers(run.name)
