@@ -264,11 +264,10 @@ class Runner:
             yield result
 
     def _sampled(self, cell: Cell, pid: int, warmup: bool) -> dict:
-        """One load run, with the CPU use of server and load generator when both are local."""
-        window = sampling.Window(pid) if self.lab.server.is_local and self.lab.load.is_local else None
+        """One load run, with the CPU use of server and load generator."""
+        window = sampling.Window(self.lab.server, pid, self.lab.load)
         result = self._load(cell, warmup).to_dict()
-        if window is not None:
-            result["sample"] = window.close()
+        result["sample"] = window.close()
         return result
 
     def _verdicts(self, cell: Cell, record: dict) -> list[str]:
@@ -283,7 +282,8 @@ class Runner:
         if samples:
             bound = [verdicts.client_bound(loadgen_cores=x["loadgen_cores"], threads=cell.threads,
                                            server_cores=x["server_cores"], workers=cell.workers,
-                                           server_cpus=self.server_cpus, same_host=True) for x in samples]
+                                           server_cpus=self.server_cpus,
+                                           same_host=self.lab.server is self.lab.load) for x in samples]
             if sum(bound) * 2 > len(bound):
                 found.append("client-bound")
         return found
