@@ -96,18 +96,21 @@ def stored_options(run_dir: Path) -> Options:
     "server_host": "run the servers on this lab host, user@host[:port] (default: this machine)",
     "load_host": "run the load generator on this lab host, user@host[:port] (default: this machine)",
     "server_address": "address the load generator targets (default: the server host's address)",
+    "key": "SSH private key for the lab hosts (default: lab.key, else the agent and ~/.ssh keys)",
+    "known_hosts": "known_hosts file to check lab host keys against (default: lab.known_hosts, else ~/.ssh/known_hosts)",
     "trust_new_host": "accept and record the SSH key of a host not yet in known_hosts",
     "resume": "a run folder to complete: measures only its missing cells, with its settings",
 })
 def bench(c, keepalive=False, close=False, servers=None, interpreters=None, modes=None, resources=None,
           payloads=None, workers=None, repeats=None, loadgen=None, profile=None, port=None, interface=None,
           backlog=None, log=False, name=None, server_host=None, load_host=None, server_address=None,
-          trust_new_host=False, resume=None):
+          key=None, known_hosts=None, trust_new_host=False, resume=None):
     """Measure Twisted Web against Nginx and write reports/<run>/report.md."""
     flags = dict(keepalive=keepalive, close=close, servers=servers, interpreters=interpreters, modes=modes,
                  resources=resources, payloads=payloads, workers=workers, repeats=repeats, loadgen=loadgen,
                  profile=profile, port=port, interface=interface, backlog=backlog, log=log, name=name,
                  server_host=server_host, load_host=load_host, server_address=server_address)
+    lab = {**plain(c.config.lab), **({"key": key} if key else {}), **({"known_hosts": known_hosts} if known_hosts else {})}
     try:
         if resume:
             run_dir = Path(resume)
@@ -118,9 +121,9 @@ def bench(c, keepalive=False, close=False, servers=None, interpreters=None, mode
                 if conflicts:
                     raise BenchError(f"--resume {run_dir} keeps the run's settings; these differ: "
                                      f"{'; '.join(conflicts)} — drop those flags or start a new run")
-            run_dir = run_campaign(options, lab_config=c.config.lab, trust_new=trust_new_host, resume=run_dir)
+            run_dir = run_campaign(options, lab_config=lab, trust_new=trust_new_host, resume=run_dir)
         else:
-            run_dir = run_campaign(resolve(c, **flags), lab_config=c.config.lab, trust_new=trust_new_host)
+            run_dir = run_campaign(resolve(c, **flags), lab_config=lab, trust_new=trust_new_host)
     except BenchError as exc:
         raise Exit(f"error: {exc}", code=1)
     except KeyboardInterrupt:
