@@ -270,7 +270,7 @@ def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
             made, status = tools.recorded(site, name), "FAILED"
         entries.update(made)
         fallback = any(entry.get("source", {}).get("kind") == "fallback" for entry in made.values())
-        status = status or ("unchanged" if made == before else "installed") + (", FALLBACK" if fallback else "")
+        status = status or ("unchanged" if made == before else "done") + (", FALLBACK" if fallback else "")
         site.say(f"{status} ({time.monotonic() - step_started:.1f}s)")
     manifest = {
         "host": str(host), "hostname": site.hostname, "arch": site.arch, "os": site.os_name,

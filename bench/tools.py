@@ -18,8 +18,8 @@ import json
 import posixpath
 import re
 import shlex
+from dataclasses import dataclass
 
-from . import tarballs
 from .errors import BenchError
 from .provision import Site, describe_source, now_utc
 from .tarballs import Pin, Unavailable
@@ -99,23 +99,25 @@ def distro_tool(site: Site) -> dict:
     if path is None:
         raise BenchError(f"{spec['command']} is not on {site.host}'s PATH after installing {' '.join(spec['packages'])}")
     _, said = site.capture([path, *spec["version_args"]])
-    said = "\n".join(said.splitlines()[:2])
+    said = said.splitlines()[0] if said else ""  # wrk goes on with its usage
     package = spec["packages"][0]
     source = ({"kind": "distro", "package": package, "version": versions[package]} if package in versions
               else {"kind": "system", "path": path})
-    site.say(f"{describe_source(source)}: {said.splitlines()[0] if said else '(no version output)'}")
+    site.say(f"{describe_source(source)}: {said or '(no version output)'}")
     return {site.tool: {"name": site.tool, "version": first_version(said), "source": source, "path": path,
                         "version_output": said}}
 
 
 # -- interpreters and Twisted ---------------------------------------------------------
 
+@dataclass(frozen=True)
 class Base:
     """The interpreter an environment is made from: its path, where it came from, and
     what identifies it (a changed identity rebuilds the environment)."""
 
-    def __init__(self, executable: str, source: dict, identity):
-        self.executable, self.source, self.identity = executable, source, identity
+    executable: str
+    source: dict
+    identity: object
 
 
 def pypy(site: Site) -> dict:
@@ -192,10 +194,11 @@ def cpython(site: Site) -> dict:
 
 def query(site: Site, python: str) -> dict:
     ok, said = site.capture([python, "-c", QUERY])
-    try:
-        return json.loads(said.splitlines()[-1]) if ok else {}
-    except (ValueError, IndexError):
-        pass
+    if ok:
+        try:
+            return json.loads(said.splitlines()[-1])
+        except (ValueError, IndexError):
+            pass
     raise BenchError(f"{python} on {site.host} does not run ({said.splitlines()[-1] if said else 'no output'})")
 
 

@@ -2,7 +2,6 @@
 server, and the `setup` config of invoke.yaml with its pins pointed at them."""
 from __future__ import annotations
 
-import copy
 import gzip
 import hashlib
 import io
@@ -16,7 +15,9 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import yaml
+from invoke import Config
+
+from bench.provision import plain
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Real Twisted sdists and their dependencies' wheels, kept between runs (first run: from PyPI).
@@ -51,9 +52,11 @@ MAKE_BUILD = ["make", "make install PREFIX={prefix}"]
 
 
 def setup_config(prefix: Path | str, cache: Path | str) -> dict:
-    """invoke.yaml's `setup` section with this test's prefix and cache; pip offline."""
-    settings = yaml.safe_load((PROJECT / "invoke.yaml").read_text())["setup"]
-    settings = copy.deepcopy(settings)
+    """invoke.yaml's `setup` section, as Invoke loads it, with this test's prefix and
+    cache; pip offline."""
+    config = Config(project_location=str(PROJECT))
+    config.load_project()
+    settings = plain(config.setup)
     settings.update(prefix=str(prefix), cache=str(cache), pip_index=False)
     return settings
 

@@ -25,19 +25,25 @@ def setup(c, host=None, only=None, force=False, prefix=None, cache=None, trust_n
     settings = dict(c.config.setup)
     settings.update({k: v for k, v in (("prefix", prefix), ("cache", cache)) if v})
     lab = c.config.lab
-    targets = list(host or [])
+    failed = []
     try:
-        if not targets:
+        if not host:
             setup_host(LocalHost(c), settings, only=only, force=force)
             return
-        for target in targets:
-            remote = hosts.connect(target, user=lab.user, port=lab.port, key_filename=key or lab.key,
-                                   known_hosts=known_hosts or lab.known_hosts, trust_new=trust_new_host)
+        for target in host:  # one after the other, so each host's output stays together
             try:
-                setup_host(remote, settings, only=only, force=force)
-            finally:
-                remote.close()
+                remote = hosts.connect(target, user=lab.user, port=lab.port, key_filename=key or lab.key,
+                                       known_hosts=known_hosts or lab.known_hosts, trust_new=trust_new_host)
+                try:
+                    setup_host(remote, settings, only=only, force=force)
+                finally:
+                    remote.close()
+            except BenchError as exc:
+                print(f"error: {exc}")
+                failed.append(target)
     except BenchError as exc:
         raise Exit(f"error: {exc}", code=1)
     except KeyboardInterrupt:
         raise Exit("interrupted: what was complete is kept; run `inv setup` again to finish", code=130)
+    if failed:
+        raise Exit(f"error: setup failed on {', '.join(failed)} (see above); run again once fixed", code=1)
