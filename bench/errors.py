@@ -3,3 +3,7 @@
 
 class BenchError(Exception):
     """A failure the user can act on; its message is one line that says how."""
+
+
+class HostLost(BenchError):
+    """The connection to a lab host dropped: nothing more can be measured there for now."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from invoke import Context, Result
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
 
-from .errors import BenchError
+from .errors import BenchError, HostLost
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,9 @@ class Host:
             time.sleep(0.05)
         self.signal(pid, signal.SIGKILL, group=True)
         return False
+
+    def reconnect(self) -> None:
+        """Reopen a dropped connection; nothing to do for this machine."""
 
     def __str__(self) -> str:
         return self.name
@@ -299,14 +302,23 @@ class SSHHost(Host):
         # Fabric would inline env unquoted; quote it here.
         exports = " ".join(f"{name}={shlex.quote(str(value))}" for name, value in (env or {}).items())
         try:
-            return self.connection.run(f"export {exports} && {command}" if exports else command,
-                                       hide=True, warn=warn, timeout=timeout, in_stream=False)
+            result = self.connection.run(f"export {exports} && {command}" if exports else command,
+                                         hide=True, warn=warn, timeout=timeout, in_stream=False)
         except UnexpectedExit as exc:
+            self._check_alive()
             raise BenchError(_failure(self.name, command, exc.result)) from None
         except CommandTimedOut as exc:
             raise BenchError(_timed_out(self.name, command, exc.timeout)) from None
         except (OSError, EOFError, SSHException) as exc:
-            raise BenchError(f"{self.name}: connection lost ({exc}); check the host and run again (--resume keeps what was measured)") from None
+            raise HostLost(f"{self.name}: connection lost ({exc}); check the host") from None
+        self._check_alive()
+        return result
+
+    def _check_alive(self) -> None:
+        """A session cut off mid-command ends like a command with no output: tell them apart."""
+        transport = self.connection.transport
+        if transport is None or not transport.is_active():
+            raise HostLost(f"{self.name}: connection lost during a command; check the host")
 
     def sudo(self, command, *, warn=False, timeout=None):
         if self.spec.user in (None, "root") and self.run("id -u").stdout.strip() == "0":
@@ -372,6 +384,14 @@ class SSHHost(Host):
     def signal(self, pid, sig=signal.SIGTERM, group=False):
         target = f"-{pid}" if group else str(pid)
         self.run(f"kill -{int(sig)} -- {target} 2>/dev/null", warn=True)
+
+    def reconnect(self) -> None:
+        """Open the connection again after it dropped (same strict host-key checks)."""
+        self.connection.close()
+        try:
+            self.connection.open()
+        except Exception as exc:
+            raise HostLost(f"{self.name}: cannot reconnect ({exc}); check the host") from None
 
     def close(self):
         self.connection.close()

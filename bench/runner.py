@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import loadgen, nginx, probe, sampling, server, verdicts
-from .errors import BenchError
+from .errors import BenchError, HostLost
 from .hosts import Host
 from .matrix import Cell
 from .results import Load, LoadResult, append_jsonl
@@ -124,18 +124,23 @@ class Runner:
         except CellFailed as exc:
             record["status"] = "failed"
             record["reasons"].append(str(exc))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, HostLost) as exc:
+            # Not the cell's fault (Ctrl-C, a lost connection): kept, and measured again on --resume.
             record["status"] = "interrupted"
-            record["reasons"].append("interrupted by Ctrl-C")
+            record["reasons"].append(str(exc) or "interrupted by Ctrl-C")
             raise
         finally:
             stopping = time.monotonic()
-            if stopper is not None:
-                if record["status"] in ("ok", "flagged") and not self.lab.server.alive(pid):
-                    record["status"] = "flagged"
-                    record["reasons"].append(f"{cell.label} exited during the run on {self.lab.server}")
-                stopper()
-            self._collect(cell, record)
+            try:
+                self._stop(cell, record, pid, stopper)
+            except HostLost:
+                try:  # one more try, so nothing is left running there
+                    self.lab.server.reconnect()
+                    self._stop(cell, record, pid, stopper)
+                except BenchError as exc:
+                    record["reasons"].append(f"could not stop the server: {exc}")
+            except BenchError as exc:
+                record["reasons"].append(f"while stopping: {exc}")
             ended = time.monotonic()
             timing = record.setdefault("timing", {})
             timing.update(stop=round(ended - stopping, 3), total=round(ended - began, 3),
@@ -144,6 +149,14 @@ class Runner:
         return record
 
     # -- servers ---------------------------------------------------------------
+    def _stop(self, cell: Cell, record: dict, pid, stopper) -> None:
+        if stopper is not None:
+            if record["status"] in ("ok", "flagged") and not self.lab.server.alive(pid):
+                record["status"] = "flagged"
+                record["reasons"].append(f"{cell.label} exited during the run on {self.lab.server}")
+            stopper()
+        self._collect(cell, record)
+
     def _start(self, cell: Cell, record: dict):
         host, s = self.lab.server, self.settings
         log = f"{self.workdir}/logs/{cell.id}.log"
@@ -172,7 +185,12 @@ class Runner:
         if s.server_log:
             argv.append("--log")
         record["server_command"] = " ".join(shlex.quote(a) for a in argv)
-        pid = host.start(argv, log=log)
+        try:
+            pid = host.start(argv, log=log)
+        except HostLost:
+            raise
+        except BenchError as exc:
+            raise CellFailed(str(exc)) from None
         return pid, lambda: host.stop(pid), log
 
     def _wait_ready(self, cell: Cell, pid: int, log: str) -> dict:
@@ -296,6 +314,8 @@ class Runner:
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
         try:
             result = loadgen.run(self.lab.load, self.lab.generator, self.lab.loadgen_binary, load, timeout=budget)
+        except HostLost:
+            raise
         except BenchError as exc:
             raise CellFailed(str(exc)) from None
         result.warmup = warmup

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import lab as lab_module, loadgen, matrix, provision
+from bench.errors import HostLost
 from bench.results import read_jsonl
 from bench.runner import Lab, Runner, Settings
 from bench.server import read_events
@@ -141,3 +142,54 @@ def test_an_unknown_host_key_is_refused_unless_trusted(tmp_path, lab):
     assert done.returncode == 1
     assert "unknown host key" in done.stderr
     assert empty.read_text() == ""
+
+
+@pytest.fixture
+def own_lab(tmp_path):
+    """A lab of this test's own: its load host's sshd gets killed."""
+    running = lab_module.up(tmp_path / "own-lab")
+    yield running
+    lab_module.down(running)
+
+
+def kill_sshd(host) -> None:
+    """The host goes away: its sshd and every SSH session on it."""
+    pids = subprocess.run(["ip", "netns", "pids", host.namespace], capture_output=True, text=True).stdout.split()
+    for pid in pids:
+        try:
+            if b"sshd" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+
+
+def test_a_connection_dropped_mid_cell_keeps_the_record_and_stops_the_server(tmp_path, own_lab):
+    runner, server, load = open_runner(tmp_path, own_lab, twisted_python_prefix(tmp_path))
+    profile = {"keepalive": {"duration": 2, "concurrency": 8, "threads": 1}}
+    (cell,) = matrix.plan(servers=("twisted",), interpreters=("cpython",), modes=("shared",), resources=("fixed",),
+                          payloads=(40,), keepalive=(True,), workers=(2,), loadgen="wrk", profile=profile)
+    log = tmp_path / "work" / "logs" / f"{cell.id}.log"
+
+    def drop_the_load_host():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if log.exists() and any(e["event"] == "listening" for e in read_events(log.read_text())):
+                time.sleep(0.8)  # the load generator is running now
+                kill_sshd(own_lab.host("load"))
+                return
+            time.sleep(0.05)
+
+    dropper = threading.Thread(target=drop_the_load_host)
+    dropper.start()
+    try:
+        with pytest.raises(HostLost, match="connection lost"):
+            runner.measure(cell)
+    finally:
+        dropper.join()
+        server.close()
+        load.close()
+    (record,) = read_jsonl(runner.results)
+    assert record["status"] == "interrupted"  # measured again on --resume
+    assert record["server_log"]  # the server was stopped and its log fetched
+    time.sleep(0.5)
+    assert not namespace_processes(own_lab)
