@@ -214,7 +214,10 @@ def environment(site: Site, base: Base) -> dict:
     if not site.force and marker and marker.get("key") == key and _still_runs(site, venv, marker["entries"]):
         site.say(f"in place: {venv} ({_summary(marker['entries'], name)})")
         return marker["entries"]
-    sdist = site.obtain(pin)
+    try:
+        sdist = site.obtain(pin)
+    except Unavailable as exc:  # Twisted has no fallback
+        raise BenchError(f"{exc}: {pin.fetch_hint(site.cache)} and run again") from None
     wheels = site.wheels()
     index = bool(site.settings.get("pip_index", True))
     log = site.start_log(name)
@@ -227,8 +230,13 @@ def environment(site: Site, base: Base) -> dict:
     options += ["--find-links", wheels] if wheels else []
     site.say(f"installing Twisted {twisted_version} from {pin.file} "
              f"(dependencies from {'the package index' if index else wheels or 'nowhere: setup.pip_index is false'})")
-    site.run_logged(f"{shlex.quote(python)} -m pip install {' '.join(map(shlex.quote, options))} {shlex.quote(sdist)}",
-                    log, f"installing Twisted {twisted_version} into {venv}")
+    try:
+        site.run_logged(f"{shlex.quote(python)} -m pip install {' '.join(map(shlex.quote, options))} {shlex.quote(sdist)}",
+                        log, f"installing Twisted {twisted_version} into {venv}")
+    except BenchError as exc:
+        offline = (f"; a host without the package index needs Twisted's dependencies in {site.cache}/wheels "
+                   f"and setup.pip_index: false (see invoke.yaml)")
+        raise BenchError(f"{exc}{offline if index else ''}") from None
     _, python_said = site.capture([python, "--version"])
     ok, twist_said = site.capture([posixpath.join(venv, "bin", "twist"), "--version"])
     if not ok:

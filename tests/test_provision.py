@@ -226,6 +226,17 @@ def test_a_tarball_dropped_into_the_cache_builds_offline(www, site):
     assert provision.tool_binary(LocalHost(), str(prefix), "weighttp")
 
 
+def test_offline_without_the_twisted_sdist_is_a_clear_error(site):
+    prefix, cache, settings = site
+    for release in settings["twisted"]:
+        release["url"] = closed_port_url(f"twisted-{release['version']}.tar.gz")
+    with pytest.raises(BenchError, match=r"failed for cpython: cannot download .*refused.*: fetch .* into "
+                                         + str(cache) + r"/ \(as twisted-26.10.0.tar.gz\) and run again"):
+        run(settings, only="cpython")
+    assert provision.interpreters(LocalHost(), str(prefix)) == {}
+    assert provision.read_manifest(LocalHost(), str(prefix))["tools"] == {}
+
+
 # -- PyPy from a binary tarball, Twisted from its real sdist ----------------------------
 
 def test_pypy_tarball_and_the_real_twisted_sdist(www, site, twisted_cache):
