@@ -34,7 +34,8 @@ import sys
 import time
 
 import twisted
-from twisted.internet import error, main, protocol
+from twisted.internet import error, protocol
+from twisted.internet.main import CONNECTION_DONE
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import (
@@ -317,7 +318,7 @@ class MasterWatch:
             data = os.read(self.fd, 64)
         except BlockingIOError:
             return None
-        return None if data else main.CONNECTION_DONE
+        return None if data else CONNECTION_DONE
 
     def connectionLost(self, reason) -> None:
         self.on_gone()

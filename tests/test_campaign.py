@@ -14,15 +14,10 @@ import pytest
 from bench.charts import write_charts
 from bench.report import render
 from bench.results import read_jsonl
+from support import free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 INV = [sys.executable, "-m", "invoke"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def inv(tmp_path, *args, **kwargs):

@@ -1,27 +1,16 @@
 """Charts: drawn from a real small run and from constructed records, read back as PNGs."""
 import json
-import socket
-import sys
-import tempfile
 
 import pytest
 from PIL import Image
 
-from bench import charts, environment, loadgen, matrix
-from bench.hosts import LocalHost
+from bench import charts
 from bench.matrix import Cell
-from bench.results import append_jsonl
-from bench.runner import Lab, Runner, Settings
+from bench.results import append_jsonl, read_jsonl
+
+from support import bench_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PROFILE = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1},
-           "close": {"duration": 1, "concurrency": 4, "threads": 1}}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def assert_png(path):
@@ -37,29 +26,8 @@ def assert_png(path):
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     """A real run: Nginx and Twisted on CPython, 1 and 2 workers, measured by wrk."""
-    run_dir = tmp_path_factory.mktemp("charts") / "real"
-    host = LocalHost()
-    generator, binary = loadgen.detect(host, "wrk", [])
-    interpreters = {"cpython": sys.executable}
-    lab = Lab(server=host, load=host, address="127.0.0.1", interpreters=interpreters, nginx="nginx",
-              generator=generator, loadgen_binary=binary)
-    # Under /tmp itself, not pytest's private folder: nginx's workers (nobody) must reach the payload.
-    settings = Settings(port=free_port(), repeats=2, max_repeats=2, warmup={},
-                        workdir=tempfile.mkdtemp(prefix="twisted-lab-charts-"))
-    cells = matrix.plan(servers=("nginx", "twisted"), interpreters=("cpython",), modes=("shared",),
-                        resources=("fixed",), payloads=(40,), keepalive=(True,), workers=(1, 2),
-                        loadgen="wrk", profile=PROFILE)
-    runner = Runner(lab, settings, run_dir, say=lambda line: None)
-    runner.prepare([40])
-    try:
-        records = [runner.measure(cell) for cell in cells]
-    finally:
-        runner.cleanup()
-    assert [r["status"] for r in records] == ["ok"] * 4, [r["reasons"] for r in records]
-    env = {"run": "real", "settings": {"repeats": 2, "loadgen": "wrk"},
-           "hosts": [environment.capture_host(host, role="server+load", interpreters=interpreters, nginx="nginx",
-                                              loadgen={"tool": "wrk", "path": binary, "version": loadgen.version(host, binary)})]}
-    (run_dir / "env.json").write_text(json.dumps(env))
+    run_dir = bench_run(tmp_path_factory.mktemp("charts"), "real", workers=(1, 2))
+    assert [r["status"] for r in read_jsonl(run_dir / "results.jsonl")] == ["ok"] * 4
     return run_dir
 
 

@@ -1,67 +1,26 @@
 """Comparing runs: on two real small runs, and on constructed result sets with known answers."""
 import copy
 import json
-import socket
-import sys
-import tempfile
 
 import pytest
 from invoke import Config, Context, Exit
 
-from bench import compare, environment, loadgen, matrix
+from bench import compare
 from bench.errors import BenchError
-from bench.hosts import LocalHost
 from bench.matrix import Cell
 from bench.results import append_jsonl
-from bench.runner import Lab, Runner, Settings
 from bench.tasks.compare import compare as compare_task
 
-PROFILE = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1},
-           "close": {"duration": 1, "concurrency": 4, "threads": 1}}
+from support import TINY, bench_run
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def measure_run(run_dir, workers, repeats):
-    """A real run folder: Nginx and Twisted on CPython, measured by wrk, with its env.json."""
-    host = LocalHost()
-    generator, binary = loadgen.detect(host, "wrk", [])
-    interpreters = {"cpython": sys.executable}
-    lab = Lab(server=host, load=host, address="127.0.0.1", interpreters=interpreters, nginx="nginx",
-              generator=generator, loadgen_binary=binary)
-    port = free_port()
-    # Under /tmp itself, not pytest's private folder: nginx's workers (nobody) must reach the payload.
-    settings = Settings(port=port, repeats=repeats, max_repeats=repeats, warmup={},
-                        workdir=tempfile.mkdtemp(prefix="twisted-lab-compare-"))
-    cells = matrix.plan(servers=("nginx", "twisted"), interpreters=("cpython",), modes=("shared",),
-                        resources=("fixed",), payloads=(40,), keepalive=(True,), workers=workers,
-                        loadgen="wrk", profile=PROFILE)
-    runner = Runner(lab, settings, run_dir, say=lambda line: None)
-    runner.prepare([40])
-    try:
-        records = [runner.measure(cell) for cell in cells]
-    finally:
-        runner.cleanup()
-    assert all(r["status"] == "ok" for r in records), [r["reasons"] for r in records]
-    env = {"run": run_dir.name, "started": environment.now_utc(), "git": None,
-           "settings": {"profile": "tiny", "load": PROFILE, "repeats": repeats, "loadgen": "wrk", "port": port,
-                        "backlog": settings.backlog, "server_log": False},
-           "hosts": [environment.capture_host(host, role="server+load", interpreters=interpreters, nginx="nginx",
-                                              loadgen={"tool": "wrk", "path": binary, "version": loadgen.version(host, binary)})]}
-    (run_dir / "env.json").write_text(json.dumps(env))
-    return run_dir
 
 
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory):
     """Two real runs, 4 repeats a cell (enough for the rank test); B also measures 2 workers."""
     reports = tmp_path_factory.mktemp("reports")
-    return (measure_run(reports / "before", workers=(1,), repeats=4),
-            measure_run(reports / "after", workers=(1, 2), repeats=4))
+    return (bench_run(reports, "before", workers=(1,), repeats=4),
+            bench_run(reports, "after", workers=(1, 2), repeats=4))
 
 
 def table_rows(markdown: str, heading: str) -> list[list[str]]:
@@ -127,7 +86,7 @@ def record(rates, server="twisted", workers=1, status="ok", payload=40, verdicts
 
 ENV = {
     "run": "a", "started": "2026-11-26T09:00:00Z", "git": "abc1234",
-    "settings": {"profile": "default", "load": PROFILE, "repeats": 5, "loadgen": "wrk", "port": 8080,
+    "settings": {"profile": "default", "load": TINY, "repeats": 5, "loadgen": "wrk", "port": 8080,
                  "backlog": 8192, "server_log": False},
     "hosts": [{"name": "local", "role": "server+load", "cpu_model": "AMD EPYC", "cpus": 2, "kernel": "Linux 6.1",
                "sysctl": {"net.core.somaxconn": "4096", "fs.file-nr": "1024 0 100"},

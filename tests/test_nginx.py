@@ -1,6 +1,5 @@
 """The Nginx baseline: a real nginx, started and stopped on a config of our own."""
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -13,15 +12,10 @@ from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.runner import digest, payload_name
 from bench.server import payload_bytes
+from support import free_port
 
 pytestmark = pytest.mark.skipif(not any(
     __import__("shutil").which(n) for n in ("nginx", "/usr/sbin/nginx")), reason="nginx is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_config_keeps_everything_in_the_cell_folder():

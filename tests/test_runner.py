@@ -15,15 +15,10 @@ from bench.hosts import LocalHost
 from bench.results import read_jsonl
 from bench.runner import Lab, Runner, Settings
 from bench.server import read_events
+from support import free_port
 
 PROFILE = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1},
            "close": {"duration": 1, "concurrency": 4, "threads": 1}}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_runner(tmp_path, interpreters=None, **settings):
