@@ -8,17 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .hosts import Host
-
-# The seed's appendix: "Linux sysctl vars of interest".
-SYSCTLS_OF_INTEREST = (
-    "fs.file-max", "fs.pipe-max-size", "fs.file-nr",
-    "net.core.somaxconn", "net.core.netdev_max_backlog", "net.ipv4.tcp_max_syn_backlog",
-    "net.ipv4.tcp_max_orphans", "net.ipv4.ip_local_port_range", "net.core.optmem_max",
-    "net.ipv4.tcp_mem", "net.core.rmem_default", "net.core.rmem_max", "net.ipv4.tcp_rmem",
-    "net.core.wmem_default", "net.core.wmem_max", "net.ipv4.tcp_wmem",
-    "net.ipv4.tcp_congestion_control", "net.ipv4.tcp_fastopen", "net.ipv4.tcp_low_latency",
-    "net.ipv4.tcp_window_scaling",
-)
+from .sysconf import INTEREST, normalize  # INTEREST: the seed's "Linux sysctl vars of interest"
 
 _FACTS = {
     "cpu_model": "sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1",
@@ -63,11 +53,6 @@ def parse_facts(output: str) -> dict[str, str]:
     return facts
 
 
-def normalize_sysctl(value: str) -> str:
-    """The kernel separates numbers with tabs; compare and show them with single spaces."""
-    return " ".join(value.split())
-
-
 def capture_host(host: Host, *, role: str, interpreters: dict[str, str], nginx: str | None,
                  loadgen: dict | None, nofile: int | None = None) -> dict:
     """Facts about one host: CPU, kernel, sysctls, limits, tool versions.
@@ -75,7 +60,7 @@ def capture_host(host: Host, *, role: str, interpreters: dict[str, str], nginx: 
     ``loadgen`` is ``{"tool", "path", "version"}`` for the host that runs the load.
     """
     commands = dict(_FACTS)
-    for key in SYSCTLS_OF_INTEREST:
+    for key in INTEREST:
         commands[f"sysctl:{key}"] = f"sysctl -n {key}"
     for name, python in interpreters.items():
         commands[f"python:{name}"] = f"{shlex.quote(python)} -c {shlex.quote(_PYTHON_FACTS)}"
@@ -101,7 +86,7 @@ def capture_host(host: Host, *, role: str, interpreters: dict[str, str], nginx: 
         "os": facts.get("os", ""),
         "hostname": facts.get("hostname", ""),
         "nofile": {"soft": nofile or facts.get("ulimit_n"), "hard": facts.get("ulimit_hn")},
-        "sysctl": {key: normalize_sysctl(facts.get(f"sysctl:{key}", "")) or None for key in SYSCTLS_OF_INTEREST},
+        "sysctl": {key: normalize(facts.get(f"sysctl:{key}", "")) or None for key in INTEREST},
         "pythons": pythons,
         "nginx": (facts.get("nginx") or "").split("/", 1)[-1] or None,
         "loadgen": loadgen,

@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from bench.environment import SYSCTLS_OF_INTEREST, capture_host, normalize_sysctl, parse_facts
+from bench.environment import capture_host, parse_facts
+from bench.sysconf import INTEREST
 from bench.hosts import LocalHost
 
 
@@ -12,15 +13,11 @@ def test_parse_facts_keeps_multi_line_values():
     assert parse_facts("@@a\n1\n@@b\nx\ny\n@@c\n") == {"a": "1", "b": "x\ny", "c": ""}
 
 
-def test_sysctl_values_are_compared_as_the_kernel_prints_them():
-    assert normalize_sysctl("4096\t131072\t33554432\n") == "4096 131072 33554432"
-
-
 def check(facts, interpreters):
     assert facts["cpus"] == os.cpu_count()
     assert facts["kernel"].startswith("Linux ")
     assert facts["cpu_model"]
-    assert set(facts["sysctl"]) == set(SYSCTLS_OF_INTEREST)
+    assert set(facts["sysctl"]) == set(INTEREST)
     assert facts["sysctl"]["net.core.somaxconn"].isdigit()
     assert int(facts["nofile"]["hard"]) >= 1
     for name in interpreters:
