@@ -6,6 +6,7 @@ Layout under the prefix (``setup.prefix``, expanded on the host)::
     venvs/cpython/bin/python  CPython environment with Twisted
     bin/weighttp              the built weighttp (a link into tools/)
     tools/                    extracted and built tools, each with its .complete marker
+    build/                    temporary build folders (removed after each build)
     logs/                     the full log of each tool's last install
     cache/                    tarballs uploaded from the controller (remote hosts)
     manifest.json             what is installed, from where, and what it says it is
