@@ -8,7 +8,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .hosts import Host
-from .sysconf import INTEREST, normalize  # INTEREST: the seed's "Linux sysctl vars of interest"
+from .sysconf import (  # INTEREST: the seed's "Linux sysctl vars of interest"
+    INTEREST,
+    normalize,
+)
 
 _FACTS = {
     "cpu_model": "sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1",

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from invoke import Context, Result
+from invoke import Result
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
 
 from .errors import BenchError, HostLost
@@ -128,6 +128,9 @@ class Host:
     def reconnect(self) -> None:
         """Reopen a dropped connection; nothing to do for this machine."""
 
+    def close(self) -> None:
+        """Let the connection go; nothing to do for this machine."""
+
     def __str__(self) -> str:
         return self.name
 
@@ -137,8 +140,7 @@ class LocalHost(Host):
 
     is_local = True
 
-    def __init__(self, context: Context | None = None):
-        self.context = context or Context()
+    def __init__(self):
         self.name = "local"
         self._children: dict[int, subprocess.Popen] = {}
 
@@ -486,14 +488,16 @@ class _RecordNewKey:
 SUDO_PASSWORD_VARIABLE = "BENCH_SUDO_PASSWORD"
 
 
-def open_host(target: str | None, lab, *, trust_new: bool = False, context: Context | None = None) -> Host:
+def open_host(target: str | None, lab, *, key: str | None = None, known_hosts: str | None = None,
+              trust_new: bool = False) -> Host:
     """The one way tasks reach a host: ``None`` is this machine, else ``user@host[:port]``
-    over strict SSH with the ``lab:`` settings of invoke.yaml (user, port, key, known_hosts).
+    over strict SSH with the ``lab:`` settings of invoke.yaml (user, port, key, known_hosts),
+    ``key`` and ``known_hosts`` overriding theirs.
 
     A sudo password, when the remote user needs one, comes only from the environment.
     """
     if not target or target == "local":
-        return LocalHost(context)
-    return connect(target, user=lab.get("user"), port=lab.get("port"), key_filename=lab.get("key"),
-                   known_hosts=lab.get("known_hosts"), trust_new=trust_new,
+        return LocalHost()
+    return connect(target, user=lab.get("user"), port=lab.get("port"), key_filename=key or lab.get("key"),
+                   known_hosts=known_hosts or lab.get("known_hosts"), trust_new=trust_new,
                    sudo_password=os.environ.get(SUDO_PASSWORD_VARIABLE))

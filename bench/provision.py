@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from . import packages, tarballs
+from .config import plain
+from .environment import now_utc
 from .errors import BenchError
 from .hosts import Host
 
@@ -323,16 +325,3 @@ def format_manifest(manifest: dict) -> list[str]:
 def _order(name: str) -> tuple:
     base = name.split("-")[-1] if name.startswith("twisted-") else name
     return (TOOLS.index(base) if base in TOOLS else len(TOOLS), name)
-
-
-def plain(data):
-    """Invoke's config proxies as plain dicts and lists."""
-    if isinstance(data, Mapping) or hasattr(data, "keys"):
-        return {str(key): plain(data[key]) for key in data.keys()}
-    if isinstance(data, (list, tuple)):
-        return [plain(item) for item in data]
-    return data
-
-
-def now_utc() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

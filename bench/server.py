@@ -35,8 +35,8 @@ import time
 
 import twisted
 from twisted.internet import error, protocol
-from twisted.internet.main import CONNECTION_DONE
 from twisted.internet.defer import Deferred
+from twisted.internet.main import CONNECTION_DONE
 from twisted.internet.task import LoopingCall
 from twisted.logger import (
     FilteringLogObserver,

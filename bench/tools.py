@@ -20,8 +20,9 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from .environment import now_utc
 from .errors import BenchError
-from .provision import Site, describe_source, now_utc
+from .provision import Site, describe_source
 from .tarballs import Pin, Unavailable
 
 QUERY = ("import json, platform, sys; v = getattr(sys, 'pypy_version_info', None); "

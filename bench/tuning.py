@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from .errors import BenchError
 from .hosts import Host
 from .sysconf import (
-    INTEREST, KEYS, PAM_SERVICES, Key, Profile, has_pam_limits, lowers, parse_value, session_nofile,
+    INTEREST,
+    KEYS,
+    PAM_SERVICES,
+    Key,
+    Profile,
+    has_pam_limits,
+    lowers,
+    parse_value,
+    session_nofile,
 )
 
 SYSCTL_DROPIN = "etc/sysctl.d/99-twisted-lab.conf"

@@ -3,7 +3,6 @@ import pytest
 
 from bench import lab as lab_module
 
-
 # -- the network-namespace lab -------------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from invoke import Config
 
-from bench.provision import plain
+from bench.config import plain
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Real Twisted sdists and their dependencies' wheels, kept between runs (first run: from PyPI).

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support import free_port
 
 from bench.charts import write_charts
 from bench.report import render
 from bench.results import read_jsonl
-from support import free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 INV = [sys.executable, "-m", "invoke"]

@@ -3,12 +3,11 @@ import json
 
 import pytest
 from PIL import Image
+from support import bench_run
 
 from bench import charts
 from bench.matrix import Cell
 from bench.results import append_jsonl, read_jsonl
-
-from support import bench_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -4,15 +4,13 @@ import json
 
 import pytest
 from invoke import Config, Context, Exit
+from support import TINY, bench_run
 
 from bench import compare
 from bench.errors import BenchError
 from bench.matrix import Cell
 from bench.results import append_jsonl
 from bench.tasks.compare import compare as compare_task
-
-from support import TINY, bench_run
-
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from bench.environment import capture_host, parse_facts
-from bench.sysconf import INTEREST
 from bench.hosts import LocalHost
+from bench.sysconf import INTEREST
 
 
 def test_parse_facts_keeps_multi_line_values():

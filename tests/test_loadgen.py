@@ -16,7 +16,16 @@ import pytest
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.loadgen import (
-    GENERATORS, WEIGHTTP_RATE_CEILING, WRK_TIMEOUT_S, Weighttp04, Weighttp05, Wrk, detect, parse_output, run, version,
+    GENERATORS,
+    WEIGHTTP_RATE_CEILING,
+    WRK_TIMEOUT_S,
+    Weighttp04,
+    Weighttp05,
+    Wrk,
+    detect,
+    parse_output,
+    run,
+    version,
 )
 from bench.results import Load
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support import free_port
 
 from bench import nginx, probe
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.runner import digest, payload_name
 from bench.server import payload_bytes
-from support import free_port
 
 pytestmark = pytest.mark.skipif(not any(
     __import__("shutil").which(n) for n in ("nginx", "/usr/sbin/nginx")), reason="nginx is not installed")

@@ -8,14 +8,25 @@ from pathlib import Path
 
 import pytest
 from invoke import Config, Context
+from provision_fixtures import (
+    MAKE_BUILD,
+    PROJECT,
+    FileServer,
+    binary_tarball,
+    c_program_tarball,
+    closed_port_url,
+    link_cache,
+    pin,
+    real_twisted_cache,
+    setup_config,
+    sha256,
+    snapshot,
+)
 
 from bench import provision
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.tasks.setup import setup as setup_task
-from provision_fixtures import (MAKE_BUILD, PROJECT, FileServer, binary_tarball, c_program_tarball,
-                                closed_port_url, link_cache, pin, real_twisted_cache, setup_config, sha256,
-                                snapshot)
 
 BUILDS = shutil.which("cc") and shutil.which("meson") and shutil.which("ninja")
 needs_builds = pytest.mark.skipif(not BUILDS, reason="needs cc, meson and ninja")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import lab as lab_module, loadgen, matrix, provision
+from bench import lab as lab_module
+from bench import loadgen, matrix, provision
 from bench.errors import HostLost
 from bench.results import read_jsonl
 from bench.runner import Lab, Runner, Settings

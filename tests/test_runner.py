@@ -8,6 +8,7 @@ import time
 
 import psutil
 import pytest
+from support import free_port
 
 from bench import loadgen, matrix
 from bench.errors import BenchError
@@ -15,7 +16,6 @@ from bench.hosts import LocalHost
 from bench.results import read_jsonl
 from bench.runner import Lab, Runner, Settings
 from bench.server import read_events
-from support import free_port
 
 PROFILE = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1},
            "close": {"duration": 1, "concurrency": 4, "threads": 1}}

@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from bench import server
-from bench.server import MAX_PAYLOAD, parse_options, payload_bytes, read_events, worker_counts
+from bench.server import (
+    MAX_PAYLOAD,
+    parse_options,
+    payload_bytes,
+    read_events,
+    worker_counts,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "bench" / "server.py"

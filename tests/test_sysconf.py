@@ -5,8 +5,18 @@ import pytest
 
 from bench.errors import BenchError
 from bench.sysconf import (
-    INTEREST, KEYS, LimitLine, has_pam_limits, load_profile, lowers, normalize, parse_limits_conf,
-    parse_pam_lines, parse_sysctl_conf, parse_value, session_nofile,
+    INTEREST,
+    KEYS,
+    LimitLine,
+    has_pam_limits,
+    load_profile,
+    lowers,
+    normalize,
+    parse_limits_conf,
+    parse_pam_lines,
+    parse_sysctl_conf,
+    parse_value,
+    session_nofile,
 )
 
 

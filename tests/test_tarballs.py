@@ -1,10 +1,10 @@
 """The tarball cache against a real HTTP server on loopback."""
 import pytest
+from provision_fixtures import FileServer, c_program_tarball, closed_port_url, sha256
 
 from bench import tarballs
 from bench.errors import BenchError
 from bench.tarballs import Pin, Unavailable
-from provision_fixtures import FileServer, c_program_tarball, closed_port_url, sha256
 
 
 @pytest.fixture

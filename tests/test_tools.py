@@ -1,10 +1,10 @@
 """Planning what to install: which Twisted, which PyPy tarball, which weighttp."""
 import pytest
+from provision_fixtures import setup_config
 
 from bench import tools
 from bench.errors import BenchError
 from bench.tarballs import Pin, Unavailable
-from provision_fixtures import setup_config
 
 PINS = setup_config("/p", "/c")
 

@@ -18,11 +18,29 @@ from invoke import Config, Context, Exit
 from bench import tuning
 from bench.errors import BenchError
 from bench.hosts import LocalHost
-from bench.sysconf import KEYS, Profile, load_profile, parse_limits_conf, parse_sysctl_conf
+from bench.sysconf import (
+    KEYS,
+    Profile,
+    load_profile,
+    parse_limits_conf,
+    parse_sysctl_conf,
+)
 from bench.tasks.tune import tune
 from bench.tuning import (
-    LIMITS_DROPIN, SNAPSHOT, SYSCTL_DROPIN, File, HostState, NofileLimit, PamLimitsLine, RestoreFile,
-    Sysctl, SysctlDropIn, SysctlKey, exit_code, operations, parse_probe,
+    LIMITS_DROPIN,
+    SNAPSHOT,
+    SYSCTL_DROPIN,
+    File,
+    HostState,
+    NofileLimit,
+    PamLimitsLine,
+    RestoreFile,
+    Sysctl,
+    SysctlDropIn,
+    SysctlKey,
+    exit_code,
+    operations,
+    parse_probe,
 )
 
 PROJECT = Path(__file__).resolve().parent.parent

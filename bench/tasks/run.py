@@ -7,10 +7,11 @@ from pathlib import Path
 
 from invoke import Exit, task
 
-from .. import matrix, report as reports
+from .. import matrix
+from .. import report as reports
 from ..campaign import Options, resume_conflicts, run_campaign
+from ..config import plain
 from ..errors import BenchError
-from ..provision import plain
 
 LIST = "comma-separated; default from invoke.yaml (bench.{})"
 
@@ -110,7 +111,7 @@ def bench(c, keepalive=False, close=False, servers=None, interpreters=None, mode
                  resources=resources, payloads=payloads, workers=workers, repeats=repeats, loadgen=loadgen,
                  profile=profile, port=port, interface=interface, backlog=backlog, log=log, name=name,
                  server_host=server_host, load_host=load_host, server_address=server_address)
-    lab = {**plain(c.config.lab), **({"key": key} if key else {}), **({"known_hosts": known_hosts} if known_hosts else {})}
+    lab = {**plain(c.config.lab), "key": key or c.config.lab.key, "known_hosts": known_hosts or c.config.lab.known_hosts}
     try:
         if resume:
             run_dir = Path(resume)

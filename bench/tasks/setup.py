@@ -28,12 +28,11 @@ def setup(c, host=None, only=None, force=False, prefix=None, cache=None, trust_n
     failed = []
     try:
         if not host:
-            setup_host(LocalHost(c), settings, only=only, force=force)
+            setup_host(LocalHost(), settings, only=only, force=force)
             return
         for target in host:  # one after the other, so each host's output stays together
             try:
-                remote = hosts.connect(target, user=lab.user, port=lab.port, key_filename=key or lab.key,
-                                       known_hosts=known_hosts or lab.known_hosts, trust_new=trust_new_host)
+                remote = hosts.open_host(target, lab, key=key, known_hosts=known_hosts, trust_new=trust_new_host)
                 try:
                     setup_host(remote, settings, only=only, force=force)
                 finally:

@@ -1,13 +1,11 @@
 """`inv tune`: the seed's kernel and limit tuning, as a profile under sysconf/."""
 from __future__ import annotations
 
-import os
-
 from invoke import Exit, task
 
 from .. import tuning
 from ..errors import BenchError
-from ..hosts import LocalHost, connect
+from ..hosts import open_host
 from ..sysconf import SYSCONF, load_profile
 
 
@@ -44,7 +42,7 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
     codes, summaries = [], []
     for target in host or [None]:
         try:
-            machine = LocalHost(c) if target is None else _connect(c, target, key, known_hosts, trust_new_host)
+            machine = open_host(target, c.config.lab, key=key, known_hosts=known_hosts, trust_new=trust_new_host)
             try:
                 if check:
                     outcome = tuning.check(machine, chosen, root)
@@ -55,8 +53,7 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
                 else:
                     outcome = tuning.apply(machine, chosen, root)
             finally:
-                if target is not None:
-                    machine.close()
+                machine.close()
         except BenchError as exc:
             name = target or "local"
             print(f"{name}: error: {exc}")
@@ -73,11 +70,3 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
     code = tuning.exit_code(codes)
     if code:
         raise Exit(code=code)
-
-
-def _connect(c, target, key, known_hosts, trust_new):
-    lab = c.config.lab
-    return connect(
-        target, user=lab.user, port=lab.port, key_filename=key or lab.key, known_hosts=known_hosts or lab.known_hosts,
-        trust_new=trust_new, sudo_password=os.environ.get("BENCH_SUDO_PASSWORD"),
-    )
