@@ -77,7 +77,7 @@ def stored_options(run_dir: Path) -> Options:
     return Options.from_dict(json.loads(env.read_text())["options"])
 
 
-@task(help={
+@task(auto_shortflags=False, help={
     "keepalive": "run only the keep-alive half of the matrix (the seed's -k runs)",
     "close": "run only the half without keep-alive",
     "servers": "servers to measure: nginx,twisted; " + LIST.format("servers"),

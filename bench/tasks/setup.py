@@ -9,7 +9,7 @@ from ..hosts import LocalHost
 from ..provision import TOOLS, setup_host
 
 
-@task(iterable=["host"], help={
+@task(iterable=["host"], auto_shortflags=False, help={
     "host": "a lab host as user@host[:port]; repeat for several (default: this machine)",
     "only": f"comma-separated tools to set up: {','.join(TOOLS)} (default: all)",
     "force": "rebuild the tools named (all without --only) even when they are in place",
