@@ -193,4 +193,7 @@ def test_a_connection_dropped_mid_cell_keeps_the_record_and_stops_the_server(tmp
     assert record["status"] == "interrupted"  # measured again on --resume
     assert record["server_log"]  # the server was stopped and its log fetched
     time.sleep(0.5)
+    assert not [line for line in namespace_processes(own_lab) if line.startswith("server:")]
+    # Nothing can reach the lost host; its load generator ends when its duration is up.
+    time.sleep(2.5)
     assert not namespace_processes(own_lab)
