@@ -242,7 +242,7 @@ def tuning_section(env: dict) -> list[str]:
             if not entry:
                 row.append("—")
                 continue
-            mark = {True: "tuned", False: f"{MARK} below", None: ""}[entry.get("tuned")]
+            mark = {True: "tuned", False: f"{MARK} not tuned", None: ""}[entry.get("tuned")]
             wanted = f" (profile {entry['profile']})" if entry.get("profile") else ""
             row.append(f"{entry.get('current') or '—'}{wanted} {mark}".strip())
         rows.append(row)
