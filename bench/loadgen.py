@@ -320,8 +320,26 @@ def run(host: Host, generator, binary: str, load: Load, timeout: float | None) -
     """Run one load on ``host`` and parse it; the whole output is kept in ``raw``.
 
     A non-zero exit is still parsed (weighttp and wrk exit non-zero on some failures
-    that are results); output that says nothing measurable raises BenchError.
+    that are results); output that says nothing measurable raises BenchError. The
+    shell's ``times`` reports the CPU the tool used, on any host, in ``cpu_s``.
     """
     command = shlex.join(generator.command(load, binary))
-    result = host.run(command, warn=True, timeout=timeout)  # a time-out is the host's BenchError
-    return generator.parse(result.stdout + result.stderr, command)
+    # a time-out is the host's BenchError
+    result = host.run(f"{command}; status=$?; times >&2; exit $status", warn=True, timeout=timeout)
+    stderr, cpu = split_times(result.stderr)
+    parsed = generator.parse(result.stdout + stderr, command)
+    parsed.cpu_s = cpu
+    return parsed
+
+
+_TIMES = re.compile(r"^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$")
+
+
+def split_times(stderr: str) -> tuple[str, float | None]:
+    """Take the shell's ``times`` lines off ``stderr``: (the rest, children's user + system seconds)."""
+    lines = stderr.rstrip("\n").split("\n")
+    if len(lines) >= 2 and _TIMES.match(lines[-1]) and _TIMES.match(lines[-2]):
+        minutes_user, user, minutes_system, system = _TIMES.match(lines[-1]).groups()
+        rest = "\n".join(lines[:-2])
+        return rest + "\n" if rest else "", 60 * (int(minutes_user) + int(minutes_system)) + float(user) + float(system)
+    return stderr, None

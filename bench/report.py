@@ -144,9 +144,10 @@ def saturation_section(records: list[dict]) -> list[str]:
             continue
         cell = record["cell"]
         bound = "client-bound: req/s is a lower bound" if "client-bound" in record.get("verdicts", []) else "server"
+        loadgen = _mean(x.get("loadgen_cores") for x in samples)
         rows.append([f"`{record['label']}`", cell["payload"], "yes" if cell["keepalive"] else "no", cell["workers"],
                      f"{_mean(x['server_cores'] for x in samples):.2f}", f"{max(x['server_rss_mb'] for x in samples):.0f}",
-                     f"{_mean(x['loadgen_cores'] for x in samples):.2f}", cell["threads"], bound])
+                     "—" if loadgen is None else f"{loadgen:.2f}", cell["threads"], bound])
     if not rows:
         return []
     return ["## Who was the limit", "",

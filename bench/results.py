@@ -38,6 +38,7 @@ class LoadResult:
     latency_us: dict[str, float] = field(default_factory=dict)  # "p50", "p90", "p99", ... of response time
     raw: str = ""
     warmup: bool = False
+    cpu_s: float | None = None  # CPU (user + system) the load generator used
 
     @property
     def non_2xx(self) -> int:

@@ -282,11 +282,12 @@ class Runner:
             yield result
 
     def _sampled(self, cell: Cell, pid: int, warmup: bool) -> dict:
-        """One load run, with the CPU use of server and load generator."""
-        window = sampling.Window(self.lab.server, pid, self.lab.load)
-        result = self._load(cell, warmup).to_dict()
-        result["sample"] = window.close()
-        return result
+        """One load run; a measured one with the CPU use of server and load generator."""
+        if warmup:
+            return self._load(cell, warmup).to_dict()
+        window = sampling.Window(self.lab.server, pid)
+        result = self._load(cell, warmup)
+        return {**result.to_dict(), "sample": window.close(result.cpu_s)}
 
     def _verdicts(self, cell: Cell, record: dict) -> list[str]:
         found = []
@@ -296,7 +297,7 @@ class Runner:
         warm = [run["req_per_s"] for run in record["runs"] if run["warmup"]]
         if warm and len(warm) >= self.settings.warmup.get("max_rounds", 5) and not verdicts.warmed_up(warm, self.settings.warmup.get("tolerance", 0.05)):
             found.append("warm-up unstable")
-        samples = [run["sample"] for run in runs if run.get("sample")]
+        samples = [run["sample"] for run in runs if "loadgen_cores" in run.get("sample", {})]
         if samples:
             bound = [verdicts.client_bound(loadgen_cores=x["loadgen_cores"], threads=cell.threads,
                                            server_cores=x["server_cores"], workers=cell.workers,

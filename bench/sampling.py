@@ -1,14 +1,12 @@
-"""CPU and memory of the processes in a measured run.
+"""CPU and memory of the server's processes over a measured run.
 
-On this machine psutil reads the server's process tree, and the load generator (a
-child of the harness that has ended by the time the run is over) shows in
-``RUSAGE_CHILDREN``. On a lab host the same is read from ``/proc`` over the host's
-shell: the server's session (the harness starts it with ``setsid``), and for the load
-generator the host's busy CPU time, less the server's when both share the host.
+On this machine psutil reads the server's process tree; on a lab host the same is
+read from ``/proc`` through the host's shell, for the server's session (the harness
+starts it with ``setsid``). The load generator's CPU comes from the shell that runs
+it (see ``loadgen.run``).
 """
 from __future__ import annotations
 
-import resource
 import time
 
 import psutil
@@ -24,7 +22,7 @@ def process_tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _local_server(processes) -> tuple[float, int]:
+def _local(processes) -> tuple[float, int, int]:
     cpu, rss = 0.0, 0
     for process in processes:
         try:
@@ -33,12 +31,7 @@ def _local_server(processes) -> tuple[float, int]:
             continue
         cpu += times.user + times.system
         rss += memory.rss
-    return cpu, rss
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return cpu, rss, len(processes)
 
 
 def parse_session_stat(text: str) -> tuple[float, int, int]:
@@ -47,7 +40,7 @@ def parse_session_stat(text: str) -> tuple[float, int, int]:
     ticks, page = int(lines[0]), int(lines[1])
     cpu = rss = count = 0
     for line in lines[2:]:
-        fields = line.rsplit(")", 1)[-1].split()
+        fields = line.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ')'
         if len(fields) < 22:
             continue
         cpu += int(fields[11]) + int(fields[12])  # utime, stime
@@ -56,50 +49,30 @@ def parse_session_stat(text: str) -> tuple[float, int, int]:
     return cpu / ticks, rss * page, count
 
 
-def parse_proc_stat(text: str) -> float:
-    """``getconf CLK_TCK; head -n1 /proc/stat`` -> busy CPU seconds of the whole host."""
-    lines = text.splitlines()
-    ticks = int(lines[0])
-    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in lines[1].split()[1:9])
-    return (user + nice + system + irq + softirq + steal) / ticks
-
-
-def _remote_server(host: Host, session: int) -> tuple[float, int, int]:
+def _remote(host: Host, session: int) -> tuple[float, int, int]:
     out = host.run(f"getconf CLK_TCK; getconf PAGESIZE; for p in $(pgrep -s {session}); do "
                    f"cat /proc/$p/stat 2>/dev/null; done", warn=True).stdout
     return parse_session_stat(out)
 
 
-def _remote_busy(host: Host) -> float:
-    return parse_proc_stat(host.run("getconf CLK_TCK; head -n1 /proc/stat").stdout)
-
-
 class Window:
-    """CPU use of the server and the load generator over one measured run."""
+    """The server's CPU use and memory over one measured run."""
 
-    def __init__(self, server: Host, server_pid: int, load: Host):
-        self.server, self.load, self.pid = server, load, server_pid
+    def __init__(self, server: Host, server_pid: int):
+        self.server, self.pid = server, server_pid
         self.processes = process_tree(server_pid) if server.is_local else None
         self.began = time.monotonic()
-        self.server_cpu = self._server()[0]
-        self.load_cpu = self._load()
+        self.cpu = self._read()[0]
 
-    def _server(self) -> tuple[float, int, int]:
-        if self.processes is not None:
-            return (*_local_server(self.processes), len(self.processes))
-        return _remote_server(self.server, self.pid)
+    def _read(self) -> tuple[float, int, int]:
+        return _local(self.processes) if self.processes is not None else _remote(self.server, self.pid)
 
-    def _load(self) -> float:
-        return _children_cpu() if self.load.is_local else _remote_busy(self.load)
-
-    def close(self) -> dict:
-        load_cpu = self._load()
-        server_cpu, rss, count = self._server()
+    def close(self, loadgen_cpu_s: float | None = None) -> dict:
+        """The sample; ``loadgen_cpu_s`` (what the load generator used) becomes its cores."""
+        cpu, rss, count = self._read()
         wall = max(time.monotonic() - self.began, 1e-6)
-        server_cores = (server_cpu - self.server_cpu) / wall
-        load_cores = (load_cpu - self.load_cpu) / wall
-        if not self.load.is_local and self.load is self.server:
-            load_cores = max(load_cores - server_cores, 0.0)  # the host's busy time includes the server's
-        return {"wall_s": round(wall, 3), "server_cores": round(server_cores, 3),
-                "server_rss_mb": round(rss / 2**20, 1), "server_processes": count,
-                "loadgen_cores": round(load_cores, 3)}
+        sample = {"wall_s": round(wall, 3), "server_cores": round((cpu - self.cpu) / wall, 3),
+                  "server_rss_mb": round(rss / 2**20, 1), "server_processes": count}
+        if loadgen_cpu_s is not None:
+            sample["loadgen_cores"] = round(loadgen_cpu_s / wall, 3)
+        return sample

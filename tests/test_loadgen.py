@@ -25,6 +25,7 @@ from bench.loadgen import (
     detect,
     parse_output,
     run,
+    split_times,
     version,
 )
 from bench.results import Load
@@ -352,9 +353,19 @@ def test_live_wrk_against_nginx(nginx, keepalive):
     assert result.clean and result.succeeded == result.requests_done > 0
     assert result.req_per_s > 0 and result.seconds >= 1 and result.latency_us["p50"] > 0
     assert ("Connection: close" in result.command) is not keepalive and result.raw.startswith("Running 1s test")
+    assert 0 < result.cpu_s < 2 and "0m" not in result.raw  # the shell's `times`, taken off the output
     per_connection = [int(line.split()[0]) for line in access_log.read_text().splitlines()]
     assert len(per_connection) >= result.succeeded  # nginx answered every request wrk counted
     assert (max(per_connection) > 1) is keepalive  # without keep-alive, one request per connection
+
+
+@pytest.mark.parametrize("stderr, rest, cpu", [
+    ("0m0.001s 0m0.002s\n0m1.500s 0m0.250s\n", "", 1.75),
+    ("unable to connect\n0m0.001s 0m0.002s\n1m2.000s 0m0.500s\n", "unable to connect\n", 62.5),
+    ("no times here\n", "no times here\n", None),
+])
+def test_split_times_takes_the_load_generators_cpu_off_stderr(stderr, rest, cpu):
+    assert split_times(stderr) == (rest, cpu)
 
 
 def test_live_wrk_against_a_closed_port(closed_port):

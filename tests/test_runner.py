@@ -49,7 +49,12 @@ def test_a_good_cell_is_recorded_with_its_runs_and_worker_counts(tmp_path):
     assert flags == sorted(flags, reverse=True), "warm-ups come first"
     assert 1 <= flags.count(True) == record["warmup_rounds"] <= 5
     assert 2 <= flags.count(False) <= 5
-    assert all(r["sample"]["server_cores"] > 0 and r["sample"]["server_processes"] == 3 for r in record["runs"])
+    for run in record["runs"]:
+        if run["warmup"]:
+            assert "sample" not in run
+        else:
+            assert run["sample"]["server_cores"] > 0 and run["sample"]["server_processes"] == 3
+            assert 0 < run["sample"]["loadgen_cores"] <= 1.2  # wrk -t1: one thread
     assert sum(record["workers"].values()) >= sum(r["requests_done"] for r in record["runs"])
     assert record["timing"]["overhead"] < 5
     assert read_jsonl(runner.results)[0]["id"] == record["id"]

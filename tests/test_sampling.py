@@ -1,13 +1,13 @@
-"""CPU sampling of real processes, here and through a host's shell."""
+"""CPU sampling of a real server process, here and through a lab host's shell."""
 import subprocess
 import sys
 
 import pytest
 
 from bench.hosts import LocalHost
-from bench.sampling import Window, parse_proc_stat, parse_session_stat
+from bench.sampling import Window, parse_session_stat
 
-BUSY = "import time\nend = time.time() + 1.0\nwhile time.time() < end: pass\n"
+SPIN = "import time\nwhile True: pass\n"
 
 
 def test_parse_session_stat_sums_the_session():
@@ -18,34 +18,29 @@ def test_parse_session_stat_sums_the_session():
     assert (cpu, rss, count) == (4.0, (2560 + 1280) * 4096, 2)
 
 
-def test_parse_proc_stat_counts_busy_time_only():
-    assert parse_proc_stat("100\ncpu  100 0 50 1000 500 10 40 0 0 0\n") == 2.0
-
-
-def test_a_busy_server_and_load_generator_are_seen_locally():
-    host = LocalHost()
-    server = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: pass\n"], start_new_session=True)
+def test_a_busy_server_is_seen_locally_with_the_load_generators_cpu():
+    server = subprocess.Popen([sys.executable, "-c", SPIN], start_new_session=True)
     try:
-        window = Window(host, server.pid, host)
-        host.run(f"{sys.executable} -c '{BUSY}'")  # the "load generator": a child that ends
-        sample = window.close()
+        window = Window(LocalHost(), server.pid)
+        subprocess.run(["sleep", "0.5"])
+        sample = window.close(loadgen_cpu_s=0.25)
     finally:
         server.kill()
         server.wait()
     assert sample["server_cores"] > 0.5
-    assert sample["loadgen_cores"] > 0.5
+    assert sample["loadgen_cores"] == pytest.approx(0.25 / sample["wall_s"], rel=0.01)
     assert sample["server_processes"] == 1 and sample["server_rss_mb"] > 1
 
 
 @pytest.mark.lab
 def test_the_same_through_ssh_on_a_lab_host(lab_connect):
     host = lab_connect("server")
-    pid = host.start([sys.executable, "-c", "import time\nwhile True: pass\n"], log="/tmp/twisted-lab-sampling.log")
+    pid = host.start([sys.executable, "-c", SPIN], log="/tmp/twisted-lab-sampling.log")
     try:
-        window = Window(host, pid, host)
-        host.run(f"{sys.executable} -c '{BUSY}'")
+        window = Window(host, pid)
+        host.run("sleep 0.5")
         sample = window.close()
     finally:
         host.stop(pid)
     assert sample["server_cores"] > 0.3
-    assert sample["server_processes"] == 1
+    assert sample["server_processes"] == 1 and "loadgen_cores" not in sample
