@@ -208,7 +208,7 @@ def _only_lines(title: str, records: list[dict]) -> list[str]:
     for r in records:
         cell = r["cell"]
         lines.append(f"- `{r['label']}` ({cell['payload']} bytes, "
-                     f"{'keep-alive' if cell['keepalive'] else 'no keep-alive'}, {cell['workers']} workers): {_median(r)}")
+                     f"{'keep-alive' if cell['keepalive'] else 'no keep-alive'}, {report.workers(cell['workers'])}): {_median(r)}")
     return lines + [""]
 
 

@@ -127,7 +127,11 @@ def problems_section(records: list[dict]) -> list[str]:
 
 
 def _cell_words(cell: dict) -> str:
-    return f"{cell['payload']} bytes, {'keep-alive' if cell['keepalive'] else 'no keep-alive'}, {cell['workers']} workers"
+    return f"{cell['payload']} bytes, {'keep-alive' if cell['keepalive'] else 'no keep-alive'}, {workers(cell['workers'])}"
+
+
+def workers(count: int) -> str:
+    return f"{count} worker" if count == 1 else f"{count} workers"
 
 
 def _mean(values) -> float | None:
@@ -208,7 +212,7 @@ def scaling_section(records: list[dict]) -> list[str]:
     return ["## Scaling", "",
             "req/s by worker count; in brackets the efficiency against linear scaling, "
             "req/s at N ÷ (N × req/s at 1).", "",
-            tabulate(rows, ["cell", "payload", "keep-alive", *[f"{n} workers" for n in counts]],
+            tabulate(rows, ["cell", "payload", "keep-alive", *[workers(n) for n in counts]],
                      tablefmt="github", disable_numparse=True), ""]
 
 

@@ -166,7 +166,7 @@ def test_cells_in_one_run_only_are_listed_apart(tmp_path):
     markdown = compare.compare_runs(a, b)
     assert len(table_rows(markdown, "Matching cells")) == 1
     assert "## Only in A\n\n- `twisted/pypy/shared/fixed` (40 bytes, keep-alive, 2 workers): 100 (n=2)" in markdown
-    assert "## Only in B\n\n- `twisted/pypy/shared/fixed` (10000 bytes, keep-alive, 1 workers)" in markdown
+    assert "## Only in B\n\n- `twisted/pypy/shared/fixed` (10000 bytes, keep-alive, 1 worker)" in markdown
 
 
 @pytest.mark.parametrize("changes, differing", [
