@@ -8,7 +8,7 @@ import json
 import resource
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -143,6 +143,7 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
         payloads=options.payloads, keepalive=options.keepalive, workers=options.workers or (server_cpus,),
         loadgen=generator.name, profile=options.profile,
     )
+    check_loads(cells, options, generator, binary)
     done = {r["id"] for r in read_jsonl(run_dir / "results.jsonl") if r["status"] != "interrupted"}
     todo = [cell for cell in cells if cell.id not in done]
     if resume is not None:
@@ -183,6 +184,20 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
         if (run_dir / "results.jsonl").exists():
             report.write(run_dir)
     return run_dir
+
+
+def check_loads(cells, options: Options, generator, binary: str) -> None:
+    """Refuse, before anything starts, a load the chosen tool cannot run (wrk and a request count...)."""
+    warmup = options.profile.get("warmup") or {}
+    for cell in cells:
+        loads = [cell.load("http://127.0.0.1/")]
+        if warmup.get("requests") or warmup.get("duration"):
+            loads.append(replace(loads[0], requests=warmup.get("requests"), duration=warmup.get("duration")))
+        for load in loads:
+            try:
+                generator.command(load, binary)
+            except BenchError as exc:
+                raise BenchError(f"load profile {options.profile_name!r} with {generator.name}: {exc}") from None
 
 
 def capture_env(options, run_dir, server_host, load_host, interpreters, nginx_binary, generator, binary) -> dict:

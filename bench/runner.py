@@ -9,7 +9,7 @@ import hashlib
 import json
 import shlex
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +17,7 @@ from . import loadgen, nginx, probe, sampling, server, verdicts
 from .errors import BenchError, HostLost
 from .hosts import Host
 from .matrix import Cell
-from .results import Load, LoadResult, append_jsonl
+from .results import LoadResult, append_jsonl
 
 HERE = Path(__file__).resolve().parent
 
@@ -310,8 +310,7 @@ class Runner:
     def _load(self, cell: Cell, warmup: bool) -> LoadResult:
         load = cell.load(self.url)
         if warmup:
-            load = Load(url=load.url, concurrency=load.concurrency, threads=load.threads, keepalive=load.keepalive,
-                        requests=self.settings.warmup.get("requests"), duration=self.settings.warmup.get("duration"))
+            load = replace(load, requests=self.settings.warmup.get("requests"), duration=self.settings.warmup.get("duration"))
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
         try:
             result = loadgen.run(self.lab.load, self.lab.generator, self.lab.loadgen_binary, load, timeout=budget)

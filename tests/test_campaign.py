@@ -105,6 +105,7 @@ def test_ctrl_c_stops_the_servers_and_keeps_measured_cells(tmp_path):
     (["--profile", "huge"], "unknown load profile"),
     (["--loadgen", "ab"], "unknown load generator"),
     (["--keepalive", "--close"], "pick one half"),
+    (["--profile", "seed", "--loadgen", "wrk"], "wrk runs for a duration, not a request count"),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, args, message):
     done = inv(tmp_path, "bench", *args, timeout=60)
