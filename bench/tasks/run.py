@@ -88,7 +88,7 @@ def stored_options(run_dir: Path) -> Options:
     "workers": "worker processes; several (1,2,4) make a scaling sweep (default: the server host's CPUs)",
     "repeats": "measured runs per cell, at least (default 3; more while noisy, see bench.statistics)",
     "loadgen": "load generator: weighttp or wrk (default: weighttp when installed, else wrk)",
-    "profile": "load profile from invoke.yaml: default, seed (the seed's exact loads) or tiny",
+    "profile": "load profile from invoke.yaml: default, seed (the seed's exact weighttp loads), seed-wrk or tiny",
     "port": "port the servers listen on (default 8080)",
     "interface": "address the servers bind to (default 127.0.0.1, or the server host's address)",
     "backlog": "listen backlog for Twisted and Nginx (default 8192)",
