@@ -8,7 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -105,7 +108,8 @@ class Runner:
         load_seconds = 0.0
         stopper = pid = None
         try:
-            pid, stopper, log = self._start(cell, record)
+            with interrupts_deferred():  # a server that started is always known, so always stopped
+                pid, stopper, log = self._start(cell, record)
             ready = self._wait_ready(cell, pid, log)
             record["verify"] = ready
             started = time.monotonic()
@@ -130,22 +134,23 @@ class Runner:
             record["reasons"].append(str(exc) or "interrupted by Ctrl-C")
             raise
         finally:
-            stopping = time.monotonic()
-            try:
-                self._stop(cell, record, pid, stopper)
-            except HostLost:
-                try:  # one more try, so nothing is left running there
-                    self.lab.server.reconnect()
+            with interrupts_deferred():  # a second Ctrl-C must not leave the server running
+                stopping = time.monotonic()
+                try:
                     self._stop(cell, record, pid, stopper)
+                except HostLost:
+                    try:  # one more try, so nothing is left running there
+                        self.lab.server.reconnect()
+                        self._stop(cell, record, pid, stopper)
+                    except BenchError as exc:
+                        record["reasons"].append(f"could not stop the server: {exc}")
                 except BenchError as exc:
-                    record["reasons"].append(f"could not stop the server: {exc}")
-            except BenchError as exc:
-                record["reasons"].append(f"while stopping: {exc}")
-            ended = time.monotonic()
-            timing = record.setdefault("timing", {})
-            timing.update(stop=round(ended - stopping, 3), total=round(ended - began, 3),
-                          load=round(load_seconds, 3), overhead=round(ended - began - load_seconds, 3))
-            append_jsonl(self.results, record)
+                    record["reasons"].append(f"while stopping: {exc}")
+                ended = time.monotonic()
+                timing = record.setdefault("timing", {})
+                timing.update(stop=round(ended - stopping, 3), total=round(ended - began, 3),
+                              load=round(load_seconds, 3), overhead=round(ended - began - load_seconds, 3))
+                append_jsonl(self.results, record)
         return record
 
     # -- servers ---------------------------------------------------------------
@@ -320,6 +325,22 @@ class Runner:
             raise CellFailed(str(exc)) from None
         result.warmup = warmup
         return result
+
+
+@contextmanager
+def interrupts_deferred():
+    """Hold Ctrl-C until the block is done, then raise it: for starting and stopping servers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _listening(host: Host, log: str) -> bool:
