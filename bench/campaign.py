@@ -8,7 +8,7 @@ import json
 import resource
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -16,7 +16,7 @@ from . import environment, loadgen, matrix, nginx, provision, report, sysconf, t
 from .errors import BenchError
 from .hosts import Host, open_host
 from .results import read_jsonl
-from .runner import Lab, Runner, Settings
+from .runner import Lab, Runner, Settings, warmup_load
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -158,7 +158,7 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
                         server_log=options.server_log, workdir=f"/tmp/twisted-lab-{run_dir.name}",
                         **options.statistics)
     lab = Lab(server=server_host, load=load_host, address=address, interpreters=interpreters,
-              nginx=nginx_binary, generator=generator, loadgen_binary=binary)
+              nginx=nginx_binary, generator=generator, loadgen_binary=binary, server_cpus=server_cpus)
     if resume is None:
         env = capture_env(options, run_dir, server_host, load_host, interpreters, nginx_binary, generator, binary)
         (run_dir / "env.json").write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
@@ -183,6 +183,8 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
             pass  # a lost connection must not hide the report
         if (run_dir / "results.jsonl").exists():
             report.write(run_dir)
+        server_host.close()
+        load_host.close()
     return run_dir
 
 
@@ -190,10 +192,8 @@ def check_loads(cells, options: Options, generator, binary: str) -> None:
     """Refuse, before anything starts, a load the chosen tool cannot run (wrk and a request count...)."""
     warmup = options.profile.get("warmup") or {}
     for cell in cells:
-        loads = [cell.load("http://127.0.0.1/")]
-        if warmup.get("requests") or warmup.get("duration"):
-            loads.append(replace(loads[0], requests=warmup.get("requests"), duration=warmup.get("duration")))
-        for load in loads:
+        measured = cell.load("http://127.0.0.1/")
+        for load in filter(None, (measured, warmup_load(measured, warmup))):
             try:
                 generator.command(load, binary)
             except BenchError as exc:

@@ -20,7 +20,7 @@ from . import loadgen, nginx, probe, sampling, server, verdicts
 from .errors import BenchError, HostLost
 from .hosts import Host
 from .matrix import Cell
-from .results import LoadResult, append_jsonl
+from .results import Load, LoadResult, append_jsonl
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,6 +40,7 @@ class Lab:
     nginx: str | None
     generator: object  # a bench.loadgen generator
     loadgen_binary: str
+    server_cpus: int = 1
 
 
 @dataclass
@@ -76,7 +77,6 @@ class Runner:
         self.say = say
         self.workdir = settings.workdir
         self.url = f"http://{_bracket(lab.address)}:{settings.port}/"
-        self.server_cpus = int(lab.server.run("nproc").stdout.strip() or 1)
 
     # -- the run ---------------------------------------------------------------
     def prepare(self, payloads) -> None:
@@ -260,7 +260,7 @@ class Runner:
     def _warm_up(self, cell: Cell, pid: int):
         """Discarded rounds until req/s stops rising (capped in rounds and time)."""
         warmup = self.settings.warmup
-        if not (warmup.get("duration") or warmup.get("requests")):
+        if warmup_load(cell.load(self.url), warmup) is None:
             return
         rates: list[float] = []
         began = time.monotonic()
@@ -306,7 +306,7 @@ class Runner:
         if samples:
             bound = [verdicts.client_bound(loadgen_cores=x["loadgen_cores"], threads=cell.threads,
                                            server_cores=x["server_cores"], workers=cell.workers,
-                                           server_cpus=self.server_cpus,
+                                           server_cpus=self.lab.server_cpus,
                                            same_host=self.lab.server is self.lab.load) for x in samples]
             if sum(bound) * 2 > len(bound):
                 found.append("client-bound")
@@ -315,7 +315,7 @@ class Runner:
     def _load(self, cell: Cell, warmup: bool) -> LoadResult:
         load = cell.load(self.url)
         if warmup:
-            load = replace(load, requests=self.settings.warmup.get("requests"), duration=self.settings.warmup.get("duration"))
+            load = warmup_load(load, self.settings.warmup)
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
         try:
             result = loadgen.run(self.lab.load, self.lab.generator, self.lab.loadgen_binary, load, timeout=budget)
@@ -325,6 +325,13 @@ class Runner:
             raise CellFailed(str(exc)) from None
         result.warmup = warmup
         return result
+
+
+def warmup_load(load: Load, warmup: dict) -> Load | None:
+    """The discarded load before a cell's measured runs: its concurrency, the warm-up's size; None for none."""
+    if not (warmup.get("requests") or warmup.get("duration")):
+        return None
+    return replace(load, requests=warmup.get("requests"), duration=warmup.get("duration"))
 
 
 @contextmanager

@@ -81,7 +81,7 @@ def open_runner(tmp_path, lab, prefix):
     generator, binary = loadgen.detect(load, "wrk", [])
     runner = Runner(Lab(server=server, load=load, address=lab.host("server").address,
                         interpreters={"cpython": str(prefix / "venvs" / "cpython" / "bin" / "python")},
-                        nginx="nginx", generator=generator, loadgen_binary=binary),
+                        nginx="nginx", generator=generator, loadgen_binary=binary, server_cpus=os.cpu_count()),
                     Settings(port=18090, interface=lab.host("server").address, repeats=3, warmup={},
                              workdir=str(tmp_path / "work"), max_repeats=3),
                     tmp_path / "run")

@@ -26,7 +26,7 @@ def make_runner(tmp_path, interpreters=None, **settings):
     generator, binary = loadgen.detect(host, "wrk", [])
     lab = Lab(server=host, load=host, address="127.0.0.1",
               interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx",
-              generator=generator, loadgen_binary=binary)
+              generator=generator, loadgen_binary=binary, server_cpus=os.cpu_count())
     options = dict(port=free_port(), repeats=1, warmup={}, workdir=str(tmp_path / "work"), start_timeout=5)
     options.update(settings)
     runner = Runner(lab, Settings(**options), tmp_path / "run")
