@@ -4,6 +4,8 @@ Cells match by id (the same settings). A change counts as *significant* when a t
 the measured repeats (warm-ups excluded) gives p < 0.05: Mann-Whitney U (two-sided) when
 it can reach that level, else Welch's t-test. With 3 repeats against 3 the smallest
 p-value the rank test can give is 0.1, so 3 repeats get Welch's t and 4 or more the rank test.
+The p-values of all the cells compared are adjusted together (Holm–Bonferroni), so that
+comparing twenty cells does not find a "significant" change by chance alone.
 
 Runs are comparable when their compatibility ids match: a hash of the settings that shape
 one measurement and of the tool versions (pyperformance's idea). Host facts (CPU, kernel,
@@ -15,7 +17,7 @@ import hashlib
 import json
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from scipy import stats as scipy_stats
@@ -129,10 +131,12 @@ class Significance:
     test: str | None
     p: float | None
     why_not: str = ""
+    holm: float | None = None  # p adjusted for the other cells compared alongside (Holm–Bonferroni)
 
     @property
     def significant(self) -> bool:
-        return self.p is not None and self.p < ALPHA
+        p = self.p if self.holm is None else self.holm
+        return p is not None and p < ALPHA
 
     def words(self) -> str:
         if self.test is None:
@@ -140,7 +144,27 @@ class Significance:
         if self.p is None:
             return f"n/a ({self.why_not}; {self.test})"
         verdict = "significant" if self.significant else "not significant"
-        return f"{verdict} (p = {self.p:.3g}, {self.test})"
+        adjusted = f", Holm {self.holm:.3g}" if self.holm is not None else ""
+        return f"{verdict} (p = {self.p:.3g}{adjusted}, {self.test})"
+
+
+def holm(ps: list[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the order given: many cells compared at once
+    would otherwise find some "significant" change by chance alone."""
+    adjusted, running = [0.0] * len(ps), 0.0
+    for rank, index in enumerate(sorted(range(len(ps)), key=ps.__getitem__)):
+        running = max(running, min(1.0, (len(ps) - rank) * ps[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def significances(pairs: list[tuple[dict, dict]]) -> list[Significance | None]:
+    """The test of each clean pair (None where a side is not clean), Holm-adjusted across them."""
+    found = [significance(rates(a), rates(b)) if _comparable(a, b) else None for a, b in pairs]
+    tested = [i for i, sig in enumerate(found) if sig is not None and sig.p is not None]
+    for index, adjusted in zip(tested, holm([found[i].p for i in tested])):
+        found[index] = replace(found[index], holm=adjusted)
+    return found
 
 
 def rank_test_can_reject(n_a: int, n_b: int) -> bool:
@@ -179,16 +203,21 @@ def _median(record: dict) -> str:
     return f"{summary.median:,.0f} ({notes}){flag}"
 
 
-def cell_row(a: dict, b: dict) -> list:
+def _comparable(a: dict, b: dict) -> bool:
+    summary_a, summary_b = report.req_per_s(a), report.req_per_s(b)
+    return a["status"] == b["status"] == "ok" and bool(summary_a and summary_b and summary_a.median)
+
+
+def cell_row(a: dict, b: dict, sig: Significance | None = None) -> list:
     """One matching cell: both medians, B's change against A, and whether it is significant."""
     cell = a["cell"]
     row = [a["label"], cell["payload"], "yes" if cell["keepalive"] else "no", cell["workers"], _median(a), _median(b)]
-    unclean = [f"{name} {r['status']}" for name, r in (("A", a), ("B", b)) if r["status"] != "ok"]
-    summary_a, summary_b = report.req_per_s(a), report.req_per_s(b)
-    if unclean or not summary_a or not summary_b or not summary_a.median:
+    if not _comparable(a, b):
+        unclean = [f"{name} {r['status']}" for name, r in (("A", a), ("B", b)) if r["status"] != "ok"]
         return row + ["—", f"not compared: {', '.join(unclean) or 'no measured repeats'}"]
-    change = (summary_b.median - summary_a.median) / summary_a.median * 100
-    return row + [f"{change:+.1f}%", significance(rates(a), rates(b)).words()]
+    median_a, median_b = report.req_per_s(a).median, report.req_per_s(b).median
+    sig = sig or significance(rates(a), rates(b))
+    return row + [f"{(median_b - median_a) / median_a * 100:+.1f}%", sig.words()]
 
 
 CELL_HEADERS = ["configuration", "payload", "keep-alive", "workers", "A req/s (median)", "B req/s (median)",
@@ -232,10 +261,11 @@ def render_comparison(records_a: list[dict], env_a: dict, records_b: list[dict],
     pairs, only_a, only_b = match_cells(records_a, records_b)
     lines += ["## Matching cells", ""]
     if pairs:
+        rows = [cell_row(a, b, sig) for (a, b), sig in zip(pairs, significances(pairs))]
         lines += [f"req/s is the median of the measured repeats (n of them, warm-ups excluded); change is "
-                  f"(B − A) / A; significant means p < {ALPHA} on the repeats. {report.MARK} marks a cell "
-                  f"that is not a clean number.", "",
-                  tabulate([cell_row(a, b) for a, b in pairs], CELL_HEADERS, tablefmt="github", disable_numparse=True), ""]
+                  f"(B − A) / A; significant means p < {ALPHA} on the repeats once adjusted (Holm) for the "
+                  f"{len(pairs)} cells compared. {report.MARK} marks a cell that is not a clean number.", "",
+                  tabulate(rows, CELL_HEADERS, tablefmt="github", disable_numparse=True), ""]
     else:
         lines += ["None: the runs measured no cell with the same settings.", ""]
     lines += _only_lines("Only in A", only_a) + _only_lines("Only in B", only_b)

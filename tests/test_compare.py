@@ -139,6 +139,15 @@ def test_the_rank_test_is_used_only_where_it_can_reject():
     assert compare.rank_test_can_reject(4, 4)
 
 
+def test_holm_adjusts_p_values_for_the_cells_compared_together():
+    assert compare.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert compare.holm([0.5]) == [0.5]
+    assert compare.holm([0.2, 0.6]) == pytest.approx([0.4, 0.6])
+    # a change with p = 0.03 alone is significant; among five cells it is not
+    assert compare.Significance("Welch's t", 0.03).significant
+    assert not compare.Significance("Welch's t", 0.03, holm=0.15).significant
+
+
 def test_a_clearly_faster_run_is_significant_and_an_equal_one_is_not(tmp_path):
     base = [100, 102, 98, 101, 99]
     a = write_run(tmp_path / "a", [record(base), record(base, server="nginx")], ENV)
@@ -146,7 +155,7 @@ def test_a_clearly_faster_run_is_significant_and_an_equal_one_is_not(tmp_path):
                   env_with(run="b"))
     rows = {row[0]: row for row in table_rows(compare.compare_runs(a, b), "Matching cells")}
     assert rows["twisted/pypy/shared/fixed"][6] == "+50.0%"
-    assert rows["twisted/pypy/shared/fixed"][7].startswith("significant (p = 0.00794, Mann-Whitney U)")
+    assert rows["twisted/pypy/shared/fixed"][7].startswith("significant (p = 0.00794, Holm 0.0159, Mann-Whitney U)")
     assert rows["nginx"][6] == "+0.0%"
     assert rows["nginx"][7].startswith("not significant (p = ")
 
