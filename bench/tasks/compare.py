@@ -7,12 +7,7 @@ from invoke import Exit, task
 
 from ..compare import compare_runs
 from ..errors import BenchError
-
-
-def run_folder(run: str, reports: str) -> Path:
-    """A run folder given as a path, or by its name under the reports folder."""
-    path = Path(run)
-    return path if path.is_dir() or path.is_absolute() else Path(reports) / run
+from . import run_folder
 
 
 @task(help={

@@ -12,6 +12,7 @@ from .. import report as reports
 from ..campaign import Options, resume_conflicts, run_campaign
 from ..config import plain
 from ..errors import BenchError
+from . import run_folder
 
 LIST = "comma-separated; default from invoke.yaml (bench.{})"
 
@@ -100,7 +101,7 @@ def stored_options(run_dir: Path) -> Options:
     "key": "SSH private key for the lab hosts (default: lab.key, else the agent and ~/.ssh keys)",
     "known_hosts": "known_hosts file to check lab host keys against (default: lab.known_hosts, else ~/.ssh/known_hosts)",
     "trust_new_host": "accept and record the SSH key of a host not yet in known_hosts",
-    "resume": "a run folder to complete: measures only its missing cells, with its settings",
+    "resume": "a run to complete (a folder, or a name under reports/): measures only its missing cells, with its settings",
 })
 def bench(c, keepalive=False, close=False, servers=None, interpreters=None, modes=None, resources=None,
           payloads=None, workers=None, repeats=None, loadgen=None, profile=None, port=None, interface=None,
@@ -114,7 +115,7 @@ def bench(c, keepalive=False, close=False, servers=None, interpreters=None, mode
     lab = {**plain(c.config.lab), "key": key or c.config.lab.key, "known_hosts": known_hosts or c.config.lab.known_hosts}
     try:
         if resume:
-            run_dir = Path(resume)
+            run_dir = run_folder(resume, c.config.bench.reports)
             options = stored_options(run_dir)
             given = {key: value for key, value in flags.items() if value not in (None, False)}
             if given:
@@ -132,11 +133,11 @@ def bench(c, keepalive=False, close=False, servers=None, interpreters=None, mode
     print(f"report: {run_dir / 'report.md'}")
 
 
-@task(help={"run": "the run folder, e.g. reports/20261126-093000"})
+@task(help={"run": "the run: a folder, or a name under reports/ (e.g. 20261126-093000)"})
 def report(c, run):
     """Render reports/<run>/report.md again from results.jsonl and env.json."""
     try:
-        target = reports.write(run)
+        target = reports.write(run_folder(run, c.config.bench.reports))
     except FileNotFoundError as exc:
         raise Exit(f"error: {exc}: give a run folder made by `inv bench`", code=1)
     print(target)
