@@ -315,7 +315,8 @@ def commands_section(records: list[dict]) -> list[str]:
         runs = measured(record)
         lines.append(f"- `{record['label']}` ({_cell_words(record['cell'])})")
         if record.get("server_command"):
-            lines.append(f"  - server: `{record['server_command']}`")
+            config = f" ([its config]({record['server_config']}))" if record.get("server_config") else ""
+            lines.append(f"  - server: `{record['server_command']}`{config}")
         if runs:
             lines.append(f"  - load: `{runs[0]['command']}`")
     return lines + [""]

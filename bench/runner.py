@@ -238,15 +238,22 @@ class Runner:
         return " | ".join(text.splitlines()) or "no output"
 
     def _collect(self, cell: Cell, record: dict) -> None:
-        """Bring the server's log home and read its per-worker request counts."""
-        source = f"{self.workdir}/logs/{cell.id}.log" if cell.server == "twisted" else f"{self.workdir}/nginx-{cell.id}/error.log"
-        local = self.run_dir / "logs" / f"{cell.id}-{cell.label.replace('/', '-')}.log"
+        """Bring the server's log (and Nginx's config) home and read its per-worker request counts."""
+        logs = self.run_dir / "logs"
+        local = logs / f"{cell.id}-{cell.label.replace('/', '-')}.log"
+        copies = {f"{self.workdir}/logs/{cell.id}.log": local}
+        if cell.server == "nginx":
+            confdir = f"{self.workdir}/nginx-{cell.id}"
+            copies = {f"{confdir}/error.log": local, f"{confdir}/nginx.conf": logs / f"{cell.id}-nginx.conf"}
         try:
-            if self.lab.server.exists(source):
-                self.lab.server.get(source, local)
+            for source, target in copies.items():
+                if self.lab.server.exists(source):
+                    self.lab.server.get(source, target)
         except BenchError:
             return
         record["server_log"] = str(local.relative_to(self.run_dir)) if local.exists() else None
+        if cell.server == "nginx" and (logs / f"{cell.id}-nginx.conf").exists():
+            record["server_config"] = f"logs/{cell.id}-nginx.conf"
         if cell.server == "twisted" and local.exists():
             events = server.read_events(local.read_text())
             record["workers"] = {str(k): v for k, v in server.worker_counts(events).items()}

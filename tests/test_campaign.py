@@ -50,6 +50,9 @@ def test_tiny_bench_writes_a_report_with_nginx_and_twisted(tmp_path):
         assert 2 <= len(measured) <= 3  # more repeats only while noisy (tiny: at most 3)
         assert all(r["failed"] == 0 and r["errored"] == 0 and r["succeeded"] > 0 for r in measured)
         assert record["verify"]["length"] == 40
+        assert (run / record["server_log"]).exists()
+        if record["cell"]["server"] == "nginx":
+            assert "worker_processes" in (run / record["server_config"]).read_text()
     twisted = [r for r in records if r["cell"]["server"] == "twisted"]
     assert all(sum(r["workers"].values()) > 0 for r in twisted)
     report = (run / "report.md").read_text()
