@@ -115,6 +115,33 @@ def results_section(records: list[dict]) -> list[str]:
     return lines
 
 
+def answer_section(records: list[dict]) -> list[str]:
+    """The question in one table: Twisted's req/s as a share of Nginx's, per configuration and case."""
+    nginx = {(r["cell"]["keepalive"], r["cell"]["payload"], r["cell"]["workers"]): r
+             for r in records if r["cell"]["server"] == "nginx"}
+    twisted = [r for r in records if r["cell"]["server"] == "twisted"]
+    if not nginx or not twisted:
+        return []
+    cases = sorted({(not r["cell"]["keepalive"], r["cell"]["payload"]) for r in twisted})
+    several = len({r["cell"]["workers"] for r in twisted}) > 1
+    rows: dict[str, dict] = {}
+    for record in twisted:
+        cell = record["cell"]
+        name = f"`{record['label']}`" + (f" ×{cell['workers']}" if several else "")
+        baseline = nginx.get((cell["keepalive"], cell["payload"], cell["workers"]))
+        ratio = _ratio(record, baseline)
+        if ratio != "—" and any("client-bound" in r.get("verdicts", []) for r in (record, baseline)):
+            ratio += " *"
+        rows.setdefault(name, {})[(not cell["keepalive"], cell["payload"])] = ratio
+    headers = ["Twisted", *[f"{payload} B, {'close' if closing else 'keep-alive'}" for closing, payload in cases]]
+    return ["## Twisted against Nginx", "",
+            "Twisted's median req/s divided by Nginx's, same payload, keep-alive and workers "
+            "(— where either side is not a clean number; * where a side was client-bound, so its "
+            "req/s is only a lower bound: see *Who was the limit*).", "",
+            tabulate([[name, *[ratios.get(case, "—") for case in cases]] for name, ratios in rows.items()],
+                     headers, tablefmt="github", disable_numparse=True), ""]
+
+
 def problems_section(records: list[dict]) -> list[str]:
     bad = [r for r in records if r["status"] != "ok"]
     if not bad:
@@ -341,7 +368,8 @@ def render(records: list[dict], env: dict, charts: list[str] = ()) -> str:
               f"min–max their spread; *vs nginx* is the Twisted/Nginx ratio of medians at the same workers.", ""]
     from .charts import chart_links  # charts draws from this module's summaries
 
-    body = (tuning_warnings(env) + problems_section(records) + ["## Results", ""] + results_section(records)
+    body = (tuning_warnings(env) + answer_section(records) + problems_section(records) + ["## Results", ""]
+            + results_section(records)
             + scaling_section(records) + chart_links(charts) + saturation_section(records) + workers_section(records)
             + environment_section(env) + settings_section(env) + commands_section(records))
     return "\n".join(intro + body).rstrip() + "\n"

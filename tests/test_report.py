@@ -66,3 +66,27 @@ def test_environment_lists_each_host_with_its_tools_and_sysctls():
     assert host["cpu_model"] in text and host["kernel"] in text
     assert "`net.core.somaxconn`" in text
     assert f"Twisted {host['pythons']['cpython']['twisted']}" in text
+
+
+def test_the_answer_table_puts_twisted_against_nginx_per_case():
+    records, env = fixture()
+    section = "\n".join(report.answer_section(records))
+    twisted = {(r["cell"]["workers"], r["cell"]["payload"]): report.req_per_s(r) for r in records
+               if r["label"] == "twisted/cpython/shared/fixed" and r["status"] == "ok"}
+    nginx = {r["cell"]["workers"]: report.req_per_s(r) for r in records
+             if r["label"] == "nginx" and r["cell"]["payload"] == 40}
+    row = next(line for line in section.splitlines() if line.startswith("| `twisted/cpython/shared/fixed` ×2"))
+    assert f"{twisted[(2, 40)].median / nginx[2].median:.2f}" in row
+    flagged = next(line for line in section.splitlines() if line.startswith("| `twisted/cpython/shared/fixed` ×1"))
+    assert flagged.rstrip(" |").endswith("—")  # 10000 B: Twisted flagged, Nginx failed
+
+
+def test_a_client_bound_side_marks_its_ratio():
+    records, env = fixture()
+    bound = [dict(r, verdicts=["client-bound"]) if r["label"] == "nginx" else r for r in records]
+
+    def rows(lines):
+        return [line for line in lines if line.startswith("| `twisted")]
+
+    assert all(" * " in row for row in rows(report.answer_section(bound)) if "0." in row)
+    assert not any(" * " in row for row in rows(report.answer_section(records)))
