@@ -99,6 +99,15 @@ HEADERS = ["server", "interpreter", "mode", "resource", "workers", "req/s (media
            "kbyte/s", "latency p50 / p90 / p99 (ms)", "failed", "errored", "non-2xx", "vs nginx", "notes"]
 
 
+def _case(cell: dict) -> tuple:
+    return (cell["keepalive"], cell["payload"], cell["workers"])
+
+
+def nginx_baselines(records: list[dict]) -> dict[tuple, dict]:
+    """Nginx's record for each keep-alive × payload × workers: what Twisted is set against."""
+    return {_case(r["cell"]): r for r in records if r["cell"]["server"] == "nginx"}
+
+
 def _group_key(record: dict):
     cell = record["cell"]
     return (not cell["keepalive"], cell["payload"])
@@ -106,10 +115,9 @@ def _group_key(record: dict):
 
 def results_section(records: list[dict]) -> list[str]:
     lines = []
+    nginx = nginx_baselines(records)
     for (closing, payload), group in groupby(sorted(records, key=_group_key), key=_group_key):
-        group = list(group)
-        nginx = {r["cell"]["workers"]: r for r in group if r["cell"]["server"] == "nginx"}
-        rows = [result_row(r, nginx.get(r["cell"]["workers"])) for r in group]
+        rows = [result_row(r, nginx.get(_case(r["cell"]))) for r in group]
         lines += [f"### {payload} bytes, {'no keep-alive' if closing else 'keep-alive'}", "",
                   tabulate(rows, HEADERS, tablefmt="github", disable_numparse=True), ""]
     return lines
@@ -117,8 +125,7 @@ def results_section(records: list[dict]) -> list[str]:
 
 def answer_section(records: list[dict]) -> list[str]:
     """The question in one table: Twisted's req/s as a share of Nginx's, per configuration and case."""
-    nginx = {(r["cell"]["keepalive"], r["cell"]["payload"], r["cell"]["workers"]): r
-             for r in records if r["cell"]["server"] == "nginx"}
+    nginx = nginx_baselines(records)
     twisted = [r for r in records if r["cell"]["server"] == "twisted"]
     if not nginx or not twisted:
         return []
@@ -128,7 +135,7 @@ def answer_section(records: list[dict]) -> list[str]:
     for record in twisted:
         cell = record["cell"]
         name = f"`{record['label']}`" + (f" ×{cell['workers']}" if several else "")
-        baseline = nginx.get((cell["keepalive"], cell["payload"], cell["workers"]))
+        baseline = nginx.get(_case(cell))
         ratio = _ratio(record, baseline)
         if ratio != "—" and any("client-bound" in r.get("verdicts", []) for r in (record, baseline)):
             ratio += " *"
