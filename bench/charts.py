@@ -165,8 +165,7 @@ def reqs_figure(case: tuple[int, bool], points: list[Point], run: str) -> Figure
                 continue
             x = i + (j - (len(counts) - 1) / 2) * width
             if p.median is None:
-                ax.plot([x], [0], marker="x", color=NOT_CLEAN, markersize=10, mew=2, clip_on=False)
-                ax.text(x, top * 0.04, p.status, rotation=90, ha="center", va="bottom", color=NOT_CLEAN, fontsize=9)
+                _mark_missing(ax, x, top, p.status, fontsize=9)
                 continue
             ax.bar([x], [p.median], width * 0.9, yerr=[[p.median - p.low], [p.high - p.median]], capsize=3,
                    color=colors[workers] if p.clean else "none", edgecolor=colors[workers] if p.clean else NOT_CLEAN,
@@ -186,6 +185,12 @@ def reqs_figure(case: tuple[int, bool], points: list[Point], run: str) -> Figure
     return fig
 
 
+def _mark_missing(ax, x: float, top: float, why: str, fontsize: int) -> None:
+    """No bar where there is no clean number: a red cross at the foot, and why."""
+    ax.plot([x], [0], marker="x", color=NOT_CLEAN, markersize=10, mew=2, clip_on=False)
+    ax.text(x, top * 0.04, why, rotation=90, ha="center", va="bottom", color=NOT_CLEAN, fontsize=fontsize)
+
+
 def ratio_figure(found: list[Ratio], run: str) -> Figure:
     """Twisted/Nginx ratios: one group per configuration and workers, one bar per case."""
     groups = sorted({(r.label, r.workers) for r in found})
@@ -202,8 +207,7 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
                 continue
             x = i + (j - (len(case_list) - 1) / 2) * width
             if r.value is None:
-                ax.plot([x], [0], marker="x", color=NOT_CLEAN, markersize=10, mew=2, clip_on=False)
-                ax.text(x, top * 0.04, r.why_not, rotation=90, ha="center", va="bottom", color=NOT_CLEAN, fontsize=8)
+                _mark_missing(ax, x, top, r.why_not, fontsize=8)
                 continue
             ax.bar([x], [r.value], width * 0.9, color=colors[case])
             ax.text(x, r.value + top * 0.01, f"{r.value:.2f}", ha="center", va="bottom", fontsize=8)
