@@ -3,18 +3,17 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from support import once_listening, twisted_cell
 
 from bench import lab as lab_module
-from bench import loadgen, matrix, provision
+from bench import loadgen, provision
 from bench.errors import HostLost
 from bench.results import read_jsonl
 from bench.runner import Lab, Runner, Settings
-from bench.server import read_events
 
 PROJECT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.lab
@@ -91,24 +90,13 @@ def open_runner(tmp_path, lab, prefix):
 
 def test_a_remote_server_killed_mid_run_is_recorded_and_nothing_is_left(tmp_path, lab):
     runner, server, load = open_runner(tmp_path, lab, twisted_python_prefix(tmp_path))
-    profile = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1}}
-    (cell,) = matrix.plan(servers=("twisted",), interpreters=("cpython",), modes=("shared",), resources=("fixed",),
-                          payloads=(40,), keepalive=(True,), workers=(2,), loadgen="wrk", profile=profile)
+    cell = twisted_cell()
     log = tmp_path / "work" / "logs" / f"{cell.id}.log"
 
-    def kill_the_master():
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            events = read_events(log.read_text()) if log.exists() else []
-            listening = [e for e in events if e["event"] == "listening"]
-            if listening:
-                time.sleep(0.5)
-                os.kill(listening[0]["pid"], signal.SIGKILL)
-                return
-            time.sleep(0.05)
+    def kill_the_master(events):
+        os.kill(next(e for e in events if e["event"] == "listening")["pid"], signal.SIGKILL)
 
-    killer = threading.Thread(target=kill_the_master)
-    killer.start()
+    killer = once_listening(log, 0.5, kill_the_master)
     try:
         record = runner.measure(cell)
     finally:
@@ -166,22 +154,11 @@ def kill_sshd(host) -> None:
 
 def test_a_connection_dropped_mid_cell_keeps_the_record_and_stops_the_server(tmp_path, own_lab):
     runner, server, load = open_runner(tmp_path, own_lab, twisted_python_prefix(tmp_path))
-    profile = {"keepalive": {"duration": 2, "concurrency": 8, "threads": 1}}
-    (cell,) = matrix.plan(servers=("twisted",), interpreters=("cpython",), modes=("shared",), resources=("fixed",),
-                          payloads=(40,), keepalive=(True,), workers=(2,), loadgen="wrk", profile=profile)
+    cell = twisted_cell(profile={"keepalive": {"duration": 2, "concurrency": 8, "threads": 1}})
     log = tmp_path / "work" / "logs" / f"{cell.id}.log"
 
-    def drop_the_load_host():
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if log.exists() and any(e["event"] == "listening" for e in read_events(log.read_text())):
-                time.sleep(0.8)  # the load generator is running now
-                kill_sshd(own_lab.host("load"))
-                return
-            time.sleep(0.05)
-
-    dropper = threading.Thread(target=drop_the_load_host)
-    dropper.start()
+    # 0.8 s after listening, the load generator is running
+    dropper = once_listening(log, 0.8, lambda events: kill_sshd(own_lab.host("load")))
     try:
         with pytest.raises(HostLost, match="connection lost"):
             runner.measure(cell)

@@ -3,22 +3,17 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 
 import psutil
 import pytest
-from support import free_port
+from support import free_port, once_listening, twisted_cell
 
-from bench import loadgen, matrix
+from bench import loadgen
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.results import read_jsonl
 from bench.runner import Lab, Runner, Settings
-from bench.server import read_events
-
-PROFILE = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1},
-           "close": {"duration": 1, "concurrency": 4, "threads": 1}}
 
 
 def make_runner(tmp_path, interpreters=None, **settings):
@@ -32,13 +27,6 @@ def make_runner(tmp_path, interpreters=None, **settings):
     runner = Runner(lab, Settings(**options), tmp_path / "run")
     runner.prepare([40])
     return runner
-
-
-def twisted_cell(**change):
-    (cell,) = matrix.plan(**{**dict(servers=("twisted",), interpreters=("cpython",), modes=("shared",),
-                                    resources=("fixed",), payloads=(40,), keepalive=(True,), workers=(2,),
-                                    loadgen="wrk", profile=PROFILE), **change})
-    return cell
 
 
 def test_a_good_cell_is_recorded_with_its_runs_and_worker_counts(tmp_path):
@@ -88,19 +76,10 @@ def test_a_worker_dying_mid_run_flags_the_cell(tmp_path):
     cell = twisted_cell()
     log = tmp_path / "work" / "logs" / f"{cell.id}.log"
 
-    def kill_a_worker():
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            events = read_events(log.read_text()) if log.exists() else []
-            if any(e["event"] == "listening" for e in events):
-                time.sleep(0.3)
-                worker = next(e for e in events if e["event"] == "ready")
-                os.kill(worker["pid"], signal.SIGKILL)
-                return
-            time.sleep(0.02)
+    def kill_a_worker(events):
+        os.kill(next(e for e in events if e["event"] == "ready")["pid"], signal.SIGKILL)
 
-    killer = threading.Thread(target=kill_a_worker)
-    killer.start()
+    killer = once_listening(log, 0.3, kill_a_worker)
     record = runner.measure(cell)
     killer.join()
     assert record["status"] == "flagged"
