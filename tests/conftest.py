@@ -1,7 +1,7 @@
 """Shared fixtures."""
 import pytest
 
-from bench import lab as lab_module
+from bench.lab import namespaces as lab_module
 
 # -- the network-namespace lab -------------------------------------------------
 

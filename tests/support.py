@@ -4,9 +4,9 @@ import threading
 import time
 from pathlib import Path
 
-from bench import matrix
-from bench.campaign import Options, run_campaign
-from bench.server import read_events
+from bench.measure import matrix
+from bench.measure.campaign import Options, run_campaign
+from bench.standalone.server import read_events
 
 # Short loads: one-second runs of wrk, no warm-up.
 TINY = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1},

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from bench import lab as lab_module
 from bench.errors import BenchError
 from bench.hosts import HostSpec, LocalHost, SSHHost, connect
+from bench.lab import namespaces as lab_module
 
 
 @pytest.mark.parametrize("text, spec", [

@@ -1,8 +1,30 @@
 """Thin Invoke tasks, one module per area: they resolve options and call bench/."""
+from __future__ import annotations
+
+import functools
 from pathlib import Path
+
+from invoke import Exit
+
+from bench.errors import BenchError
 
 
 def run_folder(run: str, reports: str) -> Path:
     """A run folder given as a path, or by its name under the reports folder."""
     path = Path(run)
     return path if path.is_dir() or path.is_absolute() else Path(reports) / run
+
+
+def exits(interrupted: str = "interrupted"):
+    """The one way a task ends on a user's error: a BenchError is one line and exit 1; Ctrl-C is exit 130."""
+    def decorate(body):
+        @functools.wraps(body)
+        def task_body(c, *args, **kwargs):
+            try:
+                return body(c, *args, **kwargs)
+            except BenchError as exc:
+                raise Exit(f"error: {exc}", code=1) from None
+            except KeyboardInterrupt:
+                raise Exit(interrupted, code=130) from None
+        return task_body
+    return decorate

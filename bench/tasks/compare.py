@@ -5,8 +5,9 @@ from pathlib import Path
 
 from invoke import Exit, task
 
-from ..compare import compare_runs
-from ..errors import BenchError
+from bench.errors import BenchError
+from bench.report.compare import compare_runs
+
 from . import run_folder
 
 

@@ -3,8 +3,8 @@ import time
 
 from invoke import Exit, task
 
-from bench import lab as namespace_lab
 from bench.errors import BenchError
+from bench.lab import namespaces as namespace_lab
 
 ROOT_HELP = {"root": "folder for the lab's keys, sshd configs, logs and lab.json (default: lab.root)"}
 

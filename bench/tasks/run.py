@@ -7,11 +7,12 @@ from pathlib import Path
 
 from invoke import Exit, task
 
-from .. import matrix
-from .. import report as reports
-from ..campaign import Options, resume_conflicts, run_campaign
-from ..config import plain
-from ..errors import BenchError
+from bench.config import plain
+from bench.errors import BenchError
+from bench.measure import matrix
+from bench.measure.campaign import Options, resume_conflicts, run_campaign
+from bench.report import markdown as reports
+
 from . import run_folder
 
 LIST = "comma-separated; default from invoke.yaml (bench.{})"

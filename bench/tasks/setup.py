@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from invoke import Exit, task
 
-from .. import hosts
-from ..errors import BenchError
-from ..hosts import LocalHost
-from ..provision import TOOLS, setup_host
+from bench import hosts
+from bench.errors import BenchError
+from bench.hosts import LocalHost
+from bench.setup.provision import TOOLS, setup_host
 
 
 @task(iterable=["host"], auto_shortflags=False, help={

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from invoke import Exit, task
 
-from .. import tuning
-from ..errors import BenchError
-from ..hosts import open_host
-from ..sysconf import SYSCONF, load_profile
+from bench.errors import BenchError
+from bench.hosts import open_host
+from bench.tune import tuning
+from bench.tune.profile import SYSCONF, load_profile
 
 
 @task(iterable=["host"], auto_shortflags=False, help={

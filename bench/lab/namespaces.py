@@ -1,0 +1,535 @@
+"""A lab on one machine: each lab host is a network namespace with its own real sshd.
+
+The namespaces hang off a bridge in the root namespace through veth pairs, on a /24
+of their own and with no default route, so nothing sent in the lab can leave it.
+Every name (bridge, namespaces, veths) carries a short random id and the subnet is
+picked free, so several labs run side by side. The plan is written to ``root/lab.json``
+before anything is created, so :func:`down` can tear a lab down from any process,
+even after a crash halfway through :func:`up`.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench import hosts
+from bench.errors import BenchError
+
+SSHD = "/usr/sbin/sshd"
+SSH_PORT = 2222
+STATE = "lab.json"
+PREFIX = "tlab"
+# Candidate subnets 10.200.0.0/24 .. 10.249.255.0/24: far from the usual 10.0.x and 10.1.x.
+FIRST_OCTET_2, SUBNETS = 200, 50 * 256
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """One lab machine: a namespace, its address, and the files of its sshd."""
+
+    name: str
+    namespace: str
+    veth: str  # the root namespace's end of the pair; its peer is eth0 inside
+    address: str
+    port: int
+    user: str
+    sshd_config: Path
+    host_keys: tuple[Path, ...]
+    pid_file: Path
+    log: Path
+    key: Path
+    known_hosts: Path
+
+    @property
+    def spec(self) -> str:
+        """``user@address:port``, as ``inv bench --server-host`` takes it."""
+        return f"{self.user}@{self.address}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A set of lab hosts on one bridge, with the client key that logs into all of them."""
+
+    id: str
+    root: Path
+    bridge: str
+    subnet: str
+    gateway: str
+    key: Path
+    authorized_keys: Path
+    known_hosts: Path
+    hosts: tuple[LabHost, ...]
+
+    def host(self, name: str) -> LabHost:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise BenchError(f"no lab host {name!r}; the lab has {', '.join(h.name for h in self.hosts)}")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "Lab":
+        data = json.loads(text)
+        paths = {"sshd_config", "pid_file", "log", "key", "known_hosts"}
+        lab_hosts = tuple(
+            LabHost(**{k: Path(v) if k in paths else v for k, v in host.items() if k != "host_keys"},
+                    host_keys=tuple(Path(p) for p in host["host_keys"]))
+            for host in data.pop("hosts")
+        )
+        for key in ("root", "key", "authorized_keys", "known_hosts"):
+            data[key] = Path(data[key])
+        return cls(**data, hosts=lab_hosts)
+
+
+@dataclass(frozen=True)
+class HostState:
+    """What :func:`status` found for one lab host."""
+
+    name: str
+    namespace: bool
+    sshd_pid: int | None
+    accepting: bool
+
+
+# -- planning (pure) ---------------------------------------------------------
+
+def plan(root: Path, names: tuple[str, ...], subnet: ipaddress.IPv4Network, lab_id: str,
+         port: int = SSH_PORT) -> Lab:
+    """The lab's names, addresses and file paths; creates nothing."""
+    if not names or len(set(names)) != len(names):
+        raise BenchError(f"lab host names must be distinct and at least one: got {list(names)}")
+    for name in names:
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,15}", name):
+            raise BenchError(f"bad lab host name {name!r}: use lower-case letters, digits and '-'")
+    addresses = list(subnet.hosts())
+    if len(addresses) < len(names) + 1:
+        raise BenchError(f"subnet {subnet} is too small for {len(names)} hosts and the bridge")
+    key = root / "id_ed25519"
+    known_hosts = root / "known_hosts"
+    lab_hosts = tuple(
+        LabHost(
+            name=name,
+            namespace=f"{PREFIX}-{lab_id}-{name}",
+            veth=f"{PREFIX}{lab_id}v{index}",
+            address=str(addresses[index + 1]),
+            port=port,
+            user="root",
+            sshd_config=root / name / "sshd_config",
+            host_keys=(root / name / "ssh_host_ed25519_key",),
+            pid_file=root / name / "sshd.pid",
+            log=root / name / "sshd.log",
+            key=key,
+            known_hosts=known_hosts,
+        )
+        for index, name in enumerate(names)
+    )
+    return Lab(
+        id=lab_id, root=root, bridge=f"{PREFIX}{lab_id}", subnet=str(subnet),
+        gateway=str(addresses[0]), key=key, authorized_keys=root / "authorized_keys",
+        known_hosts=known_hosts, hosts=lab_hosts,
+    )
+
+
+def free_subnet(used: list[ipaddress.IPv4Network], start: int) -> ipaddress.IPv4Network:
+    """The first 10.2xx.N.0/24 from ``start`` (wrapping) that overlaps none of ``used``."""
+    for step in range(SUBNETS):
+        index = (start + step) % SUBNETS
+        candidate = ipaddress.IPv4Network(f"10.{FIRST_OCTET_2 + index // 256}.{index % 256}.0/24")
+        if not any(candidate.overlaps(net) for net in used):
+            return candidate
+    raise BenchError("no free 10.2xx.N.0/24 subnet for the lab; run `inv lab.down` on old labs")
+
+
+def parse_networks(ip_addr_output: str) -> list[tuple[str, ipaddress.IPv4Network]]:
+    """(interface, network) for each IPv4 address in ``ip -o -4 addr`` output."""
+    found = []
+    for line in ip_addr_output.splitlines():
+        match = re.match(r"\d+:\s+(\S+)\s+inet\s+(\S+)", line)
+        if match:
+            found.append((match[1], ipaddress.IPv4Interface(match[2]).network))
+    return found
+
+
+def sshd_config(host: LabHost, authorized_keys: Path) -> str:
+    """The config of a lab host's sshd: key login only, everything in the lab's folder."""
+    lines = [f"ListenAddress {host.address}:{host.port}"]
+    lines += [f"HostKey {path}" for path in host.host_keys]
+    lines += [
+        f"PidFile {host.pid_file}",
+        f"AuthorizedKeysFile {authorized_keys}",
+        "PermitRootLogin prohibit-password",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",  # the lab's keys may live under /tmp (mode 1777)
+        "UseDNS no",
+        "PrintMotd no",
+        "Subsystem sftp internal-sftp",  # Fabric's put/get
+        "MaxStartups 100:30:200",
+        "MaxSessions 50",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def known_hosts_line(host: LabHost, public_key: str) -> str:
+    """A known_hosts line for ``host``: ``[addr]:port`` unless the port is 22."""
+    name = host.address if host.port == 22 else f"[{host.address}]:{host.port}"
+    kind, blob = public_key.split()[:2]
+    return f"{name} {kind} {blob}\n"
+
+
+def format_lab(lab: Lab) -> list[str]:
+    """How to reach the lab, and the ``inv bench`` flags that use it."""
+    lines = [f"lab {lab.id}: {lab.subnet} on bridge {lab.bridge}, state in {lab.root / STATE}"]
+    lines += [f"  {host.name:<8} {host.spec}  (netns {host.namespace})" for host in lab.hosts]
+    lines += [f"  key          {lab.key}", f"  known_hosts  {lab.known_hosts}"]
+    names = {host.name for host in lab.hosts}
+    if {"server", "load"} <= names:
+        lines += [
+            "run the benchmark in it with:",
+            f"  inv bench --server-host {lab.host('server').spec} --load-host {lab.host('load').spec}"
+            f" --key {lab.key} --known-hosts {lab.known_hosts}",
+        ]
+    return lines
+
+
+def format_status(lab: Lab, states: list[HostState]) -> list[str]:
+    """One line per host: namespace, sshd pid, and whether it accepts connections."""
+    lines = [f"lab {lab.id}: {lab.subnet} on bridge {lab.bridge}"]
+    for state in states:
+        host = lab.host(state.name)
+        sshd = f"sshd pid {state.sshd_pid}" if state.sshd_pid else "sshd not running"
+        reach = "accepting" if state.accepting else "NOT accepting"
+        netns = "netns up" if state.namespace else "netns MISSING"
+        lines.append(f"  {host.name:<8} {host.spec}  {netns}, {sshd}, {reach}")
+    return lines
+
+
+# -- side effects --------------------------------------------------------------
+
+# sshd processes this process started, so `down` can reap them (no zombies).
+_children: dict[str, subprocess.Popen] = {}
+
+
+def missing_requirements() -> str | None:
+    """Why a lab cannot run on this machine, or None when it can."""
+    if os.geteuid() != 0:
+        return "the namespace lab needs root (ip netns, sshd); run it as root"
+    for tool, path in (("ip", shutil.which("ip")), ("ssh-keygen", shutil.which("ssh-keygen")),
+                       ("sshd", SSHD if os.access(SSHD, os.X_OK) else None)):
+        if path is None:
+            return f"the namespace lab needs {tool}: apt-get install iproute2 openssh-server openssh-client"
+    return None
+
+
+def up(root: str | Path, names: tuple[str, ...] = ("server", "load"),
+       subnet: str | None = None, port: int = SSH_PORT, timeout: float = 5.0) -> Lab:
+    """Bring up one namespace with a real sshd per name; return the :class:`Lab`."""
+    problem = missing_requirements()
+    if problem:
+        raise BenchError(problem)
+    root = Path(root).absolute()
+    if (root / STATE).exists():
+        raise BenchError(f"a lab is already recorded in {root / STATE}; run `inv lab.down --root {root}` first")
+    root.mkdir(parents=True, exist_ok=True)
+    lab = _claim_network(root, tuple(names), subnet, port)
+    try:
+        _start(lab, timeout)
+    except BaseException:
+        down(lab)
+        raise
+    return lab
+
+
+def load(root: str | Path) -> Lab | None:
+    """The lab recorded in ``root``, or None when there is none."""
+    state = Path(root).absolute() / STATE
+    return Lab.from_json(state.read_text()) if state.exists() else None
+
+
+def down(root_or_lab: str | Path | Lab, timeout: float = 5.0) -> Lab | None:
+    """Stop the lab's sshd and everything else in its namespaces, delete its links.
+
+    Idempotent, and tolerant of anything already gone; returns the lab torn down.
+    """
+    lab = root_or_lab if isinstance(root_or_lab, Lab) else load(root_or_lab)
+    if lab is None:
+        return None
+    for host in lab.hosts:
+        _stop_sessions(host, timeout)
+        _stop_sshd(host, timeout)
+    for host in lab.hosts:
+        _ip("link", "del", host.veth, missing_ok=True)
+        _ip("netns", "del", host.namespace, missing_ok=True)
+    _ip("link", "del", lab.bridge, missing_ok=True)
+    links = [host.veth for host in lab.hosts] + [lab.bridge]
+    _wait(lambda: not any(_link_exists(name) for name in links), timeout,
+          f"links {', '.join(links)} still exist after deletion; check `ip link`")
+    (lab.root / STATE).unlink(missing_ok=True)
+    return lab
+
+
+def status(lab: Lab) -> list[HostState]:
+    """Each host's namespace, sshd pid and whether it accepts TCP connections now."""
+    return [
+        HostState(
+            name=host.name,
+            namespace=Path("/run/netns", host.namespace).exists(),
+            sshd_pid=_sshd_pid(host),
+            accepting=_accepts(host.address, host.port, 0.2),
+        )
+        for host in lab.hosts
+    ]
+
+
+def connect(host: LabHost, **kw) -> hosts.SSHHost:
+    """A strict SSH connection to a lab host, with the lab's key and known_hosts."""
+    kw.setdefault("key_filename", str(host.key))
+    kw.setdefault("known_hosts", str(host.known_hosts))
+    kw.setdefault("connect_timeout", 5.0)
+    return hosts.connect(host.spec, **kw)
+
+
+def _claim_network(root: Path, names: tuple[str, ...], subnet: str | None, port: int) -> Lab:
+    """Plan the lab, record it, and bring up its bridge on a subnet nobody else uses.
+
+    Two labs starting at once may both see a subnet free: each checks after taking it
+    and the loser backs off to another one.
+    """
+    for _ in range(5):
+        lab_id = secrets.token_hex(3)
+        used = [net for _, net in parse_networks(_ip("-o", "-4", "addr"))]
+        if subnet is not None:
+            chosen = _given_subnet(subnet, used)
+        else:
+            chosen = free_subnet(used, int(lab_id, 16) % SUBNETS)
+        lab = plan(root, names, chosen, lab_id, port)
+        if _link_exists(lab.bridge):
+            continue
+        _write_state(lab)
+        try:
+            _ip("link", "add", lab.bridge, "type", "bridge")
+            _ip("addr", "add", f"{lab.gateway}/{chosen.prefixlen}", "dev", lab.bridge)
+            _ip("link", "set", lab.bridge, "up")
+        except BaseException:
+            down(lab)
+            raise
+        others = [dev for dev, net in parse_networks(_ip("-o", "-4", "addr"))
+                  if dev != lab.bridge and net.overlaps(chosen)]
+        if not others:
+            return lab
+        down(lab)
+        if subnet is not None:
+            raise BenchError(f"subnet {subnet} is in use on {others[0]}; pick another or leave it out")
+    raise BenchError("could not claim a free subnet for the lab after 5 tries; run again")
+
+
+def _write_state(lab: Lab) -> None:
+    """lab.json, atomically: a crash never leaves a half-written one for `down` to choke on."""
+    tmp = lab.root / f".{STATE}.{os.getpid()}"
+    tmp.write_text(lab.to_json())
+    tmp.replace(lab.root / STATE)
+
+
+def _given_subnet(text: str, used: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
+    try:
+        chosen = ipaddress.IPv4Network(text)
+    except ValueError:
+        raise BenchError(f"bad lab subnet {text!r}: write it as 10.210.7.0/24") from None
+    clash = next((net for net in used if net.overlaps(chosen)), None)
+    if clash:
+        raise BenchError(f"subnet {chosen} overlaps {clash} already on this machine; pick another or leave it out")
+    return chosen
+
+
+def _start(lab: Lab, timeout: float) -> None:
+    prefix = ipaddress.IPv4Network(lab.subnet).prefixlen
+    for host in lab.hosts:
+        _ip("netns", "add", host.namespace)
+        _ip("link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", host.namespace)
+        _ip("link", "set", host.veth, "master", lab.bridge, "up")
+        _ip("-n", host.namespace, "addr", "add", f"{host.address}/{prefix}", "dev", "eth0")
+        _ip("-n", host.namespace, "link", "set", "eth0", "up")
+        _ip("-n", host.namespace, "link", "set", "lo", "up")
+    _make_keys(lab)
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
+    for host in lab.hosts:
+        host.sshd_config.write_text(sshd_config(host, lab.authorized_keys))
+        host.pid_file.unlink(missing_ok=True)
+        _children[str(host.pid_file)] = subprocess.Popen(
+            ["ip", "netns", "exec", host.namespace, SSHD, "-D", "-f", str(host.sshd_config), "-E", str(host.log)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    for host in lab.hosts:
+        _wait_for_sshd(host, timeout)
+
+
+def _make_keys(lab: Lab) -> None:
+    """The client key and each host's key, generated in parallel; then known_hosts."""
+    keys = [lab.key] + [path for host in lab.hosts for path in host.host_keys]
+    for path in keys:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".pub").unlink(missing_ok=True)
+    jobs = [
+        (path, subprocess.Popen(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"twisted-lab-{lab.id}",
+                                 "-f", str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True))
+        for path in keys
+    ]
+    for path, job in jobs:
+        output, _ = job.communicate()
+        if job.returncode != 0:
+            raise BenchError(f"ssh-keygen failed for {path}: {output.strip()}")
+    lab.authorized_keys.write_text(Path(f"{lab.key}.pub").read_text())
+    lab.known_hosts.write_text("".join(
+        known_hosts_line(host, Path(f"{path}.pub").read_text())
+        for host in lab.hosts for path in host.host_keys
+    ))
+
+
+def _wait_for_sshd(host: LabHost, timeout: float) -> None:
+    child = _children.get(str(host.pid_file))
+    deadline = time.monotonic() + timeout
+    while not _accepts(host.address, host.port, 0.1):
+        if child is not None and child.poll() is not None:
+            raise BenchError(f"sshd for lab host {host.name} exited ({child.returncode}): {_log_tail(host.log)}")
+        if time.monotonic() > deadline:
+            raise BenchError(f"sshd for lab host {host.name} not accepting on {host.address}:{host.port} "
+                             f"after {timeout:g}s: {_log_tail(host.log)}")
+        time.sleep(0.005)
+
+
+def _accepts(address: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _log_tail(log: Path) -> str:
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return f"no log at {log}"
+    return " | ".join(lines[-3:]) or f"{log} is empty"
+
+
+def _sshd_pid(host: LabHost) -> int | None:
+    """The pid in the host's PidFile when that process is this lab's sshd, running."""
+    try:
+        pid = int(host.pid_file.read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return None
+    # A stale pid file may name a pid reused by another process: check it is ours.
+    # sshd rewrites its title ("sshd: /usr/sbin/sshd -D -f CONF ... [listener]").
+    return pid if str(host.sshd_config).encode() in cmdline else None
+
+
+def _stop_sessions(host: LabHost, timeout: float) -> None:
+    """Stop every process in the namespace but the sshd listener: its SSH sessions and
+    whatever they started (servers, load generators).
+
+    They go first, while the listener still lives to reap its session processes.
+    """
+    if not Path("/run/netns", host.namespace).exists():
+        return
+    listener = _sshd_pid(host)
+    pids = [int(pid) for pid in _ip("netns", "pids", host.namespace, missing_ok=True).split()]
+    _kill_and_wait([pid for pid in pids if pid != listener], timeout)
+
+
+def _stop_sshd(host: LabHost, timeout: float) -> None:
+    """Stop the host's sshd by the pid in its PidFile (and reap it when it is our child)."""
+    pids = {pid for pid in [_sshd_pid(host)] if pid is not None}
+    child = _children.pop(str(host.pid_file), None)
+    if child is not None and child.poll() is None:
+        pids.add(child.pid)
+    _kill_and_wait(sorted(pids), timeout, child)
+    host.pid_file.unlink(missing_ok=True)
+
+
+def _kill_and_wait(pids: list[int], timeout: float, child: subprocess.Popen | None = None) -> None:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL what is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while True:
+            if child is not None:
+                child.poll()  # reaps it
+            pids = [pid for pid in pids if _lingering(pid)]
+            if not pids or time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+        if not pids:
+            return
+    running = [pid for pid in pids if _process_state(pid) not in (None, "Z")]
+    if running:
+        raise BenchError(f"processes {running} survived SIGKILL; check them with `ps -p {','.join(map(str, running))}`")
+
+
+def _lingering(pid: int) -> bool:
+    """True while ``pid`` runs, or is a zombie that its parent should still reap.
+
+    A zombie whose parent is init counts as gone: init on some machines never reaps.
+    """
+    state = _process_state(pid)
+    if state is None:
+        return False
+    if state != "Z":
+        return True
+    try:
+        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return False
+    return ppid > 1
+
+
+def _process_state(pid: int) -> str | None:
+    """The state letter of ``pid`` (R, S, Z...), or None when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _link_exists(name: str) -> bool:
+    return Path("/sys/class/net", name).exists()
+
+
+def _ip(*args: str, missing_ok: bool = False) -> str:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        error = result.stderr.strip()
+        if missing_ok and re.search(r"Cannot find device|No such file", error):
+            return ""
+        raise BenchError(f"`ip {' '.join(args)}` failed: {error}; check that you are root and iproute2 works")
+    return result.stdout
+
+
+def _wait(done, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise BenchError(message)
+        time.sleep(0.005)

@@ -1,0 +1,59 @@
+"""What `inv setup` leaves on a host, as the rest of the harness reads it: the manifest and the environments.
+
+Layout under the prefix: ``venvs/<interpreter>/bin/python``, ``bin/<tool>``, ``manifest.json``;
+an install counts once its ``.complete`` marker is written.
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+import shlex
+
+from bench.errors import BenchError
+from bench.hosts import Host
+
+INTERPRETERS = ("pypy", "cpython")
+MANIFEST = "manifest.json"
+MARKER = ".complete"
+
+
+def read_manifest(host: Host, prefix: str) -> dict:
+    """The manifest `inv setup` wrote on ``host``; {} when there is none."""
+    path = posixpath.join(host.expand(prefix), MANIFEST)
+    if not host.exists(path):
+        return {}
+    try:
+        return json.loads(host.read_text(path))
+    except ValueError:
+        raise BenchError(f"{host}:{path} is not valid JSON: run `inv setup` again to rewrite it") from None
+
+
+def interpreters(host: Host, prefix: str) -> dict[str, str]:
+    """name -> python of each complete environment ("pypy", "cpython") on ``host``."""
+    root = host.expand(prefix)
+    checks = "; ".join(
+        f"test -f {shlex.quote(venv)}/{MARKER} && test -x {shlex.quote(venv)}/bin/python && echo {name}"
+        for name in INTERPRETERS for venv in [posixpath.join(root, "venvs", name)]
+    )
+    found = host.run(checks, warn=True).stdout.split()
+    return {name: posixpath.join(root, "venvs", name, "bin", "python") for name in INTERPRETERS if name in found}
+
+
+def tool_binary(host: Host, prefix: str, name: str) -> str | None:
+    """``PREFIX/bin/NAME`` (e.g. weighttp) when `inv setup` built it, else None."""
+    path = posixpath.join(host.expand(prefix), "bin", name)
+    return path if host.run(f"test -x {shlex.quote(path)}", warn=True).ok else None
+
+
+def describe_source(source: dict) -> str:
+    """One phrase for where a tool came from."""
+    kind = source.get("kind")
+    if kind == "tarball":
+        return f"tarball {source['file']} (sha256 {source['sha256'][:12]}…)"
+    if kind == "distro":
+        return f"distro {source['package']} {source['version']}"
+    if kind == "fallback":
+        instead = source.get("instead") or f"{source.get('package')} {source.get('version')}"
+        missing = f"pinned {source['fetch']['file']} unavailable" if source.get("fetch") else "no pinned tarball"
+        return f"FALLBACK to {instead} ({missing})"
+    return f"{kind} {source.get('path', '')}".strip()

@@ -1,0 +1,246 @@
+"""A benchmark campaign: plan the matrix, set up the lab, measure every cell, write the report.
+
+This is where the pieces meet; each piece stays ignorant of the others.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+from bench import clock, manifest, tune
+from bench.errors import BenchError
+from bench.hosts import Host, open_host
+from bench.records import read_jsonl
+from bench.report import markdown as report
+
+from . import environment, loadgen, matrix, nginx
+from .runner import Lab, Runner, Settings, warmup_load
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Options:
+    """Everything a campaign needs, resolved from invoke.yaml and the flags."""
+
+    servers: tuple = ("nginx", "twisted")
+    interpreters: tuple = ("pypy", "cpython")
+    modes: tuple = ("shared",)
+    resources: tuple = ("fixed", "file")
+    payloads: tuple = (40, 10000)
+    keepalive: tuple = (True, False)
+    workers: tuple = ()  # empty: the server host's CPU count
+    repeats: int = 3
+    statistics: dict = field(default_factory=dict)  # max_repeats, cv_threshold, max_seconds
+    loadgen: str | None = None
+    profile_name: str = "default"
+    profile: dict = field(default_factory=dict)
+    port: int = 8080
+    interface: str | None = None  # None: loopback locally, the server's address on a lab host
+    backlog: int = 8192
+    server_log: bool = False
+    server_host: str | None = None  # None: this machine
+    load_host: str | None = None
+    server_address: str | None = None  # what the load generator targets
+    reports: str = "reports"
+    name: str | None = None
+    prefix: str = "~/.twisted-lab"
+    tune_profile: str = "seed"
+    command: str = "inv bench"
+
+    # What must match for a resumed run to add to the same results.
+    RESUMABLE = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers",
+                 "repeats", "statistics", "loadgen", "profile_name", "profile", "port", "interface",
+                 "backlog", "server_log", "server_host", "load_host", "server_address")
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Options":
+        known = {f.name for f in fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        return cls(**values)
+
+
+def resume_conflicts(stored: Options, given: Options) -> list[str]:
+    """The settings a resumed run would change: each as 'name: stored vs given'."""
+    old, new = stored.to_dict(), given.to_dict()
+    return [f"{key}: {old[key]} vs {new[key]}" for key in Options.RESUMABLE if old.get(key) != new.get(key)]
+
+
+def raise_nofile(host: Host, needed: int) -> None:
+    """Raise the open-file limit for everything the harness starts on ``host``."""
+    if host.is_local:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft >= needed:
+            return
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            raise BenchError(f"the open-file hard limit is {hard}, the load needs {needed}: "
+                             f"run `inv tune` (then log in again), or lower the concurrency")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        return
+    hard = host.run("ulimit -Hn").stdout.strip()
+    if hard != "unlimited" and int(hard) < needed:
+        raise BenchError(f"{host}: the open-file hard limit is {hard}, the load needs {needed}: "
+                         f"run `inv tune --host {host}`, or lower the concurrency")
+    host.nofile = needed
+
+
+def find_interpreters(host: Host, prefix: str) -> dict[str, str]:
+    """The Python environments `inv setup` made; this harness's own CPython stands in locally."""
+    found = manifest.interpreters(host, prefix)
+    if "cpython" not in found and host.is_local:
+        found["cpython"] = sys.executable
+    return found
+
+
+def open_lab(options: Options, lab_config, trust_new: bool) -> tuple[Host, Host, str, str]:
+    """The server and load hosts, the address the load targets and the one servers bind."""
+    server_host = open_host(options.server_host, lab_config, trust_new=trust_new)
+    if (options.load_host or None) == (options.server_host or None):
+        load_host = server_host
+    else:
+        load_host = open_host(options.load_host, lab_config, trust_new=trust_new)
+    if server_host.is_local:
+        address = options.server_address or options.interface or "127.0.0.1"
+    else:
+        address = options.server_address or server_host.spec.host
+    return server_host, load_host, address, options.interface or address
+
+
+def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, resume: Path | None = None,
+                 say: Callable[[str], None] = print) -> Path:
+    """Measure the matrix; return the run folder (its report is written even when interrupted)."""
+    lab_config = lab_config or {}
+    if resume is not None:
+        run_dir = Path(resume)
+    else:
+        run_dir = Path(options.reports) / (options.name or time.strftime("%Y%m%d-%H%M%S"))
+        if (run_dir / "results.jsonl").exists():
+            raise BenchError(f"{run_dir} already holds results: pick another --name, or pass --resume {run_dir}")
+    server_host, load_host, address, interface = open_lab(options, lab_config, trust_new)
+    where = "" if server_host.is_local and load_host.is_local else f" (server {server_host}, load {load_host})"
+
+    generator, binary = loadgen.detect(load_host, options.loadgen, [f"{load_host.expand(options.prefix)}/bin"])
+    interpreters = find_interpreters(server_host, options.prefix)
+    wanted = set(options.interpreters) if "twisted" in options.servers else set()
+    for name in sorted(wanted - set(interpreters)):
+        say(f"note: no {name} environment on {server_host}: its Twisted cells are skipped (run `inv setup`)")
+    interpreters_used = tuple(i for i in options.interpreters if i in interpreters)
+    servers = options.servers
+    if "twisted" in servers and not interpreters_used:
+        if servers == ("twisted",):
+            raise BenchError(f"no Python environment with Twisted on {server_host}: run `inv setup`")
+        servers = tuple(s for s in servers if s != "twisted")
+    nginx_binary = nginx.find(server_host) if "nginx" in servers else None
+    server_cpus = int(server_host.run("nproc").stdout.strip() or 1)
+
+    cells = matrix.plan(
+        servers=servers, interpreters=interpreters_used, modes=options.modes, resources=options.resources,
+        payloads=options.payloads, keepalive=options.keepalive, workers=options.workers or (server_cpus,),
+        loadgen=generator.name, profile=options.profile,
+    )
+    check_loads(cells, options, generator, binary)
+    done = {r["id"] for r in read_jsonl(run_dir / "results.jsonl") if r["status"] != "interrupted"}
+    todo = [cell for cell in cells if cell.id not in done]
+    if resume is not None:
+        say(f"resuming {run_dir}: {len(cells) - len(todo)} of {len(cells)} cells already measured")
+    needed = max(c.concurrency for c in cells) * 2 + 1024
+    for host in {id(server_host): server_host, id(load_host): load_host}.values():
+        raise_nofile(host, needed)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(port=options.port, interface=interface, backlog=options.backlog,
+                        repeats=options.repeats, warmup=dict(options.profile.get("warmup") or {}),
+                        server_log=options.server_log, workdir=f"/tmp/twisted-lab-{run_dir.name}",
+                        **options.statistics)
+    lab = Lab(server=server_host, load=load_host, address=address, interpreters=interpreters,
+              nginx=nginx_binary, generator=generator, loadgen_binary=binary, server_cpus=server_cpus)
+    if resume is None:
+        env = capture_env(options, run_dir, server_host, load_host, interpreters, nginx_binary, generator, binary)
+        (run_dir / "env.json").write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
+
+    runner = Runner(lab, settings, run_dir, say=say)
+    say(f"{len(todo)} cells, {generator.name} as load generator{where}, results in {run_dir}/")
+    try:
+        runner.prepare(options.payloads)
+        for number, cell in enumerate(todo, 1):
+            record = runner.measure(cell)
+            say(f"[{number}/{len(todo)}] {progress_line(record)}")
+    except KeyboardInterrupt:
+        say(f"interrupted: the cells measured so far are kept in {run_dir}/results.jsonl; "
+            f"`inv bench --resume {run_dir}` measures the rest")
+        raise
+    except BenchError as exc:
+        raise BenchError(f"{exc} — measured cells are kept; `inv bench --resume {run_dir}` goes on") from None
+    finally:
+        try:
+            runner.cleanup()
+        except BenchError:
+            pass  # a lost connection must not hide the report
+        if (run_dir / "results.jsonl").exists():
+            report.write(run_dir)
+        server_host.close()
+        load_host.close()
+    return run_dir
+
+
+def check_loads(cells, options: Options, generator, binary: str) -> None:
+    """Refuse, before anything starts, a load the chosen tool cannot run (wrk and a request count...)."""
+    warmup = options.profile.get("warmup") or {}
+    for cell in cells:
+        measured = cell.load("http://127.0.0.1/")
+        for load in filter(None, (measured, warmup_load(measured, warmup))):
+            try:
+                generator.command(load, binary)
+            except BenchError as exc:
+                raise BenchError(f"load profile {options.profile_name!r} with {generator.name}: {exc}") from None
+
+
+def capture_env(options, run_dir, server_host, load_host, interpreters, nginx_binary, generator, binary) -> dict:
+    """env.json: the run's settings and, per host, what it is and how it was tuned and provisioned."""
+    loadgen_facts = {"tool": generator.name, "path": binary, "version": loadgen.version(load_host, binary)}
+    profile = tune.load_profile(options.tune_profile)
+    hosts = []
+    same = server_host is load_host
+    for host, role in ((server_host, "server+load" if same else "server"), (load_host, "load")):
+        if role == "load" and same:
+            continue
+        facts = environment.capture_host(
+            host, role=role, interpreters=interpreters if "server" in role else {},
+            nginx=nginx_binary if "server" in role else None,
+            loadgen=loadgen_facts if "load" in role else None,
+            nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[0] if host.is_local else host.nofile)
+        facts["tuning"] = {"profile": options.tune_profile, "settings": tune.tuning_state(host, profile)}
+        facts["manifest"] = manifest.read_manifest(host, options.prefix)
+        hosts.append(facts)
+    return {
+        "run": run_dir.name,
+        "started": clock.now_utc(),
+        "command": options.command,
+        "git": environment.git_commit(PROJECT),
+        "options": options.to_dict(),
+        "settings": {"profile": options.profile_name, "load": options.profile, "repeats": options.repeats,
+                     "statistics": options.statistics, "loadgen": generator.name, "port": options.port,
+                     "backlog": options.backlog, "server_log": options.server_log},
+        "hosts": hosts,
+    }
+
+
+def progress_line(record: dict) -> str:
+    cell = record["cell"]
+    words = f"{record['label']} {cell['payload']}B {'keep-alive' if cell['keepalive'] else 'close'} ×{cell['workers']}"
+    summary = report.req_per_s(record)
+    if record["status"] == "failed" or not summary:
+        return f"{words}: FAILED — {'; '.join(record['reasons'])}"
+    notes = [*record.get("verdicts", [])]
+    if record["status"] != "ok":
+        notes.append(f"{record['status']}: {'; '.join(dict.fromkeys(record['reasons']))}")
+    return (f"{words}: {summary.median:,.0f} req/s ({summary.low:,.0f}–{summary.high:,.0f}), "
+            f"harness overhead {record['timing']['overhead']:.1f}s" + (f" [{', '.join(notes)}]" if notes else ""))

@@ -1,0 +1,102 @@
+"""What the measured machines were: captured once per run into ``env.json``."""
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from pathlib import Path
+
+from bench.hosts import Host
+from bench.tune import INTEREST, normalize  # the seed's "Linux sysctl vars of interest"
+
+_FACTS = {
+    "cpu_model": "sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1",
+    "cpus": "nproc",
+    "kernel": "uname -sr",
+    "kernel_cmdline": "cat /proc/cmdline",
+    "governor": "cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null || echo none",
+    "memory_kb": "sed -n 's/^MemTotal:[[:space:]]*\\([0-9]*\\).*/\\1/p' /proc/meminfo",
+    "os": ". /etc/os-release 2>/dev/null && echo \"$PRETTY_NAME\"",
+    "hostname": "hostname",
+    "ulimit_n": "ulimit -n",
+    "ulimit_hn": "ulimit -Hn",
+}
+
+
+_PYTHON_FACTS = (
+    "import json, platform, sys, twisted; "
+    "pypy = getattr(sys, 'pypy_version_info', None); "
+    "print(json.dumps({'implementation': platform.python_implementation(), "
+    "'version': platform.python_version(), "
+    "'pypy': '.'.join(map(str, pypy[:3])) if pypy else None, "
+    "'twisted': twisted.__version__}))"
+)
+
+
+def _script(commands: dict[str, str]) -> str:
+    """One shell round trip for many facts: each prints ``@@key`` then its output."""
+    return "; ".join(f"echo @@{key}; ({command}) 2>/dev/null" for key, command in commands.items())
+
+
+def parse_facts(output: str) -> dict[str, str]:
+    facts, key, lines = {}, None, []
+    for line in output.splitlines():
+        if line.startswith("@@"):
+            if key is not None:
+                facts[key] = "\n".join(lines).strip()
+            key, lines = line[2:], []
+        else:
+            lines.append(line)
+    if key is not None:
+        facts[key] = "\n".join(lines).strip()
+    return facts
+
+
+def capture_host(host: Host, *, role: str, interpreters: dict[str, str], nginx: str | None,
+                 loadgen: dict | None, nofile: int | None = None) -> dict:
+    """Facts about one host: CPU, kernel, sysctls, limits, tool versions.
+
+    ``loadgen`` is ``{"tool", "path", "version"}`` for the host that runs the load.
+    """
+    commands = dict(_FACTS)
+    for key in INTEREST:
+        commands[f"sysctl:{key}"] = f"sysctl -n {key}"
+    for name, python in interpreters.items():
+        commands[f"python:{name}"] = f"{shlex.quote(python)} -c {shlex.quote(_PYTHON_FACTS)}"
+    if nginx:
+        commands["nginx"] = f"{nginx} -v 2>&1"
+    facts = parse_facts(host.run(_script(commands), warn=True).stdout)
+
+    pythons = {}
+    for name in interpreters:
+        try:
+            pythons[name] = {"path": interpreters[name], **json.loads(facts.get(f"python:{name}", ""))}
+        except json.JSONDecodeError:
+            pythons[name] = {"path": interpreters[name], "error": "does not start or lacks Twisted"}
+    return {
+        "name": str(host),
+        "role": role,
+        "cpu_model": facts.get("cpu_model", ""),
+        "cpus": int(facts.get("cpus") or 0),
+        "kernel": facts.get("kernel", ""),
+        "kernel_cmdline": facts.get("kernel_cmdline", ""),
+        "governor": facts.get("governor", ""),
+        "memory_kb": int(facts.get("memory_kb") or 0),
+        "os": facts.get("os", ""),
+        "hostname": facts.get("hostname", ""),
+        "nofile": {"soft": nofile or facts.get("ulimit_n"), "hard": facts.get("ulimit_hn")},
+        "sysctl": {key: normalize(facts.get(f"sysctl:{key}", "")) or None for key in INTEREST},
+        "pythons": pythons,
+        "nginx": (facts.get("nginx") or "").split("/", 1)[-1] or None,
+        "loadgen": loadgen,
+    }
+
+
+def git_commit(repo: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+

@@ -1,0 +1,47 @@
+"""Judgements about measurements: is the warm-up over, is a cell noisy, who was the limit.
+
+Pure functions over numbers, so each rule is tested on constructed data.
+"""
+from __future__ import annotations
+
+from bench.stats import summarize
+
+# A load generator using this share of its threads' cores is saturated...
+CLIENT_BUSY = 0.90
+# ... and a server below this share of the cores it could use had room to spare.
+SERVER_ROOM = 0.80
+
+
+def warmed_up(rates: list[float], tolerance: float) -> bool:
+    """Warm-up is over once a round no longer beats the previous one by more than ``tolerance``."""
+    return len(rates) >= 2 and rates[-1] <= rates[-2] * (1 + tolerance)
+
+
+def noisy(rates: list[float], threshold: float) -> bool:
+    """More spread than ``threshold`` (coefficient of variation) across the repeats."""
+    summary = summarize(rates)
+    return bool(summary and summary.n >= 2 and summary.cv > threshold)
+
+
+def server_capacity(workers: int, server_cpus: int, loadgen_cores: float, same_host: bool) -> float:
+    """Cores the server could have used: its workers, bounded by what the load generator left."""
+    cores = server_cpus - (loadgen_cores if same_host else 0.0)
+    return max(min(float(workers), cores), 0.0)
+
+
+def client_bound(*, loadgen_cores: float, threads: int, server_cores: float, workers: int,
+                 server_cpus: int, same_host: bool) -> bool:
+    """The load generator used up its cores while the server still had room."""
+    saturated = loadgen_cores >= CLIENT_BUSY * threads
+    capacity = server_capacity(workers, server_cpus, loadgen_cores, same_host)
+    return saturated and server_cores < SERVER_ROOM * capacity
+
+
+def spread(counts: dict) -> dict | None:
+    """How evenly requests fell on the workers: min/max share and the max/mean imbalance."""
+    values = [int(v) for v in counts.values()]
+    total = sum(values)
+    if len(values) < 2 or not total:
+        return None
+    mean = total / len(values)
+    return {"min_share": min(values) / total, "max_share": max(values) / total, "imbalance": max(values) / mean}

@@ -1,0 +1,316 @@
+"""The run's charts: PNGs drawn only from ``results.jsonl`` and ``env.json``.
+
+Three kinds, one file per case (payload × keep-alive) where it applies:
+
+- ``chart-reqs-<payload>-<keepalive|close>.png``: req/s per server configuration, bars at
+  the median of the measured repeats with min–max error bars, one bar per worker count;
+- ``chart-ratio.png``: the Twisted/Nginx ratio of medians per configuration at equal workers;
+- ``chart-scaling-<payload>-<keepalive|close>.png``: req/s against workers for each
+  configuration measured at several worker counts, beside linear scaling from its
+  smallest worker count.
+
+A cell that is not clean (flagged, failed, interrupted) is drawn hatched in red or marked
+by its status where a bar would be: never as a clean bar. The PNGs carry no timestamp or
+version metadata, so drawing the same run again writes the same bytes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from . import markdown as report
+
+DPI = 100
+HEIGHT = 5.0
+NOT_CLEAN = "tab:red"
+PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
+           "tab:olive", "tab:cyan", "tab:gray")
+# No "Software" (matplotlib's version) in the file: the bytes depend on the data alone.
+PNG_METADATA = {"Software": None}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One cell as the charts draw it: a configuration at some workers, and its req/s."""
+
+    label: str  # the server configuration, e.g. "nginx" or "twisted/cpython/shared/fixed"
+    workers: int
+    status: str
+    median: float | None
+    low: float | None
+    high: float | None
+    verdicts: tuple[str, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        return self.status == "ok" and self.median is not None
+
+    @property
+    def note(self) -> str:
+        """What to write beside the point: its status when not clean, else its verdicts."""
+        return self.status if not self.clean else ", ".join(self.verdicts)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Twisted's median over Nginx's at the same workers, or why there is none."""
+
+    case: tuple[int, bool]
+    label: str
+    workers: int
+    value: float | None
+    why_not: str = ""
+
+
+# -- planning (pure) -------------------------------------------------------------------
+
+def case_words(case: tuple[int, bool]) -> str:
+    payload, keepalive = case
+    return f"{payload} bytes, {'keep-alive' if keepalive else 'no keep-alive'}"
+
+
+def case_slug(case: tuple[int, bool]) -> str:
+    payload, keepalive = case
+    return f"{payload}-{'keepalive' if keepalive else 'close'}"
+
+
+def point(record: dict) -> Point:
+    summary = report.req_per_s(record)
+    return Point(label=record["label"], workers=record["cell"]["workers"], status=record["status"],
+                 median=summary.median if summary else None, low=summary.low if summary else None,
+                 high=summary.high if summary else None, verdicts=tuple(record.get("verdicts") or ()))
+
+
+def cases(records: list[dict]) -> dict[tuple[int, bool], list[Point]]:
+    """Points by case, keep-alive first then by payload (the report's order)."""
+    by_case: dict[tuple[int, bool], list[Point]] = {}
+    for record in report.latest(records):
+        cell = record["cell"]
+        by_case.setdefault((cell["payload"], cell["keepalive"]), []).append(point(record))
+    return {case: by_case[case] for case in sorted(by_case, key=lambda c: (not c[1], c[0]))}
+
+
+def configurations(points: list[Point]) -> list[str]:
+    """Labels in drawing order: Nginx first, then Twisted's configurations by name."""
+    return sorted({p.label for p in points}, key=lambda label: (label != "nginx", label))
+
+
+def ratios(by_case: dict[tuple[int, bool], list[Point]]) -> list[Ratio]:
+    """Every Twisted point that has an Nginx point at its workers, with the ratio if both are clean."""
+    found = []
+    for case, points in by_case.items():
+        nginx = {p.workers: p for p in points if p.label == "nginx"}
+        for mine in sorted((p for p in points if p.label != "nginx"), key=lambda p: (p.label, p.workers)):
+            theirs = nginx.get(mine.workers)
+            if theirs is None:
+                continue
+            if mine.clean and theirs.clean and theirs.median:
+                found.append(Ratio(case, mine.label, mine.workers, mine.median / theirs.median))
+            else:
+                why = f"twisted {mine.status}" if not mine.clean else f"nginx {theirs.status}"
+                found.append(Ratio(case, mine.label, mine.workers, None, why))
+    return found
+
+
+def scaling_lines(points: list[Point]) -> dict[str, list[Point]]:
+    """Configurations measured at two or more worker counts, their points by workers."""
+    lines = {}
+    for label in configurations(points):
+        mine = sorted((p for p in points if p.label == label), key=lambda p: p.workers)
+        if len({p.workers for p in mine}) >= 2:
+            lines[label] = mine
+    return lines
+
+
+def linear_reference(line: list[Point]) -> list[tuple[int, float]]:
+    """Perfect scaling from the smallest clean worker count (1 worker when measured)."""
+    base = next((p for p in line if p.clean), None)
+    if base is None:
+        return []
+    return [(p.workers, base.median * p.workers / base.workers) for p in line if p.workers >= base.workers]
+
+
+# -- drawing ---------------------------------------------------------------------------
+
+def _tick(label: str) -> str:
+    return label.replace("/", "\n", 1)
+
+
+def _workers_words(workers: int) -> str:
+    return f"{workers} worker{'s' if workers != 1 else ''}"
+
+
+def _figure(width: float) -> Figure:
+    return Figure(figsize=(width, HEIGHT), dpi=DPI, layout="constrained")
+
+
+def reqs_figure(case: tuple[int, bool], points: list[Point], run: str) -> Figure:
+    """Bars of req/s per configuration, one per worker count."""
+    labels = configurations(points)
+    counts = sorted({p.workers for p in points})
+    colors = {w: PALETTE[i % len(PALETTE)] for i, w in enumerate(counts)}
+    width = 0.8 / len(counts)
+    fig = _figure(min(16.0, max(7.0, 1.1 * len(labels) * max(1, len(counts) / 2) + 2)))
+    ax = fig.add_subplot()
+    top = max((p.high for p in points if p.high is not None), default=1.0) or 1.0
+    for i, label in enumerate(labels):
+        for j, workers in enumerate(counts):
+            p = next((p for p in points if p.label == label and p.workers == workers), None)
+            if p is None:
+                continue
+            x = i + (j - (len(counts) - 1) / 2) * width
+            if p.median is None:
+                _mark_missing(ax, x, top, p.status, fontsize=9)
+                continue
+            ax.bar([x], [p.median], width * 0.9, yerr=[[p.median - p.low], [p.high - p.median]], capsize=3,
+                   color=colors[workers] if p.clean else "none", edgecolor=colors[workers] if p.clean else NOT_CLEAN,
+                   hatch=None if p.clean else "//", ecolor="black")
+            if p.note:
+                ax.text(x, p.high + top * 0.01, p.note, rotation=90, ha="center", va="bottom", fontsize=8,
+                        color="dimgray" if p.clean else NOT_CLEAN)
+    ax.set_xticks(range(len(labels)), [_tick(label) for label in labels], fontsize=8)
+    ax.set_ylim(0, top * 1.25)
+    ax.set_ylabel("requests per second (median, min–max)")
+    ax.set_title(f"{case_words(case)} — run {run}")
+    handles = [Patch(facecolor=colors[w], label=_workers_words(w)) for w in counts]
+    if any(not p.clean for p in points):
+        handles.append(Patch(facecolor="none", edgecolor=NOT_CLEAN, hatch="//", label="not clean (see report)"))
+    ax.legend(handles=handles, fontsize=8, loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def _mark_missing(ax, x: float, top: float, why: str, fontsize: int) -> None:
+    """No bar where there is no clean number: a red cross at the foot, and why."""
+    ax.plot([x], [0], marker="x", color=NOT_CLEAN, markersize=10, mew=2, clip_on=False)
+    ax.text(x, top * 0.04, why, rotation=90, ha="center", va="bottom", color=NOT_CLEAN, fontsize=fontsize)
+
+
+def ratio_figure(found: list[Ratio], run: str) -> Figure:
+    """Twisted/Nginx ratios: one group per configuration and workers, one bar per case."""
+    groups = sorted({(r.label, r.workers) for r in found})
+    case_list = sorted({r.case for r in found}, key=lambda c: (not c[1], c[0]))
+    colors = {case: PALETTE[i % len(PALETTE)] for i, case in enumerate(case_list)}
+    width = 0.8 / len(case_list)
+    fig = _figure(min(16.0, max(7.0, 0.6 * len(groups) * len(case_list) + 2)))
+    ax = fig.add_subplot()
+    top = max([r.value for r in found if r.value is not None] + [1.0])
+    for i, group in enumerate(groups):
+        for j, case in enumerate(case_list):
+            r = next((r for r in found if (r.label, r.workers) == group and r.case == case), None)
+            if r is None:
+                continue
+            x = i + (j - (len(case_list) - 1) / 2) * width
+            if r.value is None:
+                _mark_missing(ax, x, top, r.why_not, fontsize=8)
+                continue
+            ax.bar([x], [r.value], width * 0.9, color=colors[case])
+            ax.text(x, r.value + top * 0.01, f"{r.value:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(groups)), [f"{_tick(label)}\n×{workers}" for label, workers in groups], fontsize=8)
+    ax.set_ylim(0, top * 1.5)  # room for the legend above the parity line
+    ax.set_ylabel("Twisted req/s ÷ Nginx req/s (medians)")
+    ax.set_title(f"Twisted against Nginx at equal workers — run {run}")
+    handles = [Patch(facecolor=colors[c], label=case_words(c)) for c in case_list]
+    handles.append(Line2D([], [], color="black", linestyle="--", label="Nginx"))
+    if any(r.value is None for r in found):
+        handles.append(Line2D([], [], color=NOT_CLEAN, marker="x", linestyle="none", label="not clean: no ratio"))
+    ax.legend(handles=handles, fontsize=8, loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def scaling_figure(case: tuple[int, bool], lines: dict[str, list[Point]], run: str) -> Figure:
+    """req/s against workers per configuration, each with its linear-scaling reference."""
+    fig = _figure(8.0)
+    ax = fig.add_subplot()
+    counts = sorted({p.workers for line in lines.values() for p in line})
+    for i, (label, line) in enumerate(lines.items()):
+        color = PALETTE[i % len(PALETTE)]
+        clean = [p for p in line if p.clean]
+        ax.errorbar([p.workers for p in clean], [p.median for p in clean],
+                    yerr=[[p.median - p.low for p in clean], [p.high - p.median for p in clean]],
+                    color=color, marker="o", capsize=3, label=label)
+        reference = linear_reference(line)
+        ax.plot([w for w, _ in reference], [v for _, v in reference], color=color, linestyle=":", linewidth=1)
+        for p in line:
+            if not p.clean:
+                y = p.median if p.median is not None else 0
+                ax.plot([p.workers], [y], marker="x", color=NOT_CLEAN, markersize=10, mew=2, clip_on=False)
+                ax.annotate(p.status, (p.workers, y), textcoords="offset points", xytext=(4, 4),
+                            color=NOT_CLEAN, fontsize=8)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color="gray", linestyle=":", label="linear scaling from the fewest workers"))
+    if any(not p.clean for line in lines.values() for p in line):
+        handles.append(Line2D([], [], color=NOT_CLEAN, marker="x", linestyle="none", label="not clean"))
+    ax.legend(handles=handles, fontsize=8, loc="upper left")
+    ax.set_xticks(counts)
+    ax.set_xlabel("workers")
+    ax.set_ylabel("requests per second (median, min–max)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Scaling with workers, {case_words(case)} — run {run}")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def figures(records: list[dict], env: dict) -> dict[str, Figure]:
+    """Every non-empty chart of a run, by file name, in the order the report shows them."""
+    run = env.get("run", "?")
+    by_case = cases(records)
+    drawn = {f"chart-reqs-{case_slug(case)}.png": reqs_figure(case, points, run)
+             for case, points in by_case.items() if points}
+    found = ratios(by_case)
+    if found:
+        drawn["chart-ratio.png"] = ratio_figure(found, run)
+    for case, points in by_case.items():
+        lines = scaling_lines(points)
+        if lines:
+            drawn[f"chart-scaling-{case_slug(case)}.png"] = scaling_figure(case, lines, run)
+    return drawn
+
+
+# -- files -----------------------------------------------------------------------------
+
+def write_charts(run_dir: str | Path) -> list[Path]:
+    """Draw the run's charts into its folder (replacing charts it no longer has); return their paths."""
+    run_dir = Path(run_dir)
+    records, env = report.load_run(run_dir)
+    written = []
+    for name, fig in figures(records, env).items():
+        target = run_dir / name
+        fig.savefig(target, format="png", metadata=PNG_METADATA)
+        written.append(target)
+    for stale in set(run_dir.glob("chart-*.png")) - set(written):
+        stale.unlink()
+    return written
+
+
+_NAME = re.compile(r"chart-(?P<kind>reqs|scaling)-(?P<payload>\d+)-(?P<alive>keepalive|close)\.png")
+
+
+def chart_title(name: str) -> str:
+    """Words for a chart file name made by :func:`write_charts`."""
+    if name == "chart-ratio.png":
+        return "Twisted/Nginx ratio at equal workers"
+    match = _NAME.fullmatch(name)
+    if not match:
+        return Path(name).stem
+    case = (int(match["payload"]), match["alive"] == "keepalive")
+    kind = "req/s per configuration" if match["kind"] == "reqs" else "scaling with workers"
+    return f"{kind}, {case_words(case)}"
+
+
+def chart_links(names) -> list[str]:
+    """Markdown lines embedding the charts (names or paths, relative to report.md); none for none."""
+    names = [Path(name).name for name in names]
+    if not names:
+        return []
+    lines = ["## Charts", ""]
+    for name in names:
+        lines += [f"![{chart_title(name)}]({name})", ""]
+    return lines

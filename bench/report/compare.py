@@ -1,0 +1,288 @@
+"""Two runs side by side: what changed around them, and which cells really got faster.
+
+Cells match by id (the same settings). A change counts as *significant* when a test on
+the measured repeats (warm-ups excluded) gives p < 0.05: Mann-Whitney U (two-sided) when
+it can reach that level, else Welch's t-test. With 3 repeats against 3 the smallest
+p-value the rank test can give is 0.1, so 3 repeats get Welch's t and 4 or more the rank test.
+The p-values of all the cells compared are adjusted together (Holm–Bonferroni), so that
+comparing twenty cells does not find a "significant" change by chance alone.
+
+Runs are comparable when their compatibility ids match: a hash of the settings that shape
+one measurement and of the tool versions (pyperformance's idea). Host facts (CPU, kernel,
+sysctls) are not in it: they are what one usually compares, and are listed instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from scipy import stats as scipy_stats
+from tabulate import tabulate
+
+from bench.errors import BenchError
+
+from . import markdown as report
+
+ALPHA = 0.05
+# Where the server listens and how many repeats were taken do not change what one repeat measures.
+NOT_COMPATIBILITY = ("port", "repeats")
+# A live counter of open files, not a setting: it differs between any two captures.
+VOLATILE = ("fs.file-nr",)
+TOOL_FACTS = ("implementation", "version", "pypy", "twisted", "error")
+
+
+# -- compatibility (pure) --------------------------------------------------------------
+
+def compatibility(env: dict) -> dict:
+    """What must be equal for two runs to be compared: measurement settings and tool versions."""
+    settings = {k: v for k, v in env.get("settings", {}).items() if k not in NOT_COMPATIBILITY}
+    tools = {}
+    for host in env.get("hosts", []):
+        loadgen = host.get("loadgen") or {}
+        tools[host.get("role", "?")] = {
+            "nginx": host.get("nginx"),
+            "loadgen": {"tool": loadgen.get("tool"), "version": loadgen.get("version")},
+            "pythons": {name: {k: python.get(k) for k in TOOL_FACTS if k in python}
+                        for name, python in sorted(host.get("pythons", {}).items())},
+        }
+    return {"settings": settings, "tools": tools}
+
+
+def compatibility_id(env: dict) -> str:
+    canonical = json.dumps(compatibility(env), sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def incompatibilities(env_a: dict, env_b: dict) -> list[str]:
+    """The keys where two runs' compatibility data differ."""
+    a, b = _flatten(compatibility(env_a)), _flatten(compatibility(env_b))
+    return sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
+
+
+def check_compatible(env_a: dict, env_b: dict, force: bool) -> None:
+    """Refuse runs whose settings or tool versions differ (or are unknown) unless forced."""
+    if force:
+        return
+    for name, env in (("A", env_a), ("B", env_b)):
+        if not env:
+            raise BenchError(f"run {name} has no env.json, so its settings and tool versions are unknown: "
+                             "pass --force to compare anyway")
+    differing = incompatibilities(env_a, env_b)
+    if differing:
+        shown = ", ".join(differing[:4]) + (f" and {len(differing) - 4} more" if len(differing) > 4 else "")
+        raise BenchError(f"the runs differ in settings or tool versions ({shown}): pass --force to compare anyway")
+
+
+# -- environment differences (pure) ----------------------------------------------------
+
+def _flatten(value, prefix: str = "") -> dict[str, str]:
+    if isinstance(value, dict):
+        flat = {}
+        for key, inner in value.items():
+            flat.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(value, list):
+        return {prefix: json.dumps(value)}
+    return {prefix: "—" if value is None else str(value)}
+
+
+def environment_facts(env: dict) -> dict[str, str]:
+    """Everything env.json says about the harness, the settings and each host, flattened."""
+    facts = {"harness commit": "—" if env.get("git") is None else str(env["git"])}
+    facts.update(_flatten(env.get("settings", {}), "settings"))
+    for host in env.get("hosts", []):
+        role = host.get("role", "?")
+        facts.update(_flatten({k: v for k, v in host.items() if k != "role"}, role))
+    return facts
+
+
+def environment_differences(env_a: dict, env_b: dict) -> list[tuple[str, str, str]]:
+    """(fact, value in A, value in B) for every fact that differs, volatile counters left out."""
+    a, b = environment_facts(env_a), environment_facts(env_b)
+    keys = sorted(key for key in a.keys() | b.keys()
+                  if a.get(key) != b.get(key) and not any(volatile in key for volatile in VOLATILE))
+    return [(key, a.get(key, "absent"), b.get(key, "absent")) for key in keys]
+
+
+# -- matching and statistics (pure) ----------------------------------------------------
+
+def match_cells(records_a: list[dict], records_b: list[dict]) -> tuple[list[tuple[dict, dict]], list[dict], list[dict]]:
+    """Cells in both runs (as pairs), only in A, only in B; the latest record of each cell."""
+    a = {r["id"]: r for r in report.latest(records_a)}
+    b = {r["id"]: r for r in report.latest(records_b)}
+    pairs = [(a[i], b[i]) for i in a if i in b]
+    return (sorted(pairs, key=lambda pair: _order(pair[0])),
+            sorted((r for i, r in a.items() if i not in b), key=_order),
+            sorted((r for i, r in b.items() if i not in a), key=_order))
+
+
+def _order(record: dict):
+    cell = record["cell"]
+    return (not cell["keepalive"], cell["payload"], cell["server"] != "nginx", record["label"], cell["workers"])
+
+
+@dataclass(frozen=True)
+class Significance:
+    """Which test was run on two sets of repeats, and its two-sided p-value."""
+
+    test: str | None
+    p: float | None
+    why_not: str = ""
+    holm: float | None = None  # p adjusted for the other cells compared alongside (Holm–Bonferroni)
+
+    @property
+    def significant(self) -> bool:
+        p = self.p if self.holm is None else self.holm
+        return p is not None and p < ALPHA
+
+    def words(self) -> str:
+        if self.test is None:
+            return f"n/a ({self.why_not})"
+        if self.p is None:
+            return f"n/a ({self.why_not}; {self.test})"
+        verdict = "significant" if self.significant else "not significant"
+        adjusted = f", Holm {self.holm:.3g}" if self.holm is not None else ""
+        return f"{verdict} (p = {self.p:.3g}{adjusted}, {self.test})"
+
+
+def holm(ps: list[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the order given: many cells compared at once
+    would otherwise find some "significant" change by chance alone."""
+    adjusted, running = [0.0] * len(ps), 0.0
+    for rank, index in enumerate(sorted(range(len(ps)), key=ps.__getitem__)):
+        running = max(running, min(1.0, (len(ps) - rank) * ps[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def significances(pairs: list[tuple[dict, dict]]) -> list[Significance | None]:
+    """The test of each clean pair (None where a side is not clean), Holm-adjusted across them."""
+    found = [significance(rates(a), rates(b)) if _comparable(a, b) else None for a, b in pairs]
+    tested = [i for i, sig in enumerate(found) if sig is not None and sig.p is not None]
+    for index, adjusted in zip(tested, holm([found[i].p for i in tested])):
+        found[index] = replace(found[index], holm=adjusted)
+    return found
+
+
+def rank_test_can_reject(n_a: int, n_b: int) -> bool:
+    """Whether Mann-Whitney U can reach p < ALPHA at all: its smallest two-sided p is 2 / C(n_a + n_b, n_a)."""
+    return 2 / math.comb(n_a + n_b, n_a) < ALPHA
+
+
+def significance(a: list[float], b: list[float]) -> Significance:
+    """Test whether two sets of repeats differ: Mann-Whitney U, else Welch's t, else nothing."""
+    if min(len(a), len(b)) >= 3 and rank_test_can_reject(len(a), len(b)):
+        test, run = "Mann-Whitney U", lambda: scipy_stats.mannwhitneyu(a, b, alternative="two-sided").pvalue
+    elif min(len(a), len(b)) >= 2:
+        test, run = "Welch's t", lambda: scipy_stats.ttest_ind(a, b, equal_var=False).pvalue
+    else:
+        return Significance(None, None, "too few repeats")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nearly equal values: scipy warns, p stays usable
+        p = float(run())
+    if math.isnan(p):
+        return Significance(test, None, "no spread in either run")
+    return Significance(test, p)
+
+
+def rates(record: dict) -> list[float]:
+    return [float(run["req_per_s"]) for run in report.measured(record)]
+
+
+# -- rendering (pure) ------------------------------------------------------------------
+
+def _median(record: dict) -> str:
+    summary = report.req_per_s(record)
+    if record["status"] == "failed" or not summary:
+        return f"{record['status']} {report.MARK}"
+    flag = f" {report.MARK}" if record["status"] != "ok" else ""
+    notes = ", ".join([f"n={summary.n}", *(record.get("verdicts") or ())])
+    return f"{summary.median:,.0f} ({notes}){flag}"
+
+
+def _comparable(a: dict, b: dict) -> bool:
+    summary_a, summary_b = report.req_per_s(a), report.req_per_s(b)
+    return a["status"] == b["status"] == "ok" and bool(summary_a and summary_b and summary_a.median)
+
+
+def cell_row(a: dict, b: dict, sig: Significance | None = None) -> list:
+    """One matching cell: both medians, B's change against A, and whether it is significant."""
+    cell = a["cell"]
+    row = [a["label"], cell["payload"], "yes" if cell["keepalive"] else "no", cell["workers"], _median(a), _median(b)]
+    if not _comparable(a, b):
+        unclean = [f"{name} {r['status']}" for name, r in (("A", a), ("B", b)) if r["status"] != "ok"]
+        return row + ["—", f"not compared: {', '.join(unclean) or 'no measured repeats'}"]
+    median_a, median_b = report.req_per_s(a).median, report.req_per_s(b).median
+    sig = sig or significance(rates(a), rates(b))
+    return row + [f"{(median_b - median_a) / median_a * 100:+.1f}%", sig.words()]
+
+
+CELL_HEADERS = ["configuration", "payload", "keep-alive", "workers", "A req/s (median)", "B req/s (median)",
+                "change", "significance"]
+
+
+def _run_line(name: str, env: dict, fallback: str) -> str:
+    started = f", started {env['started']}" if env.get("started") else ""
+    commit = f", harness commit {env['git']}" if env.get("git") else ""
+    return f"- {name}: `{env.get('run', fallback)}`{started}{commit}, compatibility id `{compatibility_id(env)}`"
+
+
+def _only_lines(title: str, records: list[dict]) -> list[str]:
+    if not records:
+        return []
+    lines = [f"## {title}", ""]
+    for r in records:
+        cell = r["cell"]
+        lines.append(f"- `{r['label']}` ({cell['payload']} bytes, "
+                     f"{'keep-alive' if cell['keepalive'] else 'no keep-alive'}, {report.workers(cell['workers'])}): {_median(r)}")
+    return lines + [""]
+
+
+def render_comparison(records_a: list[dict], env_a: dict, records_b: list[dict], env_b: dict,
+                      names: tuple[str, str] = ("A", "B")) -> str:
+    """The comparison as markdown: environment differences, then matching cells, then the rest."""
+    lines = ["# Run B against run A", "", _run_line("A", env_a, names[0]), _run_line("B", env_b, names[1]), ""]
+    if not env_a or not env_b:
+        lines += [f"{report.MARK} Compared with --force: an env.json is missing, so the runs' settings "
+                  "and tool versions are unknown.", ""]
+    elif differing := incompatibilities(env_a, env_b):
+        lines += [f"{report.MARK} Compared with --force: the runs' settings or tool versions differ "
+                  f"({', '.join(differing)}), so a change may not come from what you changed.", ""]
+    differences = environment_differences(env_a, env_b)
+    lines += ["## Environment differences", ""]
+    if differences:
+        lines += [tabulate([[f"`{key}`", a, b] for key, a, b in differences], ["", "A", "B"],
+                           tablefmt="github", disable_numparse=True), ""]
+    else:
+        lines += ["None: same hosts, tool versions, sysctls and settings.", ""]
+    pairs, only_a, only_b = match_cells(records_a, records_b)
+    lines += ["## Matching cells", ""]
+    if pairs:
+        rows = [cell_row(a, b, sig) for (a, b), sig in zip(pairs, significances(pairs))]
+        lines += [f"req/s is the median of the measured repeats (n of them, warm-ups excluded); change is "
+                  f"(B − A) / A; significant means p < {ALPHA} on the repeats once adjusted (Holm) for the "
+                  f"{len(pairs)} cells compared. {report.MARK} marks a cell that is not a clean number.", "",
+                  tabulate(rows, CELL_HEADERS, tablefmt="github", disable_numparse=True), ""]
+    else:
+        lines += ["None: the runs measured no cell with the same settings.", ""]
+    lines += _only_lines("Only in A", only_a) + _only_lines("Only in B", only_b)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# -- files -----------------------------------------------------------------------------
+
+def compare_runs(a_dir: str | Path, b_dir: str | Path, force: bool = False) -> str:
+    """Compare two run folders; BenchError when they are incompatible and not forced."""
+    loaded = []
+    for run_dir in (Path(a_dir), Path(b_dir)):
+        try:
+            loaded.append(report.load_run(run_dir))
+        except FileNotFoundError as exc:
+            raise BenchError(f"{exc}: give a run folder made by `inv bench`") from None
+    (records_a, env_a), (records_b, env_b) = loaded
+    check_compatible(env_a, env_b, force)
+    return render_comparison(records_a, env_a, records_b, env_b, names=(Path(a_dir).name, Path(b_dir).name))

@@ -1,0 +1,370 @@
+"""How each tool gets onto a host: one step per tool, each returning manifest entries.
+
+- nginx, wrk: the distribution's packages.
+- pypy: the pinned binary tarball for the host's architecture, extracted into the
+  prefix; when it cannot be had, Debian's ``pypy3`` (announced, recorded as a fallback).
+- cpython: the host's ``python3``.
+- Both interpreters get a virtual environment with Twisted installed from its sdist,
+  the newest pinned release that supports the interpreter's Python.
+- weighttp: built from its source tarball into the prefix; without the tarball,
+  `inv bench` uses wrk (announced, recorded as a fallback).
+
+A step first checks the ``.complete`` marker of what is in place: when it was made from
+the same pins and still runs, the step changes nothing (unless ``--force``).
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass
+
+from bench.clock import now_utc
+from bench.errors import BenchError
+from bench.manifest import describe_source
+
+from .provision import Site
+from .tarballs import Pin, Unavailable
+
+QUERY = ("import json, platform, sys; v = getattr(sys, 'pypy_version_info', None); "
+         "print(json.dumps({'python': platform.python_version(), 'implementation': platform.python_implementation(), "
+         "'pypy': '.'.join(map(str, v[:3])) if v else None, 'executable': sys.executable}))")
+
+
+# -- planning (pure) ---------------------------------------------------------------
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", str(text))[:3])
+
+
+def twisted_for(releases: list[dict], python: str) -> tuple[str, Pin]:
+    """The newest pinned Twisted whose minimum Python ``python`` meets: (version, pin)."""
+    usable = [r for r in releases if version_tuple(python) >= version_tuple(r["python"])]
+    if not usable:
+        oldest = min((r["python"] for r in releases), key=version_tuple, default="?")
+        raise BenchError(f"no pinned Twisted supports Python {python} (the oldest needs {oldest}): "
+                         f"add a release to setup.twisted in invoke.yaml")
+    best = max(usable, key=lambda r: version_tuple(r["version"]))
+    return str(best["version"]), Pin.from_config(best, f"setup.twisted[{best['version']}]")
+
+
+def pypy_pin(spec: dict, arch: str) -> Pin:
+    """The PyPy tarball pinned for ``arch`` (``uname -m``)."""
+    pinned = spec.get("tarballs") or {}
+    if arch not in pinned:
+        raise Unavailable(f"no PyPy tarball is pinned for the {arch} architecture (pinned: "
+                          f"{', '.join(pinned) or 'none'}); add one under setup.pypy.tarballs")
+    return Pin.from_config(pinned[arch], f"setup.pypy.tarballs.{arch}")
+
+
+def weighttp_release(spec: dict) -> tuple[str, dict, Pin]:
+    """The weighttp release selected by ``setup.weighttp.version``: (version, its data, pin)."""
+    version = str(spec["version"])
+    releases = {str(key): value for key, value in (spec.get("releases") or {}).items()}
+    if version not in releases:
+        raise BenchError(f"setup.weighttp.version is {version}, but setup.weighttp.releases pins only "
+                         f"{', '.join(releases) or 'none'}: pick one of those or pin {version}")
+    release = releases[version]
+    if not release.get("build"):
+        raise BenchError(f"setup.weighttp.releases.{version} has no build commands")
+    return version, release, Pin.from_config(release, f"setup.weighttp.releases.{version}")
+
+
+def first_version(text: str) -> str | None:
+    """The first dotted version number in a tool's --version output."""
+    match = re.search(r"\d+(?:\.\d+)+", text)
+    return match.group(0) if match else None
+
+
+def tarball_source(pin: Pin) -> dict:
+    return {"kind": "tarball", "url": pin.url, "sha256": pin.sha256, "file": pin.file}
+
+
+def fallback_source(pin: Pin | None, cache, reason: str, **instead) -> dict:
+    source = {"kind": "fallback", "reason": reason}
+    if pin is not None:
+        source["fetch"] = {"url": pin.url, "into": str(cache), "file": pin.file}
+    return {**source, **instead}
+
+
+def keys(tool: str, entries: dict) -> list[str]:
+    """The manifest keys a tool's step owns."""
+    return [key for key in entries if key in (tool, f"twisted-{tool}")]
+
+
+# -- nginx, wrk ----------------------------------------------------------------------
+
+def distro_tool(site: Site) -> dict:
+    spec = site.settings[site.tool]
+    versions = site.ensure_packages(spec["packages"], [spec["command"]])
+    path = site.which(spec["command"])
+    if path is None:
+        raise BenchError(f"{spec['command']} is not on {site.host}'s PATH after installing {' '.join(spec['packages'])}")
+    _, said = site.capture([path, *spec["version_args"]])
+    said = said.splitlines()[0] if said else ""  # wrk goes on with its usage
+    package = spec["packages"][0]
+    source = ({"kind": "distro", "package": package, "version": versions[package]} if package in versions
+              else {"kind": "system", "path": path})
+    site.say(f"{describe_source(source)}: {said or '(no version output)'}")
+    return {site.tool: {"name": site.tool, "version": first_version(said), "source": source, "path": path,
+                        "version_output": said}}
+
+
+# -- interpreters and Twisted ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Base:
+    """The interpreter an environment is made from: its path, where it came from, and
+    what identifies it (a changed identity rebuilds the environment)."""
+
+    executable: str
+    source: dict
+    identity: object
+
+
+def pypy(site: Site) -> dict:
+    spec = site.settings["pypy"]
+    pin = None
+    try:
+        pin = pypy_pin(spec, site.arch)
+        base = pypy_home(site, spec, pin)
+    except Unavailable as exc:
+        base = pypy_fallback(site, spec, pin, str(exc))
+    return environment(site, base)
+
+
+def pypy_home(site: Site, spec: dict, pin: Pin) -> Base:
+    """The pinned PyPy extracted into ``PREFIX/tools/<tarball name>``."""
+    home = site.path("tools", pin.stem)
+    executable = posixpath.join(home, spec["executable"])
+    source = {**tarball_source(pin), "version": str(spec["version"])}
+    marker = site.read_marker(home)
+    if not site.force and marker and marker.get("key") == pin.sha256 and site.capture([executable, "--version"])[0]:
+        return Base(executable, source, pin.sha256)
+    tarball = site.obtain(pin)
+    site.ensure_packages(spec.get("packages", []))
+    log = site.start_log("pypy")
+    site.say(f"extracting {pin.file} into {home}")
+    extract(site, tarball, home, log, what=f"extracting {pin.file}")
+    if not site.host.run(f"test -x {shlex.quote(executable)}", warn=True).ok:
+        site.host.run(f"rm -rf {shlex.quote(home)}")
+        raise BenchError(f"{pin.file} has no {spec['executable']}: check the pin (setup.pypy) or setup.pypy.executable")
+    site.write_marker(home, pin.sha256, {})
+    return Base(executable, source, pin.sha256)
+
+
+def pypy_fallback(site: Site, spec: dict, pin: Pin | None, reason: str) -> Base:
+    fallback = spec["fallback"]
+    site.say(f"cannot use the pinned PyPy: {reason}")
+    if pin is not None:
+        site.say(f"to use it: {pin.fetch_hint(site.cache)}, then run `inv setup --only pypy`")
+    try:
+        versions = site.ensure_packages(fallback["packages"], [fallback["python"]])
+    except BenchError as exc:
+        raise BenchError(f"{reason}; and no fallback: {exc}") from None
+    executable = site.which(fallback["python"])
+    if executable is None:
+        raise BenchError(f"{reason}; and no fallback: {fallback['python']} is not on {site.host}")
+    package = fallback["packages"][0]
+    _, said = site.capture([executable, "--version"])
+    version = versions.get(package)
+    site.say(f"FALLBACK: {package} {version or said.splitlines()[0]} from the distribution")
+    source = fallback_source(pin, site.cache, reason, package=package, version=version or first_version(said))
+    return Base(executable, source, {"package": package, "version": version, "python": said})
+
+
+def cpython(site: Site) -> dict:
+    spec = site.settings["cpython"]
+    versions = site.ensure_packages(spec.get("packages", []), [spec["python"]])
+    command = site.which(spec["python"])
+    if command is None:
+        raise BenchError(f"{spec['python']} is not on {site.host}: install Python >= {spec['minimum']}, "
+                         f"or set setup.cpython.python to one")
+    info = query(site, command)
+    if version_tuple(info["python"]) < version_tuple(spec["minimum"]):
+        raise BenchError(f"{command} on {site.host} is Python {info['python']}; the CPython environment needs "
+                         f">= {spec['minimum']}: install a newer Python and set setup.cpython.python to it")
+    executable = info["executable"]
+    owner = site.host.run(f"dpkg-query -S {shlex.quote(executable)} 2>/dev/null", warn=True).stdout
+    package = owner.split(":")[0].strip() if site.debian and owner else None
+    if package and package not in versions:
+        versions.update(site.ensure_packages([package]))
+    source = ({"kind": "distro", "package": package, "version": versions.get(package)} if package
+              else {"kind": "system", "path": executable})
+    return environment(site, Base(executable, source, {"python": executable, "version": info["python"]}))
+
+
+def query(site: Site, python: str) -> dict:
+    ok, said = site.capture([python, "-c", QUERY])
+    if ok:
+        try:
+            return json.loads(said.splitlines()[-1])
+        except (ValueError, IndexError):
+            pass
+    raise BenchError(f"{python} on {site.host} does not run ({said.splitlines()[-1] if said else 'no output'})")
+
+
+def environment(site: Site, base: Base) -> dict:
+    """``PREFIX/venvs/<tool>`` made from ``base``, with Twisted from its sdist."""
+    name = site.tool
+    venv = site.path("venvs", name)
+    python = posixpath.join(venv, "bin", "python")
+    info = query(site, base.executable)
+    twisted_version, pin = twisted_for(site.settings["twisted"], info["python"])
+    key = {"base": base.identity, "twisted": pin.sha256}
+    marker = site.read_marker(venv)
+    if not site.force and marker and marker.get("key") == key and _still_runs(site, venv, marker["entries"]):
+        site.say(f"in place: {venv} ({_summary(marker['entries'], name)})")
+        return marker["entries"]
+    try:
+        sdist = site.obtain(pin)
+    except Unavailable as exc:  # Twisted has no fallback
+        raise BenchError(f"{exc}: {pin.fetch_hint(site.cache)} and run again") from None
+    wheels = site.wheels()
+    index = bool(site.settings.get("pip_index", True))
+    log = site.start_log(name)
+    site.host.run(f"rm -rf {shlex.quote(venv)}")
+    site.say(f"creating {venv} with {base.executable} (Python {info['python']})")
+    site.run_logged(f"{shlex.quote(base.executable)} -m venv {shlex.quote(venv)}", log, f"creating {venv}")
+    site.run_logged(f"{shlex.quote(python)} -m pip --version", log, f"pip in {venv}")
+    options = ["--no-input", "--disable-pip-version-check"]
+    options += [] if index else ["--no-index"]
+    options += ["--find-links", wheels] if wheels else []
+    site.say(f"installing Twisted {twisted_version} from {pin.file} "
+             f"(dependencies from {'the package index' if index else wheels or 'nowhere: setup.pip_index is false'})")
+    try:
+        site.run_logged(f"{shlex.quote(python)} -m pip install {' '.join(map(shlex.quote, options))} {shlex.quote(sdist)}",
+                        log, f"installing Twisted {twisted_version} into {venv}")
+    except BenchError as exc:
+        offline = (f"; a host without the package index needs Twisted's dependencies in {site.cache}/wheels "
+                   f"and setup.pip_index: false (see invoke.yaml)")
+        raise BenchError(f"{exc}{offline if index else ''}") from None
+    _, python_said = site.capture([python, "--version"])
+    ok, twist_said = site.capture([posixpath.join(venv, "bin", "twist"), "--version"])
+    if not ok:
+        raise BenchError(f"twist --version fails in {venv}: {twist_said}; full log: {log}")
+    installed = now_utc()
+    entries = {
+        name: {"name": name, "version": info["pypy"] or info["python"], "python": info["python"],
+               "implementation": info["implementation"], "source": base.source, "base": base.executable,
+               "path": python, "version_output": python_said, "installed": installed},
+        f"twisted-{name}": {"name": "twisted", "version": twisted_version, "interpreter": name,
+                            "source": {**tarball_source(pin), "dependencies": "package index" if index else "cache only"},
+                            "path": venv, "version_output": twist_said, "installed": installed},
+    }
+    site.write_marker(venv, key, entries)
+    site.say(f"ready: {_summary(entries, name)}")
+    return entries
+
+
+def _still_runs(site: Site, venv: str, entries: dict) -> bool:
+    name = site.tool
+    ok, python_said = site.capture([posixpath.join(venv, "bin", "python"), "--version"])
+    ok2, twist_said = site.capture([posixpath.join(venv, "bin", "twist"), "--version"])
+    return (ok and ok2 and python_said == entries[name]["version_output"]
+            and twist_said == entries[f"twisted-{name}"]["version_output"])
+
+
+def _summary(entries: dict, name: str) -> str:
+    interpreter, twisted = entries[name], entries[f"twisted-{name}"]
+    return (f"{interpreter['implementation']} {interpreter['version']} (Python {interpreter['python']}), "
+            f"Twisted {twisted['version']}")
+
+
+# -- weighttp ----------------------------------------------------------------------
+
+def weighttp(site: Site) -> dict:
+    version, release, pin = weighttp_release(site.settings["weighttp"])
+    home = site.path("tools", f"weighttp-{version}")
+    link = site.path("bin", "weighttp")
+    key = {"sha256": pin.sha256, "build": release["build"]}
+    marker = site.read_marker(home)
+    if not site.force and marker and marker.get("key") == key and _linked(site, link, home):
+        ok, said = site.capture([link, *release.get("version_args", [])])
+        if ok and said == marker["entries"]["weighttp"]["version_output"]:
+            site.say(f"in place: {link} -> weighttp {version}")
+            return marker["entries"]
+    try:
+        tarball = site.obtain(pin)
+    except Unavailable as exc:
+        site.say(f"cannot get {pin.file}: {exc}")
+        site.say(f"to use it: {pin.fetch_hint(site.cache)}, then run `inv setup --only weighttp`")
+        site.say("FALLBACK: `inv bench` uses wrk instead of weighttp")
+        site.host.run(f"rm -f {shlex.quote(link)}")
+        return {"weighttp": {"name": "weighttp", "version": None, "pinned": version, "path": None,
+                             "source": fallback_source(pin, site.cache, str(exc), instead="wrk")}}
+    site.ensure_packages(release.get("packages", []))
+    return build_weighttp(site, version, release, pin, tarball, key)
+
+
+def build_weighttp(site: Site, version: str, release: dict, pin: Pin, tarball: str, key) -> dict:
+    """Build in a temporary folder, install into a staging folder, check the binary
+    runs, then move it into place and point ``PREFIX/bin/weighttp`` at it."""
+    home = site.path("tools", f"weighttp-{version}")
+    link = site.path("bin", "weighttp")
+    log = site.start_log(f"weighttp-{version}")
+    build, stage = site.host.run(
+        f"cd {shlex.quote(site.prefix)} && mkdir -p build tools bin && "
+        f"mktemp -d {shlex.quote(site.path('build', f'weighttp-{version}.XXXXXX'))} && "
+        f"mktemp -d {shlex.quote(site.path('tools', f'.weighttp-{version}.XXXXXX'))}").stdout.split()
+    try:
+        site.say(f"building weighttp {version} from {pin.file} (log: {log})")
+        extract(site, tarball, build, log, what=f"extracting {pin.file}")
+        for command in release["build"]:
+            site.run_logged(command.replace("{prefix}", shlex.quote(stage)), log,
+                            f"building weighttp {version}: `{command}`", cwd=build)
+        binary = posixpath.join(stage, "bin", "weighttp")
+        ok, said = site.capture([binary, *release.get("version_args", [])])
+        if not ok:
+            raise BenchError(f"the weighttp {version} build installed no working bin/weighttp ({said[-200:] or 'no output'}); "
+                             f"check setup.weighttp.releases.{version}.build; full log: {log}")
+        entries = {"weighttp": {"name": "weighttp", "version": first_version(said) or version, "pinned": version,
+                                "source": tarball_source(pin), "path": link,
+                                "version_output": said, "installed": now_utc()}}
+        site.write_marker(stage, key, entries)
+        site.host.run(f"rm -rf {shlex.quote(home)} && mv {shlex.quote(stage)} {shlex.quote(home)} && "
+                      f"ln -sfn {shlex.quote(posixpath.join(home, 'bin', 'weighttp'))} {shlex.quote(link + '.new')} && "
+                      f"mv -Tf {shlex.quote(link + '.new')} {shlex.quote(link)}")
+    finally:
+        site.host.run(f"rm -rf {shlex.quote(build)} {shlex.quote(stage)}", warn=True)
+    site.say(f"ready: {link} -> {said.splitlines()[0] if said else version}")
+    return entries
+
+
+def _linked(site: Site, link: str, home: str) -> bool:
+    target = site.host.run(f"readlink {shlex.quote(link)}", warn=True).stdout.strip()
+    return target == posixpath.join(home, "bin", "weighttp")
+
+
+def extract(site: Site, tarball: str, into: str, log: str, what: str) -> None:
+    """Unpack ``tarball`` into ``into``, without its single top-level folder.
+
+    Unpacks beside ``into`` first and moves the result into place, so ``into``
+    appears whole or not at all.
+    """
+    parent = posixpath.dirname(into)
+    script = (
+        f"mkdir -p {shlex.quote(parent)} && s=$(mktemp -d {shlex.quote(posixpath.join(parent, '.unpack.XXXXXX'))}) && "
+        f"{{ tar -xf {shlex.quote(tarball)} -C \"$s\" --no-same-owner && top=$(ls -A \"$s\") && src=\"$s\" && "
+        f"if [ \"$(ls -A \"$s\" | wc -l)\" = 1 ] && [ -d \"$s/$top\" ]; then src=\"$s/$top\"; fi && "
+        f"rm -rf {shlex.quote(into)} && mv \"$src\" {shlex.quote(into)}; }}; rc=$?; rm -rf \"$s\"; exit $rc"
+    )
+    site.run_logged(script, log, what)
+
+
+# -- after a failure ----------------------------------------------------------------
+
+def recorded(site: Site, tool: str) -> dict:
+    """What is still completely installed for ``tool`` after its step failed."""
+    if tool in ("pypy", "cpython"):
+        marker = site.read_marker(site.path("venvs", tool))
+        return marker["entries"] if marker else {}
+    if tool == "weighttp":
+        target = site.host.run(f"readlink {shlex.quote(site.path('bin', 'weighttp'))}", warn=True).stdout.strip()
+        marker = site.read_marker(posixpath.dirname(posixpath.dirname(target))) if target else None
+        return marker["entries"] if marker else {}
+    return {}
+
+
+STEPS = {"nginx": distro_tool, "wrk": distro_tool, "pypy": pypy, "cpython": cpython, "weighttp": weighttp}

@@ -1,0 +1,160 @@
+"""End to end: `inv bench` with a tiny load on real Nginx, Twisted and wrk."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from support import free_port
+
+from bench.records import read_jsonl
+from bench.report.charts import write_charts
+from bench.report.markdown import render
+
+PROJECT = Path(__file__).resolve().parents[2]
+INV = [sys.executable, "-m", "invoke"]
+
+
+def inv(tmp_path, *args, **kwargs):
+    env = {**os.environ, "INVOKE_BENCH_REPORTS": str(tmp_path)}
+    return subprocess.run([*INV, *args], cwd=PROJECT, env=env, capture_output=True, text=True, **kwargs)
+
+
+def our_servers(run: str):
+    """Server processes of run ``run`` still alive (the run's workdir is /tmp/twisted-lab-RUN)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if f"/twisted-lab-{run}/" in line and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(line)
+    return found
+
+
+def test_tiny_bench_writes_a_report_with_nginx_and_twisted(tmp_path):
+    port = free_port()
+    done = inv(tmp_path, "bench", "--keepalive", "--profile", "tiny", "--payloads", "40", "--repeats", "2",
+               "--interpreters", "cpython", "--loadgen", "wrk", "--port", str(port), "--name", f"e2e-{port}", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = tmp_path / f"e2e-{port}"
+    records = read_jsonl(run / "results.jsonl")
+    labels = {r["label"] for r in records}
+    assert labels == {"nginx", "twisted/cpython/shared/fixed", "twisted/cpython/shared/file"}
+    for record in records:
+        assert record["status"] == "ok", record["reasons"]
+        measured = [r for r in record["runs"] if not r["warmup"]]
+        assert 2 <= len(measured) <= 3  # more repeats only while noisy (tiny: at most 3)
+        assert all(r["failed"] == 0 and r["errored"] == 0 and r["succeeded"] > 0 for r in measured)
+        assert record["verify"]["length"] == 40
+        assert (run / record["server_log"]).exists()
+        if record["cell"]["server"] == "nginx":
+            assert "worker_processes" in (run / record["server_config"]).read_text()
+    twisted = [r for r in records if r["cell"]["server"] == "twisted"]
+    assert all(sum(r["workers"].values()) > 0 for r in twisted)
+    report = (run / "report.md").read_text()
+    assert "| nginx" in report and "| twisted" in report
+    assert "### 40 bytes, keep-alive" in report
+    env = json.loads((run / "env.json").read_text())
+    assert env["hosts"][0]["cpus"] >= 1
+    # The report is a pure function of the run's files.
+    assert report.count("](chart-") >= 1
+    names = [path.name for path in write_charts(run)]
+    assert render(records, env, names) == report
+    assert not our_servers(run.name)
+
+
+def test_report_task_rebuilds_the_report(tmp_path):
+    port = free_port()
+    done = inv(tmp_path, "bench", "--close", "--profile", "tiny", "--payloads", "100", "--repeats", "1",
+               "--servers", "nginx", "--loadgen", "wrk", "--port", str(port), "--name", "again", timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = tmp_path / "again" / "report.md"
+    first = report.read_text()
+    report.unlink()
+    again = inv(tmp_path, "report", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr
+    assert report.read_text() == first
+
+
+def test_ctrl_c_stops_the_servers_and_keeps_measured_cells(tmp_path):
+    port = free_port()
+    env = {**os.environ, "INVOKE_BENCH_REPORTS": str(tmp_path)}
+    proc = subprocess.Popen([*INV, "bench", "--keepalive", "--profile", "tiny", "--payloads", "40,41,42,43",
+                             "--servers", "nginx", "--loadgen", "wrk", "--port", str(port), "--name", f"cut-{port}"],
+                            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    results = tmp_path / f"cut-{port}" / "results.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(read_jsonl(results)) < 1:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    kept = read_jsonl(results)
+    assert kept and kept[0]["status"] == "ok", out
+    assert len(kept) < 4, "the run should have been cut short"
+    assert "kept in" in out
+    assert (tmp_path / f"cut-{port}" / "report.md").exists()
+    assert not our_servers(f"cut-{port}")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--servers", "apache"], "unknown server apache"),
+    (["--payloads", "0"], "payload 0 bytes is out of range"),
+    (["--payloads", "lots"], "bad payloads"),
+    (["--profile", "huge"], "unknown load profile"),
+    (["--loadgen", "ab"], "unknown load generator"),
+    (["--keepalive", "--close"], "pick one half"),
+    (["--profile", "seed", "--loadgen", "wrk"], "wrk runs for a duration, not a request count"),
+])
+def test_bad_flags_are_one_line_errors(tmp_path, args, message):
+    done = inv(tmp_path, "bench", *args, timeout=60)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_port_in_use_is_refused_before_anything_runs(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = inv(tmp_path, "bench", "--servers", "nginx", "--profile", "tiny", "--loadgen", "wrk",
+                   "--port", str(port), "--name", "busy", timeout=60)
+    assert done.returncode == 1
+    assert f"port {port}" in done.stderr and "in use" in done.stderr
+    assert read_jsonl(tmp_path / "busy" / "results.jsonl") == []
+
+
+def test_resume_measures_only_the_missing_cells(tmp_path):
+    port = free_port()
+    run = tmp_path / f"resume-{port}"
+    env = {**os.environ, "INVOKE_BENCH_REPORTS": str(tmp_path)}
+    args = ["bench", "--keepalive", "--profile", "tiny", "--payloads", "40,41,42", "--servers", "nginx",
+            "--loadgen", "wrk", "--port", str(port), "--name", run.name]
+    proc = subprocess.Popen([*INV, *args], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(read_jsonl(run / "results.jsonl")) < 1:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    first = [r for r in read_jsonl(run / "results.jsonl") if r["status"] == "ok"]
+    assert 1 <= len(first) < 3, out
+    assert f"--resume {run}" in out
+
+    differs = inv(tmp_path, "bench", "--resume", str(run), "--payloads", "40,99", timeout=60)
+    assert differs.returncode == 1 and "payloads" in differs.stderr and "differ" in differs.stderr
+
+    done = inv(tmp_path, "bench", "--resume", str(run), timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(first)} of 3 cells already measured" in done.stdout
+    records = [r for r in read_jsonl(run / "results.jsonl") if r["status"] == "ok"]
+    assert sorted(r["cell"]["payload"] for r in records) == [40, 41, 42]
+    assert [r["id"] for r in records[:len(first)]] == [r["id"] for r in first]  # kept, not measured again
+    assert "### 42 bytes, keep-alive" in (run / "report.md").read_text()
+    assert not our_servers(run.name)

@@ -1,0 +1,48 @@
+"""Environment capture on this machine and on a namespace lab host."""
+import os
+import sys
+
+import pytest
+
+from bench.hosts import LocalHost
+from bench.measure.environment import capture_host, parse_facts
+from bench.tune.profile import INTEREST
+
+
+def test_parse_facts_keeps_multi_line_values():
+    assert parse_facts("@@a\n1\n@@b\nx\ny\n@@c\n") == {"a": "1", "b": "x\ny", "c": ""}
+
+
+def check(facts, interpreters):
+    assert facts["cpus"] == os.cpu_count()
+    assert facts["kernel"].startswith("Linux ")
+    assert facts["cpu_model"]
+    assert set(facts["sysctl"]) == set(INTEREST)
+    assert facts["sysctl"]["net.core.somaxconn"].isdigit()
+    assert int(facts["nofile"]["hard"]) >= 1
+    for name in interpreters:
+        assert facts["pythons"][name]["twisted"]
+
+
+def test_capture_on_this_machine():
+    facts = capture_host(LocalHost(), role="server", interpreters={"cpython": sys.executable}, nginx=None,
+                         loadgen={"tool": "wrk", "path": "wrk", "version": "wrk 4"})
+    check(facts, ["cpython"])
+    assert facts["pythons"]["cpython"]["version"] == ".".join(map(str, sys.version_info[:3]))
+    assert facts["loadgen"]["tool"] == "wrk"
+
+
+def test_an_interpreter_without_twisted_is_said_so():
+    facts = capture_host(LocalHost(), role="server", interpreters={"pypy": "/bin/false"}, nginx=None, loadgen=None)
+    assert "error" in facts["pythons"]["pypy"]
+
+
+@pytest.mark.lab
+def test_capture_on_a_lab_host(lab_connect):
+    host = lab_connect("server")
+    facts = capture_host(host, role="server", interpreters={"cpython": sys.executable}, nginx="nginx", loadgen=None)
+    check(facts, ["cpython"])
+    assert facts["name"] == str(host)
+    # Its own network namespace: netdev_max_backlog only exists in the initial one.
+    assert facts["sysctl"]["net.core.netdev_max_backlog"] is None
+    assert facts["nginx"]

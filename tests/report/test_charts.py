@@ -1,0 +1,137 @@
+"""Charts: drawn from a real small run and from constructed records, read back as PNGs."""
+import json
+
+import pytest
+from PIL import Image
+from support import bench_run
+
+from bench.measure.matrix import Cell
+from bench.records import append_jsonl, read_jsonl
+from bench.report import charts
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path):
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size[0] > 0 and image.size[1] > 0
+        assert "Software" not in image.info
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    """A real run: Nginx and Twisted on CPython, 1 and 2 workers, measured by wrk."""
+    run_dir = bench_run(tmp_path_factory.mktemp("charts"), "real", workers=(1, 2))
+    assert [r["status"] for r in read_jsonl(run_dir / "results.jsonl")] == ["ok"] * 4
+    return run_dir
+
+
+def test_a_real_run_gets_bars_ratio_and_scaling_charts(real_run):
+    paths = charts.write_charts(real_run)
+    assert [p.name for p in paths] == ["chart-reqs-40-keepalive.png", "chart-ratio.png", "chart-scaling-40-keepalive.png"]
+    for path in paths:
+        assert path.parent == real_run
+        assert_png(path)
+
+
+def test_drawing_a_run_again_writes_the_same_bytes(real_run):
+    first = {p.name: p.read_bytes() for p in charts.write_charts(real_run)}
+    second = {p.name: p.read_bytes() for p in charts.write_charts(real_run)}
+    assert first == second
+
+
+# -- constructed records -----------------------------------------------------------------
+
+def record(server, workers, rates, status="ok", payload=40, keepalive=True, verdicts=()):
+    cell = Cell(server=server, interpreter=None if server == "nginx" else "pypy",
+                mode=None if server == "nginx" else "shared", workers=workers,
+                resource="file" if server == "nginx" else "fixed", payload=payload, keepalive=keepalive,
+                loadgen="wrk", concurrency=10, threads=1, duration=1.0)
+    runs = [{"req_per_s": 1.0, "kbyte_per_s": 1.0, "warmup": True}]
+    runs += [{"req_per_s": rate, "kbyte_per_s": rate / 10, "warmup": False} for rate in rates]
+    return {"id": cell.id, "label": cell.label, "cell": cell.to_dict(), "status": status,
+            "reasons": [] if status == "ok" else ["constructed"], "runs": runs, "verdicts": list(verdicts)}
+
+
+def write_run(run_dir, records):
+    run_dir.mkdir()
+    for rec in records:
+        append_jsonl(run_dir / "results.jsonl", rec)
+    (run_dir / "env.json").write_text(json.dumps({"run": run_dir.name}))
+    return run_dir
+
+
+SWEEP = [
+    record("nginx", 1, [100, 110, 105]), record("nginx", 2, [190, 200, 210]),
+    record("twisted", 1, [40, 42, 41]), record("twisted", 2, [70, 75, 72], verdicts=["noisy"]),
+    record("nginx", 1, [30, 31, 32], keepalive=False), record("nginx", 2, [50, 55, 60], keepalive=False),
+    record("twisted", 1, [10, 11, 12], keepalive=False, status="flagged"),
+    record("twisted", 2, [], keepalive=False, status="failed"),
+]
+
+
+def test_a_constructed_sweep_gets_a_scaling_chart_per_case(tmp_path):
+    paths = charts.write_charts(write_run(tmp_path / "sweep", SWEEP))
+    assert [p.name for p in paths] == [
+        "chart-reqs-40-keepalive.png", "chart-reqs-40-close.png", "chart-ratio.png",
+        "chart-scaling-40-keepalive.png", "chart-scaling-40-close.png"]
+    for path in paths:
+        assert_png(path)
+
+
+def test_unclean_cells_are_marked_never_drawn_as_clean_bars():
+    points = charts.cases(SWEEP)[(40, False)]
+    ax = charts.reqs_figure((40, False), points, "x").axes[0]
+    bars = [patch for patch in ax.patches if patch.get_height() > 0]
+    hatched = [bar for bar in bars if bar.get_hatch()]
+    assert len(bars) == 3  # the failed cell has no bar at all
+    assert len(hatched) == 1 and hatched[0].get_height() == 11  # the flagged median, hatched
+    assert hatched[0].get_facecolor()[3] == 0  # with no fill
+    texts = [t.get_text() for t in ax.texts]
+    assert "flagged" in texts and "failed" in texts
+
+
+def test_ratios_pair_twisted_with_nginx_at_equal_workers_and_only_when_clean():
+    found = charts.ratios(charts.cases(SWEEP))
+    by_key = {(r.case, r.workers): r for r in found}
+    assert by_key[((40, True), 1)].value == pytest.approx(41 / 105)
+    assert by_key[((40, True), 2)].value == pytest.approx(72 / 200)
+    assert by_key[((40, False), 1)].value is None and by_key[((40, False), 1)].why_not == "twisted flagged"
+    assert by_key[((40, False), 2)].why_not == "twisted failed"
+
+
+def test_linear_reference_starts_from_the_fewest_clean_workers():
+    line = charts.scaling_lines(charts.cases(SWEEP)[(40, True)])["twisted/pypy/shared/fixed"]
+    assert charts.linear_reference(line) == [(1, 41.0), (2, 82.0)]
+    flagged_first = charts.scaling_lines(charts.cases(SWEEP)[(40, False)])["twisted/pypy/shared/fixed"]
+    assert charts.linear_reference(flagged_first) == []
+
+
+def test_charts_that_would_be_empty_are_skipped_and_stale_ones_removed(tmp_path):
+    run_dir = write_run(tmp_path / "one", [record("twisted", 2, [70, 75]), record("twisted", 2, [70, 75], payload=4096)])
+    (run_dir / "chart-ratio.png").write_bytes(b"old")
+    paths = charts.write_charts(run_dir)
+    assert [p.name for p in paths] == ["chart-reqs-40-keepalive.png", "chart-reqs-4096-keepalive.png"]
+    assert sorted(p.name for p in run_dir.glob("chart-*.png")) == sorted(p.name for p in paths)
+
+
+def test_a_run_with_no_records_has_no_charts(tmp_path):
+    run_dir = write_run(tmp_path / "empty", [])
+    (run_dir / "results.jsonl").write_text("")
+    assert charts.write_charts(run_dir) == []
+
+
+def test_chart_links_embed_each_chart_under_one_heading(tmp_path):
+    lines = charts.chart_links([tmp_path / "chart-reqs-40-close.png", "chart-ratio.png", "chart-scaling-10000-keepalive.png"])
+    assert lines == [
+        "## Charts", "",
+        "![req/s per configuration, 40 bytes, no keep-alive](chart-reqs-40-close.png)", "",
+        "![Twisted/Nginx ratio at equal workers](chart-ratio.png)", "",
+        "![scaling with workers, 10000 bytes, keep-alive](chart-scaling-10000-keepalive.png)", "",
+    ]
+    assert charts.chart_links([]) == []
+    assert charts.chart_links(["chart-latency.png"])[2] == "![chart-latency](chart-latency.png)"

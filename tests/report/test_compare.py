@@ -1,0 +1,226 @@
+"""Comparing runs: on two real small runs, and on constructed result sets with known answers."""
+import copy
+import json
+
+import pytest
+from invoke import Config, Context, Exit
+from support import TINY, bench_run
+
+from bench.errors import BenchError
+from bench.measure.matrix import Cell
+from bench.records import append_jsonl
+from bench.report import compare
+from bench.tasks.compare import compare as compare_task
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory):
+    """Two real runs, 4 repeats a cell (enough for the rank test); B also measures 2 workers."""
+    reports = tmp_path_factory.mktemp("reports")
+    return (bench_run(reports, "before", workers=(1,), repeats=4),
+            bench_run(reports, "after", workers=(1, 2), repeats=4))
+
+
+def table_rows(markdown: str, heading: str) -> list[list[str]]:
+    section = markdown.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in section.splitlines() if line.startswith("|")][2:]
+
+
+def test_two_real_runs_match_their_cells_and_test_each_change(real_runs):
+    before, after = real_runs
+    markdown = compare.compare_runs(before, after)
+    rows = table_rows(markdown, "Matching cells")
+    assert [(row[0], row[3]) for row in rows] == [("nginx", "1"), ("twisted/cpython/shared/fixed", "1")]
+    for row in rows:
+        a, b = (float(value.split(" ")[0].replace(",", "")) for value in row[4:6])
+        assert row[6] == f"{(b - a) / a * 100:+.1f}%"
+        assert "Mann-Whitney U" in row[7] and " (p = " in row[7]
+    only_b = markdown.split("## Only in B\n", 1)[1]
+    assert "`nginx` (40 bytes, keep-alive, 2 workers)" in only_b
+    assert "`twisted/cpython/shared/fixed` (40 bytes, keep-alive, 2 workers)" in only_b
+    assert "## Only in A" not in markdown
+    assert [row[0] for row in table_rows(markdown, "Environment differences")] == ["`settings.port`"]
+
+
+def test_inv_compare_finds_runs_by_name_prints_and_writes_the_comparison(real_runs, tmp_path, capsys):
+    before, after = real_runs
+    context = Context(Config(overrides={"bench": {"reports": str(before.parent)}}))
+    output = tmp_path / "compare.md"
+    compare_task(context, "before", "after", output=str(output))
+    printed = capsys.readouterr().out
+    assert printed == output.read_text() == compare.compare_runs(before, after)
+
+
+def test_inv_compare_refuses_incompatible_runs_in_one_line(real_runs, tmp_path):
+    before, after = real_runs
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    (changed / "results.jsonl").write_bytes((after / "results.jsonl").read_bytes())
+    env = json.loads((after / "env.json").read_text())
+    env["settings"]["load"] = {"keepalive": {"duration": 5, "concurrency": 100, "threads": 2}}
+    (changed / "env.json").write_text(json.dumps(env))
+    context = Context(Config(overrides={"bench": {"reports": str(before.parent)}}))
+    with pytest.raises(Exit) as refused:
+        compare_task(context, str(before), str(changed))
+    assert refused.value.code == 1
+    assert "settings.load" in str(refused.value.message) and "--force" in str(refused.value.message)
+    assert "\n" not in str(refused.value.message)
+    compare_task(context, str(before), str(changed), force=True)
+
+
+# -- constructed result sets -----------------------------------------------------------
+
+def record(rates, server="twisted", workers=1, status="ok", payload=40, verdicts=()):
+    cell = Cell(server=server, interpreter=None if server == "nginx" else "pypy",
+                mode=None if server == "nginx" else "shared", workers=workers,
+                resource="file" if server == "nginx" else "fixed", payload=payload, keepalive=True,
+                loadgen="wrk", concurrency=10, threads=1, duration=1.0)
+    runs = [{"req_per_s": 5.0, "kbyte_per_s": 1.0, "warmup": True}]
+    runs += [{"req_per_s": rate, "kbyte_per_s": rate / 10, "warmup": False} for rate in rates]
+    return {"id": cell.id, "label": cell.label, "cell": cell.to_dict(), "status": status,
+            "reasons": [], "runs": runs, "verdicts": list(verdicts)}
+
+
+ENV = {
+    "run": "a", "started": "2026-11-26T09:00:00Z", "git": "abc1234",
+    "settings": {"profile": "default", "load": TINY, "repeats": 5, "loadgen": "wrk", "port": 8080,
+                 "backlog": 8192, "server_log": False},
+    "hosts": [{"name": "local", "role": "server+load", "cpu_model": "AMD EPYC", "cpus": 2, "kernel": "Linux 6.1",
+               "sysctl": {"net.core.somaxconn": "4096", "fs.file-nr": "1024 0 100"},
+               "pythons": {"pypy": {"path": "/opt/pypy/bin/python", "implementation": "PyPy", "version": "3.9.16",
+                                    "pypy": "7.3.11", "twisted": "26.4.0"}},
+               "nginx": "1.22.1", "loadgen": {"tool": "wrk", "path": "/usr/bin/wrk", "version": "wrk 4.1.0"}}],
+}
+
+
+def env_with(**changes):
+    env = copy.deepcopy(ENV)
+    for path, value in changes.items():
+        *parents, key = path.split("__")
+        target = env
+        for parent in parents:
+            target = target[int(parent)] if isinstance(target, list) else target[parent]
+        target[key] = value
+    return env
+
+
+def write_run(run_dir, records, env):
+    run_dir.mkdir()
+    for rec in records:
+        append_jsonl(run_dir / "results.jsonl", rec)
+    (run_dir / "env.json").write_text(json.dumps(env))
+    return run_dir
+
+
+@pytest.mark.parametrize("a, b, test, significant", [
+    ([100, 102, 98, 101, 99], [150, 149, 152, 148, 151], "Mann-Whitney U", True),
+    ([100, 102, 98, 101, 99], [101, 99, 100, 98, 102], "Mann-Whitney U", False),
+    ([100, 101, 99], [150, 151, 149], "Welch's t", True),  # 3 against 3: the rank test cannot reach p < 0.05
+    ([100, 110, 90], [105, 95, 100], "Welch's t", False),
+    ([100, 101], [150, 151], "Welch's t", True),
+    ([100], [150, 151, 149], None, False),
+])
+def test_significance_picks_a_test_that_can_answer(a, b, test, significant):
+    result = compare.significance(a, b)
+    assert result.test == test
+    assert result.significant is significant
+    assert ("n/a (too few repeats)" == result.words()) is (test is None)
+
+
+def test_equal_repeats_without_spread_have_no_p_value():
+    assert compare.significance([100, 100], [100, 100]).words() == "n/a (no spread in either run; Welch's t)"
+
+
+def test_the_rank_test_is_used_only_where_it_can_reject():
+    assert not compare.rank_test_can_reject(3, 3)
+    assert not compare.rank_test_can_reject(3, 4)
+    assert compare.rank_test_can_reject(3, 5)
+    assert compare.rank_test_can_reject(4, 4)
+
+
+def test_holm_adjusts_p_values_for_the_cells_compared_together():
+    assert compare.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert compare.holm([0.5]) == [0.5]
+    assert compare.holm([0.2, 0.6]) == pytest.approx([0.4, 0.6])
+    # a change with p = 0.03 alone is significant; among five cells it is not
+    assert compare.Significance("Welch's t", 0.03).significant
+    assert not compare.Significance("Welch's t", 0.03, holm=0.15).significant
+
+
+def test_a_clearly_faster_run_is_significant_and_an_equal_one_is_not(tmp_path):
+    base = [100, 102, 98, 101, 99]
+    a = write_run(tmp_path / "a", [record(base), record(base, server="nginx")], ENV)
+    b = write_run(tmp_path / "b", [record([150, 149, 152, 148, 151]), record([101, 99, 100, 98, 102], server="nginx")],
+                  env_with(run="b"))
+    rows = {row[0]: row for row in table_rows(compare.compare_runs(a, b), "Matching cells")}
+    assert rows["twisted/pypy/shared/fixed"][6] == "+50.0%"
+    assert rows["twisted/pypy/shared/fixed"][7].startswith("significant (p = 0.00794, Holm 0.0159, Mann-Whitney U)")
+    assert rows["nginx"][6] == "+0.0%"
+    assert rows["nginx"][7].startswith("not significant (p = ")
+
+
+def test_the_last_record_of_a_cell_wins_and_unclean_cells_are_not_compared(tmp_path):
+    a = write_run(tmp_path / "a", [record([1, 2, 3]), record([100, 101, 99]), record([50, 51, 52], server="nginx")], ENV)
+    b = write_run(tmp_path / "b", [record([110, 111, 109], verdicts=["noisy"]),
+                                   record([500, 510, 505], server="nginx", status="flagged")], ENV)
+    rows = {row[0]: row for row in table_rows(compare.compare_runs(a, b), "Matching cells")}
+    assert rows["twisted/pypy/shared/fixed"][4:7] == ["100 (n=3)", "110 (n=3, noisy)", "+10.0%"]
+    assert rows["nginx"][5:] == ["505 (n=3) ⚠", "—", "not compared: B flagged"]
+
+
+def test_cells_in_one_run_only_are_listed_apart(tmp_path):
+    a = write_run(tmp_path / "a", [record([100, 101]), record([100, 101], workers=2)], ENV)
+    b = write_run(tmp_path / "b", [record([100, 101]), record([100, 101], payload=10000)], ENV)
+    markdown = compare.compare_runs(a, b)
+    assert len(table_rows(markdown, "Matching cells")) == 1
+    assert "## Only in A\n\n- `twisted/pypy/shared/fixed` (40 bytes, keep-alive, 2 workers): 100 (n=2)" in markdown
+    assert "## Only in B\n\n- `twisted/pypy/shared/fixed` (10000 bytes, keep-alive, 1 worker)" in markdown
+
+
+@pytest.mark.parametrize("changes, differing", [
+    ({"settings__load": {"keepalive": {"duration": 9}}}, "settings.load.close"),
+    ({"settings__loadgen": "weighttp"}, "settings.loadgen"),
+    ({"hosts__0__loadgen": {"tool": "wrk", "version": "wrk 4.2.0"}}, "tools.server+load.loadgen.version"),
+    ({"hosts__0__nginx": "1.27.0"}, "tools.server+load.nginx"),
+    ({"hosts__0__pythons": {"pypy": {"implementation": "PyPy", "version": "3.10.14", "pypy": "7.3.17",
+                                     "twisted": "26.4.0"}}}, "tools.server+load.pythons.pypy.pypy"),
+])
+def test_runs_with_other_settings_or_tool_versions_are_refused_unless_forced(tmp_path, changes, differing):
+    a = write_run(tmp_path / "a", [record([100, 101])], ENV)
+    b = write_run(tmp_path / "b", [record([100, 101])], env_with(**changes))
+    assert compare.compatibility_id(ENV) != compare.compatibility_id(env_with(**changes))
+    with pytest.raises(BenchError, match=r"differ in settings or tool versions \(.*" + differing.replace("+", r"\+")
+                       + r".*\): pass --force to compare anyway$"):
+        compare.compare_runs(a, b)
+    forced = compare.compare_runs(a, b, force=True)
+    assert "⚠ Compared with --force" in forced and differing in forced
+    assert len(table_rows(forced, "Matching cells")) == 1
+
+
+def test_host_facts_port_and_repeats_leave_runs_comparable_and_are_listed(tmp_path):
+    other = env_with(run="b", git="def5678", settings__port=9090, settings__repeats=3, hosts__0__kernel="Linux 6.12",
+                     hosts__0__sysctl={"net.core.somaxconn": "65535", "fs.file-nr": "2048 0 100"})
+    assert compare.compatibility_id(other) == compare.compatibility_id(ENV)
+    a = write_run(tmp_path / "a", [record([100, 101])], ENV)
+    b = write_run(tmp_path / "b", [record([100, 101])], other)
+    markdown = compare.compare_runs(a, b)
+    assert "--force" not in markdown
+    assert table_rows(markdown, "Environment differences") == [
+        ["`harness commit`", "abc1234", "def5678"],
+        ["`server+load.kernel`", "Linux 6.1", "Linux 6.12"],
+        ["`server+load.sysctl.net.core.somaxconn`", "4096", "65535"],
+        ["`settings.port`", "8080", "9090"],
+        ["`settings.repeats`", "5", "3"],
+    ]
+
+
+def test_a_run_without_env_json_or_results_is_refused(tmp_path):
+    a = write_run(tmp_path / "a", [record([100, 101])], ENV)
+    b = write_run(tmp_path / "b", [record([100, 101])], ENV)
+    (b / "env.json").unlink()
+    with pytest.raises(BenchError, match="run B has no env.json.*pass --force"):
+        compare.compare_runs(a, b)
+    assert "an env.json is missing" in compare.compare_runs(a, b, force=True)
+    with pytest.raises(BenchError, match="has no results.jsonl: give a run folder"):
+        compare.compare_runs(a, tmp_path / "nowhere")

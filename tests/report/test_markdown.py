@@ -1,0 +1,92 @@
+"""The report is a pure function of results.jsonl and env.json."""
+import json
+import shutil
+from pathlib import Path
+
+from bench.records import read_jsonl
+from bench.report import markdown as report
+
+FIXTURE = Path(__file__).parent / "fixtures" / "report"
+CHARTS = ["chart-reqs-40-keepalive.png", "chart-ratio.png"]
+
+
+def fixture():
+    return read_jsonl(FIXTURE / "results.jsonl"), json.loads((FIXTURE / "env.json").read_text())
+
+
+def test_render_matches_the_checked_in_report():
+    records, env = fixture()
+    assert report.render(records, env, CHARTS) == (FIXTURE / "report.md").read_text()
+
+
+def test_flagged_and_failed_cells_are_never_clean_numbers():
+    text = (FIXTURE / "report.md").read_text()
+    results = text.split("## Results")[1].split("## Scaling")[0]
+    flagged = next(line for line in results.splitlines() if "flagged" in line and line.startswith("| twisted"))
+    assert "⚠" in flagged and flagged.split("|")[14].strip() == "—"  # no ratio for a flagged cell
+    failed = next(line for line in results.splitlines() if "failed ⚠" in line)
+    assert failed.startswith("| nginx")
+    assert "Cells that are not clean numbers" in text
+
+
+def test_ratio_and_scaling_come_from_the_medians():
+    records, env = fixture()
+    by_key = {(r["label"], r["cell"]["workers"], r["cell"]["payload"]): report.req_per_s(r) for r in records}
+    ratio = by_key[("twisted/cpython/shared/fixed", 2, 40)].median / by_key[("nginx", 2, 40)].median
+    text = report.render(records, env)
+    assert f"| {ratio:.2f} " in text
+    one, two = by_key[("twisted/cpython/shared/fixed", 1, 40)].median, by_key[("twisted/cpython/shared/fixed", 2, 40)].median
+    assert f"({two / (2 * one):.0%})" in text.split("## Scaling")[1]
+
+
+def test_the_last_record_of_a_cell_wins():
+    records, env = fixture()
+    again = dict(records[0], status="failed", runs=[], reasons=["measured again and failed"])
+    text = report.render(records + [again], env)
+    assert "measured again and failed" in text
+
+
+def test_write_renders_charts_and_the_report_from_the_files(tmp_path):
+    run = tmp_path / "golden"
+    shutil.copytree(FIXTURE, run)
+    (run / "report.md").unlink()
+    target = report.write(run)
+    text = target.read_text()
+    charts = sorted(p.name for p in run.glob("chart-*.png"))
+    assert charts and all(f"]({name})" in text for name in charts)
+    first = text
+    report.write(run)
+    assert target.read_text() == first
+
+
+def test_environment_lists_each_host_with_its_tools_and_sysctls():
+    records, env = fixture()
+    text = report.render(records, env)
+    host = env["hosts"][0]
+    assert host["cpu_model"] in text and host["kernel"] in text
+    assert "`net.core.somaxconn`" in text
+    assert f"Twisted {host['pythons']['cpython']['twisted']}" in text
+
+
+def test_the_answer_table_puts_twisted_against_nginx_per_case():
+    records, env = fixture()
+    section = "\n".join(report.answer_section(records))
+    twisted = {(r["cell"]["workers"], r["cell"]["payload"]): report.req_per_s(r) for r in records
+               if r["label"] == "twisted/cpython/shared/fixed" and r["status"] == "ok"}
+    nginx = {r["cell"]["workers"]: report.req_per_s(r) for r in records
+             if r["label"] == "nginx" and r["cell"]["payload"] == 40}
+    row = next(line for line in section.splitlines() if line.startswith("| `twisted/cpython/shared/fixed` ×2"))
+    assert f"{twisted[(2, 40)].median / nginx[2].median:.2f}" in row
+    flagged = next(line for line in section.splitlines() if line.startswith("| `twisted/cpython/shared/fixed` ×1"))
+    assert flagged.rstrip(" |").endswith("—")  # 10000 B: Twisted flagged, Nginx failed
+
+
+def test_a_client_bound_side_marks_its_ratio():
+    records, env = fixture()
+    bound = [dict(r, verdicts=["client-bound"]) if r["label"] == "nginx" else r for r in records]
+
+    def rows(lines):
+        return [line for line in lines if line.startswith("| `twisted")]
+
+    assert all(" * " in row for row in rows(report.answer_section(bound)) if "0." in row)
+    assert not any(" * " in row for row in rows(report.answer_section(records)))

@@ -1,0 +1,327 @@
+"""`inv setup` end to end: tarballs made here, served on loopback, built and installed
+for real, locally and on a lab host over SSH."""
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from invoke import Config, Context
+from provision_fixtures import (
+    MAKE_BUILD,
+    PROJECT,
+    FileServer,
+    binary_tarball,
+    c_program_tarball,
+    closed_port_url,
+    link_cache,
+    pin,
+    real_twisted_cache,
+    setup_config,
+    sha256,
+    snapshot,
+)
+
+from bench import manifest as bench_manifest
+from bench.errors import BenchError
+from bench.hosts import LocalHost
+from bench.setup import provision
+from bench.tasks.setup import setup as setup_task
+
+BUILDS = shutil.which("cc") and shutil.which("meson") and shutil.which("ninja")
+needs_builds = pytest.mark.skipif(not BUILDS, reason="needs cc, meson and ninja")
+
+
+@pytest.fixture
+def www(tmp_path):
+    server = FileServer(tmp_path / "www")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A prefix and an empty cache; the config of invoke.yaml pointed at them."""
+    return tmp_path / "prefix", tmp_path / "cache", setup_config(tmp_path / "prefix", tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def twisted_cache():
+    try:
+        return real_twisted_cache()
+    except (RuntimeError, BenchError) as exc:
+        pytest.skip(f"cannot fill the Twisted test cache from PyPI: {exc}")
+
+
+def run(settings, only=None, force=False, host=None):
+    said = []
+    manifest = provision.setup_host(host or LocalHost(), settings, only=only, force=force, log=said.append)
+    return manifest, "\n".join(said)
+
+
+# -- pure parts ------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, tools", [
+    (None, provision.TOOLS),
+    ("weighttp", ("weighttp",)),
+    ("weighttp, pypy", ("pypy", "weighttp")),
+])
+def test_parse_only(text, tools):
+    assert provision.parse_only(text) == tools
+
+
+@pytest.mark.parametrize("text", ["weighty", ",", "pypy,nginx2"])
+def test_parse_only_rejects_unknown_tools(text):
+    with pytest.raises(BenchError, match="choose from nginx, wrk, pypy, cpython, weighttp"):
+        provision.parse_only(text)
+
+
+def test_format_manifest_lists_tools_in_setup_order():
+    manifest = {"tools": {
+        "weighttp": {"version": None, "path": None, "source": {
+            "kind": "fallback", "instead": "wrk", "reason": "offline", "fetch": {"file": "weighttp-0.5.tar.gz"}}},
+        "twisted-pypy": {"version": "26.4.0", "path": "/p/venvs/pypy",
+                         "source": {"kind": "tarball", "file": "twisted-26.4.0.tar.gz", "sha256": "dbfd0fe1ee409d02" + "0" * 48}},
+        "nginx": {"version": "1.22.1", "path": "/usr/sbin/nginx",
+                  "source": {"kind": "distro", "package": "nginx-light", "version": "1.22.1-9"}},
+        "pypy": {"version": "7.3.11", "path": "/p/venvs/pypy/bin/python",
+                 "source": {"kind": "fallback", "package": "pypy3", "version": "7.3.11+dfsg", "reason": "x"}},
+    }}
+    lines = provision.format_manifest(manifest)
+    assert [line.split()[0] for line in lines] == ["tool", "nginx", "pypy", "twisted-pypy", "weighttp"]
+    assert "distro nginx-light 1.22.1-9" in lines[1]
+    assert "FALLBACK to pypy3 7.3.11+dfsg (no pinned tarball)" in lines[2]
+    assert "tarball twisted-26.4.0.tar.gz (sha256 dbfd0fe1ee40…)" in lines[3]
+    assert "FALLBACK to wrk (pinned weighttp-0.5.tar.gz unavailable)" in lines[4]
+    assert provision.format_manifest({}) == ["(no tools installed)"]
+
+
+def test_nothing_installed_reads_as_empty(tmp_path):
+    host = LocalHost()
+    assert bench_manifest.read_manifest(host, str(tmp_path)) == {}
+    assert bench_manifest.interpreters(host, str(tmp_path)) == {}
+    assert bench_manifest.tool_binary(host, str(tmp_path), "weighttp") is None
+
+
+def test_a_half_made_environment_is_not_an_interpreter(tmp_path):
+    venv = tmp_path / "venvs" / "pypy"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(shutil.which("python3"))
+    assert bench_manifest.interpreters(LocalHost(), str(tmp_path)) == {}
+    (venv / bench_manifest.MARKER).write_text("{}")
+    assert bench_manifest.interpreters(LocalHost(), str(tmp_path)) == {"pypy": str(venv / "bin" / "python")}
+
+
+def test_off_debian_a_missing_command_names_the_packages(site):
+    _, _, settings = site
+    place = provision.Site.open(LocalHost(), settings, False, print)
+    place.debian = False
+    assert place.ensure_packages(["wrk"], ["wrk"]) == {}
+    with pytest.raises(BenchError, match=r"lacks twisted-lab-no-such-command: install it .*Debian calls it nginx-light"):
+        place.ensure_packages(["nginx-light"], ["twisted-lab-no-such-command"])
+
+
+# -- weighttp: download -> verify -> extract -> build -> install ------------------
+
+@needs_builds
+def test_weighttp_meson_build_then_a_second_run_changes_nothing(www, site):
+    prefix, cache, settings = site
+    tarball = c_program_tarball(www.root, "0.5")
+    settings["weighttp"]["releases"]["0.5"].update(pin(www, tarball))  # the pinned meson build, our source
+
+    manifest, said = run(settings, only="weighttp")
+    binary = bench_manifest.tool_binary(LocalHost(), str(prefix), "weighttp")
+    assert binary == str(prefix / "bin" / "weighttp")
+    assert subprocess.run([binary, "-V"], capture_output=True, text=True).stdout.startswith("weighttp 0.5")
+    entry = manifest["tools"]["weighttp"]
+    assert entry["source"] == {"kind": "tarball", "url": www.url(tarball.name), "sha256": sha256(tarball),
+                               "file": tarball.name}
+    assert entry["version"] == "0.5" and entry["version_output"].startswith("weighttp 0.5")
+    assert json.loads((prefix / "manifest.json").read_text()) == manifest
+    assert (cache / tarball.name).read_bytes() == tarball.read_bytes()
+    assert "meson install" in (prefix / "logs" / "weighttp-0.5.log").read_text()
+    assert sorted(p.name for p in (prefix / "tools").iterdir()) == ["weighttp-0.5"]  # no staging left
+    assert list((prefix / "build").iterdir()) == []
+    assert "weighttp done (" in said
+
+    before = snapshot(prefix)
+    started = time.monotonic()
+    again, said = run(settings, only="weighttp")
+    assert time.monotonic() - started < 5
+    assert again == manifest and snapshot(prefix) == before
+    assert "in place" in said and "unchanged" in said and "manifest" in said and "unchanged;" in said
+    assert www.requests == [f"/{tarball.name}"]
+
+
+@needs_builds
+def test_weighttp_04_builds_with_libev_and_force_rebuilds(www, site):
+    prefix, _, settings = site
+    if not Path("/usr/include/ev.h").exists():
+        pytest.skip("needs libev-dev")
+    tarball = c_program_tarball(www.root, "0.4", build="libev")
+    settings["weighttp"]["version"] = "0.4"
+    settings["weighttp"]["releases"]["0.4"].update(pin(www, tarball))  # the pinned 0.4 build commands
+
+    manifest, _ = run(settings, only="weighttp")
+    said = subprocess.run([prefix / "bin" / "weighttp", "-v"], capture_output=True, text=True).stdout
+    assert said.startswith("weighttp 0.4 - a test build (libev 4.")
+    assert manifest["tools"]["weighttp"]["pinned"] == "0.4"
+
+    marker = prefix / "tools" / "weighttp-0.4" / ".complete"
+    built = marker.stat().st_mtime_ns
+    _, said = run(settings, only="weighttp", force=True)
+    assert marker.stat().st_mtime_ns != built and "building weighttp 0.4" in said
+
+
+@needs_builds
+def test_checksum_mismatch_installs_nothing(www, site):
+    prefix, cache, settings = site
+    tarball = c_program_tarball(www.root, "0.5")
+    settings["weighttp"]["releases"]["0.5"].update(url=www.url(tarball.name), sha256="0" * 64)
+
+    with pytest.raises(BenchError, match="failed for weighttp") as error:
+        run(settings, only="weighttp")
+    assert f"expected {'0' * 64}, got {sha256(tarball)}" in str(error.value)
+    assert not (cache / tarball.name).exists()
+    assert bench_manifest.tool_binary(LocalHost(), str(prefix), "weighttp") is None
+    assert not (prefix / "tools").exists()
+    assert "weighttp" not in bench_manifest.read_manifest(LocalHost(), str(prefix))["tools"]
+
+
+@needs_builds
+def test_a_failed_build_shows_its_log_and_leaves_the_good_install(www, site):
+    prefix, _, settings = site
+    good = c_program_tarball(www.root / "good", "0.5", build="make")
+    release = settings["weighttp"]["releases"]["0.5"]
+    release.update(url=www.url(f"good/{good.name}"), sha256=sha256(good), file="good-0.5.tar.gz", build=MAKE_BUILD)
+    first, _ = run(settings, only="weighttp")
+    assert subprocess.run([prefix / "bin" / "weighttp", "-V"], capture_output=True).returncode == 0
+
+    broken = c_program_tarball(www.root, "0.5", build="make", broken=True)
+    release.update(url=www.url(broken.name), sha256=sha256(broken), file=broken.name)
+    with pytest.raises(BenchError) as error:
+        run(settings, only="weighttp")
+    message = str(error.value)
+    log = prefix / "logs" / "weighttp-0.5.log"
+    assert "`make`" in message and "error" in message and f"full log: {log}" in message
+    assert "this is not C" in log.read_text()  # the compiler's whole complaint is kept
+    assert sorted(p.name for p in (prefix / "tools").iterdir()) == ["weighttp-0.5"]
+    assert list((prefix / "build").iterdir()) == []
+    # The earlier, complete build is still what is installed and recorded.
+    assert subprocess.run([prefix / "bin" / "weighttp", "-V"], capture_output=True).returncode == 0
+    assert bench_manifest.read_manifest(LocalHost(), str(prefix))["tools"]["weighttp"] == first["tools"]["weighttp"]
+
+
+def test_offline_weighttp_falls_back_to_wrk_and_says_what_to_fetch(site):
+    prefix, cache, settings = site
+    url = closed_port_url("weighttp-0.5.tar.gz")
+    settings["weighttp"]["releases"]["0.5"]["url"] = url
+
+    manifest, said = run(settings, only="weighttp")
+    assert f"fetch {url} into {cache}/" in said and "FALLBACK: `inv bench` uses wrk" in said
+    source = manifest["tools"]["weighttp"]["source"]
+    assert source["kind"] == "fallback" and source["instead"] == "wrk" and "refused" in source["reason"]
+    assert source["fetch"] == {"url": url, "into": str(cache), "file": "weighttp-0.5.tar.gz"}
+    assert bench_manifest.tool_binary(LocalHost(), str(prefix), "weighttp") is None
+
+
+@needs_builds
+def test_a_tarball_dropped_into_the_cache_builds_offline(www, site):
+    prefix, cache, settings = site
+    tarball = c_program_tarball(www.root, "0.5")
+    cache.mkdir()
+    shutil.copy(tarball, cache / tarball.name)
+    settings["weighttp"]["releases"]["0.5"].update(url=closed_port_url(tarball.name), sha256=sha256(tarball))
+    manifest, said = run(settings, only="weighttp")
+    assert manifest["tools"]["weighttp"]["source"]["kind"] == "tarball" and "FALLBACK" not in said
+    assert bench_manifest.tool_binary(LocalHost(), str(prefix), "weighttp")
+
+
+def test_offline_without_the_twisted_sdist_is_a_clear_error(site):
+    prefix, cache, settings = site
+    for release in settings["twisted"]:
+        release["url"] = closed_port_url(f"twisted-{release['version']}.tar.gz")
+    with pytest.raises(BenchError, match=r"failed for cpython: cannot download .*refused.*: fetch .* into "
+                                         + str(cache) + r"/ \(as twisted-26.10.0.tar.gz\) and run again"):
+        run(settings, only="cpython")
+    assert bench_manifest.interpreters(LocalHost(), str(prefix)) == {}
+    assert bench_manifest.read_manifest(LocalHost(), str(prefix))["tools"] == {}
+
+
+# -- PyPy from a binary tarball, Twisted from its real sdist ----------------------------
+
+def test_pypy_tarball_and_the_real_twisted_sdist(www, site, twisted_cache):
+    if not shutil.which("pypy3"):
+        pytest.skip("needs pypy3 (the test's binary tarball wraps it)")
+    prefix, cache, settings = site
+    link_cache(cache, twisted_cache)
+    tarball = binary_tarball(www.root)
+    settings["pypy"]["tarballs"] = {provision.Site.open(LocalHost(), settings, False, print).arch: pin(www, tarball)}
+
+    manifest, said = run(settings, only="pypy")
+    python = prefix / "venvs" / "pypy" / "bin" / "python"
+    assert bench_manifest.interpreters(LocalHost(), str(prefix)) == {"pypy": str(python)}
+    version = subprocess.run([python, "-c", "import sys, twisted; print(sys.pypy_version_info.major, twisted.__version__)"],
+                             capture_output=True, text=True).stdout.split()
+    assert version == ["7", "26.4.0"]
+    pypy, twisted = manifest["tools"]["pypy"], manifest["tools"]["twisted-pypy"]
+    assert pypy["source"]["kind"] == "tarball" and pypy["source"]["sha256"] == sha256(tarball)
+    assert pypy["base"] == str(prefix / "tools" / "pypy3.9-vtest-linux64" / "bin" / "pypy3")
+    assert pypy["implementation"] == "PyPy" and pypy["python"].startswith("3.9")
+    assert twisted["version"] == "26.4.0" and twisted["version_output"] == "26.4.0"
+    assert twisted["source"]["sha256"] == setup_config("/", "/")["twisted"][1]["sha256"]
+    assert "installing Twisted 26.4.0 from twisted-26.4.0.tar.gz" in said and "FALLBACK" not in said
+    assert sorted(p.name for p in (prefix / "tools").iterdir()) == ["pypy3.9-vtest-linux64"]  # nothing half-unpacked
+
+    before = snapshot(prefix)
+    again, said = run(settings, only="pypy")
+    assert again == manifest and snapshot(prefix) == before and "unchanged" in said
+
+
+# -- a lab host over SSH ----------------------------------------------------------------
+
+@pytest.mark.lab
+@needs_builds
+def test_setup_on_a_lab_host_uploads_the_cache(lab, lab_connect, www, tmp_path, twisted_cache, capsys):
+    """`inv setup --host`: the tarballs come from this machine's cache, the lab host has no internet.
+
+    The lab host shares this machine's disk, so its prefix is a folder of its own."""
+    remote_prefix, cache = tmp_path / "remote-prefix", tmp_path / "controller-cache"
+    link_cache(cache, twisted_cache)
+    settings = setup_config(remote_prefix, cache)
+    weighttp = c_program_tarball(www.root, "0.5")
+    settings["weighttp"]["releases"]["0.5"].update(pin(www, weighttp))
+    pypy_url = closed_port_url("pypy3.10-v7.3.17-linux64.tar.bz2")
+    for arch in settings["pypy"]["tarballs"]:
+        settings["pypy"]["tarballs"][arch]["url"] = pypy_url
+    server = lab.host("server")
+    config = Config(project_location=str(PROJECT))
+    config.load_project()
+    config.load_overrides({"setup": settings, "lab": {"key": str(server.key), "known_hosts": str(server.known_hosts)}})
+
+    setup_task(Context(config), host=[server.spec])
+    first = capsys.readouterr().out
+    host = lab_connect("server")
+    manifest = bench_manifest.read_manifest(host, str(remote_prefix))
+    assert manifest["hostname"] and manifest["prefix"] == str(remote_prefix)
+    assert set(manifest["tools"]) == {"nginx", "wrk", "pypy", "twisted-pypy", "cpython", "twisted-cpython", "weighttp"}
+    pypy = manifest["tools"]["pypy"]["source"]
+    assert pypy["kind"] == "fallback" and pypy["package"] == "pypy3"
+    assert pypy["fetch"] == {"url": pypy_url, "into": str(cache), "file": "pypy3.10-v7.3.17-linux64.tar.bz2"}
+    assert manifest["tools"]["twisted-pypy"]["version"] == "26.4.0"
+    assert manifest["tools"]["twisted-cpython"]["version"] == "26.10.0"
+    assert bench_manifest.interpreters(host, str(remote_prefix)) == {
+        name: str(remote_prefix / "venvs" / name / "bin" / "python") for name in ("pypy", "cpython")}
+    assert bench_manifest.tool_binary(host, str(remote_prefix), "weighttp") == str(remote_prefix / "bin" / "weighttp")
+    uploaded = remote_prefix / "cache"
+    assert sha256(uploaded / weighttp.name) == sha256(weighttp)
+    assert {p.name for p in uploaded.glob("twisted-*.tar.gz")} == {"twisted-26.4.0.tar.gz", "twisted-26.10.0.tar.gz"}
+    assert f"uploading {weighttp.name} to {server.spec}" in first and "apt-get" not in first
+    assert "FALLBACK: pypy3" in first
+
+    before = snapshot(remote_prefix)
+    setup_task(Context(config), host=[server.spec])
+    second = capsys.readouterr().out
+    assert snapshot(remote_prefix) == before and bench_manifest.read_manifest(host, str(remote_prefix)) == manifest
+    assert "uploading" not in second and second.count("unchanged") >= 5
