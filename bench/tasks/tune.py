@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from invoke import Exit, task
 
+from bench import tune as tuning
 from bench.errors import BenchError
 from bench.hosts import open_host
-from bench.tune import tuning
-from bench.tune.profile import SYSCONF, load_profile
+from bench.tune import SYSCONF, load_profile
 
 
 @task(iterable=["host"], auto_shortflags=False, help={
@@ -47,7 +47,7 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
                 if check:
                     outcome = tuning.check(machine, chosen, root)
                 elif dry_run:
-                    outcome = tuning.plan(machine, chosen, root)
+                    outcome = tuning.preview(machine, chosen, root)
                 elif revert:
                     outcome = tuning.revert(machine, root)
                 else:

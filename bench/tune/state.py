@@ -1,0 +1,200 @@
+"""What tune reads from a host, in one probe: sysctls, the files under root, who and where.
+
+One probe command reads the whole state (sysctls from ``/proc/sys``, files as base64,
+who and where we are) with no privileges, alike on this machine, in a network
+namespace and over SSH. Live values are real even when ``root`` is a test folder:
+``root`` moves files only. Inside a network namespace or a container only ``net.*``
+keys belong to the target; the others (``fs.*``) are the whole machine's, which is
+why the probe says where it runs.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+from dataclasses import dataclass
+
+from bench.errors import BenchError
+from bench.hosts import Host
+
+from .profile import INTEREST, KEYS, PAM_SERVICES, has_pam_limits, parse_value
+
+SYSCTL_DROPIN = "etc/sysctl.d/99-twisted-lab.conf"
+LIMITS_CONF = "etc/security/limits.conf"
+LIMITS_D = "etc/security/limits.d"
+LIMITS_DROPIN = f"{LIMITS_D}/99-twisted-lab.conf"
+SNAPSHOT = "var/lib/twisted-lab/tune-snapshot.json"
+# A login gets the limits files only if pam_limits is in its session stack.
+LOGIN_PAM = PAM_SERVICES + ("sshd",)
+FIXED_FILES = (SYSCTL_DROPIN, LIMITS_CONF, SNAPSHOT) + tuple(f"etc/pam.d/{s}" for s in LOGIN_PAM)
+# The only files tune ever writes (besides its snapshot), so the only ones a revert may.
+TARGETS = (SYSCTL_DROPIN, LIMITS_DROPIN) + tuple(f"etc/pam.d/{s}" for s in PAM_SERVICES)
+
+
+@dataclass(frozen=True)
+class Sysctl:
+    """A key as read from /proc/sys: its value (None when absent) and whether it is writable."""
+
+    value: str | None
+    writable: bool
+
+
+@dataclass(frozen=True)
+class File:
+    """A file under root: its text (None when absent), or why tune must not write it."""
+
+    text: str | None
+    problem: str | None = None
+
+
+@dataclass
+class ProbedState:
+    """Everything tune reads from a host, in one probe."""
+
+    root: str
+    sysctls: dict[str, Sysctl]
+    files: dict[str, File]
+    confined: str | None  # e.g. "network namespace lab-1"; None on a machine of its own
+    user: str
+    uid: int
+    groups: tuple[str, ...]
+    nofile_now: tuple[int, int]
+
+    def value(self, key: str) -> str | None:
+        reading = self.sysctls.get(key)
+        return reading.value if reading else None
+
+    def text(self, relative: str) -> str | None:
+        reading = self.files.get(relative)
+        return reading.text if reading else None
+
+    @property
+    def nr_open(self) -> int:
+        return int(self.value("fs.nr_open") or 1048576)
+
+    def limits_files(self, without: str | None = None) -> list[str]:
+        """The limits files' texts in pam_limits' order: limits.conf, then limits.d sorted."""
+        dropins = sorted(name for name in self.files if name.startswith(LIMITS_D + "/") and name != without)
+        return [self.text(name) or "" for name in (LIMITS_CONF, *dropins)]
+
+    @property
+    def login_has_pam_limits(self) -> bool:
+        return any(has_pam_limits(self.text(f"etc/pam.d/{s}") or "") for s in LOGIN_PAM)
+
+    @property
+    def snapshot(self) -> dict | None:
+        text = self.text(SNAPSHOT)
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not (isinstance(data, dict) and data.get("version") == 1
+                and set(data.get("sysctl", {})) <= set(KEYS) and set(data.get("files", {})) <= set(TARGETS)
+                and all(_well_formed(name, value) for name, value in data.get("sysctl", {}).items())):
+            raise BenchError(f"{self.root}/{SNAPSHOT} is not a tune snapshot; move it away and check the host by hand")
+        return data
+
+
+def _well_formed(name: str, value) -> bool:
+    try:
+        return isinstance(value, str) and parse_value(KEYS[name], value, "snapshot") == value
+    except BenchError:
+        return False
+
+
+_PROBE = r"""PATH="$PATH:/usr/sbin:/sbin"
+k() { p=/proc/sys/$2; if [ -e "$p" ]; then printf 'S\t%s\t%s\t%s\n' "$1" "$(stat -c %a "$p")" "$(tr '\t\n' '  ' < "$p" 2>/dev/null)"; else printf 'S\t%s\t-\t\n' "$1"; fi; }
+f() { if [ -L "$2" ]; then t=symlink; elif [ -f "$2" ]; then t=file; elif [ -e "$2" ]; then t=other; else t=absent; fi
+  printf 'F\t%s\t%s\t%s\t' "$1" "$t" "$(realpath -m -- "$2")"; if [ $t = file ]; then base64 -w0 < "$2" || printf '!'; fi; echo; }
+printf 'R\t%s\n' "$(realpath -m -- "$R")"
+printf 'N\t%s\n' "$(ip netns identify 2>/dev/null)"
+printf 'P\t%s\t%s\n' "$(readlink /proc/self/ns/net 2>/dev/null)" "$(readlink /proc/1/ns/net 2>/dev/null)"
+printf 'C\t%s\n' "$(if [ -e /.dockerenv ] || [ -e /run/.containerenv ]; then echo container; fi)"
+printf 'M\t%s\n' "$(awk '$2 == "/proc/sys" {o = $4} END {print o}' /proc/self/mounts)"
+printf 'U\t%s\t%s\t%s\n' "$(id -un)" "$(id -u)" "$(id -Gn)"
+printf 'L\t%s\t%s\n' "$(ulimit -Sn)" "$(ulimit -Hn)"
+for x in "$R"/etc/security/limits.d/*.conf; do if [ -e "$x" ] || [ -L "$x" ]; then f "etc/security/limits.d/${x##*/}" "$x"; fi; done
+"""
+
+
+def probe_script(root: str) -> str:
+    """The shell script that prints a host's state, one tagged line per fact."""
+    lines = [f"R={shlex.quote(root)}", _PROBE]
+    lines += [f"k {name} {name.replace('.', '/')}" for name in dict.fromkeys((*INTEREST, *KEYS))]
+    lines += [f'f {relative} "$R"/{relative}' for relative in FIXED_FILES]
+    return "\n".join(lines) + "\n"
+
+
+def parse_probe(output: str) -> ProbedState:
+    """Turn the probe's tagged lines into a :class:`ProbedState` (pure)."""
+    facts: dict[str, list[str]] = {}
+    sysctls: dict[str, Sysctl] = {}
+    found: list[list[str]] = []
+    for line in output.splitlines():
+        tag, _, rest = line.partition("\t")
+        fields = rest.split("\t")
+        if tag == "S":
+            name, mode, value = (fields + ["", ""])[:3]
+            writable = mode.isdigit() and int(mode, 8) & 0o222 != 0
+            sysctls[name] = Sysctl(None, False) if mode == "-" else Sysctl(" ".join(value.split()), writable)
+        elif tag == "F":
+            found.append(fields)
+        elif tag:
+            facts[tag] = fields
+    root = facts["R"][0]
+    if "ro" in facts.get("M", [""])[0].split(","):
+        sysctls = {name: Sysctl(s.value, False) for name, s in sysctls.items()}
+    files = {relative: _file(root, relative, kind, real, data) for relative, kind, real, data in found}
+    user, uid, groups = facts["U"]
+    soft, hard = (_rlimit(v) for v in facts["L"])
+    return ProbedState(
+        root=root, sysctls=sysctls, files=files, confined=_confinement(facts, sysctls),
+        user=user, uid=int(uid), groups=tuple(groups.split()), nofile_now=(soft, hard),
+    )
+
+
+def _file(root: str, relative: str, kind: str, real: str, data: str) -> File:
+    where = f"{root.rstrip('/')}/{relative}"
+    if kind == "absent":
+        text = None
+    elif kind != "file":
+        return File(None, f"{where} is a {kind}, not a regular file; tune writes only plain files under the root")
+    elif data.endswith("!"):
+        return File(None, f"{where} cannot be read; check its permissions")
+    else:
+        text = base64.b64decode(data).decode()
+    if real != where:
+        return File(text, f"{where} resolves to {real} through a symlink; tune writes only under the root")
+    return File(text)
+
+
+def _rlimit(text: str) -> int:
+    return 2**63 if text == "unlimited" else int(text)
+
+
+def _confinement(facts: dict[str, list[str]], sysctls: dict[str, Sysctl]) -> str | None:
+    """Where the host's shell runs, when that is not a machine of its own.
+
+    ``ip netns identify`` names a namespace made with ``ip netns``; a net namespace that
+    differs from pid 1's is one too; and only the initial namespace has
+    net.core.netdev_max_backlog, which catches namespaces whose pid 1 we cannot read.
+    """
+    name = facts.get("N", [""])[0]
+    own, first = (facts.get("P", []) + ["", ""])[:2]
+    if name:
+        return f"network namespace {name}"
+    if own and first and own != first:
+        return "a network namespace"
+    if facts.get("C", [""])[0]:
+        return "a container"
+    if sysctls.get("net.core.somaxconn", Sysctl(None, False)).value and not sysctls.get(
+            "net.core.netdev_max_backlog", Sysctl(None, False)).value:
+        return "a network namespace"
+    return None
+
+
+def read_state(host: Host, root: str = "/") -> ProbedState:
+    """Read everything tune needs from ``host`` in one command (no privileges needed)."""
+    return parse_probe(host.run(probe_script(root)).stdout)

@@ -1,0 +1,109 @@
+"""`inv tune` itself, over SSH to the lab's hosts: apply, check, revert, several hosts,
+and the options, profiles and host keys it refuses before touching a host."""
+from pathlib import Path
+
+import pytest
+from invoke import Config, Context, Exit
+from tune_support import NET_KEYS, proc_sys, tree
+
+from bench.tasks.tune import tune
+
+# Every test checks that the machine's own sysctls are as they were.
+pytestmark = pytest.mark.usefixtures("machine_unchanged")
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def context(**tune_config):
+    config = Config(project_location=str(PROJECT))
+    config.load_project()
+    config.tune.update(tune_config)
+    return Context(config)
+
+
+def call(c, capsys, **options):
+    try:
+        tune(c, **options)
+        code = 0
+    except Exit as exc:
+        code = exc.code
+        if exc.message:
+            print(exc.message)
+    return code, capsys.readouterr().out
+
+
+def lab_context(server, **tune_config):
+    c = context(**tune_config)
+    c.config.lab.update({"key": str(server.key), "known_hosts": str(server.known_hosts)})
+    return c
+
+
+def test_apply_check_revert_on_a_lab_host_over_ssh(lab, root, capsys):
+    server = lab.host("server")
+    c = lab_context(server)
+    spec, where = [server.spec], {"root": str(root)}
+    values, files = {name: proc_sys(name, server.namespace) for name in NET_KEYS}, tree(root)
+
+    code, out = call(c, capsys, check=True, host=spec, **where)
+    assert code == 2 and "NOT TUNED" in out and f"inside network namespace {server.namespace}" in out
+    assert "fs.file-nr" in out
+
+    code, out = call(c, capsys, host=spec, **where)
+    assert code == 2 and "applied in part" in out, out
+    assert "fs.file-max: global: not set inside network namespace" in out
+    assert [proc_sys(name, server.namespace) for name in NET_KEYS] == ["8192", "8192", "1024 65535"]
+
+    code, out = call(c, capsys, check=True, host=spec, **where)
+    rows = [line.split() for line in out.splitlines()]
+    assert ["net.core.somaxconn", "8192", "8192", "tuned"] in rows
+
+    code, out = call(c, capsys, host=spec, **where)
+    assert code == 2 and "nothing to change" in out and "changed:" not in out
+
+    code, out = call(c, capsys, revert=True, host=spec, **where)
+    assert code == 0 and "reverted: 7 changed and verified" in out, out
+    assert {name: proc_sys(name, server.namespace) for name in NET_KEYS} == values
+    assert tree(root) == files
+
+
+def test_the_task_over_ssh_on_two_hosts_prints_a_summary(lab, root, capsys):
+    server, load = lab.host("server"), lab.host("load")
+    code, out = call(context(), capsys, dry_run=True, host=[server.spec, load.spec], root=str(root),
+                     key=str(server.key), known_hosts=str(server.known_hosts))
+    body, summary = out.split("== summary\n")
+    assert code == 2 and body.count("would change 7 settings") == 2
+    assert summary.splitlines() == [f"{spec}: would change 7 settings, 4 cannot be set here (exit 2)"
+                                    for spec in (server.spec, load.spec)]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"profile": "../../etc"}, "bad profile name"),
+    ({"profile": "nosuch"}, "no profile 'nosuch'"),
+    ({"check": True, "revert": True}, "each pick one action"),
+])
+def test_the_task_refuses_bad_options_before_touching_a_host(lab, root, capsys, options, message):
+    server = lab.host("server")
+    values, files = {name: proc_sys(name, server.namespace) for name in NET_KEYS}, tree(root)
+    code, out = call(lab_context(server), capsys, host=[server.spec], root=str(root), **options)
+    assert code == 1 and message in out
+    assert {name: proc_sys(name, server.namespace) for name in NET_KEYS} == values and tree(root) == files
+
+
+def test_the_task_validates_a_hostile_profile_over_ssh(lab, root, tmp_path, capsys):
+    server = lab.host("server")
+    sysconf = tmp_path / "sysconf"
+    (sysconf / "hostile").mkdir(parents=True)
+    (sysconf / "hostile" / "sysctl.conf").write_text("net.core.somaxconn = 8192\nkernel.core_pattern = |/tmp/x\n")
+    code, out = call(lab_context(server, sysconf=str(sysconf)), capsys, profile="hostile", host=[server.spec], root=str(root))
+    assert code == 1 and "'kernel.core_pattern' is not a key tune may set" in out
+    assert proc_sys("kernel.core_pattern") != "|/tmp/x"
+
+
+def test_an_unknown_lab_host_key_is_refused(lab, root, tmp_path, capsys):
+    server = lab.host("server")
+    c = lab_context(server)
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    c.config.lab.known_hosts = str(empty)
+    code, out = call(c, capsys, check=True, host=[server.spec], root=str(root))
+    assert code == 1 and "unknown host key" in out
