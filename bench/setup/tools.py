@@ -24,8 +24,8 @@ from bench.clock import now_utc
 from bench.errors import BenchError
 from bench.manifest import describe_source
 
-from .provision import Site
 from .tarballs import Pin, Unavailable
+from .target import SetupTarget
 
 QUERY = ("import json, platform, sys; v = getattr(sys, 'pypy_version_info', None); "
          "print(json.dumps({'python': platform.python_version(), 'implementation': platform.python_implementation(), "
@@ -95,19 +95,19 @@ def keys(tool: str, entries: dict) -> list[str]:
 
 # -- nginx, wrk ----------------------------------------------------------------------
 
-def distro_tool(site: Site) -> dict:
-    spec = site.settings[site.tool]
-    versions = site.ensure_packages(spec["packages"], [spec["command"]])
-    path = site.which(spec["command"])
+def distro_tool(target: SetupTarget) -> dict:
+    spec = target.settings[target.tool]
+    versions = target.ensure_packages(spec["packages"], [spec["command"]])
+    path = target.which(spec["command"])
     if path is None:
-        raise BenchError(f"{spec['command']} is not on {site.host}'s PATH after installing {' '.join(spec['packages'])}")
-    _, said = site.capture([path, *spec["version_args"]])
+        raise BenchError(f"{spec['command']} is not on {target.host}'s PATH after installing {' '.join(spec['packages'])}")
+    _, said = target.capture([path, *spec["version_args"]])
     said = said.splitlines()[0] if said else ""  # wrk goes on with its usage
     package = spec["packages"][0]
     source = ({"kind": "distro", "package": package, "version": versions[package]} if package in versions
               else {"kind": "system", "path": path})
-    site.say(f"{describe_source(source)}: {said or '(no version output)'}")
-    return {site.tool: {"name": site.tool, "version": first_version(said), "source": source, "path": path,
+    target.say(f"{describe_source(source)}: {said or '(no version output)'}")
+    return {target.tool: {"name": target.tool, "version": first_version(said), "source": source, "path": path,
                         "version_output": said}}
 
 
@@ -123,125 +123,125 @@ class Base:
     identity: object
 
 
-def pypy(site: Site) -> dict:
-    spec = site.settings["pypy"]
+def pypy(target: SetupTarget) -> dict:
+    spec = target.settings["pypy"]
     pin = None
     try:
-        pin = pypy_pin(spec, site.arch)
-        base = pypy_home(site, spec, pin)
+        pin = pypy_pin(spec, target.arch)
+        base = pypy_home(target, spec, pin)
     except Unavailable as exc:
-        base = pypy_fallback(site, spec, pin, str(exc))
-    return environment(site, base)
+        base = pypy_fallback(target, spec, pin, str(exc))
+    return twisted_venv(target, base)
 
 
-def pypy_home(site: Site, spec: dict, pin: Pin) -> Base:
+def pypy_home(target: SetupTarget, spec: dict, pin: Pin) -> Base:
     """The pinned PyPy extracted into ``PREFIX/tools/<tarball name>``."""
-    home = site.path("tools", pin.stem)
+    home = target.path("tools", pin.stem)
     executable = posixpath.join(home, spec["executable"])
     source = {**tarball_source(pin), "version": str(spec["version"])}
-    marker = site.read_marker(home)
-    if not site.force and marker and marker.get("key") == pin.sha256 and site.capture([executable, "--version"])[0]:
+    marker = target.read_marker(home)
+    if not target.force and marker and marker.get("key") == pin.sha256 and target.capture([executable, "--version"])[0]:
         return Base(executable, source, pin.sha256)
-    tarball = site.obtain(pin)
-    site.ensure_packages(spec.get("packages", []))
-    log = site.start_log("pypy")
-    site.say(f"extracting {pin.file} into {home}")
-    extract(site, tarball, home, log, what=f"extracting {pin.file}")
-    if not site.host.run(f"test -x {shlex.quote(executable)}", warn=True).ok:
-        site.host.run(f"rm -rf {shlex.quote(home)}")
+    tarball = target.obtain(pin)
+    target.ensure_packages(spec.get("packages", []))
+    log = target.start_log("pypy")
+    target.say(f"extracting {pin.file} into {home}")
+    extract(target, tarball, home, log, what=f"extracting {pin.file}")
+    if not target.host.run(f"test -x {shlex.quote(executable)}", warn=True).ok:
+        target.host.run(f"rm -rf {shlex.quote(home)}")
         raise BenchError(f"{pin.file} has no {spec['executable']}: check the pin (setup.pypy) or setup.pypy.executable")
-    site.write_marker(home, pin.sha256, {})
+    target.write_marker(home, pin.sha256, {})
     return Base(executable, source, pin.sha256)
 
 
-def pypy_fallback(site: Site, spec: dict, pin: Pin | None, reason: str) -> Base:
+def pypy_fallback(target: SetupTarget, spec: dict, pin: Pin | None, reason: str) -> Base:
     fallback = spec["fallback"]
-    site.say(f"cannot use the pinned PyPy: {reason}")
+    target.say(f"cannot use the pinned PyPy: {reason}")
     if pin is not None:
-        site.say(f"to use it: {pin.fetch_hint(site.cache)}, then run `inv setup --only pypy`")
+        target.say(f"to use it: {pin.fetch_hint(target.cache)}, then run `inv setup --only pypy`")
     try:
-        versions = site.ensure_packages(fallback["packages"], [fallback["python"]])
+        versions = target.ensure_packages(fallback["packages"], [fallback["python"]])
     except BenchError as exc:
         raise BenchError(f"{reason}; and no fallback: {exc}") from None
-    executable = site.which(fallback["python"])
+    executable = target.which(fallback["python"])
     if executable is None:
-        raise BenchError(f"{reason}; and no fallback: {fallback['python']} is not on {site.host}")
+        raise BenchError(f"{reason}; and no fallback: {fallback['python']} is not on {target.host}")
     package = fallback["packages"][0]
-    _, said = site.capture([executable, "--version"])
+    _, said = target.capture([executable, "--version"])
     version = versions.get(package)
-    site.say(f"FALLBACK: {package} {version or said.splitlines()[0]} from the distribution")
-    source = fallback_source(pin, site.cache, reason, package=package, version=version or first_version(said))
+    target.say(f"FALLBACK: {package} {version or said.splitlines()[0]} from the distribution")
+    source = fallback_source(pin, target.cache, reason, package=package, version=version or first_version(said))
     return Base(executable, source, {"package": package, "version": version, "python": said})
 
 
-def cpython(site: Site) -> dict:
-    spec = site.settings["cpython"]
-    versions = site.ensure_packages(spec.get("packages", []), [spec["python"]])
-    command = site.which(spec["python"])
+def cpython(target: SetupTarget) -> dict:
+    spec = target.settings["cpython"]
+    versions = target.ensure_packages(spec.get("packages", []), [spec["python"]])
+    command = target.which(spec["python"])
     if command is None:
-        raise BenchError(f"{spec['python']} is not on {site.host}: install Python >= {spec['minimum']}, "
+        raise BenchError(f"{spec['python']} is not on {target.host}: install Python >= {spec['minimum']}, "
                          f"or set setup.cpython.python to one")
-    info = query(site, command)
+    info = query(target, command)
     if version_tuple(info["python"]) < version_tuple(spec["minimum"]):
-        raise BenchError(f"{command} on {site.host} is Python {info['python']}; the CPython environment needs "
+        raise BenchError(f"{command} on {target.host} is Python {info['python']}; the CPython environment needs "
                          f">= {spec['minimum']}: install a newer Python and set setup.cpython.python to it")
     executable = info["executable"]
-    owner = site.host.run(f"dpkg-query -S {shlex.quote(executable)} 2>/dev/null", warn=True).stdout
-    package = owner.split(":")[0].strip() if site.debian and owner else None
+    owner = target.host.run(f"dpkg-query -S {shlex.quote(executable)} 2>/dev/null", warn=True).stdout
+    package = owner.split(":")[0].strip() if target.debian and owner else None
     if package and package not in versions:
-        versions.update(site.ensure_packages([package]))
+        versions.update(target.ensure_packages([package]))
     source = ({"kind": "distro", "package": package, "version": versions.get(package)} if package
               else {"kind": "system", "path": executable})
-    return environment(site, Base(executable, source, {"python": executable, "version": info["python"]}))
+    return twisted_venv(target, Base(executable, source, {"python": executable, "version": info["python"]}))
 
 
-def query(site: Site, python: str) -> dict:
-    ok, said = site.capture([python, "-c", QUERY])
+def query(target: SetupTarget, python: str) -> dict:
+    ok, said = target.capture([python, "-c", QUERY])
     if ok:
         try:
             return json.loads(said.splitlines()[-1])
         except (ValueError, IndexError):
             pass
-    raise BenchError(f"{python} on {site.host} does not run ({said.splitlines()[-1] if said else 'no output'})")
+    raise BenchError(f"{python} on {target.host} does not run ({said.splitlines()[-1] if said else 'no output'})")
 
 
-def environment(site: Site, base: Base) -> dict:
+def twisted_venv(target: SetupTarget, base: Base) -> dict:
     """``PREFIX/venvs/<tool>`` made from ``base``, with Twisted from its sdist."""
-    name = site.tool
-    venv = site.path("venvs", name)
+    name = target.tool
+    venv = target.path("venvs", name)
     python = posixpath.join(venv, "bin", "python")
-    info = query(site, base.executable)
-    twisted_version, pin = twisted_for(site.settings["twisted"], info["python"])
+    info = query(target, base.executable)
+    twisted_version, pin = twisted_for(target.settings["twisted"], info["python"])
     key = {"base": base.identity, "twisted": pin.sha256}
-    marker = site.read_marker(venv)
-    if not site.force and marker and marker.get("key") == key and _still_runs(site, venv, marker["entries"]):
-        site.say(f"in place: {venv} ({_summary(marker['entries'], name)})")
+    marker = target.read_marker(venv)
+    if not target.force and marker and marker.get("key") == key and _still_runs(target, venv, marker["entries"]):
+        target.say(f"in place: {venv} ({_summary(marker['entries'], name)})")
         return marker["entries"]
     try:
-        sdist = site.obtain(pin)
+        sdist = target.obtain(pin)
     except Unavailable as exc:  # Twisted has no fallback
-        raise BenchError(f"{exc}: {pin.fetch_hint(site.cache)} and run again") from None
-    wheels = site.wheels()
-    index = bool(site.settings.get("pip_index", True))
-    log = site.start_log(name)
-    site.host.run(f"rm -rf {shlex.quote(venv)}")
-    site.say(f"creating {venv} with {base.executable} (Python {info['python']})")
-    site.run_logged(f"{shlex.quote(base.executable)} -m venv {shlex.quote(venv)}", log, f"creating {venv}")
-    site.run_logged(f"{shlex.quote(python)} -m pip --version", log, f"pip in {venv}")
+        raise BenchError(f"{exc}: {pin.fetch_hint(target.cache)} and run again") from None
+    wheels = target.wheels()
+    index = bool(target.settings.get("pip_index", True))
+    log = target.start_log(name)
+    target.host.run(f"rm -rf {shlex.quote(venv)}")
+    target.say(f"creating {venv} with {base.executable} (Python {info['python']})")
+    target.run_logged(f"{shlex.quote(base.executable)} -m venv {shlex.quote(venv)}", log, f"creating {venv}")
+    target.run_logged(f"{shlex.quote(python)} -m pip --version", log, f"pip in {venv}")
     options = ["--no-input", "--disable-pip-version-check"]
     options += [] if index else ["--no-index"]
     options += ["--find-links", wheels] if wheels else []
-    site.say(f"installing Twisted {twisted_version} from {pin.file} "
+    target.say(f"installing Twisted {twisted_version} from {pin.file} "
              f"(dependencies from {'the package index' if index else wheels or 'nowhere: setup.pip_index is false'})")
     try:
-        site.run_logged(f"{shlex.quote(python)} -m pip install {' '.join(map(shlex.quote, options))} {shlex.quote(sdist)}",
+        target.run_logged(f"{shlex.quote(python)} -m pip install {' '.join(map(shlex.quote, options))} {shlex.quote(sdist)}",
                         log, f"installing Twisted {twisted_version} into {venv}")
     except BenchError as exc:
-        offline = (f"; a host without the package index needs Twisted's dependencies in {site.cache}/wheels "
+        offline = (f"; a host without the package index needs Twisted's dependencies in {target.cache}/wheels "
                    f"and setup.pip_index: false (see invoke.yaml)")
         raise BenchError(f"{exc}{offline if index else ''}") from None
-    _, python_said = site.capture([python, "--version"])
-    ok, twist_said = site.capture([posixpath.join(venv, "bin", "twist"), "--version"])
+    _, python_said = target.capture([python, "--version"])
+    ok, twist_said = target.capture([posixpath.join(venv, "bin", "twist"), "--version"])
     if not ok:
         raise BenchError(f"twist --version fails in {venv}: {twist_said}; full log: {log}")
     installed = now_utc()
@@ -253,15 +253,15 @@ def environment(site: Site, base: Base) -> dict:
                             "source": {**tarball_source(pin), "dependencies": "package index" if index else "cache only"},
                             "path": venv, "version_output": twist_said, "installed": installed},
     }
-    site.write_marker(venv, key, entries)
-    site.say(f"ready: {_summary(entries, name)}")
+    target.write_marker(venv, key, entries)
+    target.say(f"ready: {_summary(entries, name)}")
     return entries
 
 
-def _still_runs(site: Site, venv: str, entries: dict) -> bool:
-    name = site.tool
-    ok, python_said = site.capture([posixpath.join(venv, "bin", "python"), "--version"])
-    ok2, twist_said = site.capture([posixpath.join(venv, "bin", "twist"), "--version"])
+def _still_runs(target: SetupTarget, venv: str, entries: dict) -> bool:
+    name = target.tool
+    ok, python_said = target.capture([posixpath.join(venv, "bin", "python"), "--version"])
+    ok2, twist_said = target.capture([posixpath.join(venv, "bin", "twist"), "--version"])
     return (ok and ok2 and python_said == entries[name]["version_output"]
             and twist_said == entries[f"twisted-{name}"]["version_output"])
 
@@ -274,70 +274,70 @@ def _summary(entries: dict, name: str) -> str:
 
 # -- weighttp ----------------------------------------------------------------------
 
-def weighttp(site: Site) -> dict:
-    version, release, pin = weighttp_release(site.settings["weighttp"])
-    home = site.path("tools", f"weighttp-{version}")
-    link = site.path("bin", "weighttp")
+def weighttp(target: SetupTarget) -> dict:
+    version, release, pin = weighttp_release(target.settings["weighttp"])
+    home = target.path("tools", f"weighttp-{version}")
+    link = target.path("bin", "weighttp")
     key = {"sha256": pin.sha256, "build": release["build"]}
-    marker = site.read_marker(home)
-    if not site.force and marker and marker.get("key") == key and _linked(site, link, home):
-        ok, said = site.capture([link, *release.get("version_args", [])])
+    marker = target.read_marker(home)
+    if not target.force and marker and marker.get("key") == key and _linked(target, link, home):
+        ok, said = target.capture([link, *release.get("version_args", [])])
         if ok and said == marker["entries"]["weighttp"]["version_output"]:
-            site.say(f"in place: {link} -> weighttp {version}")
+            target.say(f"in place: {link} -> weighttp {version}")
             return marker["entries"]
     try:
-        tarball = site.obtain(pin)
+        tarball = target.obtain(pin)
     except Unavailable as exc:
-        site.say(f"cannot get {pin.file}: {exc}")
-        site.say(f"to use it: {pin.fetch_hint(site.cache)}, then run `inv setup --only weighttp`")
-        site.say("FALLBACK: `inv bench` uses wrk instead of weighttp")
-        site.host.run(f"rm -f {shlex.quote(link)}")
+        target.say(f"cannot get {pin.file}: {exc}")
+        target.say(f"to use it: {pin.fetch_hint(target.cache)}, then run `inv setup --only weighttp`")
+        target.say("FALLBACK: `inv bench` uses wrk instead of weighttp")
+        target.host.run(f"rm -f {shlex.quote(link)}")
         return {"weighttp": {"name": "weighttp", "version": None, "pinned": version, "path": None,
-                             "source": fallback_source(pin, site.cache, str(exc), instead="wrk")}}
-    site.ensure_packages(release.get("packages", []))
-    return build_weighttp(site, version, release, pin, tarball, key)
+                             "source": fallback_source(pin, target.cache, str(exc), instead="wrk")}}
+    target.ensure_packages(release.get("packages", []))
+    return build_weighttp(target, version, release, pin, tarball, key)
 
 
-def build_weighttp(site: Site, version: str, release: dict, pin: Pin, tarball: str, key) -> dict:
+def build_weighttp(target: SetupTarget, version: str, release: dict, pin: Pin, tarball: str, key) -> dict:
     """Build in a temporary folder, install into a staging folder, check the binary
     runs, then move it into place and point ``PREFIX/bin/weighttp`` at it."""
-    home = site.path("tools", f"weighttp-{version}")
-    link = site.path("bin", "weighttp")
-    log = site.start_log(f"weighttp-{version}")
-    build, stage = site.host.run(
-        f"cd {shlex.quote(site.prefix)} && mkdir -p build tools bin && "
-        f"mktemp -d {shlex.quote(site.path('build', f'weighttp-{version}.XXXXXX'))} && "
-        f"mktemp -d {shlex.quote(site.path('tools', f'.weighttp-{version}.XXXXXX'))}").stdout.split()
+    home = target.path("tools", f"weighttp-{version}")
+    link = target.path("bin", "weighttp")
+    log = target.start_log(f"weighttp-{version}")
+    build, stage = target.host.run(
+        f"cd {shlex.quote(target.prefix)} && mkdir -p build tools bin && "
+        f"mktemp -d {shlex.quote(target.path('build', f'weighttp-{version}.XXXXXX'))} && "
+        f"mktemp -d {shlex.quote(target.path('tools', f'.weighttp-{version}.XXXXXX'))}").stdout.split()
     try:
-        site.say(f"building weighttp {version} from {pin.file} (log: {log})")
-        extract(site, tarball, build, log, what=f"extracting {pin.file}")
+        target.say(f"building weighttp {version} from {pin.file} (log: {log})")
+        extract(target, tarball, build, log, what=f"extracting {pin.file}")
         for command in release["build"]:
-            site.run_logged(command.replace("{prefix}", shlex.quote(stage)), log,
+            target.run_logged(command.replace("{prefix}", shlex.quote(stage)), log,
                             f"building weighttp {version}: `{command}`", cwd=build)
         binary = posixpath.join(stage, "bin", "weighttp")
-        ok, said = site.capture([binary, *release.get("version_args", [])])
+        ok, said = target.capture([binary, *release.get("version_args", [])])
         if not ok:
             raise BenchError(f"the weighttp {version} build installed no working bin/weighttp ({said[-200:] or 'no output'}); "
                              f"check setup.weighttp.releases.{version}.build; full log: {log}")
         entries = {"weighttp": {"name": "weighttp", "version": first_version(said) or version, "pinned": version,
                                 "source": tarball_source(pin), "path": link,
                                 "version_output": said, "installed": now_utc()}}
-        site.write_marker(stage, key, entries)
-        site.host.run(f"rm -rf {shlex.quote(home)} && mv {shlex.quote(stage)} {shlex.quote(home)} && "
+        target.write_marker(stage, key, entries)
+        target.host.run(f"rm -rf {shlex.quote(home)} && mv {shlex.quote(stage)} {shlex.quote(home)} && "
                       f"ln -sfn {shlex.quote(posixpath.join(home, 'bin', 'weighttp'))} {shlex.quote(link + '.new')} && "
                       f"mv -Tf {shlex.quote(link + '.new')} {shlex.quote(link)}")
     finally:
-        site.host.run(f"rm -rf {shlex.quote(build)} {shlex.quote(stage)}", warn=True)
-    site.say(f"ready: {link} -> {said.splitlines()[0] if said else version}")
+        target.host.run(f"rm -rf {shlex.quote(build)} {shlex.quote(stage)}", warn=True)
+    target.say(f"ready: {link} -> {said.splitlines()[0] if said else version}")
     return entries
 
 
-def _linked(site: Site, link: str, home: str) -> bool:
-    target = site.host.run(f"readlink {shlex.quote(link)}", warn=True).stdout.strip()
-    return target == posixpath.join(home, "bin", "weighttp")
+def _linked(target: SetupTarget, link: str, home: str) -> bool:
+    linked = target.host.run(f"readlink {shlex.quote(link)}", warn=True).stdout.strip()
+    return linked == posixpath.join(home, "bin", "weighttp")
 
 
-def extract(site: Site, tarball: str, into: str, log: str, what: str) -> None:
+def extract(target: SetupTarget, tarball: str, into: str, log: str, what: str) -> None:
     """Unpack ``tarball`` into ``into``, without its single top-level folder.
 
     Unpacks beside ``into`` first and moves the result into place, so ``into``
@@ -350,19 +350,19 @@ def extract(site: Site, tarball: str, into: str, log: str, what: str) -> None:
         f"if [ \"$(ls -A \"$s\" | wc -l)\" = 1 ] && [ -d \"$s/$top\" ]; then src=\"$s/$top\"; fi && "
         f"rm -rf {shlex.quote(into)} && mv \"$src\" {shlex.quote(into)}; }}; rc=$?; rm -rf \"$s\"; exit $rc"
     )
-    site.run_logged(script, log, what)
+    target.run_logged(script, log, what)
 
 
 # -- after a failure ----------------------------------------------------------------
 
-def recorded(site: Site, tool: str) -> dict:
+def recorded(target: SetupTarget, tool: str) -> dict:
     """What is still completely installed for ``tool`` after its step failed."""
     if tool in ("pypy", "cpython"):
-        marker = site.read_marker(site.path("venvs", tool))
+        marker = target.read_marker(target.path("venvs", tool))
         return marker["entries"] if marker else {}
     if tool == "weighttp":
-        target = site.host.run(f"readlink {shlex.quote(site.path('bin', 'weighttp'))}", warn=True).stdout.strip()
-        marker = site.read_marker(posixpath.dirname(posixpath.dirname(target))) if target else None
+        linked = target.host.run(f"readlink {shlex.quote(target.path('bin', 'weighttp'))}", warn=True).stdout.strip()
+        marker = target.read_marker(posixpath.dirname(posixpath.dirname(linked))) if linked else None
         return marker["entries"] if marker else {}
     return {}
 

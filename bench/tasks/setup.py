@@ -6,7 +6,7 @@ from invoke import Exit, task
 from bench import hosts
 from bench.errors import BenchError
 from bench.hosts import LocalHost
-from bench.setup.provision import TOOLS, setup_host
+from bench.setup import TOOLS, setup_host
 
 
 @task(iterable=["host"], auto_shortflags=False, help={

@@ -2,6 +2,7 @@
 server, and the `setup` config of invoke.yaml with its pins pointed at them."""
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
@@ -18,6 +19,7 @@ from pathlib import Path
 from invoke import Config
 
 from bench.config import plain
+from bench.setup import tarballs
 
 PROJECT = Path(__file__).resolve().parents[2]
 # Real Twisted sdists and their dependencies' wheels, kept between runs (first run: from PyPI).
@@ -80,8 +82,6 @@ def _tar(path: Path, files: dict[str, tuple[bytes, int]], compression: str = "gz
             packed.write(raw)
         raw = out.getvalue()
     elif compression == "bz2":
-        import bz2
-
         raw = bz2.compress(raw)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(raw)
@@ -186,8 +186,6 @@ def real_twisted_cache() -> Path:
 
     Raises RuntimeError when it cannot be filled (no PyPI).
     """
-    from bench.setup import tarballs
-
     settings = setup_config("/unused", PERSISTENT_CACHE)
     for release in settings["twisted"]:
         tarballs.fetch(tarballs.Pin.from_config(release, "setup.twisted"), PERSISTENT_CACHE, log=lambda line: None)

@@ -27,6 +27,7 @@ from bench import manifest as bench_manifest
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.setup import provision
+from bench.setup.target import SetupTarget
 from bench.tasks.setup import setup as setup_task
 
 BUILDS = shutil.which("cc") and shutil.which("meson") and shutil.which("ninja")
@@ -41,7 +42,7 @@ def www(tmp_path):
 
 
 @pytest.fixture
-def site(tmp_path):
+def setup_dirs(tmp_path):
     """A prefix and an empty cache; the config of invoke.yaml pointed at them."""
     return tmp_path / "prefix", tmp_path / "cache", setup_config(tmp_path / "prefix", tmp_path / "cache")
 
@@ -113,20 +114,11 @@ def test_a_half_made_environment_is_not_an_interpreter(tmp_path):
     assert bench_manifest.interpreters(LocalHost(), str(tmp_path)) == {"pypy": str(venv / "bin" / "python")}
 
 
-def test_off_debian_a_missing_command_names_the_packages(site):
-    _, _, settings = site
-    place = provision.Site.open(LocalHost(), settings, False, print)
-    place.debian = False
-    assert place.ensure_packages(["wrk"], ["wrk"]) == {}
-    with pytest.raises(BenchError, match=r"lacks twisted-lab-no-such-command: install it .*Debian calls it nginx-light"):
-        place.ensure_packages(["nginx-light"], ["twisted-lab-no-such-command"])
-
-
 # -- weighttp: download -> verify -> extract -> build -> install ------------------
 
 @needs_builds
-def test_weighttp_meson_build_then_a_second_run_changes_nothing(www, site):
-    prefix, cache, settings = site
+def test_weighttp_meson_build_then_a_second_run_changes_nothing(www, setup_dirs):
+    prefix, cache, settings = setup_dirs
     tarball = c_program_tarball(www.root, "0.5")
     settings["weighttp"]["releases"]["0.5"].update(pin(www, tarball))  # the pinned meson build, our source
 
@@ -155,8 +147,8 @@ def test_weighttp_meson_build_then_a_second_run_changes_nothing(www, site):
 
 
 @needs_builds
-def test_weighttp_04_builds_with_libev_and_force_rebuilds(www, site):
-    prefix, _, settings = site
+def test_weighttp_04_builds_with_libev_and_force_rebuilds(www, setup_dirs):
+    prefix, _, settings = setup_dirs
     if not Path("/usr/include/ev.h").exists():
         pytest.skip("needs libev-dev")
     tarball = c_program_tarball(www.root, "0.4", build="libev")
@@ -175,8 +167,8 @@ def test_weighttp_04_builds_with_libev_and_force_rebuilds(www, site):
 
 
 @needs_builds
-def test_checksum_mismatch_installs_nothing(www, site):
-    prefix, cache, settings = site
+def test_checksum_mismatch_installs_nothing(www, setup_dirs):
+    prefix, cache, settings = setup_dirs
     tarball = c_program_tarball(www.root, "0.5")
     settings["weighttp"]["releases"]["0.5"].update(url=www.url(tarball.name), sha256="0" * 64)
 
@@ -190,8 +182,8 @@ def test_checksum_mismatch_installs_nothing(www, site):
 
 
 @needs_builds
-def test_a_failed_build_shows_its_log_and_leaves_the_good_install(www, site):
-    prefix, _, settings = site
+def test_a_failed_build_shows_its_log_and_leaves_the_good_install(www, setup_dirs):
+    prefix, _, settings = setup_dirs
     good = c_program_tarball(www.root / "good", "0.5", build="make")
     release = settings["weighttp"]["releases"]["0.5"]
     release.update(url=www.url(f"good/{good.name}"), sha256=sha256(good), file="good-0.5.tar.gz", build=MAKE_BUILD)
@@ -213,8 +205,8 @@ def test_a_failed_build_shows_its_log_and_leaves_the_good_install(www, site):
     assert bench_manifest.read_manifest(LocalHost(), str(prefix))["tools"]["weighttp"] == first["tools"]["weighttp"]
 
 
-def test_offline_weighttp_falls_back_to_wrk_and_says_what_to_fetch(site):
-    prefix, cache, settings = site
+def test_offline_weighttp_falls_back_to_wrk_and_says_what_to_fetch(setup_dirs):
+    prefix, cache, settings = setup_dirs
     url = closed_port_url("weighttp-0.5.tar.gz")
     settings["weighttp"]["releases"]["0.5"]["url"] = url
 
@@ -227,8 +219,8 @@ def test_offline_weighttp_falls_back_to_wrk_and_says_what_to_fetch(site):
 
 
 @needs_builds
-def test_a_tarball_dropped_into_the_cache_builds_offline(www, site):
-    prefix, cache, settings = site
+def test_a_tarball_dropped_into_the_cache_builds_offline(www, setup_dirs):
+    prefix, cache, settings = setup_dirs
     tarball = c_program_tarball(www.root, "0.5")
     cache.mkdir()
     shutil.copy(tarball, cache / tarball.name)
@@ -238,8 +230,8 @@ def test_a_tarball_dropped_into_the_cache_builds_offline(www, site):
     assert bench_manifest.tool_binary(LocalHost(), str(prefix), "weighttp")
 
 
-def test_offline_without_the_twisted_sdist_is_a_clear_error(site):
-    prefix, cache, settings = site
+def test_offline_without_the_twisted_sdist_is_a_clear_error(setup_dirs):
+    prefix, cache, settings = setup_dirs
     for release in settings["twisted"]:
         release["url"] = closed_port_url(f"twisted-{release['version']}.tar.gz")
     with pytest.raises(BenchError, match=r"failed for cpython: cannot download .*refused.*: fetch .* into "
@@ -251,13 +243,13 @@ def test_offline_without_the_twisted_sdist_is_a_clear_error(site):
 
 # -- PyPy from a binary tarball, Twisted from its real sdist ----------------------------
 
-def test_pypy_tarball_and_the_real_twisted_sdist(www, site, twisted_cache):
+def test_pypy_tarball_and_the_real_twisted_sdist(www, setup_dirs, twisted_cache):
     if not shutil.which("pypy3"):
         pytest.skip("needs pypy3 (the test's binary tarball wraps it)")
-    prefix, cache, settings = site
+    prefix, cache, settings = setup_dirs
     link_cache(cache, twisted_cache)
     tarball = binary_tarball(www.root)
-    settings["pypy"]["tarballs"] = {provision.Site.open(LocalHost(), settings, False, print).arch: pin(www, tarball)}
+    settings["pypy"]["tarballs"] = {SetupTarget.open(LocalHost(), settings, False, print).arch: pin(www, tarball)}
 
     manifest, said = run(settings, only="pypy")
     python = prefix / "venvs" / "pypy" / "bin" / "python"
