@@ -1,10 +1,38 @@
-"""What a run measured, as plain data that round-trips through JSON lines."""
+"""What a run measured, as typed records that round-trip through ``results.jsonl`` and ``env.json``.
+
+A :class:`Cell` is one point of the matrix; a :class:`LoadResult` one load-generator run;
+a :class:`CellRecord` everything measured for one cell, with its :class:`Status`. The
+runner makes records, the report and compare read them: nothing else travels between
+them. Every line of ``results.jsonl`` and every ``env.json`` says which format it is in,
+and a reader refuses a format it does not know.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
 from pathlib import Path
+
+from bench.errors import BenchError
+
+# The format of a results.jsonl line and of env.json. Files from before the version
+# existed carry none and read as format 1.
+FORMAT = 1
+KNOWN_FORMATS = (1,)
+
+
+class Status(str, Enum):
+    """How a cell ended: only ``OK`` is a clean number."""
+
+    OK = "ok"  # measured, every request answered 2xx
+    FLAGGED = "flagged"  # measured, but something went wrong: never shown as a clean number
+    FAILED = "failed"  # could not be measured
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C or a lost host: measured again on --resume
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -17,6 +45,52 @@ class Load:
     keepalive: bool
     requests: int | None = None  # a request count (weighttp's -n) ...
     duration: float | None = None  # ... or a time budget in seconds (wrk's -d, weighttp's cap)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the matrix: a server configuration under one load."""
+
+    server: str
+    interpreter: str | None  # None for nginx
+    mode: str | None  # None for nginx: its workers share one listening socket
+    workers: int
+    resource: str
+    payload: int
+    keepalive: bool
+    loadgen: str
+    concurrency: int
+    threads: int
+    requests: int | None = None
+    duration: float | None = None
+
+    @property
+    def id(self) -> str:
+        """A stable id: the same settings give the same id in every run (resume, compare)."""
+        canonical = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha1(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def label(self) -> str:
+        if self.server == "nginx":
+            return "nginx"
+        return f"twisted/{self.interpreter}/{self.mode}/{self.resource}"
+
+    @property
+    def case(self) -> tuple[bool, int, int]:
+        """What a server is compared within: keep-alive, payload and workers."""
+        return (self.keepalive, self.payload, self.workers)
+
+    def load(self, url: str) -> Load:
+        return Load(url=url, concurrency=self.concurrency, threads=self.threads,
+                    keepalive=self.keepalive, requests=self.requests, duration=self.duration)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Cell":
+        return cls(**data)
 
 
 @dataclass
@@ -39,6 +113,7 @@ class LoadResult:
     raw: str = ""
     warmup: bool = False
     cpu_s: float | None = None  # CPU (user + system) the load generator used
+    sample: dict | None = None  # CPU and memory of server and load generator during a measured run
 
     @property
     def non_2xx(self) -> int:
@@ -50,7 +125,10 @@ class LoadResult:
         return self.succeeded > 0 and self.failed == 0 and self.errored == 0 and self.non_2xx == 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if data["sample"] is None:
+            del data["sample"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "LoadResult":
@@ -58,22 +136,118 @@ class LoadResult:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def append_jsonl(path: str | Path, record: dict) -> None:
+@dataclass
+class CellRecord:
+    """Everything measured for one cell: its runs, the server's side, and how it ended."""
+
+    cell: Cell
+    status: Status = Status.OK
+    reasons: list[str] = field(default_factory=list)
+    runs: list[LoadResult] = field(default_factory=list)  # warm-ups first, marked
+    hosts: dict[str, str] = field(default_factory=dict)  # role -> host
+    server_command: str | None = None
+    server_config: str | None = None  # Nginx's rendered config, relative to the run folder
+    server_log: str | None = None  # relative to the run folder
+    verify: dict | None = None  # the checked answer: status, length, sha256
+    workers: dict[str, int] = field(default_factory=dict)  # worker index -> requests served
+    spread: dict | None = None  # how evenly the workers shared the requests
+    verdicts: list[str] = field(default_factory=list)  # noisy, client-bound, ...
+    warmup_rounds: int = 0
+    timing: dict[str, float] = field(default_factory=dict)  # seconds: start_verify, load, stop, total, overhead
+
+    @property
+    def id(self) -> str:
+        return self.cell.id
+
+    @property
+    def label(self) -> str:
+        return self.cell.label
+
+    @property
+    def measured(self) -> list[LoadResult]:
+        """The runs that count: warm-ups excluded."""
+        return [run for run in self.runs if not run.warmup]
+
+    @property
+    def clean(self) -> bool:
+        return self.status is Status.OK
+
+    def flag(self, reason: str) -> None:
+        """Something went wrong, but what was measured stands; a worse status is kept."""
+        if self.status is Status.OK:
+            self.status = Status.FLAGGED
+        self.reasons.append(reason)
+
+    def fail(self, reason: str) -> None:
+        self.status = Status.FAILED
+        self.reasons.append(reason)
+
+    def interrupt(self, reason: str) -> None:
+        self.status = Status.INTERRUPTED
+        self.reasons.append(reason)
+
+    def to_dict(self) -> dict:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(format=FORMAT, id=self.id, label=self.label, cell=self.cell.to_dict(),
+                    status=self.status.value, runs=[run.to_dict() for run in self.runs])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CellRecord":
+        known = {f.name for f in fields(cls)} - {"cell", "status", "runs"}
+        return cls(cell=Cell.from_dict(data["cell"]), status=Status(data["status"]),
+                   runs=[LoadResult.from_dict(run) for run in data.get("runs", [])],
+                   **{k: v for k, v in data.items() if k in known and v is not None})
+
+
+# -- files -------------------------------------------------------------------------
+
+def check_format(data: dict, where: str) -> None:
+    """Refuse a record or env.json written in a format this harness does not read."""
+    found = data.get("format", 1)
+    if found not in KNOWN_FORMATS:
+        raise BenchError(f"{where} is in format {found!r}, this harness reads format "
+                         f"{', '.join(map(str, KNOWN_FORMATS))}: render it with the harness version that wrote it")
+
+
+def append_record(path: str | Path, record: CellRecord) -> None:
     """Append one record and make it durable before the next cell starts."""
     with open(path, "a") as out:
-        out.write(json.dumps(record, sort_keys=True) + "\n")
+        out.write(json.dumps(record.to_dict(), sort_keys=True) + "\n")
         out.flush()
         os.fsync(out.fileno())
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Read every complete record; a torn last line (a crash mid-write) is skipped."""
+def read_records(path: str | Path) -> list[CellRecord]:
+    """Every complete record; a torn last line (a crash mid-write) is skipped."""
+    path = Path(path)
+    if not path.exists():
+        return []
     records = []
-    if not Path(path).exists():
-        return records
-    for line in Path(path).read_text().splitlines():
+    for number, line in enumerate(path.read_text().splitlines(), 1):
         try:
-            records.append(json.loads(line))
+            data = json.loads(line)
         except json.JSONDecodeError:
             continue
+        check_format(data, f"{path} line {number}")
+        records.append(CellRecord.from_dict(data))
     return records
+
+
+def latest(records: list[CellRecord]) -> list[CellRecord]:
+    """One record per cell: the last one written wins (a resumed or re-measured cell)."""
+    return list({record.id: record for record in records}.values())
+
+
+def write_env(path: str | Path, env: dict) -> None:
+    Path(path).write_text(json.dumps({**env, "format": FORMAT}, indent=2, sort_keys=True) + "\n")
+
+
+def read_env(path: str | Path) -> dict:
+    """A run's env.json; {} when there is none."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    env = json.loads(path.read_text())
+    check_format(env, str(path))
+    return env

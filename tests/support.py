@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench.measure import matrix
 from bench.measure.campaign import Options, run_campaign
+from bench.records import Cell, CellRecord, LoadResult, Status, append_record, write_env
 from bench.standalone.server import read_events
 
 # Short loads: one-second runs of wrk, no warm-up.
@@ -52,3 +53,27 @@ def once_listening(log: Path, delay: float, act) -> threading.Thread:
     thread = threading.Thread(target=wait)
     thread.start()
     return thread
+
+
+# -- constructed records, for the report and compare -------------------------------------
+
+def constructed_record(server, workers, rates, status="ok", payload=40, keepalive=True, verdicts=()) -> CellRecord:
+    """A record as the runner would write it: one warm-up, then a measured run per rate."""
+    cell = Cell(server=server, interpreter=None if server == "nginx" else "pypy",
+                mode=None if server == "nginx" else "shared", workers=workers,
+                resource="file" if server == "nginx" else "fixed", payload=payload, keepalive=keepalive,
+                loadgen="wrk", concurrency=10, threads=1, duration=1.0)
+    runs = [LoadResult(tool="wrk", command="wrk", seconds=1.0, req_per_s=1.0, kbyte_per_s=1.0, warmup=True)]
+    runs += [LoadResult(tool="wrk", command="wrk", seconds=1.0, req_per_s=rate, kbyte_per_s=rate / 10,
+                        succeeded=int(rate), status={"2xx": int(rate)}) for rate in rates]
+    return CellRecord(cell=cell, status=Status(status), reasons=[] if status == "ok" else ["constructed"],
+                      runs=runs, verdicts=list(verdicts))
+
+
+def write_run(run_dir: Path, records, env=None) -> Path:
+    """A run folder holding ``records`` and ``env`` (by default one that names the run)."""
+    run_dir.mkdir()
+    for record in records:
+        append_record(run_dir / "results.jsonl", record)
+    write_env(run_dir / "env.json", env if env is not None else {"run": run_dir.name})
+    return run_dir

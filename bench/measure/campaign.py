@@ -12,14 +12,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
-from bench import clock, manifest, tune
+from bench import clock, manifest, report, tune
 from bench.errors import BenchError
 from bench.hosts import Host, open_host
-from bench.records import read_jsonl
-from bench.report import markdown as report
+from bench.records import CellRecord, Status, read_records, write_env
+from bench.stats import summarize
 
 from . import environment, loadgen, matrix, nginx
-from .runner import Lab, Runner, Settings, warmup_load
+from .runner import Rig, Runner, Settings, warmup_load
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -147,7 +147,7 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
         loadgen=generator.name, profile=options.profile,
     )
     check_loads(cells, options, generator, binary)
-    done = {r["id"] for r in read_jsonl(run_dir / "results.jsonl") if r["status"] != "interrupted"}
+    done = {r.id for r in read_records(run_dir / "results.jsonl") if r.status is not Status.INTERRUPTED}
     todo = [cell for cell in cells if cell.id not in done]
     if resume is not None:
         say(f"resuming {run_dir}: {len(cells) - len(todo)} of {len(cells)} cells already measured")
@@ -160,13 +160,13 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
                         repeats=options.repeats, warmup=dict(options.profile.get("warmup") or {}),
                         server_log=options.server_log, workdir=f"/tmp/twisted-lab-{run_dir.name}",
                         **options.statistics)
-    lab = Lab(server=server_host, load=load_host, address=address, interpreters=interpreters,
+    rig = Rig(server=server_host, load=load_host, address=address, interpreters=interpreters,
               nginx=nginx_binary, generator=generator, loadgen_binary=binary, server_cpus=server_cpus)
     if resume is None:
         env = capture_env(options, run_dir, server_host, load_host, interpreters, nginx_binary, generator, binary)
-        (run_dir / "env.json").write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
+        write_env(run_dir / "env.json", env)
 
-    runner = Runner(lab, settings, run_dir, say=say)
+    runner = Runner(rig, settings, run_dir, say=say)
     say(f"{len(todo)} cells, {generator.name} as load generator{where}, results in {run_dir}/")
     try:
         runner.prepare(options.payloads)
@@ -233,14 +233,14 @@ def capture_env(options, run_dir, server_host, load_host, interpreters, nginx_bi
     }
 
 
-def progress_line(record: dict) -> str:
-    cell = record["cell"]
-    words = f"{record['label']} {cell['payload']}B {'keep-alive' if cell['keepalive'] else 'close'} ×{cell['workers']}"
-    summary = report.req_per_s(record)
-    if record["status"] == "failed" or not summary:
-        return f"{words}: FAILED — {'; '.join(record['reasons'])}"
-    notes = [*record.get("verdicts", [])]
-    if record["status"] != "ok":
-        notes.append(f"{record['status']}: {'; '.join(dict.fromkeys(record['reasons']))}")
+def progress_line(record: CellRecord) -> str:
+    cell = record.cell
+    words = f"{record.label} {cell.payload}B {'keep-alive' if cell.keepalive else 'close'} ×{cell.workers}"
+    summary = summarize(run.req_per_s for run in record.measured)
+    if record.status is Status.FAILED or not summary:
+        return f"{words}: FAILED — {'; '.join(record.reasons)}"
+    notes = [*record.verdicts]
+    if record.status is not Status.OK:
+        notes.append(f"{record.status}: {'; '.join(dict.fromkeys(record.reasons))}")
     return (f"{words}: {summary.median:,.0f} req/s ({summary.low:,.0f}–{summary.high:,.0f}), "
-            f"harness overhead {record['timing']['overhead']:.1f}s" + (f" [{', '.join(notes)}]" if notes else ""))
+            f"harness overhead {record.timing['overhead']:.1f}s" + (f" [{', '.join(notes)}]" if notes else ""))

@@ -27,6 +27,7 @@ import json
 import math
 import re
 import shlex
+from typing import Protocol
 
 from bench.errors import BenchError
 from bench.hosts import Host
@@ -37,6 +38,18 @@ from bench.records import Load, LoadResult
 WEIGHTTP_RATE_CEILING = 1_000_000  # requests per second
 # wrk counts a request slower than this as a timeout error (its default is 2 s).
 WRK_TIMEOUT_S = 10
+
+
+class LoadGenerator(Protocol):
+    """What the runner needs of a load generator: its command line for a load, and a parser for what it printed."""
+
+    name: str
+
+    def command(self, load: Load, binary: str) -> list[str]:
+        """The argv that makes ``load`` with the tool at ``binary``; a BenchError for a load it cannot make."""
+
+    def parse(self, stdout: str, command: str) -> LoadResult:
+        """What the run said, from its standard output."""
 
 
 def _check_shape(load: Load) -> None:
@@ -296,7 +309,7 @@ def _find(host: Host, program: str, search_dirs: list[str]) -> str | None:
     return found.splitlines()[0] if found else None
 
 
-def detect(host: Host, prefer: str | None, search_dirs: list[str]):
+def detect(host: Host, prefer: str | None, search_dirs: list[str]) -> tuple[LoadGenerator, str]:
     """Find a load generator on ``host``: ``(generator, binary_path)``.
 
     weighttp is preferred when installed, then wrk; ``prefer`` ("weighttp" or "wrk")
@@ -316,7 +329,7 @@ def detect(host: Host, prefer: str | None, search_dirs: list[str]):
     raise BenchError("no load generator found: run `inv setup` (installs wrk and weighttp) or `apt-get install wrk`")
 
 
-def run(host: Host, generator, binary: str, load: Load, timeout: float | None) -> LoadResult:
+def run(host: Host, generator: LoadGenerator, binary: str, load: Load, timeout: float | None) -> LoadResult:
     """Run one load on ``host`` and parse it; the whole output is kept in ``raw``.
 
     A non-zero exit is still parsed (weighttp and wrk exit non-zero on some failures

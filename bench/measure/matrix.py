@@ -1,13 +1,10 @@
 """The benchmark matrix: which cells a run measures, planned from settings alone."""
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass
 from itertools import product
 
 from bench.errors import BenchError
-from bench.records import Load
+from bench.records import Cell
 
 SERVERS = ("nginx", "twisted")
 INTERPRETERS = ("pypy", "cpython")
@@ -15,47 +12,6 @@ MODES = ("shared", "reuseport", "single")
 RESOURCES = ("fixed", "file")
 LOADGENS = ("weighttp", "wrk")
 MAX_PAYLOAD = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One point of the matrix: a server configuration under one load."""
-
-    server: str
-    interpreter: str | None  # None for nginx
-    mode: str | None  # None for nginx: its workers share one listening socket
-    workers: int
-    resource: str
-    payload: int
-    keepalive: bool
-    loadgen: str
-    concurrency: int
-    threads: int
-    requests: int | None = None
-    duration: float | None = None
-
-    @property
-    def id(self) -> str:
-        """A stable id: the same settings give the same id in every run (resume, compare)."""
-        canonical = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha1(canonical.encode()).hexdigest()[:12]
-
-    @property
-    def label(self) -> str:
-        if self.server == "nginx":
-            return "nginx"
-        return f"twisted/{self.interpreter}/{self.mode}/{self.resource}"
-
-    def load(self, url: str) -> Load:
-        return Load(url=url, concurrency=self.concurrency, threads=self.threads,
-                    keepalive=self.keepalive, requests=self.requests, duration=self.duration)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Cell":
-        return cls(**data)
 
 
 def parse_list(value, kind=str, name: str = "value") -> tuple:

@@ -19,11 +19,10 @@ from typing import Callable
 from bench import standalone
 from bench.errors import BenchError, HostLost
 from bench.hosts import Host
-from bench.records import Load, LoadResult, append_jsonl
+from bench.records import Cell, CellRecord, Load, LoadResult, Status, append_record
 from bench.standalone import probe, server
 
 from . import loadgen, nginx, sampling, verdicts
-from .matrix import Cell
 
 
 class CellFailed(Exception):
@@ -31,7 +30,7 @@ class CellFailed(Exception):
 
 
 @dataclass
-class Lab:
+class Rig:
     """Who plays which role, and the tools each role uses."""
 
     server: Host
@@ -39,7 +38,7 @@ class Lab:
     address: str  # what the load generator targets
     interpreters: dict[str, str]  # on the server host: name -> python path
     nginx: str | None
-    generator: object  # a bench.loadgen generator
+    generator: loadgen.LoadGenerator
     loadgen_binary: str
     server_cpus: int = 1
 
@@ -70,69 +69,62 @@ def payload_name(payload: int) -> str:
 class Runner:
     """Runs cells against one lab; ``results`` is where each record is appended."""
 
-    def __init__(self, lab: Lab, settings: Settings, run_dir: Path, say: Callable[[str], None] = print):
-        self.lab = lab
+    def __init__(self, rig: Rig, settings: Settings, run_dir: Path, say: Callable[[str], None] = print):
+        self.rig = rig
         self.settings = settings
         self.run_dir = Path(run_dir)
         self.results = self.run_dir / "results.jsonl"
         self.say = say
         self.workdir = settings.workdir
-        self.url = f"http://{_bracket(lab.address)}:{settings.port}/"
+        self.url = f"http://{_bracket(rig.address)}:{settings.port}/"
 
     # -- the run ---------------------------------------------------------------
     def prepare(self, payloads) -> None:
         """Copy the server and its payload files to the server host; the probe to the load host."""
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        host = self.lab.server
+        host = self.rig.server
         host.mkdir(f"{self.workdir}/www")
         host.run(f"chmod 755 {shlex.quote(self.workdir)} {shlex.quote(self.workdir)}/www")
         host.put(standalone.SERVER, f"{self.workdir}/server.py")
         for size in sorted(set(payloads)):
             # World-readable: nginx's workers run as nobody.
             host.write_text(f"{self.workdir}/www/{payload_name(size)}", server.payload_bytes(size).decode("ascii"), mode=0o644)
-        if not self.lab.load.is_local:
-            self.lab.load.put(standalone.PROBE, f"{self.workdir}/probe.py")
+        if not self.rig.load.is_local:
+            self.rig.load.put(standalone.PROBE, f"{self.workdir}/probe.py")
         busy = self._probe()
         if busy.get("connected", True):
-            raise BenchError(f"port {self.settings.port} on {self.lab.address} is in use: stop what listens there or pass --port")
+            raise BenchError(f"port {self.settings.port} on {self.rig.address} is in use: stop what listens there or pass --port")
 
     def cleanup(self) -> None:
-        for host in {id(self.lab.server): self.lab.server, id(self.lab.load): self.lab.load}.values():
+        for host in {id(self.rig.server): self.rig.server, id(self.rig.load): self.rig.load}.values():
             host.run(f"rm -rf {shlex.quote(self.workdir)}", warn=True)
 
-    def measure(self, cell: Cell) -> dict:
+    def measure(self, cell: Cell) -> CellRecord:
         """Measure one cell and append its record; a failure is recorded, not raised."""
-        record = {"id": cell.id, "label": cell.label, "cell": cell.to_dict(), "status": "ok",
-                  "reasons": [], "runs": [], "workers": {}, "server_command": None,
-                  "hosts": {"server": str(self.lab.server), "load": str(self.lab.load)}}
+        record = CellRecord(cell=cell, hosts={"server": str(self.rig.server), "load": str(self.rig.load)})
         began = time.monotonic()
         load_seconds = 0.0
         stopper = pid = None
         try:
             with interrupts_deferred():  # a server that started is always known, so always stopped
                 pid, stopper, log = self._start(cell, record)
-            ready = self._wait_ready(cell, pid, log)
-            record["verify"] = ready
-            started = time.monotonic()
-            record["timing"] = {"start_verify": round(started - began, 3)}
+            record.verify = self._wait_ready(cell, pid, log)
+            record.timing = {"start_verify": round(time.monotonic() - began, 3)}
             for result in self._warm_up(cell, pid):
-                load_seconds += result["seconds"]
-                record["runs"].append(result)
-            record["warmup_rounds"] = sum(1 for run in record["runs"] if run["warmup"])
+                load_seconds += result.seconds
+                record.runs.append(result)
+            record.warmup_rounds = len(record.runs)
             for result in self._repeats(cell, pid):
-                load_seconds += result["seconds"]
-                record["runs"].append(result)
-                if not LoadResult.from_dict(result).clean:
-                    record["status"] = "flagged"
-                    record["reasons"].append(_unclean(LoadResult.from_dict(result)))
-            record["verdicts"] = self._verdicts(cell, record)
+                load_seconds += result.seconds
+                record.runs.append(result)
+                if not result.clean:
+                    record.flag(_unclean(result))
+            record.verdicts = self._verdicts(cell, record)
         except CellFailed as exc:
-            record["status"] = "failed"
-            record["reasons"].append(str(exc))
+            record.fail(str(exc))
         except (KeyboardInterrupt, HostLost) as exc:
             # Not the cell's fault (Ctrl-C, a lost connection): kept, and measured again on --resume.
-            record["status"] = "interrupted"
-            record["reasons"].append(str(exc) or "interrupted by Ctrl-C")
+            record.interrupt(str(exc) or "interrupted by Ctrl-C")
             raise
         finally:
             with interrupts_deferred():  # a second Ctrl-C must not leave the server running
@@ -141,33 +133,31 @@ class Runner:
                     self._stop(cell, record, pid, stopper)
                 except HostLost:
                     try:  # one more try, so nothing is left running there
-                        self.lab.server.reconnect()
+                        self.rig.server.reconnect()
                         self._stop(cell, record, pid, stopper)
                     except BenchError as exc:
-                        record["reasons"].append(f"could not stop the server: {exc}")
+                        record.reasons.append(f"could not stop the server: {exc}")
                 except BenchError as exc:
-                    record["reasons"].append(f"while stopping: {exc}")
+                    record.reasons.append(f"while stopping: {exc}")
                 ended = time.monotonic()
-                timing = record.setdefault("timing", {})
-                timing.update(stop=round(ended - stopping, 3), total=round(ended - began, 3),
-                              load=round(load_seconds, 3), overhead=round(ended - began - load_seconds, 3))
-                append_jsonl(self.results, record)
+                record.timing.update(stop=round(ended - stopping, 3), total=round(ended - began, 3),
+                                     load=round(load_seconds, 3), overhead=round(ended - began - load_seconds, 3))
+                append_record(self.results, record)
         return record
 
     # -- servers ---------------------------------------------------------------
-    def _stop(self, cell: Cell, record: dict, pid, stopper) -> None:
+    def _stop(self, cell: Cell, record: CellRecord, pid, stopper) -> None:
         if stopper is not None:
-            if record["status"] in ("ok", "flagged") and not self.lab.server.alive(pid):
-                record["status"] = "flagged"
-                record["reasons"].append(f"{cell.label} exited during the run on {self.lab.server}")
+            if record.status in (Status.OK, Status.FLAGGED) and not self.rig.server.alive(pid):
+                record.flag(f"{cell.label} exited during the run on {self.rig.server}")
             stopper()
         self._collect(cell, record)
 
-    def _start(self, cell: Cell, record: dict):
-        host, s = self.lab.server, self.settings
+    def _start(self, cell: Cell, record: CellRecord):
+        host, s = self.rig.server, self.settings
         log = f"{self.workdir}/logs/{cell.id}.log"
         if cell.server == "nginx":
-            if not self.lab.nginx:
+            if not self.rig.nginx:
                 raise CellFailed(f"nginx is not installed on {host}: run `inv setup`")
             confdir = f"{self.workdir}/nginx-{cell.id}"
             conf = f"{confdir}/nginx.conf"
@@ -176,12 +166,12 @@ class Runner:
                 interface=s.interface, port=s.port, backlog=s.backlog, workers=cell.workers,
                 connections=max(1024, cell.concurrency + 64)))
             try:
-                pid = nginx.start(host, self.lab.nginx, conf, confdir)
+                pid = nginx.start(host, self.rig.nginx, conf, confdir)
             except BenchError as exc:
                 raise CellFailed(str(exc)) from None
-            record["server_command"] = f"{self.lab.nginx} -c {conf}"
-            return pid, lambda: nginx.stop(host, self.lab.nginx, conf, confdir, pid), f"{confdir}/error.log"
-        python = self.lab.interpreters.get(cell.interpreter)
+            record.server_command = f"{self.rig.nginx} -c {conf}"
+            return pid, lambda: nginx.stop(host, self.rig.nginx, conf, confdir, pid), f"{confdir}/error.log"
+        python = self.rig.interpreters.get(cell.interpreter)
         if not python:
             raise CellFailed(f"no {cell.interpreter} environment on {host}: run `inv setup`")
         argv = [python, f"{self.workdir}/server.py", "--port", str(s.port), "--interface", s.interface,
@@ -190,7 +180,7 @@ class Runner:
                 "--file", f"{self.workdir}/www/{payload_name(cell.payload)}"]
         if s.server_log:
             argv.append("--log")
-        record["server_command"] = " ".join(shlex.quote(a) for a in argv)
+        record.server_command = " ".join(shlex.quote(a) for a in argv)
         try:
             pid = host.start(argv, log=log)
         except HostLost:
@@ -201,7 +191,7 @@ class Runner:
 
     def _wait_ready(self, cell: Cell, pid: int, log: str) -> dict:
         """Poll until the server answers from the load host, then check its bytes."""
-        host = self.lab.server
+        host = self.rig.server
         deadline = time.monotonic() + self.settings.start_timeout
         answer: dict = {}
         while time.monotonic() < deadline:
@@ -226,19 +216,19 @@ class Runner:
         return {key: answer[key] for key in ("status", "length", "sha256")}
 
     def _probe(self) -> dict:
-        if self.lab.load.is_local:
+        if self.rig.load.is_local:
             return probe.fetch(self.url, timeout=2.0)
-        out = self.lab.load.run(f"python3 {self.workdir}/probe.py {shlex.quote(self.url)}", warn=True).stdout
+        out = self.rig.load.run(f"python3 {self.workdir}/probe.py {shlex.quote(self.url)}", warn=True).stdout
         try:
             return json.loads(out)
         except json.JSONDecodeError:
-            return {"error": f"probe on {self.lab.load} printed {out.strip()[:80]!r}"}
+            return {"error": f"probe on {self.rig.load} printed {out.strip()[:80]!r}"}
 
     def _tail(self, log: str, lines: int = 5) -> str:
-        text = self.lab.server.run(f"tail -n {lines} {shlex.quote(log)}", warn=True).stdout.strip()
+        text = self.rig.server.run(f"tail -n {lines} {shlex.quote(log)}", warn=True).stdout.strip()
         return " | ".join(text.splitlines()) or "no output"
 
-    def _collect(self, cell: Cell, record: dict) -> None:
+    def _collect(self, cell: Cell, record: CellRecord) -> None:
         """Bring the server's log (and Nginx's config) home and read its per-worker request counts."""
         logs = self.run_dir / "logs"
         local = logs / f"{cell.id}-{cell.label.replace('/', '-')}.log"
@@ -248,21 +238,21 @@ class Runner:
             copies = {f"{confdir}/error.log": local, f"{confdir}/nginx.conf": logs / f"{cell.id}-nginx.conf"}
         try:
             for source, target in copies.items():
-                if self.lab.server.exists(source):
-                    self.lab.server.get(source, target)
+                if self.rig.server.exists(source):
+                    self.rig.server.get(source, target)
         except BenchError:
             return
-        record["server_log"] = str(local.relative_to(self.run_dir)) if local.exists() else None
+        record.server_log = str(local.relative_to(self.run_dir)) if local.exists() else None
         if cell.server == "nginx" and (logs / f"{cell.id}-nginx.conf").exists():
-            record["server_config"] = f"logs/{cell.id}-nginx.conf"
+            record.server_config = f"logs/{cell.id}-nginx.conf"
         if cell.server == "twisted" and local.exists():
             events = server.read_events(local.read_text())
-            record["workers"] = {str(k): v for k, v in server.worker_counts(events).items()}
-            record["spread"] = verdicts.spread(record["workers"])
+            record.workers = {str(k): v for k, v in server.worker_counts(events).items()}
+            record.spread = verdicts.spread(record.workers)
             deaths = [e for e in events if e.get("event") == "worker-died"]
             if deaths:
-                record["status"] = "flagged" if record["status"] == "ok" else record["status"]
-                record["reasons"].append(f"{len(deaths)} worker(s) died: " + ", ".join(f"pid {e.get('pid')} status {e.get('status')}" for e in deaths))
+                record.flag(f"{len(deaths)} worker(s) died: "
+                            + ", ".join(f"pid {e.get('pid')} status {e.get('status')}" for e in deaths))
 
     # -- load --------------------------------------------------------------------
     def _warm_up(self, cell: Cell, pid: int):
@@ -274,7 +264,7 @@ class Runner:
         began = time.monotonic()
         while True:
             result = self._sampled(cell, pid, warmup=True)
-            rates.append(result["req_per_s"])
+            rates.append(result.req_per_s)
             yield result
             if len(rates) >= warmup.get("max_rounds", 5) or time.monotonic() - began >= warmup.get("max_seconds", 30):
                 return
@@ -291,31 +281,32 @@ class Runner:
             and time.monotonic() - began < s.max_seconds
         ):
             result = self._sampled(cell, pid, warmup=False)
-            rates.append(result["req_per_s"])
+            rates.append(result.req_per_s)
             yield result
 
-    def _sampled(self, cell: Cell, pid: int, warmup: bool) -> dict:
+    def _sampled(self, cell: Cell, pid: int, warmup: bool) -> LoadResult:
         """One load run; a measured one with the CPU use of server and load generator."""
         if warmup:
-            return self._load(cell, warmup).to_dict()
-        window = sampling.Window(self.lab.server, pid)
+            return self._load(cell, warmup)
+        window = sampling.Window(self.rig.server, pid)
         result = self._load(cell, warmup)
-        return {**result.to_dict(), "sample": window.close(result.cpu_s)}
+        result.sample = window.close(result.cpu_s)
+        return result
 
-    def _verdicts(self, cell: Cell, record: dict) -> list[str]:
+    def _verdicts(self, cell: Cell, record: CellRecord) -> list[str]:
         found = []
-        runs = [run for run in record["runs"] if not run["warmup"]]
-        if verdicts.noisy([run["req_per_s"] for run in runs], self.settings.cv_threshold):
+        runs = record.measured
+        if verdicts.noisy([run.req_per_s for run in runs], self.settings.cv_threshold):
             found.append("noisy")
-        warm = [run["req_per_s"] for run in record["runs"] if run["warmup"]]
+        warm = [run.req_per_s for run in record.runs if run.warmup]
         if warm and len(warm) >= self.settings.warmup.get("max_rounds", 5) and not verdicts.warmed_up(warm, self.settings.warmup.get("tolerance", 0.05)):
             found.append("warm-up unstable")
-        samples = [run["sample"] for run in runs if "loadgen_cores" in run.get("sample", {})]
+        samples = [run.sample for run in runs if "loadgen_cores" in (run.sample or {})]
         if samples:
             bound = [verdicts.client_bound(loadgen_cores=x["loadgen_cores"], threads=cell.threads,
                                            server_cores=x["server_cores"], workers=cell.workers,
-                                           server_cpus=self.lab.server_cpus,
-                                           same_host=self.lab.server is self.lab.load) for x in samples]
+                                           server_cpus=self.rig.server_cpus,
+                                           same_host=self.rig.server is self.rig.load) for x in samples]
             if sum(bound) * 2 > len(bound):
                 found.append("client-bound")
         return found
@@ -326,7 +317,7 @@ class Runner:
             load = warmup_load(load, self.settings.warmup)
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
         try:
-            result = loadgen.run(self.lab.load, self.lab.generator, self.lab.loadgen_binary, load, timeout=budget)
+            result = loadgen.run(self.rig.load, self.rig.generator, self.rig.loadgen_binary, load, timeout=budget)
         except HostLost:
             raise
         except BenchError as exc:

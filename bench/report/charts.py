@@ -23,7 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from . import markdown as report
+from bench.records import CellRecord, latest
+
+from .summary import load_run, req_per_s
 
 DPI = 100
 HEIGHT = 5.0
@@ -79,19 +81,19 @@ def case_slug(case: tuple[int, bool]) -> str:
     return f"{payload}-{'keepalive' if keepalive else 'close'}"
 
 
-def point(record: dict) -> Point:
-    summary = report.req_per_s(record)
-    return Point(label=record["label"], workers=record["cell"]["workers"], status=record["status"],
+def point(record: CellRecord) -> Point:
+    summary = req_per_s(record)
+    return Point(label=record.label, workers=record.cell.workers, status=record.status,
                  median=summary.median if summary else None, low=summary.low if summary else None,
-                 high=summary.high if summary else None, verdicts=tuple(record.get("verdicts") or ()))
+                 high=summary.high if summary else None, verdicts=tuple(record.verdicts))
 
 
-def cases(records: list[dict]) -> dict[tuple[int, bool], list[Point]]:
+def cases(records: list[CellRecord]) -> dict[tuple[int, bool], list[Point]]:
     """Points by case, keep-alive first then by payload (the report's order)."""
     by_case: dict[tuple[int, bool], list[Point]] = {}
-    for record in report.latest(records):
-        cell = record["cell"]
-        by_case.setdefault((cell["payload"], cell["keepalive"]), []).append(point(record))
+    for record in latest(records):
+        cell = record.cell
+        by_case.setdefault((cell.payload, cell.keepalive), []).append(point(record))
     return {case: by_case[case] for case in sorted(by_case, key=lambda c: (not c[1], c[0]))}
 
 
@@ -258,7 +260,7 @@ def scaling_figure(case: tuple[int, bool], lines: dict[str, list[Point]], run: s
     return fig
 
 
-def figures(records: list[dict], env: dict) -> dict[str, Figure]:
+def figures(records: list[CellRecord], env: dict) -> dict[str, Figure]:
     """Every non-empty chart of a run, by file name, in the order the report shows them."""
     run = env.get("run", "?")
     by_case = cases(records)
@@ -279,7 +281,7 @@ def figures(records: list[dict], env: dict) -> dict[str, Figure]:
 def write_charts(run_dir: str | Path) -> list[Path]:
     """Draw the run's charts into its folder (replacing charts it no longer has); return their paths."""
     run_dir = Path(run_dir)
-    records, env = report.load_run(run_dir)
+    records, env = load_run(run_dir)
     written = []
     for name, fig in figures(records, env).items():
         target = run_dir / name

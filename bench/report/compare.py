@@ -24,8 +24,9 @@ from scipy import stats as scipy_stats
 from tabulate import tabulate
 
 from bench.errors import BenchError
+from bench.records import CellRecord, latest
 
-from . import markdown as report
+from .summary import MARK, load_run, req_per_s, workers
 
 ALPHA = 0.05
 # Where the server listens and how many repeats were taken do not change what one repeat measures.
@@ -110,19 +111,19 @@ def environment_differences(env_a: dict, env_b: dict) -> list[tuple[str, str, st
 
 # -- matching and statistics (pure) ----------------------------------------------------
 
-def match_cells(records_a: list[dict], records_b: list[dict]) -> tuple[list[tuple[dict, dict]], list[dict], list[dict]]:
+def match_cells(records_a: list[CellRecord], records_b: list[CellRecord]) -> tuple[list[tuple[dict, dict]], list[CellRecord], list[CellRecord]]:
     """Cells in both runs (as pairs), only in A, only in B; the latest record of each cell."""
-    a = {r["id"]: r for r in report.latest(records_a)}
-    b = {r["id"]: r for r in report.latest(records_b)}
+    a = {r.id: r for r in latest(records_a)}
+    b = {r.id: r for r in latest(records_b)}
     pairs = [(a[i], b[i]) for i in a if i in b]
     return (sorted(pairs, key=lambda pair: _order(pair[0])),
             sorted((r for i, r in a.items() if i not in b), key=_order),
             sorted((r for i, r in b.items() if i not in a), key=_order))
 
 
-def _order(record: dict):
-    cell = record["cell"]
-    return (not cell["keepalive"], cell["payload"], cell["server"] != "nginx", record["label"], cell["workers"])
+def _order(record: CellRecord):
+    cell = record.cell
+    return (not cell.keepalive, cell.payload, cell.server != "nginx", record.label, cell.workers)
 
 
 @dataclass(frozen=True)
@@ -189,34 +190,34 @@ def significance(a: list[float], b: list[float]) -> Significance:
     return Significance(test, p)
 
 
-def rates(record: dict) -> list[float]:
-    return [float(run["req_per_s"]) for run in report.measured(record)]
+def rates(record: CellRecord) -> list[float]:
+    return [float(run.req_per_s) for run in record.measured]
 
 
 # -- rendering (pure) ------------------------------------------------------------------
 
-def _median(record: dict) -> str:
-    summary = report.req_per_s(record)
-    if record["status"] == "failed" or not summary:
-        return f"{record['status']} {report.MARK}"
-    flag = f" {report.MARK}" if record["status"] != "ok" else ""
-    notes = ", ".join([f"n={summary.n}", *(record.get("verdicts") or ())])
+def _median(record: CellRecord) -> str:
+    summary = req_per_s(record)
+    if record.status == "failed" or not summary:
+        return f"{record.status} {MARK}"
+    flag = f" {MARK}" if record.status != "ok" else ""
+    notes = ", ".join([f"n={summary.n}", *record.verdicts])
     return f"{summary.median:,.0f} ({notes}){flag}"
 
 
-def _comparable(a: dict, b: dict) -> bool:
-    summary_a, summary_b = report.req_per_s(a), report.req_per_s(b)
-    return a["status"] == b["status"] == "ok" and bool(summary_a and summary_b and summary_a.median)
+def _comparable(a: CellRecord, b: CellRecord) -> bool:
+    summary_a, summary_b = req_per_s(a), req_per_s(b)
+    return a.status == b.status == "ok" and bool(summary_a and summary_b and summary_a.median)
 
 
-def cell_row(a: dict, b: dict, sig: Significance | None = None) -> list:
+def cell_row(a: CellRecord, b: CellRecord, sig: Significance | None = None) -> list:
     """One matching cell: both medians, B's change against A, and whether it is significant."""
-    cell = a["cell"]
-    row = [a["label"], cell["payload"], "yes" if cell["keepalive"] else "no", cell["workers"], _median(a), _median(b)]
+    cell = a.cell
+    row = [a.label, cell.payload, "yes" if cell.keepalive else "no", cell.workers, _median(a), _median(b)]
     if not _comparable(a, b):
-        unclean = [f"{name} {r['status']}" for name, r in (("A", a), ("B", b)) if r["status"] != "ok"]
+        unclean = [f"{name} {r.status}" for name, r in (("A", a), ("B", b)) if r.status != "ok"]
         return row + ["—", f"not compared: {', '.join(unclean) or 'no measured repeats'}"]
-    median_a, median_b = report.req_per_s(a).median, report.req_per_s(b).median
+    median_a, median_b = req_per_s(a).median, req_per_s(b).median
     sig = sig or significance(rates(a), rates(b))
     return row + [f"{(median_b - median_a) / median_a * 100:+.1f}%", sig.words()]
 
@@ -231,26 +232,26 @@ def _run_line(name: str, env: dict, fallback: str) -> str:
     return f"- {name}: `{env.get('run', fallback)}`{started}{commit}, compatibility id `{compatibility_id(env)}`"
 
 
-def _only_lines(title: str, records: list[dict]) -> list[str]:
+def _only_lines(title: str, records: list[CellRecord]) -> list[str]:
     if not records:
         return []
     lines = [f"## {title}", ""]
     for r in records:
-        cell = r["cell"]
-        lines.append(f"- `{r['label']}` ({cell['payload']} bytes, "
-                     f"{'keep-alive' if cell['keepalive'] else 'no keep-alive'}, {report.workers(cell['workers'])}): {_median(r)}")
+        cell = r.cell
+        lines.append(f"- `{r.label}` ({cell.payload} bytes, "
+                     f"{'keep-alive' if cell.keepalive else 'no keep-alive'}, {workers(cell.workers)}): {_median(r)}")
     return lines + [""]
 
 
-def render_comparison(records_a: list[dict], env_a: dict, records_b: list[dict], env_b: dict,
+def render_comparison(records_a: list[CellRecord], env_a: dict, records_b: list[CellRecord], env_b: dict,
                       names: tuple[str, str] = ("A", "B")) -> str:
     """The comparison as markdown: environment differences, then matching cells, then the rest."""
     lines = ["# Run B against run A", "", _run_line("A", env_a, names[0]), _run_line("B", env_b, names[1]), ""]
     if not env_a or not env_b:
-        lines += [f"{report.MARK} Compared with --force: an env.json is missing, so the runs' settings "
+        lines += [f"{MARK} Compared with --force: an env.json is missing, so the runs' settings "
                   "and tool versions are unknown.", ""]
     elif differing := incompatibilities(env_a, env_b):
-        lines += [f"{report.MARK} Compared with --force: the runs' settings or tool versions differ "
+        lines += [f"{MARK} Compared with --force: the runs' settings or tool versions differ "
                   f"({', '.join(differing)}), so a change may not come from what you changed.", ""]
     differences = environment_differences(env_a, env_b)
     lines += ["## Environment differences", ""]
@@ -265,7 +266,7 @@ def render_comparison(records_a: list[dict], env_a: dict, records_b: list[dict],
         rows = [cell_row(a, b, sig) for (a, b), sig in zip(pairs, significances(pairs))]
         lines += [f"req/s is the median of the measured repeats (n of them, warm-ups excluded); change is "
                   f"(B − A) / A; significant means p < {ALPHA} on the repeats once adjusted (Holm) for the "
-                  f"{len(pairs)} cells compared. {report.MARK} marks a cell that is not a clean number.", "",
+                  f"{len(pairs)} cells compared. {MARK} marks a cell that is not a clean number.", "",
                   tabulate(rows, CELL_HEADERS, tablefmt="github", disable_numparse=True), ""]
     else:
         lines += ["None: the runs measured no cell with the same settings.", ""]
@@ -279,10 +280,7 @@ def compare_runs(a_dir: str | Path, b_dir: str | Path, force: bool = False) -> s
     """Compare two run folders; BenchError when they are incompatible and not forced."""
     loaded = []
     for run_dir in (Path(a_dir), Path(b_dir)):
-        try:
-            loaded.append(report.load_run(run_dir))
-        except FileNotFoundError as exc:
-            raise BenchError(f"{exc}: give a run folder made by `inv bench`") from None
+        loaded.append(load_run(run_dir))
     (records_a, env_a), (records_b, env_b) = loaded
     check_compatible(env_a, env_b, force)
     return render_comparison(records_a, env_a, records_b, env_b, names=(Path(a_dir).name, Path(b_dir).name))

@@ -6,47 +6,22 @@ from __future__ import annotations
 
 import json
 from itertools import groupby
-from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.records import read_jsonl
+from bench.records import CellRecord, latest
 from bench.stats import summarize
 
-MARK = "⚠"
-
-
-def load_run(run_dir: str | Path) -> tuple[list[dict], dict]:
-    run_dir = Path(run_dir)
-    if not (run_dir / "results.jsonl").exists():
-        raise FileNotFoundError(f"{run_dir} has no results.jsonl")
-    env_path = run_dir / "env.json"
-    env = json.loads(env_path.read_text()) if env_path.exists() else {}
-    return read_jsonl(run_dir / "results.jsonl"), env
-
-
-def latest(records: list[dict]) -> list[dict]:
-    """One record per cell: the last one written wins (a resumed or re-measured cell)."""
-    by_id = {}
-    for record in records:
-        by_id[record["id"]] = record
-    return list(by_id.values())
-
-
-def measured(record: dict) -> list[dict]:
-    return [run for run in record.get("runs", []) if not run.get("warmup")]
-
-
-def req_per_s(record: dict):
-    return summarize(run["req_per_s"] for run in measured(record))
+from .charts import chart_links
+from .summary import MARK, req_per_s, workers
 
 
 def _count(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _ratio(twisted: dict, nginx: dict | None) -> str:
-    if not nginx or twisted["status"] != "ok" or nginx["status"] != "ok":
+def _ratio(twisted: CellRecord, nginx: CellRecord | None) -> str:
+    if not nginx or twisted.status != "ok" or nginx.status != "ok":
         return "—"
     mine, theirs = req_per_s(twisted), req_per_s(nginx)
     if not mine or not theirs or not theirs.median:
@@ -54,43 +29,43 @@ def _ratio(twisted: dict, nginx: dict | None) -> str:
     return f"{mine.median / theirs.median:.2f}"
 
 
-def _median_latency(runs: list[dict], key: str) -> float | None:
-    values = [run["latency_us"][key] for run in runs if run.get("latency_us", {}).get(key) is not None]
+def _median_latency(runs: list[CellRecord], key: str) -> float | None:
+    values = [run.latency_us[key] for run in runs if run.latency_us.get(key) is not None]
     summary = summarize(values)
     return summary.median if summary else None
 
 
-def _latency(runs: list[dict]) -> str:
+def _latency(runs: list[CellRecord]) -> str:
     p50, p90, p99 = (_median_latency(runs, key) for key in ("p50", "p90", "p99"))
     if p50 is None:
         return "—"
     return " / ".join(f"{value / 1000:.2f}" if value is not None else "—" for value in (p50, p90, p99))
 
 
-def result_row(record: dict, nginx: dict | None) -> list:
-    cell = record["cell"]
+def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
+    cell = record.cell
     summary = req_per_s(record)
-    runs = measured(record)
-    if record["status"] == "failed" or not summary:
+    runs = record.measured
+    if record.status == "failed" or not summary:
         rate, spread, cv, kbytes = f"failed {MARK}", "", "", ""
     else:
-        flag = f" {MARK}" if record["status"] != "ok" else ""
+        flag = f" {MARK}" if record.status != "ok" else ""
         rate = _count(summary.median) + flag
         spread = f"{_count(summary.low)}–{_count(summary.high)}"
         cv = f"{summary.cv:.1%}"
-        kbytes = _count(summarize(run["kbyte_per_s"] for run in runs).median)
-    failed = sum(run.get("failed", 0) for run in runs)
-    errored = sum(run.get("errored", 0) for run in runs)
-    non_2xx = sum(sum(n for code, n in run.get("status", {}).items() if code != "2xx") for run in runs)
-    if cell["server"] == "nginx":
-        ratio = "1.00" if record["status"] == "ok" else "—"
+        kbytes = _count(summarize(run.kbyte_per_s for run in runs).median)
+    failed = sum(run.failed for run in runs)
+    errored = sum(run.errored for run in runs)
+    non_2xx = sum(sum(n for code, n in run.status.items() if code != "2xx") for run in runs)
+    if cell.server == "nginx":
+        ratio = "1.00" if record.status == "ok" else "—"
     else:
         ratio = _ratio(record, nginx)
-    notes = list(record.get("verdicts", []))
-    if record["status"] != "ok":
-        notes.insert(0, record["status"])
+    notes = list(record.verdicts)
+    if record.status != "ok":
+        notes.insert(0, record.status)
     return [
-        cell["server"], cell["interpreter"] or "", cell["mode"] or "", cell["resource"], cell["workers"],
+        cell.server, cell.interpreter or "", cell.mode or "", cell.resource, cell.workers,
         rate, spread, cv, kbytes, _latency(runs), failed, errored, non_2xx, ratio, ", ".join(notes),
     ]
 
@@ -100,46 +75,46 @@ HEADERS = ["server", "interpreter", "mode", "resource", "workers", "req/s (media
 
 
 def _case(cell: dict) -> tuple:
-    return (cell["keepalive"], cell["payload"], cell["workers"])
+    return (cell.keepalive, cell.payload, cell.workers)
 
 
-def nginx_baselines(records: list[dict]) -> dict[tuple, dict]:
+def nginx_baselines(records: list[CellRecord]) -> dict[tuple, CellRecord]:
     """Nginx's record for each keep-alive × payload × workers: what Twisted is set against."""
-    return {_case(r["cell"]): r for r in records if r["cell"]["server"] == "nginx"}
+    return {_case(r.cell): r for r in records if r.cell.server == "nginx"}
 
 
-def _group_key(record: dict):
-    cell = record["cell"]
-    return (not cell["keepalive"], cell["payload"])
+def _group_key(record: CellRecord):
+    cell = record.cell
+    return (not cell.keepalive, cell.payload)
 
 
-def results_section(records: list[dict]) -> list[str]:
+def results_section(records: list[CellRecord]) -> list[str]:
     lines = []
     nginx = nginx_baselines(records)
     for (closing, payload), group in groupby(sorted(records, key=_group_key), key=_group_key):
-        rows = [result_row(r, nginx.get(_case(r["cell"]))) for r in group]
+        rows = [result_row(r, nginx.get(_case(r.cell))) for r in group]
         lines += [f"### {payload} bytes, {'no keep-alive' if closing else 'keep-alive'}", "",
                   tabulate(rows, HEADERS, tablefmt="github", disable_numparse=True), ""]
     return lines
 
 
-def answer_section(records: list[dict]) -> list[str]:
+def answer_section(records: list[CellRecord]) -> list[str]:
     """The question in one table: Twisted's req/s as a share of Nginx's, per configuration and case."""
     nginx = nginx_baselines(records)
-    twisted = [r for r in records if r["cell"]["server"] == "twisted"]
+    twisted = [r for r in records if r.cell.server == "twisted"]
     if not nginx or not twisted:
         return []
-    cases = sorted({(not r["cell"]["keepalive"], r["cell"]["payload"]) for r in twisted})
-    several = len({r["cell"]["workers"] for r in twisted}) > 1
+    cases = sorted({(not r.cell.keepalive, r.cell.payload) for r in twisted})
+    several = len({r.cell.workers for r in twisted}) > 1
     rows: dict[str, dict] = {}
     for record in twisted:
-        cell = record["cell"]
-        name = f"`{record['label']}`" + (f" ×{cell['workers']}" if several else "")
+        cell = record.cell
+        name = f"`{record.label}`" + (f" ×{cell.workers}" if several else "")
         baseline = nginx.get(_case(cell))
         ratio = _ratio(record, baseline)
-        if ratio != "—" and any("client-bound" in r.get("verdicts", []) for r in (record, baseline)):
+        if ratio != "—" and any("client-bound" in r.verdicts for r in (record, baseline)):
             ratio += " *"
-        rows.setdefault(name, {})[(not cell["keepalive"], cell["payload"])] = ratio
+        rows.setdefault(name, {})[(not cell.keepalive, cell.payload)] = ratio
     headers = ["Twisted", *[f"{payload} B, {'close' if closing else 'keep-alive'}" for closing, payload in cases]]
     return ["## Twisted against Nginx", "",
             "Twisted's median req/s divided by Nginx's, same payload, keep-alive and workers "
@@ -149,23 +124,20 @@ def answer_section(records: list[dict]) -> list[str]:
                      headers, tablefmt="github", disable_numparse=True), ""]
 
 
-def problems_section(records: list[dict]) -> list[str]:
-    bad = [r for r in records if r["status"] != "ok"]
+def problems_section(records: list[CellRecord]) -> list[str]:
+    bad = [r for r in records if r.status != "ok"]
     if not bad:
         return []
     lines = [f"## {MARK} Cells that are not clean numbers", ""]
     for record in bad:
-        reasons = "; ".join(dict.fromkeys(record.get("reasons", []))) or "no reason recorded"
-        lines.append(f"- `{record['label']}` ({_cell_words(record['cell'])}): **{record['status']}** — {reasons}")
+        reasons = "; ".join(dict.fromkeys(record.reasons)) or "no reason recorded"
+        lines.append(f"- `{record.label}` ({_cell_words(record.cell)}): **{record.status}** — {reasons}")
     return lines + [""]
 
 
 def _cell_words(cell: dict) -> str:
-    return f"{cell['payload']} bytes, {'keep-alive' if cell['keepalive'] else 'no keep-alive'}, {workers(cell['workers'])}"
+    return f"{cell.payload} bytes, {'keep-alive' if cell.keepalive else 'no keep-alive'}, {workers(cell.workers)}"
 
-
-def workers(count: int) -> str:
-    return f"{count} worker" if count == 1 else f"{count} workers"
 
 
 def _mean(values) -> float | None:
@@ -173,19 +145,19 @@ def _mean(values) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def saturation_section(records: list[dict]) -> list[str]:
+def saturation_section(records: list[CellRecord]) -> list[str]:
     """CPU used by server and load generator during the measured runs, and who was the limit."""
     rows = []
     for record in records:
-        samples = [run["sample"] for run in measured(record) if run.get("sample")]
+        samples = [run.sample for run in record.measured if run.sample]
         if not samples:
             continue
-        cell = record["cell"]
-        bound = "client-bound: req/s is a lower bound" if "client-bound" in record.get("verdicts", []) else "server"
+        cell = record.cell
+        bound = "client-bound: req/s is a lower bound" if "client-bound" in record.verdicts else "server"
         loadgen = _mean(x.get("loadgen_cores") for x in samples)
-        rows.append([f"`{record['label']}`", cell["payload"], "yes" if cell["keepalive"] else "no", cell["workers"],
+        rows.append([f"`{record.label}`", cell.payload, "yes" if cell.keepalive else "no", cell.workers,
                      f"{_mean(x['server_cores'] for x in samples):.2f}", f"{max(x['server_rss_mb'] for x in samples):.0f}",
-                     "—" if loadgen is None else f"{loadgen:.2f}", cell["threads"], bound])
+                     "—" if loadgen is None else f"{loadgen:.2f}", cell.threads, bound])
     if not rows:
         return []
     return ["## Who was the limit", "",
@@ -196,17 +168,17 @@ def saturation_section(records: list[dict]) -> list[str]:
                             "load generator cores", "threads", "limit"], tablefmt="github", disable_numparse=True), ""]
 
 
-def workers_section(records: list[dict]) -> list[str]:
+def workers_section(records: list[CellRecord]) -> list[str]:
     """How the server's requests fell on its workers (shared socket against reuseport)."""
     rows = []
     for record in records:
-        counts = record.get("workers") or {}
-        spread = record.get("spread")
+        counts = record.workers
+        spread = record.spread
         if len(counts) < 2 or not spread:
             continue
-        cell = record["cell"]
+        cell = record.cell
         shares = " / ".join(_count(counts[k]) for k in sorted(counts, key=int))
-        rows.append([f"`{record['label']}`", cell["payload"], "yes" if cell["keepalive"] else "no",
+        rows.append([f"`{record.label}`", cell.payload, "yes" if cell.keepalive else "no",
                      shares, f"{spread['min_share']:.0%}–{spread['max_share']:.0%}", f"{spread['imbalance']:.2f}"])
     if not rows:
         return []
@@ -217,16 +189,16 @@ def workers_section(records: list[dict]) -> list[str]:
                      tablefmt="github", disable_numparse=True), ""]
 
 
-def scaling_section(records: list[dict]) -> list[str]:
+def scaling_section(records: list[CellRecord]) -> list[str]:
     """req/s per worker count, and the efficiency against linear scaling from one worker."""
     series: dict[tuple, dict[int, float]] = {}
     for record in records:
         summary = req_per_s(record)
-        if record["status"] != "ok" or not summary:
+        if record.status != "ok" or not summary:
             continue
-        cell = record["cell"]
-        key = (record["label"], cell["payload"], cell["keepalive"])
-        series.setdefault(key, {})[cell["workers"]] = summary.median
+        cell = record.cell
+        key = (record.label, cell.payload, cell.keepalive)
+        series.setdefault(key, {})[cell.workers] = summary.median
     sweeps = {key: points for key, points in series.items() if len(points) > 1}
     if not sweeps:
         return []
@@ -343,16 +315,16 @@ def _python_words(python: dict | None) -> str:
     return f"Twisted {python['twisted']} on {base}"
 
 
-def commands_section(records: list[dict]) -> list[str]:
+def commands_section(records: list[CellRecord]) -> list[str]:
     lines = ["## Command lines", ""]
     for record in records:
-        runs = measured(record)
-        lines.append(f"- `{record['label']}` ({_cell_words(record['cell'])})")
-        if record.get("server_command"):
-            config = f" ([its config]({record['server_config']}))" if record.get("server_config") else ""
-            lines.append(f"  - server: `{record['server_command']}`{config}")
+        runs = record.measured
+        lines.append(f"- `{record.label}` ({_cell_words(record.cell)})")
+        if record.server_command:
+            config = f" ([its config]({record.server_config}))" if record.server_config else ""
+            lines.append(f"  - server: `{record.server_command}`{config}")
         if runs:
-            lines.append(f"  - load: `{runs[0]['command']}`")
+            lines.append(f"  - load: `{runs[0].command}`")
     return lines + [""]
 
 
@@ -364,7 +336,7 @@ def settings_section(env: dict) -> list[str]:
     return ["## Settings", "", tabulate(rows, ["setting", "value"], tablefmt="github", disable_numparse=True), ""]
 
 
-def render(records: list[dict], env: dict, charts: list[str] = ()) -> str:
+def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
     records = latest(records)
     title = f"# Twisted Web against Nginx — run {env.get('run', '?')}"
     intro = [title, ""]
@@ -373,21 +345,9 @@ def render(records: list[dict], env: dict, charts: list[str] = ()) -> str:
                   f"harness commit {env.get('git') or 'unknown'}.", ""]
     intro += [f"{len(records)} cells; req/s is the median of the measured repeats (warm-ups excluded), "
               f"min–max their spread; *vs nginx* is the Twisted/Nginx ratio of medians at the same workers.", ""]
-    from .charts import chart_links  # charts draws from this module's summaries
-
     body = (tuning_warnings(env) + answer_section(records) + problems_section(records) + ["## Results", ""]
             + results_section(records)
             + scaling_section(records) + chart_links(charts) + saturation_section(records) + workers_section(records)
             + environment_section(env) + settings_section(env) + commands_section(records))
     return "\n".join(intro + body).rstrip() + "\n"
 
-
-def write(run_dir: str | Path) -> Path:
-    """report.md and its charts, from the run's files alone."""
-    from . import charts
-
-    records, env = load_run(run_dir)
-    names = [path.name for path in charts.write_charts(run_dir)]
-    target = Path(run_dir) / "report.md"
-    target.write_text(render(records, env, names))
-    return target

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from invoke import Exit, task
 
+from bench import report as reports
 from bench.config import plain
 from bench.errors import BenchError
 from bench.measure import matrix
 from bench.measure.campaign import Options, resume_conflicts, run_campaign
-from bench.report import markdown as reports
 
 from . import run_folder
 
@@ -139,6 +139,6 @@ def report(c, run):
     """Render reports/<run>/report.md again from results.jsonl and env.json."""
     try:
         target = reports.write(run_folder(run, c.config.bench.reports))
-    except FileNotFoundError as exc:
-        raise Exit(f"error: {exc}: give a run folder made by `inv bench`", code=1)
+    except BenchError as exc:
+        raise Exit(f"error: {exc}", code=1)
     print(target)

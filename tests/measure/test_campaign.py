@@ -12,7 +12,7 @@ import psutil
 import pytest
 from support import free_port
 
-from bench.records import read_jsonl
+from bench.records import read_records
 from bench.report.charts import write_charts
 from bench.report.markdown import render
 
@@ -41,20 +41,20 @@ def test_tiny_bench_writes_a_report_with_nginx_and_twisted(tmp_path):
                "--interpreters", "cpython", "--loadgen", "wrk", "--port", str(port), "--name", f"e2e-{port}", timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     run = tmp_path / f"e2e-{port}"
-    records = read_jsonl(run / "results.jsonl")
-    labels = {r["label"] for r in records}
+    records = read_records(run / "results.jsonl")
+    labels = {r.label for r in records}
     assert labels == {"nginx", "twisted/cpython/shared/fixed", "twisted/cpython/shared/file"}
     for record in records:
-        assert record["status"] == "ok", record["reasons"]
-        measured = [r for r in record["runs"] if not r["warmup"]]
+        assert record.status == "ok", record.reasons
+        measured = [r for r in record.runs if not r.warmup]
         assert 2 <= len(measured) <= 3  # more repeats only while noisy (tiny: at most 3)
-        assert all(r["failed"] == 0 and r["errored"] == 0 and r["succeeded"] > 0 for r in measured)
-        assert record["verify"]["length"] == 40
-        assert (run / record["server_log"]).exists()
-        if record["cell"]["server"] == "nginx":
-            assert "worker_processes" in (run / record["server_config"]).read_text()
-    twisted = [r for r in records if r["cell"]["server"] == "twisted"]
-    assert all(sum(r["workers"].values()) > 0 for r in twisted)
+        assert all(r.failed == 0 and r.errored == 0 and r.succeeded > 0 for r in measured)
+        assert record.verify["length"] == 40
+        assert (run / record.server_log).exists()
+        if record.cell.server == "nginx":
+            assert "worker_processes" in (run / record.server_config).read_text()
+    twisted = [r for r in records if r.cell.server == "twisted"]
+    assert all(sum(r.workers.values()) > 0 for r in twisted)
     report = (run / "report.md").read_text()
     assert "| nginx" in report and "| twisted" in report
     assert "### 40 bytes, keep-alive" in report
@@ -88,13 +88,13 @@ def test_ctrl_c_stops_the_servers_and_keeps_measured_cells(tmp_path):
                             cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     results = tmp_path / f"cut-{port}" / "results.jsonl"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(read_jsonl(results)) < 1:
+    while time.monotonic() < deadline and len(read_records(results)) < 1:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0
-    kept = read_jsonl(results)
-    assert kept and kept[0]["status"] == "ok", out
+    kept = read_records(results)
+    assert kept and kept[0].status == "ok", out
     assert len(kept) < 4, "the run should have been cut short"
     assert "kept in" in out
     assert (tmp_path / f"cut-{port}" / "report.md").exists()
@@ -127,7 +127,7 @@ def test_port_in_use_is_refused_before_anything_runs(tmp_path):
                    "--port", str(port), "--name", "busy", timeout=60)
     assert done.returncode == 1
     assert f"port {port}" in done.stderr and "in use" in done.stderr
-    assert read_jsonl(tmp_path / "busy" / "results.jsonl") == []
+    assert read_records(tmp_path / "busy" / "results.jsonl") == []
 
 
 def test_resume_measures_only_the_missing_cells(tmp_path):
@@ -139,11 +139,11 @@ def test_resume_measures_only_the_missing_cells(tmp_path):
     proc = subprocess.Popen([*INV, *args], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(read_jsonl(run / "results.jsonl")) < 1:
+    while time.monotonic() < deadline and len(read_records(run / "results.jsonl")) < 1:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
-    first = [r for r in read_jsonl(run / "results.jsonl") if r["status"] == "ok"]
+    first = [r for r in read_records(run / "results.jsonl") if r.status == "ok"]
     assert 1 <= len(first) < 3, out
     assert f"--resume {run}" in out
 
@@ -153,8 +153,8 @@ def test_resume_measures_only_the_missing_cells(tmp_path):
     done = inv(tmp_path, "bench", "--resume", str(run), timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(first)} of 3 cells already measured" in done.stdout
-    records = [r for r in read_jsonl(run / "results.jsonl") if r["status"] == "ok"]
-    assert sorted(r["cell"]["payload"] for r in records) == [40, 41, 42]
-    assert [r["id"] for r in records[:len(first)]] == [r["id"] for r in first]  # kept, not measured again
+    records = [r for r in read_records(run / "results.jsonl") if r.status == "ok"]
+    assert sorted(r.cell.payload for r in records) == [40, 41, 42]
+    assert [r.id for r in records[:len(first)]] == [r.id for r in first]  # kept, not measured again
     assert "### 42 bytes, keep-alive" in (run / "report.md").read_text()
     assert not our_servers(run.name)

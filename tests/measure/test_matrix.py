@@ -1,7 +1,8 @@
 import pytest
 
 from bench.errors import BenchError
-from bench.measure.matrix import Cell, parse_list, plan
+from bench.measure.matrix import parse_list, plan
+from bench.records import Cell
 
 PROFILE = {
     "keepalive": {"duration": 3, "concurrency": 200, "threads": 2},

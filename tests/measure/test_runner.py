@@ -12,14 +12,14 @@ from support import free_port, once_listening, twisted_cell
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.measure import loadgen
-from bench.measure.runner import Lab, Runner, Settings
-from bench.records import read_jsonl
+from bench.measure.runner import Rig, Runner, Settings
+from bench.records import read_records
 
 
 def make_runner(tmp_path, interpreters=None, **settings):
     host = LocalHost()
     generator, binary = loadgen.detect(host, "wrk", [])
-    lab = Lab(server=host, load=host, address="127.0.0.1",
+    lab = Rig(server=host, load=host, address="127.0.0.1",
               interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx",
               generator=generator, loadgen_binary=binary, server_cpus=os.cpu_count())
     options = dict(port=free_port(), repeats=1, warmup={}, workdir=str(tmp_path / "work"), start_timeout=5)
@@ -32,29 +32,29 @@ def make_runner(tmp_path, interpreters=None, **settings):
 def test_a_good_cell_is_recorded_with_its_runs_and_worker_counts(tmp_path):
     runner = make_runner(tmp_path, warmup={"duration": 1}, repeats=2)
     record = runner.measure(twisted_cell())
-    assert record["status"] == "ok", record["reasons"]
-    flags = [r["warmup"] for r in record["runs"]]
+    assert record.status == "ok", record.reasons
+    flags = [r.warmup for r in record.runs]
     assert flags == sorted(flags, reverse=True), "warm-ups come first"
-    assert 1 <= flags.count(True) == record["warmup_rounds"] <= 5
+    assert 1 <= flags.count(True) == record.warmup_rounds <= 5
     assert 2 <= flags.count(False) <= 5
-    for run in record["runs"]:
-        if run["warmup"]:
-            assert "sample" not in run
+    for run in record.runs:
+        if run.warmup:
+            assert run.sample is None
         else:
-            assert run["sample"]["server_cores"] > 0 and run["sample"]["server_processes"] == 3
-            assert 0 < run["sample"]["loadgen_cores"] <= 1.2  # wrk -t1: one thread
-    assert sum(record["workers"].values()) >= sum(r["requests_done"] for r in record["runs"])
-    assert record["timing"]["overhead"] < 5
-    assert read_jsonl(runner.results)[0]["id"] == record["id"]
-    assert (runner.run_dir / record["server_log"]).exists()
+            assert run.sample["server_cores"] > 0 and run.sample["server_processes"] == 3
+            assert 0 < run.sample["loadgen_cores"] <= 1.2  # wrk -t1: one thread
+    assert sum(record.workers.values()) >= sum(r.requests_done for r in record.runs)
+    assert record.timing["overhead"] < 5
+    assert read_records(runner.results)[0].id == record.id
+    assert (runner.run_dir / record.server_log).exists()
 
 
 def test_a_server_that_exits_at_start_fails_its_cell_with_the_log_tail(tmp_path):
     runner = make_runner(tmp_path, interpreters={"cpython": "/bin/false"})
     record = runner.measure(twisted_cell())
-    assert record["status"] == "failed"
-    assert "exited at start" in record["reasons"][0]
-    assert read_jsonl(runner.results)[0]["status"] == "failed"
+    assert record.status == "failed"
+    assert "exited at start" in record.reasons[0]
+    assert read_records(runner.results)[0].status == "failed"
 
 
 def test_a_server_that_never_answers_is_stopped_and_failed(tmp_path):
@@ -64,8 +64,8 @@ def test_a_server_that_never_answers_is_stopped_and_failed(tmp_path):
     runner = make_runner(tmp_path, interpreters={"cpython": str(silent)}, start_timeout=1)
     before = {p.pid for p in psutil.process_iter() if p.name() == "sleep"}
     record = runner.measure(twisted_cell())
-    assert record["status"] == "failed"
-    assert "did not answer" in record["reasons"][0]
+    assert record.status == "failed"
+    assert "did not answer" in record.reasons[0]
     time.sleep(0.2)
     after = {p.pid for p in psutil.process_iter() if p.name() == "sleep" and p.status() != psutil.STATUS_ZOMBIE}
     assert not after - before, "the silent server was left running"
@@ -82,8 +82,8 @@ def test_a_worker_dying_mid_run_flags_the_cell(tmp_path):
     killer = once_listening(log, 0.3, kill_a_worker)
     record = runner.measure(cell)
     killer.join()
-    assert record["status"] == "flagged"
-    assert any("died" in reason for reason in record["reasons"])
+    assert record.status == "flagged"
+    assert any("died" in reason for reason in record.reasons)
 
 
 def test_a_port_in_use_is_refused_up_front(tmp_path):

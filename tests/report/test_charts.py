@@ -1,12 +1,11 @@
 """Charts: drawn from a real small run and from constructed records, read back as PNGs."""
-import json
 
 import pytest
 from PIL import Image
-from support import bench_run
+from support import bench_run, write_run
+from support import constructed_record as record
 
-from bench.measure.matrix import Cell
-from bench.records import append_jsonl, read_jsonl
+from bench.records import read_records
 from bench.report import charts
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -26,7 +25,7 @@ def assert_png(path):
 def real_run(tmp_path_factory):
     """A real run: Nginx and Twisted on CPython, 1 and 2 workers, measured by wrk."""
     run_dir = bench_run(tmp_path_factory.mktemp("charts"), "real", workers=(1, 2))
-    assert [r["status"] for r in read_jsonl(run_dir / "results.jsonl")] == ["ok"] * 4
+    assert [r.status for r in read_records(run_dir / "results.jsonl")] == ["ok"] * 4
     return run_dir
 
 
@@ -46,23 +45,6 @@ def test_drawing_a_run_again_writes_the_same_bytes(real_run):
 
 # -- constructed records -----------------------------------------------------------------
 
-def record(server, workers, rates, status="ok", payload=40, keepalive=True, verdicts=()):
-    cell = Cell(server=server, interpreter=None if server == "nginx" else "pypy",
-                mode=None if server == "nginx" else "shared", workers=workers,
-                resource="file" if server == "nginx" else "fixed", payload=payload, keepalive=keepalive,
-                loadgen="wrk", concurrency=10, threads=1, duration=1.0)
-    runs = [{"req_per_s": 1.0, "kbyte_per_s": 1.0, "warmup": True}]
-    runs += [{"req_per_s": rate, "kbyte_per_s": rate / 10, "warmup": False} for rate in rates]
-    return {"id": cell.id, "label": cell.label, "cell": cell.to_dict(), "status": status,
-            "reasons": [] if status == "ok" else ["constructed"], "runs": runs, "verdicts": list(verdicts)}
-
-
-def write_run(run_dir, records):
-    run_dir.mkdir()
-    for rec in records:
-        append_jsonl(run_dir / "results.jsonl", rec)
-    (run_dir / "env.json").write_text(json.dumps({"run": run_dir.name}))
-    return run_dir
 
 
 SWEEP = [

@@ -4,11 +4,9 @@ import json
 
 import pytest
 from invoke import Config, Context, Exit
-from support import TINY, bench_run
+from support import TINY, bench_run, constructed_record, write_run
 
 from bench.errors import BenchError
-from bench.measure.matrix import Cell
-from bench.records import append_jsonl
 from bench.report import compare
 from bench.tasks.compare import compare as compare_task
 
@@ -71,15 +69,10 @@ def test_inv_compare_refuses_incompatible_runs_in_one_line(real_runs, tmp_path):
 
 # -- constructed result sets -----------------------------------------------------------
 
-def record(rates, server="twisted", workers=1, status="ok", payload=40, verdicts=()):
-    cell = Cell(server=server, interpreter=None if server == "nginx" else "pypy",
-                mode=None if server == "nginx" else "shared", workers=workers,
-                resource="file" if server == "nginx" else "fixed", payload=payload, keepalive=True,
-                loadgen="wrk", concurrency=10, threads=1, duration=1.0)
-    runs = [{"req_per_s": 5.0, "kbyte_per_s": 1.0, "warmup": True}]
-    runs += [{"req_per_s": rate, "kbyte_per_s": rate / 10, "warmup": False} for rate in rates]
-    return {"id": cell.id, "label": cell.label, "cell": cell.to_dict(), "status": status,
-            "reasons": [], "runs": runs, "verdicts": list(verdicts)}
+def record(rates, server="twisted", workers=1, **kw):
+    return constructed_record(server, workers, rates, **kw)
+
+
 
 
 ENV = {
@@ -104,13 +97,6 @@ def env_with(**changes):
         target[key] = value
     return env
 
-
-def write_run(run_dir, records, env):
-    run_dir.mkdir()
-    for rec in records:
-        append_jsonl(run_dir / "results.jsonl", rec)
-    (run_dir / "env.json").write_text(json.dumps(env))
-    return run_dir
 
 
 @pytest.mark.parametrize("a, b, test, significant", [

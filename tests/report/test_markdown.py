@@ -1,17 +1,19 @@
 """The report is a pure function of results.jsonl and env.json."""
-import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
-from bench.records import read_jsonl
+from bench import report as report_area
+from bench.records import Status, read_env, read_records
 from bench.report import markdown as report
+from bench.report.summary import req_per_s
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report"
 CHARTS = ["chart-reqs-40-keepalive.png", "chart-ratio.png"]
 
 
 def fixture():
-    return read_jsonl(FIXTURE / "results.jsonl"), json.loads((FIXTURE / "env.json").read_text())
+    return read_records(FIXTURE / "results.jsonl"), read_env(FIXTURE / "env.json")
 
 
 def test_render_matches_the_checked_in_report():
@@ -31,7 +33,7 @@ def test_flagged_and_failed_cells_are_never_clean_numbers():
 
 def test_ratio_and_scaling_come_from_the_medians():
     records, env = fixture()
-    by_key = {(r["label"], r["cell"]["workers"], r["cell"]["payload"]): report.req_per_s(r) for r in records}
+    by_key = {(r.label, r.cell.workers, r.cell.payload): req_per_s(r) for r in records}
     ratio = by_key[("twisted/cpython/shared/fixed", 2, 40)].median / by_key[("nginx", 2, 40)].median
     text = report.render(records, env)
     assert f"| {ratio:.2f} " in text
@@ -41,7 +43,7 @@ def test_ratio_and_scaling_come_from_the_medians():
 
 def test_the_last_record_of_a_cell_wins():
     records, env = fixture()
-    again = dict(records[0], status="failed", runs=[], reasons=["measured again and failed"])
+    again = replace(records[0], status=Status.FAILED, runs=[], reasons=["measured again and failed"])
     text = report.render(records + [again], env)
     assert "measured again and failed" in text
 
@@ -50,12 +52,12 @@ def test_write_renders_charts_and_the_report_from_the_files(tmp_path):
     run = tmp_path / "golden"
     shutil.copytree(FIXTURE, run)
     (run / "report.md").unlink()
-    target = report.write(run)
+    target = report_area.write(run)
     text = target.read_text()
     charts = sorted(p.name for p in run.glob("chart-*.png"))
     assert charts and all(f"]({name})" in text for name in charts)
     first = text
-    report.write(run)
+    report_area.write(run)
     assert target.read_text() == first
 
 
@@ -71,10 +73,10 @@ def test_environment_lists_each_host_with_its_tools_and_sysctls():
 def test_the_answer_table_puts_twisted_against_nginx_per_case():
     records, env = fixture()
     section = "\n".join(report.answer_section(records))
-    twisted = {(r["cell"]["workers"], r["cell"]["payload"]): report.req_per_s(r) for r in records
-               if r["label"] == "twisted/cpython/shared/fixed" and r["status"] == "ok"}
-    nginx = {r["cell"]["workers"]: report.req_per_s(r) for r in records
-             if r["label"] == "nginx" and r["cell"]["payload"] == 40}
+    twisted = {(r.cell.workers, r.cell.payload): req_per_s(r) for r in records
+               if r.label == "twisted/cpython/shared/fixed" and r.status is Status.OK}
+    nginx = {r.cell.workers: req_per_s(r) for r in records
+             if r.label == "nginx" and r.cell.payload == 40}
     row = next(line for line in section.splitlines() if line.startswith("| `twisted/cpython/shared/fixed` ×2"))
     assert f"{twisted[(2, 40)].median / nginx[2].median:.2f}" in row
     flagged = next(line for line in section.splitlines() if line.startswith("| `twisted/cpython/shared/fixed` ×1"))
@@ -83,7 +85,7 @@ def test_the_answer_table_puts_twisted_against_nginx_per_case():
 
 def test_a_client_bound_side_marks_its_ratio():
     records, env = fixture()
-    bound = [dict(r, verdicts=["client-bound"]) if r["label"] == "nginx" else r for r in records]
+    bound = [replace(r, verdicts=["client-bound"]) if r.label == "nginx" else r for r in records]
 
     def rows(lines):
         return [line for line in lines if line.startswith("| `twisted")]

@@ -1,0 +1,27 @@
+"""What every view of a run shares: reading its folder, and a cell's req/s summarized."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.records import CellRecord, read_env, read_records
+from bench.stats import Summary, summarize
+
+MARK = "⚠"  # beside anything that is not a clean number
+
+
+def load_run(run_dir: str | Path) -> tuple[list[CellRecord], dict]:
+    """A run folder's records and env.json ({} when it has none)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "results.jsonl").exists():
+        raise BenchError(f"{run_dir} has no results.jsonl: give a run folder made by `inv bench`")
+    return read_records(run_dir / "results.jsonl"), read_env(run_dir / "env.json")
+
+
+def req_per_s(record: CellRecord) -> Summary | None:
+    """The measured runs' req/s (warm-ups excluded); None when there are none."""
+    return summarize(run.req_per_s for run in record.measured)
+
+
+def workers(count: int) -> str:
+    return f"{count} worker" if count == 1 else f"{count} workers"
