@@ -4,5 +4,8 @@ Nothing in this folder imports the rest of ``bench``.
 """
 from pathlib import Path
 
-SERVER = Path(__file__).resolve().parent / "server.py"
-PROBE = Path(__file__).resolve().parent / "probe.py"
+HERE = Path(__file__).resolve().parent
+SERVER = HERE / "server.py"
+PROBE = HERE / "probe.py"
+# server.py imports these as plain modules from its own folder: copy them next to it.
+SHIPPED = [HERE / "command_line.py", HERE / "events.py", HERE / "payload.py"]

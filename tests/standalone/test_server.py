@@ -13,93 +13,32 @@ import time
 from pathlib import Path
 
 import pytest
+from standalone_support import harness_flags
 
 from bench.standalone import server
-from bench.standalone.server import (
-    MAX_PAYLOAD,
-    parse_options,
-    payload_bytes,
-    read_events,
-    worker_counts,
-)
+from bench.standalone.command_line import parse_options
+from bench.standalone.events import read_events, worker_counts
+from bench.standalone.payload import MAX_PAYLOAD, payload_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "bench" / "standalone" / "server.py"
 PYPY_TWISTED = "26.4.0"
 
 
-# -- pure helpers ----------------------------------------------------------------------
+# -- the command line a worker gets ----------------------------------------------------
 
 
-@pytest.mark.parametrize("size", [1, 2, 18, 26, 27, 28, 40, 41, 10_000, 1_000_003, MAX_PAYLOAD])
-def test_payload_is_exact_printable_and_deterministic(size):
-    body = payload_bytes(size)
-    assert len(body) == size
-    assert body.endswith(b"\n")
-    assert body == payload_bytes(size)
-    assert body[:-1].translate(None, bytes(range(32, 127))) == b""  # printable ASCII only
-    if size > 1:
-        assert body.startswith(b"<html>Hello, world!"[: size - 1])
-    if size >= 27:
-        assert body.startswith(b"<html>Hello, world!") and body.endswith(b"</html>\n")
-
-
-@pytest.mark.parametrize("size", [0, -1, MAX_PAYLOAD + 1])
-def test_payload_out_of_range_says_what_to_pick(size):
-    with pytest.raises(ValueError, match=f"pick 1 to {MAX_PAYLOAD} bytes"):
-        payload_bytes(size)
-
-
-def test_read_events_skips_other_lines_and_worker_counts_keeps_the_last():
-    text = "\n".join([
-        '{"event":"ready","worker":0,"pid":10}',
-        '2026-01-01T00:00:00+0000 [-] 127.0.0.1 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 40 "-" "wrk"',
-        '{"event":"stats","worker":0,"pid":10,"requests":5,"time":1.0}',
-        '{"not":"an event"}',
-        '{"event":"stats","worker":1,"pid":11,"requests":7,"time":1.0}',
-        '{"event":"stats","worker":0,"pid":10,"requests":9,"ti',  # torn by a crash
-        '[1, 2]',
-        '{"event":"worker-exit","worker":0,"pid":10,"requests":12}',
-        "server.py: port 127.0.0.1:8080 is in use: stop what holds it or pick another --port",
-    ])
-    events = read_events(text)
-    assert [e["event"] for e in events] == ["ready", "stats", "stats", "worker-exit"]
-    assert worker_counts(events) == {0: 12, 1: 7}
-    assert worker_counts([]) == {}
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--payload", "0"], "--payload: payload of 0 bytes is out of range"),
-    (["--payload", str(MAX_PAYLOAD + 1)], "pick 1 to 67108864 bytes"),
-    (["--payload", "forty"], "invalid int value"),
-    (["--resource", "file"], "--resource file needs --file PATH"),
-    (["--resource", "file", "--file", "/nonexistent/payload.html"], "is not a readable file"),
-    (["--mode", "single", "--workers", "2"], "--mode single serves from one process"),
-    (["--workers", "0"], "--workers must be at least 1"),
-    (["--port", "70000"], "--port 70000 is out of range"),
-    (["--stats-interval", "0"], "--stats-interval must be more than 0"),
-    (["--mode", "threads"], "invalid choice: 'threads'"),
-])
-def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
-    with pytest.raises(SystemExit) as exited:
-        parse_options(argv)
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    assert message in err
-    assert len(err.strip().splitlines()) == 1
-
-
-def test_defaults_and_worker_command_line(tmp_path):
+def test_options_and_worker_command_line(tmp_path):
     payload = tmp_path / "payload.html"
     payload.write_bytes(payload_bytes(40))
-    options = parse_options(["--resource", "file", "--file", str(payload)])
+    options = parse_options(harness_flags(port=8080, workers=os.cpu_count() or 1, resource="file", file=payload))
     assert (options.port, options.interface, options.backlog, options.mode) == (8080, "127.0.0.1", 8192, "shared")
     assert options.workers == (os.cpu_count() or 1) and options.log is False
     argv = server.worker_argv(options, 1, 43210)
     assert argv[:2] == [sys.executable, str(SERVER)]
     again = parse_options(argv[2:])
     assert (again.worker, again.port, again.file, again.resource) == (1, 43210, str(payload), "file")
-    assert parse_options(["--mode", "single"]).workers == 1
+    assert parse_options(harness_flags(mode="single")).workers == 1
 
 
 # -- real processes ----------------------------------------------------------------------
@@ -188,10 +127,12 @@ class ServerProcess:
 def start_server(tmp_path):
     """start_server(python, *args) -> a ServerProcess on a free port, stopped after the test."""
     started = []
+    payload = tmp_path / "harness-payload.html"
+    payload.write_bytes(payload_bytes(40))
 
     def start(python: str, *args: str, module: bool = False, ignore_sigint: bool = False) -> ServerProcess:
         target = ["-m", "bench.standalone.server"] if module else [str(SERVER)]
-        argv = [python, *target, "--port", "0", "--stats-interval", "0.1", *args]
+        argv = [python, *target, *harness_flags(file=payload), "--stats-interval", "0.1", *args]
         process = ServerProcess(argv, tmp_path / f"server-{len(started)}.log", ignore_sigint=ignore_sigint)
         started.append(process)
         return process
@@ -374,7 +315,7 @@ def test_port_in_use_exits_2_with_one_line(mode):
         holder.bind(("127.0.0.1", 0))
         holder.listen(1)
         port = holder.getsockname()[1]
-        done = subprocess.run([sys.executable, str(SERVER), "--mode", mode, "--workers", "1", "--port", str(port)],
+        done = subprocess.run([sys.executable, str(SERVER), *harness_flags(mode=mode, port=port)],
                               capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
@@ -384,7 +325,7 @@ def test_port_in_use_exits_2_with_one_line(mode):
 
 @pytest.mark.parametrize("payload", ["0", str(MAX_PAYLOAD + 1)])
 def test_bad_payload_exits_2(payload):
-    done = subprocess.run([sys.executable, str(SERVER), "--payload", payload, "--port", "0"],
+    done = subprocess.run([sys.executable, str(SERVER), *harness_flags(payload=payload)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "pick 1 to" in done.stderr
