@@ -1,22 +1,22 @@
 """Shared fixtures."""
 import pytest
 
-from bench.lab import namespaces as lab_module
+from bench import lab as namespace_lab
 
 # -- the network-namespace lab -------------------------------------------------
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     """A two-host lab ("server", "load"), each a namespace with a real sshd; torn down after."""
-    problem = lab_module.missing_requirements()
+    problem = namespace_lab.missing_requirements()
     if problem:
         pytest.skip(problem)
     root = tmp_path_factory.mktemp("lab")
-    running = lab_module.up(root)
+    running = namespace_lab.up(root)
     try:
         yield running
     finally:
-        lab_module.down(root)
+        namespace_lab.down(root)
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def lab_connect(lab):
     opened = []
 
     def connect(name, **kw):
-        host = lab_module.connect(lab.host(name), **kw)
+        host = namespace_lab.connect(lab.host(name), **kw)
         opened.append(host)
         return host
 

@@ -1,1 +1,18 @@
-"""inv lab.*: lab hosts on this machine, network namespaces with their own sshd."""
+"""inv lab.*: lab hosts on this machine, network namespaces with their own sshd.
+
+What other areas and the tasks may use: bring a lab up, load it, check it, connect to
+its hosts and tear it down; its topology and the lines that show it.
+"""
+from .namespaces import connect, down, load, missing_requirements, status, up
+from .topology import (
+    LabHost,
+    LabHostStatus,
+    NamespaceLab,
+    format_lab,
+    format_status,
+    known_hosts_line,
+    layout,
+)
+
+__all__ = ["LabHost", "LabHostStatus", "NamespaceLab", "connect", "down", "format_lab", "format_status",
+           "known_hosts_line", "layout", "load", "missing_requirements", "status", "up"]

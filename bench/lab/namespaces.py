@@ -1,16 +1,15 @@
-"""A lab on one machine: each lab host is a network namespace with its own real sshd.
+"""The lab's side effects: bring namespaces, bridge, keys and sshd up, check them, tear them down.
 
 The namespaces hang off a bridge in the root namespace through veth pairs, on a /24
 of their own and with no default route, so nothing sent in the lab can leave it.
-Every name (bridge, namespaces, veths) carries a short random id and the subnet is
-picked free, so several labs run side by side. The plan is written to ``root/lab.json``
-before anything is created, so :func:`down` can tear a lab down from any process,
-even after a crash halfway through :func:`up`.
+Every name carries a short random id and the subnet is picked free, so several labs
+run side by side. The layout is written to ``root/lab.json`` before anything is
+created, so :func:`down` can tear a lab down from any process, even after a crash
+halfway through :func:`up`.
 """
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import re
 import secrets
@@ -19,206 +18,27 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import hosts
 from bench.errors import BenchError
 
+from .topology import (
+    SSH_PORT,
+    STATE,
+    SUBNETS,
+    LabHost,
+    LabHostStatus,
+    NamespaceLab,
+    free_subnet,
+    known_hosts_line,
+    layout,
+    parse_networks,
+    sshd_config,
+)
+
 SSHD = "/usr/sbin/sshd"
-SSH_PORT = 2222
-STATE = "lab.json"
-PREFIX = "tlab"
-# Candidate subnets 10.200.0.0/24 .. 10.249.255.0/24: far from the usual 10.0.x and 10.1.x.
-FIRST_OCTET_2, SUBNETS = 200, 50 * 256
 
-
-@dataclass(frozen=True)
-class LabHost:
-    """One lab machine: a namespace, its address, and the files of its sshd."""
-
-    name: str
-    namespace: str
-    veth: str  # the root namespace's end of the pair; its peer is eth0 inside
-    address: str
-    port: int
-    user: str
-    sshd_config: Path
-    host_keys: tuple[Path, ...]
-    pid_file: Path
-    log: Path
-    key: Path
-    known_hosts: Path
-
-    @property
-    def spec(self) -> str:
-        """``user@address:port``, as ``inv bench --server-host`` takes it."""
-        return f"{self.user}@{self.address}:{self.port}"
-
-
-@dataclass(frozen=True)
-class Lab:
-    """A set of lab hosts on one bridge, with the client key that logs into all of them."""
-
-    id: str
-    root: Path
-    bridge: str
-    subnet: str
-    gateway: str
-    key: Path
-    authorized_keys: Path
-    known_hosts: Path
-    hosts: tuple[LabHost, ...]
-
-    def host(self, name: str) -> LabHost:
-        for host in self.hosts:
-            if host.name == name:
-                return host
-        raise BenchError(f"no lab host {name!r}; the lab has {', '.join(h.name for h in self.hosts)}")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), default=str, indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> "Lab":
-        data = json.loads(text)
-        paths = {"sshd_config", "pid_file", "log", "key", "known_hosts"}
-        lab_hosts = tuple(
-            LabHost(**{k: Path(v) if k in paths else v for k, v in host.items() if k != "host_keys"},
-                    host_keys=tuple(Path(p) for p in host["host_keys"]))
-            for host in data.pop("hosts")
-        )
-        for key in ("root", "key", "authorized_keys", "known_hosts"):
-            data[key] = Path(data[key])
-        return cls(**data, hosts=lab_hosts)
-
-
-@dataclass(frozen=True)
-class HostState:
-    """What :func:`status` found for one lab host."""
-
-    name: str
-    namespace: bool
-    sshd_pid: int | None
-    accepting: bool
-
-
-# -- planning (pure) ---------------------------------------------------------
-
-def plan(root: Path, names: tuple[str, ...], subnet: ipaddress.IPv4Network, lab_id: str,
-         port: int = SSH_PORT) -> Lab:
-    """The lab's names, addresses and file paths; creates nothing."""
-    if not names or len(set(names)) != len(names):
-        raise BenchError(f"lab host names must be distinct and at least one: got {list(names)}")
-    for name in names:
-        if not re.fullmatch(r"[a-z][a-z0-9-]{0,15}", name):
-            raise BenchError(f"bad lab host name {name!r}: use lower-case letters, digits and '-'")
-    addresses = list(subnet.hosts())
-    if len(addresses) < len(names) + 1:
-        raise BenchError(f"subnet {subnet} is too small for {len(names)} hosts and the bridge")
-    key = root / "id_ed25519"
-    known_hosts = root / "known_hosts"
-    lab_hosts = tuple(
-        LabHost(
-            name=name,
-            namespace=f"{PREFIX}-{lab_id}-{name}",
-            veth=f"{PREFIX}{lab_id}v{index}",
-            address=str(addresses[index + 1]),
-            port=port,
-            user="root",
-            sshd_config=root / name / "sshd_config",
-            host_keys=(root / name / "ssh_host_ed25519_key",),
-            pid_file=root / name / "sshd.pid",
-            log=root / name / "sshd.log",
-            key=key,
-            known_hosts=known_hosts,
-        )
-        for index, name in enumerate(names)
-    )
-    return Lab(
-        id=lab_id, root=root, bridge=f"{PREFIX}{lab_id}", subnet=str(subnet),
-        gateway=str(addresses[0]), key=key, authorized_keys=root / "authorized_keys",
-        known_hosts=known_hosts, hosts=lab_hosts,
-    )
-
-
-def free_subnet(used: list[ipaddress.IPv4Network], start: int) -> ipaddress.IPv4Network:
-    """The first 10.2xx.N.0/24 from ``start`` (wrapping) that overlaps none of ``used``."""
-    for step in range(SUBNETS):
-        index = (start + step) % SUBNETS
-        candidate = ipaddress.IPv4Network(f"10.{FIRST_OCTET_2 + index // 256}.{index % 256}.0/24")
-        if not any(candidate.overlaps(net) for net in used):
-            return candidate
-    raise BenchError("no free 10.2xx.N.0/24 subnet for the lab; run `inv lab.down` on old labs")
-
-
-def parse_networks(ip_addr_output: str) -> list[tuple[str, ipaddress.IPv4Network]]:
-    """(interface, network) for each IPv4 address in ``ip -o -4 addr`` output."""
-    found = []
-    for line in ip_addr_output.splitlines():
-        match = re.match(r"\d+:\s+(\S+)\s+inet\s+(\S+)", line)
-        if match:
-            found.append((match[1], ipaddress.IPv4Interface(match[2]).network))
-    return found
-
-
-def sshd_config(host: LabHost, authorized_keys: Path) -> str:
-    """The config of a lab host's sshd: key login only, everything in the lab's folder."""
-    lines = [f"ListenAddress {host.address}:{host.port}"]
-    lines += [f"HostKey {path}" for path in host.host_keys]
-    lines += [
-        f"PidFile {host.pid_file}",
-        f"AuthorizedKeysFile {authorized_keys}",
-        "PermitRootLogin prohibit-password",
-        "PubkeyAuthentication yes",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "UsePAM no",
-        "StrictModes no",  # the lab's keys may live under /tmp (mode 1777)
-        "UseDNS no",
-        "PrintMotd no",
-        "Subsystem sftp internal-sftp",  # Fabric's put/get
-        "MaxStartups 100:30:200",
-        "MaxSessions 50",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def known_hosts_line(host: LabHost, public_key: str) -> str:
-    """A known_hosts line for ``host``: ``[addr]:port`` unless the port is 22."""
-    name = host.address if host.port == 22 else f"[{host.address}]:{host.port}"
-    kind, blob = public_key.split()[:2]
-    return f"{name} {kind} {blob}\n"
-
-
-def format_lab(lab: Lab) -> list[str]:
-    """How to reach the lab, and the ``inv bench`` flags that use it."""
-    lines = [f"lab {lab.id}: {lab.subnet} on bridge {lab.bridge}, state in {lab.root / STATE}"]
-    lines += [f"  {host.name:<8} {host.spec}  (netns {host.namespace})" for host in lab.hosts]
-    lines += [f"  key          {lab.key}", f"  known_hosts  {lab.known_hosts}"]
-    names = {host.name for host in lab.hosts}
-    if {"server", "load"} <= names:
-        lines += [
-            "run the benchmark in it with:",
-            f"  inv bench --server-host {lab.host('server').spec} --load-host {lab.host('load').spec}"
-            f" --key {lab.key} --known-hosts {lab.known_hosts}",
-        ]
-    return lines
-
-
-def format_status(lab: Lab, states: list[HostState]) -> list[str]:
-    """One line per host: namespace, sshd pid, and whether it accepts connections."""
-    lines = [f"lab {lab.id}: {lab.subnet} on bridge {lab.bridge}"]
-    for state in states:
-        host = lab.host(state.name)
-        sshd = f"sshd pid {state.sshd_pid}" if state.sshd_pid else "sshd not running"
-        reach = "accepting" if state.accepting else "NOT accepting"
-        netns = "netns up" if state.namespace else "netns MISSING"
-        lines.append(f"  {host.name:<8} {host.spec}  {netns}, {sshd}, {reach}")
-    return lines
-
-
-# -- side effects --------------------------------------------------------------
 
 # sshd processes this process started, so `down` can reap them (no zombies).
 _children: dict[str, subprocess.Popen] = {}
@@ -236,8 +56,8 @@ def missing_requirements() -> str | None:
 
 
 def up(root: str | Path, names: tuple[str, ...] = ("server", "load"),
-       subnet: str | None = None, port: int = SSH_PORT, timeout: float = 5.0) -> Lab:
-    """Bring up one namespace with a real sshd per name; return the :class:`Lab`."""
+       subnet: str | None = None, port: int = SSH_PORT, timeout: float = 5.0) -> NamespaceLab:
+    """Bring up one namespace with a real sshd per name; return the :class:`NamespaceLab`."""
     problem = missing_requirements()
     if problem:
         raise BenchError(problem)
@@ -254,18 +74,18 @@ def up(root: str | Path, names: tuple[str, ...] = ("server", "load"),
     return lab
 
 
-def load(root: str | Path) -> Lab | None:
+def load(root: str | Path) -> NamespaceLab | None:
     """The lab recorded in ``root``, or None when there is none."""
     state = Path(root).absolute() / STATE
-    return Lab.from_json(state.read_text()) if state.exists() else None
+    return NamespaceLab.from_json(state.read_text()) if state.exists() else None
 
 
-def down(root_or_lab: str | Path | Lab, timeout: float = 5.0) -> Lab | None:
+def down(root_or_lab: str | Path | NamespaceLab, timeout: float = 5.0) -> NamespaceLab | None:
     """Stop the lab's sshd and everything else in its namespaces, delete its links.
 
     Idempotent, and tolerant of anything already gone; returns the lab torn down.
     """
-    lab = root_or_lab if isinstance(root_or_lab, Lab) else load(root_or_lab)
+    lab = root_or_lab if isinstance(root_or_lab, NamespaceLab) else load(root_or_lab)
     if lab is None:
         return None
     for host in lab.hosts:
@@ -282,10 +102,10 @@ def down(root_or_lab: str | Path | Lab, timeout: float = 5.0) -> Lab | None:
     return lab
 
 
-def status(lab: Lab) -> list[HostState]:
+def status(lab: NamespaceLab) -> list[LabHostStatus]:
     """Each host's namespace, sshd pid and whether it accepts TCP connections now."""
     return [
-        HostState(
+        LabHostStatus(
             name=host.name,
             namespace=Path("/run/netns", host.namespace).exists(),
             sshd_pid=_sshd_pid(host),
@@ -303,7 +123,7 @@ def connect(host: LabHost, **kw) -> hosts.SSHHost:
     return hosts.connect(host.spec, **kw)
 
 
-def _claim_network(root: Path, names: tuple[str, ...], subnet: str | None, port: int) -> Lab:
+def _claim_network(root: Path, names: tuple[str, ...], subnet: str | None, port: int) -> NamespaceLab:
     """Plan the lab, record it, and bring up its bridge on a subnet nobody else uses.
 
     Two labs starting at once may both see a subnet free: each checks after taking it
@@ -316,7 +136,7 @@ def _claim_network(root: Path, names: tuple[str, ...], subnet: str | None, port:
             chosen = _given_subnet(subnet, used)
         else:
             chosen = free_subnet(used, int(lab_id, 16) % SUBNETS)
-        lab = plan(root, names, chosen, lab_id, port)
+        lab = layout(root, names, chosen, lab_id, port)
         if _link_exists(lab.bridge):
             continue
         _write_state(lab)
@@ -337,7 +157,7 @@ def _claim_network(root: Path, names: tuple[str, ...], subnet: str | None, port:
     raise BenchError("could not claim a free subnet for the lab after 5 tries; run again")
 
 
-def _write_state(lab: Lab) -> None:
+def _write_state(lab: NamespaceLab) -> None:
     """lab.json, atomically: a crash never leaves a half-written one for `down` to choke on."""
     tmp = lab.root / f".{STATE}.{os.getpid()}"
     tmp.write_text(lab.to_json())
@@ -355,7 +175,7 @@ def _given_subnet(text: str, used: list[ipaddress.IPv4Network]) -> ipaddress.IPv
     return chosen
 
 
-def _start(lab: Lab, timeout: float) -> None:
+def _start(lab: NamespaceLab, timeout: float) -> None:
     prefix = ipaddress.IPv4Network(lab.subnet).prefixlen
     for host in lab.hosts:
         _ip("netns", "add", host.namespace)
@@ -378,7 +198,7 @@ def _start(lab: Lab, timeout: float) -> None:
         _wait_for_sshd(host, timeout)
 
 
-def _make_keys(lab: Lab) -> None:
+def _make_keys(lab: NamespaceLab) -> None:
     """The client key and each host's key, generated in parallel; then known_hosts."""
     keys = [lab.key] + [path for host in lab.hosts for path in host.host_keys]
     for path in keys:

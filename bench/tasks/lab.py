@@ -3,8 +3,9 @@ import time
 
 from invoke import Exit, task
 
-from bench.errors import BenchError
-from bench.lab import namespaces as namespace_lab
+from bench import lab as namespace_lab
+
+from . import exits
 
 ROOT_HELP = {"root": "folder for the lab's keys, sshd configs, logs and lab.json (default: lab.root)"}
 
@@ -15,25 +16,21 @@ def _root(c, root):
 
 @task(help={**ROOT_HELP, "names": "comma-separated lab host names (default: server,load)",
             "subnet": "an IPv4 /24 to use (default: a free 10.2xx.N.0/24)"})
+@exits()
 def up(c, root=None, names="server,load", subnet=None):
     """Start lab hosts: one network namespace with its own sshd each."""
     started = time.monotonic()
-    try:
-        lab = namespace_lab.up(_root(c, root), names=tuple(names.split(",")), subnet=subnet)
-    except BenchError as error:
-        raise Exit(f"error: {error}", code=1) from None
+    lab = namespace_lab.up(_root(c, root), names=tuple(names.split(",")), subnet=subnet)
     print(f"up in {time.monotonic() - started:.3f} s")
     print("\n".join(namespace_lab.format_lab(lab)))
 
 
 @task(help=ROOT_HELP)
+@exits()
 def down(c, root=None):
     """Stop the lab's sshd and processes, delete its namespaces and bridge."""
     started = time.monotonic()
-    try:
-        lab = namespace_lab.down(_root(c, root))
-    except BenchError as error:
-        raise Exit(f"error: {error}", code=1) from None
+    lab = namespace_lab.down(_root(c, root))
     if lab is None:
         print(f"no lab in {_root(c, root)}")
     else:
@@ -41,13 +38,14 @@ def down(c, root=None):
 
 
 @task(help=ROOT_HELP)
+@exits()
 def status(c, root=None):
     """Show each lab host: namespace, sshd pid, and whether it accepts SSH (exit 1 if not)."""
     lab = namespace_lab.load(_root(c, root))
     if lab is None:
         print(f"no lab in {_root(c, root)}; start one with `inv lab.up`")
         return
-    states = namespace_lab.status(lab)
-    print("\n".join(namespace_lab.format_status(lab, states)))
-    if not all(state.accepting for state in states):
+    statuses = namespace_lab.status(lab)
+    print("\n".join(namespace_lab.format_status(lab, statuses)))
+    if not all(each.accepting for each in statuses):
         raise Exit(f"error: lab {lab.id} is broken; run `inv lab.down` then `inv lab.up`", code=1)

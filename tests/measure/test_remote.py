@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from support import once_listening, twisted_cell
 
+from bench import lab as lab_module
 from bench import manifest as bench_manifest
 from bench.errors import HostLost
-from bench.lab import namespaces as lab_module
 from bench.measure import loadgen
 from bench.measure.runner import Lab, Runner, Settings
 from bench.records import read_jsonl

@@ -1,0 +1,146 @@
+"""This machine as a Host: commands through bash, files and processes directly."""
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from invoke import Result
+
+from bench.errors import BenchError
+
+from .base import Host, cannot_start, command_failed, timed_out, unreadable
+
+
+class LocalHost(Host):
+    """This machine: commands run through bash, with Invoke's Result as their outcome."""
+
+    is_local = True
+
+    def __init__(self):
+        self.name = "local"
+        self._children: dict[int, subprocess.Popen] = {}
+
+    def run(self, command, *, warn=False, timeout=None, env=None):
+        # Its own session, so a timeout or Ctrl-C stops the command's whole tree and
+        # Ctrl-C reaches the harness (Invoke's runner would forward it and go on).
+        child = subprocess.Popen(["/bin/bash", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, start_new_session=True)
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(child)
+            raise BenchError(timed_out(self.name, command, timeout)) from None
+        except BaseException:
+            _kill_tree(child)
+            raise
+        result = Result(stdout=stdout.decode(errors="replace"), stderr=stderr.decode(errors="replace"),
+                        command=command, shell="/bin/bash", exited=child.returncode, hide=("stdout", "stderr"))
+        if not result.ok and not warn:
+            raise BenchError(command_failed(self.name, command, result))
+        return result
+
+    def sudo(self, command, *, warn=False, timeout=None):
+        if os.geteuid() != 0:
+            command = "sudo -n sh -c " + shlex.quote(command)
+        return self.run(command, warn=warn, timeout=timeout)
+
+    def put(self, local, remote):
+        self.write_bytes(remote, Path(local).read_bytes(), os.stat(local).st_mode & 0o777)
+
+    def get(self, remote, local):
+        try:
+            data = Path(remote).read_bytes()
+        except OSError as exc:
+            raise BenchError(unreadable(self.name, remote, exc)) from None
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        Path(local).write_bytes(data)
+
+    def read_text(self, path):
+        try:
+            return Path(path).read_text()
+        except OSError as exc:
+            raise BenchError(unreadable(self.name, path, exc)) from None
+
+    def write_text(self, path, text, mode=0o644):
+        self.write_bytes(path, text.encode(), mode)
+
+    def write_bytes(self, path, data: bytes, mode=0o644):
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def exists(self, path):
+        return Path(path).exists()
+
+    def home(self):
+        return str(Path.home())
+
+    def mkdir(self, path):
+        Path(path).mkdir(parents=True, exist_ok=True)
+
+    def start(self, argv, log, cwd=None):
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            try:
+                child = subprocess.Popen(
+                    argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    cwd=cwd, start_new_session=True,
+                )
+            except OSError as exc:
+                raise BenchError(cannot_start(self.name, argv[0], exc.strerror)) from None
+        self._children[child.pid] = child
+        return child.pid
+
+    def alive(self, pid):
+        child = self._children.get(pid)
+        if child is not None:
+            if child.poll() is None:
+                return True
+            del self._children[pid]
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return not _is_zombie(pid)
+
+    def signal(self, pid, sig=signal.SIGTERM, group=False):
+        try:
+            if group:
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _kill_tree(child: subprocess.Popen) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.wait()
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False

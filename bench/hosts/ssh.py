@@ -1,0 +1,241 @@
+"""A lab machine as a Host over SSH, and the one strict way to connect to it.
+
+Every SSH connection is made by :func:`connect`, which checks host keys against
+known_hosts and refuses unknown or changed keys unless the user opts in by name;
+:func:`open_host` is how tasks reach a host, this machine or one over SSH.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+from pathlib import Path
+
+from invoke.exceptions import CommandTimedOut, UnexpectedExit
+
+from bench.errors import BenchError, HostLost
+
+from .base import Host, cannot_start, command_failed, timed_out, unreadable
+from .local import LocalHost
+from .spec import HostSpec
+
+
+class SSHHost(Host):
+    """A lab machine reached over SSH, through a Fabric ``Connection``."""
+
+    is_local = False
+
+    def __init__(self, connection, spec: HostSpec, sudo_password: str | None = None):
+        self.connection = connection
+        self.spec = spec
+        self.name = str(spec)
+        self.sudo_password = sudo_password
+        self.nofile: int | None = None  # open-file limit for every command (see raise_nofile)
+
+    def run(self, command, *, warn=False, timeout=None, env=None):
+        from paramiko import SSHException  # loaded already: connect() made this host
+
+        if self.nofile:
+            command = f"ulimit -n {self.nofile} 2>/dev/null; {command}"
+
+        # Fabric would inline env unquoted; quote it here.
+        exports = " ".join(f"{name}={shlex.quote(str(value))}" for name, value in (env or {}).items())
+        try:
+            result = self.connection.run(f"export {exports} && {command}" if exports else command,
+                                         hide=True, warn=warn, timeout=timeout, in_stream=False)
+        except UnexpectedExit as exc:
+            self._check_alive()
+            raise BenchError(command_failed(self.name, command, exc.result)) from None
+        except CommandTimedOut as exc:
+            raise BenchError(timed_out(self.name, command, exc.timeout)) from None
+        except (OSError, EOFError, SSHException) as exc:
+            raise HostLost(f"{self.name}: connection lost ({exc}); check the host") from None
+        self._check_alive()
+        return result
+
+    def _check_alive(self) -> None:
+        """A session cut off mid-command ends like a command with no output: tell them apart."""
+        transport = self.connection.transport
+        if transport is None or not transport.is_active():
+            raise HostLost(f"{self.name}: connection lost during a command; check the host")
+
+    def sudo(self, command, *, warn=False, timeout=None):
+        if self.spec.user in (None, "root") and self.run("id -u").stdout.strip() == "0":
+            return self.run(command, warn=warn, timeout=timeout)
+        try:
+            return self.connection.sudo(
+                "sh -c " + shlex.quote(command), hide=True, warn=warn, timeout=timeout,
+                password=self.sudo_password, in_stream=False,
+            )
+        except UnexpectedExit as exc:
+            raise BenchError(command_failed(self.name, command, exc.result)) from None
+        except CommandTimedOut as exc:
+            raise BenchError(timed_out(self.name, command, exc.timeout)) from None
+
+    def put(self, local, remote):
+        self.mkdir(str(Path(remote).parent))
+        try:
+            self.connection.put(str(local), remote)
+        except OSError as exc:
+            raise BenchError(f"{self.name}: cannot write {remote}: {exc.strerror or exc}; check the path") from None
+
+    def get(self, remote, local):
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.connection.get(remote, str(local))
+        except OSError as exc:
+            Path(local).unlink(missing_ok=True)  # sftp leaves an empty file behind
+            raise BenchError(unreadable(self.name, remote, exc)) from None
+
+    def read_text(self, path):
+        result = self.run(f"cat {shlex.quote(path)}", warn=True)
+        if not result.ok:
+            raise BenchError(f"{self.name}: cannot read {path}: {result.stderr.strip().rpartition(': ')[2]}; check the path")
+        return result.stdout
+
+    def write_text(self, path, text, mode=0o644):
+        import io
+
+        tmp = f"{path}.tmp.{os.getpid()}"
+        self.mkdir(str(Path(path).parent))
+        self.connection.put(io.BytesIO(text.encode()), tmp)
+        self.run(f"chmod {mode:o} {shlex.quote(tmp)} && mv -f {shlex.quote(tmp)} {shlex.quote(path)}")
+
+    def start(self, argv, log, cwd=None):
+        command = " ".join(shlex.quote(a) for a in argv)
+        prefix = f"cd {shlex.quote(cwd)} && " if cwd else ""
+        program = shlex.quote(argv[0])
+        # Without job control the background job is no group leader, so setsid
+        # execs in place and $! is the server's own pid.
+        result = self.run(f"{prefix}mkdir -p {shlex.quote(str(Path(log).parent))} && "
+                          f"{{ command -v {program} >/dev/null || exit 127; }} && "
+                          f"(setsid {command} >>{shlex.quote(log)} 2>&1 </dev/null & echo $!)", warn=True)
+        if result.exited == 127:
+            raise BenchError(cannot_start(self.name, argv[0], "not found"))
+        if not result.ok:
+            raise BenchError(command_failed(self.name, command, result))
+        return int(result.stdout.split()[-1])
+
+    def alive(self, pid):
+        state = self.run(f"ps -o stat= -p {pid}", warn=True).stdout.strip()
+        return bool(state) and not state.startswith("Z")
+
+    def signal(self, pid, sig=signal.SIGTERM, group=False):
+        target = f"-{pid}" if group else str(pid)
+        self.run(f"kill -{int(sig)} -- {target} 2>/dev/null", warn=True)
+
+    def reconnect(self) -> None:
+        """Open the connection again after it dropped (same strict host-key checks)."""
+        self.connection.close()
+        try:
+            self.connection.open()
+        except Exception as exc:
+            raise HostLost(f"{self.name}: cannot reconnect ({exc}); check the host") from None
+
+    def close(self):
+        self.connection.close()
+
+
+def connect(
+    target: str | HostSpec,
+    *,
+    user: str | None = None,
+    port: int | None = None,
+    key_filename: str | None = None,
+    known_hosts: str | None = None,
+    trust_new: bool = False,
+    connect_timeout: float = 10.0,
+    sudo_password: str | None = None,
+) -> SSHHost:
+    """Open a strict SSH connection to a lab host.
+
+    Host keys come from ``known_hosts`` (default: the user's own files). An unknown
+    key is refused unless ``trust_new``, which records it in ``known_hosts``; a changed
+    key is always refused. Only key or agent authentication is used.
+    """
+    import paramiko
+    from fabric import Connection
+
+    spec = target if isinstance(target, HostSpec) else HostSpec.parse(target)
+    spec = HostSpec(spec.host, spec.user or user, spec.port or port or 22)
+    known = os.path.expanduser(known_hosts or "~/.ssh/known_hosts")
+    # The timeout goes to paramiko directly: Fabric's connect_timeout truncates it to whole seconds.
+    connect_kwargs = {"look_for_keys": key_filename is None, "allow_agent": True, "password": None,
+                      "timeout": connect_timeout}
+    if key_filename:  # Fabric cannot take key_filename=None
+        connect_kwargs["key_filename"] = [os.path.expanduser(key_filename)]
+    connection = Connection(spec.host, user=spec.user, port=spec.port, connect_kwargs=connect_kwargs)
+    connection.connect_timeout = None  # an ssh_config ConnectTimeout would clash with ours
+    client = connection.client
+    if known_hosts is None:
+        client.load_system_host_keys()
+    elif os.path.exists(known):
+        client.load_host_keys(known)
+    client.set_missing_host_key_policy(_RecordNewKey(known) if trust_new else paramiko.RejectPolicy())
+    try:
+        connection.open()
+    except BaseException as exc:
+        connection.close()  # else its transport thread and socket outlive the failure
+        error = _connect_failure(spec, known, connect_timeout, exc)
+        if error is None:
+            raise
+        raise error from None
+    return SSHHost(connection, spec, sudo_password=sudo_password)
+
+
+def _connect_failure(spec: HostSpec, known: str, timeout: float, exc: BaseException) -> BenchError | None:
+    """The one-line error for a failed SSH connect, or None for errors not ours to word."""
+    import paramiko
+
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return BenchError(
+            f"{spec}: host key changed (got {exc.key.get_name()} {exc.key.get_base64()[:16]}…); "
+            f"if the host was reinstalled, remove its line from {known} and connect again with --trust-new-host"
+        )
+    if isinstance(exc, paramiko.AuthenticationException):
+        return BenchError(f"{spec}: authentication failed as {spec.user or 'the local user'}; "
+                          f"check the key (--key) and that the host authorizes it")
+    if isinstance(exc, paramiko.SSHException):
+        if "not found in known_hosts" in str(exc):
+            return BenchError(f"{spec}: unknown host key; check it, then connect once with --trust-new-host to record it in {known}")
+        return BenchError(f"{spec}: SSH failed: {exc}")
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return BenchError(f"{spec}: unreachable (timed out after {timeout:g}s); check the address and that sshd runs")
+    if isinstance(exc, OSError):
+        return BenchError(f"{spec}: unreachable ({exc.strerror or exc}); check the address and that sshd runs")
+    return None
+
+
+class _RecordNewKey:
+    """Accept an unknown host key and append it to known_hosts (the user asked for it)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def missing_host_key(self, client, hostname, key):
+        import paramiko
+
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        line = paramiko.hostkeys.HostKeyEntry([hostname], key).to_line()
+        with open(self.path, "a") as out:
+            out.write(line)
+
+
+SUDO_PASSWORD_VARIABLE = "BENCH_SUDO_PASSWORD"
+
+
+def open_host(target: str | None, lab, *, key: str | None = None, known_hosts: str | None = None,
+              trust_new: bool = False) -> Host:
+    """The one way tasks reach a host: ``None`` is this machine, else ``user@host[:port]``
+    over strict SSH with the ``lab:`` settings of invoke.yaml (user, port, key, known_hosts),
+    ``key`` and ``known_hosts`` overriding theirs.
+
+    A sudo password, when the remote user needs one, comes only from the environment.
+    """
+    if not target or target == "local":
+        return LocalHost()
+    return connect(target, user=lab.get("user"), port=lab.get("port"), key_filename=key or lab.get("key"),
+                   known_hosts=known_hosts or lab.get("known_hosts"), trust_new=trust_new,
+                   sudo_password=os.environ.get(SUDO_PASSWORD_VARIABLE))

@@ -1,0 +1,82 @@
+"""bench.hosts.ssh: strict host keys and reachability, against a real sshd in the lab."""
+import time
+
+import pytest
+
+from bench import lab as namespace_lab
+from bench.errors import BenchError
+from bench.hosts import SSHHost, connect
+
+
+def _empty(tmp_path):
+    path = tmp_path / "known_hosts"
+    path.write_text("")
+    return path
+
+
+@pytest.mark.lab
+def test_ssh_host_is_ssh(lab_connect, lab):
+    host = lab_connect("load")
+    assert isinstance(host, SSHHost) and not host.is_local
+    assert host.name == lab.host("load").spec
+    assert host.run("ip -o -4 addr show dev eth0").stdout.split()[3] == f"{lab.host('load').address}/24"
+
+
+@pytest.mark.lab
+def test_unknown_host_key_is_refused(lab, tmp_path):
+    known = _empty(tmp_path)
+    with pytest.raises(BenchError, match=f"^{lab.host('server').spec}: unknown host key; .*--trust-new-host"):
+        namespace_lab.connect(lab.host("server"), known_hosts=str(known))
+    assert known.read_text() == ""
+
+
+@pytest.mark.lab
+def test_trust_new_records_the_real_key(lab, tmp_path):
+    server = lab.host("server")
+    known = _empty(tmp_path)
+    first = namespace_lab.connect(server, known_hosts=str(known), trust_new=True)
+    first.close()
+    name, kind, blob = known.read_text().split()
+    real_kind, real_blob = server.host_keys[0].with_suffix(".pub").read_text().split()[:2]
+    assert (name, kind, blob) == (f"[{server.address}]:{server.port}", real_kind, real_blob)
+    again = namespace_lab.connect(server, known_hosts=str(known))
+    assert again.run("true").ok
+    again.close()
+
+
+@pytest.mark.lab
+def test_changed_host_key_is_refused(lab, tmp_path):
+    server, load = lab.host("server"), lab.host("load")
+    known = tmp_path / "known_hosts"
+    # The load host's key filed under the server's name: what a reinstalled server looks like.
+    known.write_text(namespace_lab.known_hosts_line(server, load.host_keys[0].with_suffix(".pub").read_text()))
+    with pytest.raises(BenchError) as error:
+        namespace_lab.connect(server, known_hosts=str(known), trust_new=True)
+    message = str(error.value)
+    assert message.startswith(f"{server.spec}: host key changed")
+    assert str(known) in message and "\n" not in message
+
+
+@pytest.mark.lab
+def test_wrong_client_key_is_refused(lab):
+    server = lab.host("server")
+    # A real private key, but not one the lab authorizes.
+    with pytest.raises(BenchError, match=f"^{server.spec}: authentication failed"):
+        namespace_lab.connect(server, key_filename=str(server.host_keys[0]))
+
+
+@pytest.mark.lab
+def test_unreachable_host_names_it(lab):
+    nobody = lab.subnet.rsplit(".", 1)[0] + ".250"
+    started = time.monotonic()
+    with pytest.raises(BenchError, match=rf"^root@{nobody}:2222: unreachable"):
+        connect(f"root@{nobody}:2222", key_filename=str(lab.key), known_hosts=str(lab.known_hosts),
+                connect_timeout=0.5)
+    assert time.monotonic() - started < 2  # the timeout holds below a second
+
+
+@pytest.mark.lab
+def test_refused_port_names_host(lab):
+    load = lab.host("load")
+    with pytest.raises(BenchError, match=rf"^root@{load.address}:2299: unreachable .*sshd runs"):
+        connect(f"root@{load.address}:2299", key_filename=str(lab.key), known_hosts=str(lab.known_hosts))

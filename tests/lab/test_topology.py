@@ -1,0 +1,113 @@
+"""bench.lab.topology: the lab's names, addresses, files and lines, planned without root."""
+import ipaddress
+
+import pytest
+
+from bench.errors import BenchError
+from bench.lab import topology
+
+SUBNET = ipaddress.IPv4Network("10.210.7.0/24")
+
+
+def test_layout_names_addresses_and_paths(tmp_path):
+    lab = topology.layout(tmp_path, ("server", "load"), SUBNET, "a1b2c3", port=2222)
+    assert (lab.bridge, lab.gateway) == ("tlaba1b2c3", "10.210.7.1")
+    assert [(h.name, h.namespace, h.address, h.spec) for h in lab.hosts] == [
+        ("server", "tlab-a1b2c3-server", "10.210.7.2", "root@10.210.7.2:2222"),
+        ("load", "tlab-a1b2c3-load", "10.210.7.3", "root@10.210.7.3:2222"),
+    ]
+    # Linux caps interface names at 15 characters.
+    assert all(len(name) <= 15 for name in [lab.bridge] + [h.veth for h in lab.hosts])
+    assert len({h.veth for h in lab.hosts}) == 2
+    server = lab.host("server")
+    assert server.sshd_config == tmp_path / "server" / "sshd_config"
+    assert (server.key, server.known_hosts) == (tmp_path / "id_ed25519", tmp_path / "known_hosts")
+
+
+@pytest.mark.parametrize("names, message", [
+    ((), "at least one"),
+    (("server", "server"), "distinct"),
+    (("Server",), "bad lab host name"),
+    (("load gen",), "bad lab host name"),
+])
+def test_layout_refuses_bad_names(tmp_path, names, message):
+    with pytest.raises(BenchError, match=message):
+        topology.layout(tmp_path, names, SUBNET, "a1b2c3")
+
+
+def test_layout_refuses_a_subnet_too_small(tmp_path):
+    with pytest.raises(BenchError, match="too small"):
+        topology.layout(tmp_path, ("server", "load"), ipaddress.IPv4Network("10.210.7.0/30"), "a1b2c3")
+
+
+def test_lab_round_trips_through_json(tmp_path):
+    lab = topology.layout(tmp_path, ("server", "load"), SUBNET, "a1b2c3")
+    assert topology.NamespaceLab.from_json(lab.to_json()) == lab
+
+
+def test_lab_host_lookup_names_the_hosts(tmp_path):
+    lab = topology.layout(tmp_path, ("server", "load"), SUBNET, "a1b2c3")
+    with pytest.raises(BenchError, match="server, load"):
+        lab.host("db")
+
+
+@pytest.mark.parametrize("used, start, expected", [
+    ([], 0, "10.200.0.0/24"),
+    ([], 257, "10.201.1.0/24"),
+    (["10.200.0.0/24", "10.200.1.0/24"], 0, "10.200.2.0/24"),
+    (["10.200.0.0/16"], 0, "10.201.0.0/24"),  # a wider network covers many candidates
+    (["10.249.255.0/24"], 50 * 256 - 1, "10.200.0.0/24"),  # wraps around
+    (["192.168.1.0/24", "10.0.0.0/8"], 3, None),  # everything taken
+])
+def test_free_subnet(used, start, expected):
+    networks = [ipaddress.IPv4Network(net) for net in used]
+    if expected is None:
+        with pytest.raises(BenchError, match="no free"):
+            topology.free_subnet(networks, start)
+    else:
+        assert str(topology.free_subnet(networks, start)) == expected
+
+
+def test_parse_networks():
+    output = (
+        "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+        "4: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\\       valid_lft forever\n"
+        "9: tlabab12cd    inet 10.213.4.1/24 scope global tlabab12cd\\       valid_lft forever\n"
+    )
+    assert topology.parse_networks(output) == [
+        ("lo", ipaddress.IPv4Network("127.0.0.0/8")),
+        ("eth0", ipaddress.IPv4Network("192.0.2.0/24")),
+        ("tlabab12cd", ipaddress.IPv4Network("10.213.4.0/24")),
+    ]
+
+
+def test_sshd_config_is_key_only_and_self_contained(tmp_path):
+    lab = topology.layout(tmp_path, ("server",), SUBNET, "a1b2c3")
+    lines = topology.sshd_config(lab.host("server"), lab.authorized_keys).splitlines()
+    for line in ["ListenAddress 10.210.7.2:2222", f"HostKey {tmp_path}/server/ssh_host_ed25519_key",
+                 f"PidFile {tmp_path}/server/sshd.pid", f"AuthorizedKeysFile {tmp_path}/authorized_keys",
+                 "PermitRootLogin prohibit-password", "PasswordAuthentication no", "UsePAM no",
+                 "StrictModes no", "Subsystem sftp internal-sftp"]:
+        assert line in lines
+
+
+@pytest.mark.parametrize("port, name", [(2222, "[10.210.7.2]:2222"), (22, "10.210.7.2")])
+def test_known_hosts_line(tmp_path, port, name):
+    host = topology.layout(tmp_path, ("server",), SUBNET, "a1b2c3", port=port).host("server")
+    assert topology.known_hosts_line(host, "ssh-ed25519 AAAAC3Nz lab-key\n") == f"{name} ssh-ed25519 AAAAC3Nz\n"
+
+
+def test_format_lab_gives_the_bench_flags(tmp_path):
+    lab = topology.layout(tmp_path, ("server", "load"), SUBNET, "a1b2c3")
+    text = "\n".join(topology.format_lab(lab))
+    assert (f"inv bench --server-host root@10.210.7.2:2222 --load-host root@10.210.7.3:2222"
+            f" --key {tmp_path}/id_ed25519 --known-hosts {tmp_path}/known_hosts") in text
+
+
+def test_format_status(tmp_path):
+    lab = topology.layout(tmp_path, ("server", "load"), SUBNET, "a1b2c3")
+    statuses = [topology.LabHostStatus("server", True, 123, True), topology.LabHostStatus("load", False, None, False)]
+    assert topology.format_status(lab, statuses)[1:] == [
+        "  server   root@10.210.7.2:2222  netns up, sshd pid 123, accepting",
+        "  load     root@10.210.7.3:2222  netns MISSING, sshd not running, NOT accepting",
+    ]
