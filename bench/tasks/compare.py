@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invoke import Exit, task
+from invoke import task
 
-from bench.errors import BenchError
 from bench.report.compare import compare_runs
 
-from . import run_folder
+from . import exits, run_folder
 
 
 @task(help={
@@ -17,13 +16,11 @@ from . import run_folder
     "force": "compare even when the runs' settings or tool versions differ",
     "output": "also write the markdown to this file",
 })
+@exits()
 def compare(c, run_a, run_b, force=False, output=None):
     """Compare two runs: environment differences, then req/s per matching cell and its significance."""
     reports = c.config.get("bench", {}).get("reports", "reports")
-    try:
-        markdown = compare_runs(run_folder(run_a, reports), run_folder(run_b, reports), force=force)
-    except BenchError as exc:
-        raise Exit(f"error: {exc}", code=1)
+    markdown = compare_runs(run_folder(run_a, reports), run_folder(run_b, reports), force=force)
     print(markdown, end="")
     if output:
         Path(output).write_text(markdown)

@@ -1,12 +1,15 @@
 """`inv tune`: the seed's kernel and limit tuning, as a profile under sysconf/."""
 from __future__ import annotations
 
+import functools
+
 from invoke import Exit, task
 
 from bench import tune as tuning
-from bench.errors import BenchError
-from bench.hosts import open_host
+from bench.hosts import on_each, open_host
 from bench.tune import SYSCONF, load_profile
+
+from . import exits
 
 
 @task(iterable=["host"], auto_shortflags=False, help={
@@ -20,6 +23,7 @@ from bench.tune import SYSCONF, load_profile
     "known_hosts": "known_hosts file to check --host keys against (default: lab.known_hosts, else ~/.ssh/known_hosts)",
     "trust_new_host": "accept and record an unknown SSH host key (a changed key is always refused)",
 })
+@exits(interrupted="interrupted: run `inv tune --revert` to undo a partial apply")
 def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, host=None, key=None,
          known_hosts=None, trust_new_host=False):
     """Apply, check, plan or revert the kernel and open-file tuning, here or on lab hosts.
@@ -34,39 +38,39 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
     cfg = c.config.tune
     if sum((check, dry_run, revert)) > 1:
         raise Exit("error: --check, --dry-run and --revert each pick one action: pass one, or none to apply", code=1)
-    try:
-        chosen = None if revert else load_profile(profile or cfg.profile, cfg.sysconf or SYSCONF)
-    except BenchError as exc:
-        raise Exit(f"error: {exc}", code=1)
+    chosen = None if revert else load_profile(profile or cfg.profile, cfg.sysconf or SYSCONF)
     root = root or cfg.root
-    codes, summaries = [], []
-    for target in host or [None]:
-        try:
-            machine = open_host(target, c.config.lab, key=key, known_hosts=known_hosts, trust_new=trust_new_host)
-            try:
-                if check:
-                    outcome = tuning.check(machine, chosen, root)
-                elif dry_run:
-                    outcome = tuning.preview(machine, chosen, root)
-                elif revert:
-                    outcome = tuning.revert(machine, root)
-                else:
-                    outcome = tuning.apply(machine, chosen, root)
-            finally:
-                machine.close()
-        except BenchError as exc:
-            name = target or "local"
-            print(f"{name}: error: {exc}")
-            codes.append(tuning.EXIT_ERROR)
-            summaries.append(f"{name}: error (exit 1)")
-            continue
-        except KeyboardInterrupt:
-            raise Exit("interrupted: run `inv tune --revert` to undo a partial apply", code=130)
-        print("\n".join(tuning.format_outcome(outcome)))
-        codes.append(outcome.code)
-        summaries.append(f"{outcome.host}: {outcome.summary} (exit {outcome.code})")
-    if len(summaries) > 1:
-        print("== summary\n" + "\n".join(summaries))
+
+    def act(machine):
+        if check:
+            return tuning.check(machine, chosen, root)
+        if dry_run:
+            return tuning.preview(machine, chosen, root)
+        if revert:
+            return tuning.revert(machine, root)
+        return tuning.apply(machine, chosen, root)
+
+    connect = functools.partial(open_host, lab=c.config.lab, key=key, known_hosts=known_hosts,
+                                trust_new=trust_new_host)
+    group = on_each(host or [None], act, connect=connect, after_each=_print_outcome)
+    codes = [outcome.value.code if outcome.ok else tuning.EXIT_ERROR for outcome in group.outcomes]
+    if len(group.outcomes) > 1:
+        print("== summary\n" + "\n".join(_summary(outcome) for outcome in group.outcomes))
     code = tuning.exit_code(codes)
     if code:
         raise Exit(code=code)
+
+
+def _print_outcome(outcome):
+    """A host's outcome as soon as it is known, right below that host's own output."""
+    if outcome.ok:
+        print("\n".join(tuning.format_outcome(outcome.value)))
+    else:
+        print(f"{outcome.name}: error: {outcome.error}")
+
+
+def _summary(outcome) -> str:
+    if not outcome.ok:
+        return f"{outcome.name}: error (exit 1)"
+    done = outcome.value
+    return f"{done.host}: {done.summary} (exit {done.code})"
