@@ -18,9 +18,10 @@ from pathlib import Path
 from bench.errors import BenchError
 
 # The format of a results.jsonl line and of env.json. Files from before the version
-# existed carry none and read as format 1.
-FORMAT = 1
-KNOWN_FORMATS = (1,)
+# existed carry none and read as format 1. Format 2 adds rounds: runs numbered by round,
+# and cells measured together in one group, so their rounds pair up.
+FORMAT = 2
+KNOWN_FORMATS = (1, 2)
 
 
 class Status(str, Enum):
@@ -114,6 +115,7 @@ class LoadResult:
     warmup: bool = False
     cpu_s: float | None = None  # CPU (user + system) the load generator used
     sample: dict | None = None  # CPU and memory of server and load generator during a measured run
+    round: int | None = None  # which round of its group a measured run belongs to
 
     @property
     def non_2xx(self) -> int:
@@ -124,10 +126,15 @@ class LoadResult:
         """Every request answered 2xx, none failed or errored, at least one succeeded."""
         return self.succeeded > 0 and self.failed == 0 and self.errored == 0 and self.non_2xx == 0
 
+    @property
+    def server_cores(self) -> float | None:
+        return (self.sample or {}).get("server_cores")
+
     def to_dict(self) -> dict:
         data = asdict(self)
-        if data["sample"] is None:
-            del data["sample"]
+        for optional in ("sample", "round"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod
@@ -141,6 +148,7 @@ class CellRecord:
     """Everything measured for one cell: its runs, the server's side, and how it ended."""
 
     cell: Cell
+    group: str | None = None  # the servers measured together, round by round; None: measured alone
     status: Status = Status.OK
     reasons: list[str] = field(default_factory=list)
     runs: list[LoadResult] = field(default_factory=list)  # warm-ups first, marked
@@ -165,8 +173,13 @@ class CellRecord:
 
     @property
     def measured(self) -> list[LoadResult]:
-        """The runs that count: warm-ups excluded."""
+        """The measured runs, clean or not: warm-ups excluded."""
         return [run for run in self.runs if not run.warmup]
+
+    @property
+    def numbers(self) -> list[LoadResult]:
+        """The runs whose req/s counts: measured and clean. A run with failures is never a number."""
+        return [run for run in self.measured if run.clean]
 
     @property
     def clean(self) -> bool:

@@ -2,12 +2,19 @@
 import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from invoke import Config
+
 from bench.measure import matrix
-from bench.measure.campaign import Options, run_campaign
+from bench.measure.campaign import run_campaign
+from bench.measure.options import Options, resolve
+from bench.measure.runner import Settings
 from bench.records import Cell, CellRecord, LoadResult, Status, append_record, write_env
-from bench.standalone.server import read_events
+from bench.standalone.events import read_events
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 # Short loads: one-second runs of wrk, no warm-up.
 TINY = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1},
@@ -20,13 +27,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def bench_run(reports: Path, name: str, *, workers=(1,), repeats: int = 2, servers=("nginx", "twisted")) -> Path:
+def project_config() -> Config:
+    """The project's invoke.yaml, loaded as `inv` loads it."""
+    config = Config(project_location=str(PROJECT))
+    config.load_project()
+    return config
+
+
+def options(**flags) -> Options:
+    """A run's options as `inv bench` resolves them from these flags and the project's invoke.yaml."""
+    return resolve(project_config(), flags)
+
+
+def bench_run(reports: Path, name: str, *, workers=(1,), repeats: int = 2, servers=("nginx", "twisted"),
+              order: str = "paired") -> Path:
     """A real run folder: Nginx and Twisted (CPython, fixed), 40 bytes, keep-alive, measured by wrk."""
-    options = Options(servers=servers, interpreters=("cpython",), modes=("shared",), resources=("fixed",),
-                      payloads=(40,), keepalive=(True,), workers=tuple(workers), repeats=repeats,
-                      statistics={"max_repeats": repeats}, loadgen="wrk", profile_name="tiny", profile=TINY,
-                      port=free_port(), reports=str(reports), name=name)
-    return run_campaign(options, say=lambda line: None)
+    chosen = replace(options(servers=",".join(servers), interpreters="cpython", modes="shared", resources="fixed",
+                             payloads="40", keepalive=True, workers=",".join(map(str, workers)), loadgen="wrk",
+                             order=order, port=free_port(), name=name),
+                     repeats=repeats, profile=TINY, reports=str(reports),
+                     statistics={"max_repeats": repeats, "ci_target": 0.05, "max_seconds": 30, "cv_threshold": 0.05})
+    return run_campaign(chosen, say=lambda line: None)
+
+
+def settings(tmp_path: Path, **change) -> Settings:
+    """Runner settings for one quick cell: one measured round, no warm-up, a work folder under ``tmp_path``."""
+    base = dict(port=free_port(), interface="127.0.0.1", backlog=511, server_log=False, repeats=1, max_repeats=1,
+                ci_target=0.05, max_seconds=30, cv_threshold=0.05, warmup={}, workdir=str(tmp_path / "work"),
+                start_timeout=5)
+    return Settings(**{**base, **change})
 
 
 def twisted_cell(**change) -> matrix.Cell:

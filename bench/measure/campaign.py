@@ -4,74 +4,28 @@ This is where the pieces meet; each piece stays ignorant of the others.
 """
 from __future__ import annotations
 
-import json
+import hashlib
 import resource
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
 from bench import clock, manifest, report, tune
 from bench.errors import BenchError
 from bench.hosts import Host, open_host
-from bench.records import CellRecord, Status, read_records, write_env
+from bench.records import CellRecord, Status, latest, read_records, write_env
 from bench.stats import summarize
 
 from . import environment, loadgen, matrix, nginx
-from .runner import Rig, Runner, Settings, warmup_load
+from .options import Options
+from .runner import Runner, Settings, warmup_load
+from .servers import Rig
+
+# The keys of bench.statistics in invoke.yaml that the runner takes.
+STATISTICS = ("max_repeats", "ci_target", "max_seconds", "cv_threshold")
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Options:
-    """Everything a campaign needs, resolved from invoke.yaml and the flags."""
-
-    servers: tuple = ("nginx", "twisted")
-    interpreters: tuple = ("pypy", "cpython")
-    modes: tuple = ("shared",)
-    resources: tuple = ("fixed", "file")
-    payloads: tuple = (40, 10000)
-    keepalive: tuple = (True, False)
-    workers: tuple = ()  # empty: the server host's CPU count
-    repeats: int = 3
-    statistics: dict = field(default_factory=dict)  # max_repeats, cv_threshold, max_seconds
-    loadgen: str | None = None
-    profile_name: str = "default"
-    profile: dict = field(default_factory=dict)
-    port: int = 8080
-    interface: str | None = None  # None: loopback locally, the server's address on a lab host
-    backlog: int = 8192
-    server_log: bool = False
-    server_host: str | None = None  # None: this machine
-    load_host: str | None = None
-    server_address: str | None = None  # what the load generator targets
-    reports: str = "reports"
-    name: str | None = None
-    prefix: str = "~/.twisted-lab"
-    tune_profile: str = "seed"
-    command: str = "inv bench"
-
-    # What must match for a resumed run to add to the same results.
-    RESUMABLE = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers",
-                 "repeats", "statistics", "loadgen", "profile_name", "profile", "port", "interface",
-                 "backlog", "server_log", "server_host", "load_host", "server_address")
-
-    def to_dict(self) -> dict:
-        return json.loads(json.dumps(asdict(self)))
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Options":
-        known = {f.name for f in fields(cls)}
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
-        return cls(**values)
-
-
-def resume_conflicts(stored: Options, given: Options) -> list[str]:
-    """The settings a resumed run would change: each as 'name: stored vs given'."""
-    old, new = stored.to_dict(), given.to_dict()
-    return [f"{key}: {old[key]} vs {new[key]}" for key in Options.RESUMABLE if old.get(key) != new.get(key)]
 
 
 def raise_nofile(host: Host, needed: int) -> None:
@@ -149,6 +103,7 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     check_loads(cells, options, generator, binary)
     done = {r.id for r in read_records(run_dir / "results.jsonl") if r.status is not Status.INTERRUPTED}
     todo = [cell for cell in cells if cell.id not in done]
+    cases = matrix.cases(todo) if options.order == "paired" else [[cell] for cell in todo]
     if resume is not None:
         say(f"resuming {run_dir}: {len(cells) - len(todo)} of {len(cells)} cells already measured")
     needed = max(c.concurrency for c in cells) * 2 + 1024
@@ -159,7 +114,7 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     settings = Settings(port=options.port, interface=interface, backlog=options.backlog,
                         repeats=options.repeats, warmup=dict(options.profile.get("warmup") or {}),
                         server_log=options.server_log, workdir=f"/tmp/twisted-lab-{run_dir.name}",
-                        **options.statistics)
+                        **{key: options.statistics[key] for key in STATISTICS})
     rig = Rig(server=server_host, load=load_host, address=address, interpreters=interpreters,
               nginx=nginx_binary, generator=generator, loadgen_binary=binary, server_cpus=server_cpus)
     if resume is None:
@@ -167,12 +122,15 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
         write_env(run_dir / "env.json", env)
 
     runner = Runner(rig, settings, run_dir, say=say)
-    say(f"{len(todo)} cells, {generator.name} as load generator{where}, results in {run_dir}/")
+    say(f"{len(todo)} cells in {len(cases)} {'cases' if options.order == 'paired' else 'steps'} "
+        f"({options.order}), {generator.name} as load generator{where}, results in {run_dir}/")
     try:
-        runner.prepare(options.payloads)
-        for number, cell in enumerate(todo, 1):
-            record = runner.measure(cell)
-            say(f"[{number}/{len(todo)}] {progress_line(record)}")
+        runner.prepare(options.payloads, ports=max((len(case) for case in cases), default=1))
+        number = 0
+        for case in cases:
+            for record in runner.measure_case(case, group=case_id(case)):
+                number += 1
+                say(f"[{number}/{len(todo)}] {progress_line(record)}")
     except KeyboardInterrupt:
         say(f"interrupted: the cells measured so far are kept in {run_dir}/results.jsonl; "
             f"`inv bench --resume {run_dir}` measures the rest")
@@ -233,14 +191,25 @@ def capture_env(options, run_dir, server_host, load_host, interpreters, nginx_bi
     }
 
 
+def case_id(cells) -> str:
+    """The group id of cells measured together: stable for the same cells."""
+    return hashlib.sha1(",".join(cell.id for cell in cells).encode()).hexdigest()[:12]
+
+
+def unclean_cells(run_dir: Path) -> list[str]:
+    """The labels of the run's cells that failed or were flagged (the last record of each cell)."""
+    return [f"{r.label} {r.cell.payload}B" for r in latest(read_records(Path(run_dir) / "results.jsonl"))
+            if r.status in (Status.FAILED, Status.FLAGGED)]
+
+
 def progress_line(record: CellRecord) -> str:
     cell = record.cell
     words = f"{record.label} {cell.payload}B {'keep-alive' if cell.keepalive else 'close'} ×{cell.workers}"
-    summary = summarize(run.req_per_s for run in record.measured)
+    summary = summarize(run.req_per_s for run in record.numbers)
     if record.status is Status.FAILED or not summary:
         return f"{words}: FAILED — {'; '.join(record.reasons)}"
     notes = [*record.verdicts]
     if record.status is not Status.OK:
         notes.append(f"{record.status}: {'; '.join(dict.fromkeys(record.reasons))}")
-    return (f"{words}: {summary.median:,.0f} req/s ({summary.low:,.0f}–{summary.high:,.0f}), "
+    return (f"{words}: {summary.median:,.0f} req/s ({summary.low:,.0f}–{summary.high:,.0f}, {summary.n} rounds), "
             f"harness overhead {record.timing['overhead']:.1f}s" + (f" [{', '.join(notes)}]" if notes else ""))

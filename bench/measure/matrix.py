@@ -91,3 +91,11 @@ def plan(*, servers, interpreters, modes, resources, payloads, keepalive, worker
                 cells.append(Cell(server="twisted", interpreter=interpreter, mode=mode, resource=resource,
                                   **{**common, "workers": 1 if mode == "single" else count}))
     return list(dict.fromkeys(cells))  # single mode collapses a worker sweep
+
+
+def cases(cells: list[Cell]) -> list[list[Cell]]:
+    """The cells grouped by case (keep-alive × payload × workers), in plan order, Nginx first in each."""
+    grouped: dict[tuple, list[Cell]] = {}
+    for cell in cells:
+        grouped.setdefault(cell.case, []).append(cell)
+    return list(grouped.values())

@@ -10,6 +10,8 @@ from bench.stats import summarize
 CLIENT_BUSY = 0.90
 # ... and a server below this share of the cores it could use had room to spare.
 SERVER_ROOM = 0.80
+# Server and load generator on one host using this share of its cores: the machine was the limit.
+MACHINE_BUSY = 0.90
 
 
 def warmed_up(rates: list[float], tolerance: float) -> bool:
@@ -35,6 +37,21 @@ def client_bound(*, loadgen_cores: float, threads: int, server_cores: float, wor
     saturated = loadgen_cores >= CLIENT_BUSY * threads
     capacity = server_capacity(workers, server_cpus, loadgen_cores, same_host)
     return saturated and server_cores < SERVER_ROOM * capacity
+
+
+def machine_bound(*, server_cores: float, loadgen_cores: float, cpus: int) -> bool:
+    """Server and load generator on one host used (nearly) all of its cores between them.
+
+    Then neither side's req/s is its own limit: each took CPU from the other, and a ratio
+    between two servers also compares how much CPU the load generator left each of them.
+    """
+    return server_cores + loadgen_cores >= MACHINE_BUSY * cpus
+
+
+def mostly(judgements) -> bool:
+    """More than half of the runs' judgements are true."""
+    judgements = list(judgements)
+    return sum(judgements) * 2 > len(judgements)
 
 
 def spread(counts: dict) -> dict | None:

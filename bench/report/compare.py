@@ -1,7 +1,7 @@
 """Two runs side by side: what changed around them, and which cells really got faster.
 
 Cells match by id (the same settings). A change counts as *significant* when a test on
-the measured repeats (warm-ups excluded) gives p < 0.05: Mann-Whitney U (two-sided) when
+the measured runs that are clean numbers (warm-ups excluded) gives p < 0.05: Mann-Whitney U (two-sided) when
 it can reach that level, else Welch's t-test. With 3 repeats against 3 the smallest
 p-value the rank test can give is 0.1, so 3 repeats get Welch's t and 4 or more the rank test.
 The p-values of all the cells compared are adjusted together (Holm–Bonferroni), so that
@@ -191,7 +191,7 @@ def significance(a: list[float], b: list[float]) -> Significance:
 
 
 def rates(record: CellRecord) -> list[float]:
-    return [float(run.req_per_s) for run in record.measured]
+    return [float(run.req_per_s) for run in record.numbers]
 
 
 # -- rendering (pure) ------------------------------------------------------------------

@@ -4,29 +4,22 @@
 """
 from __future__ import annotations
 
-import json
 from itertools import groupby
 
 from tabulate import tabulate
 
-from bench.records import CellRecord, latest
+from bench import ratios
+from bench.records import CellRecord, Status, latest
 from bench.stats import summarize
 
+from . import headline
 from .charts import chart_links
-from .summary import MARK, req_per_s, workers
+from .machines import environment_section, settings_section, tuning_warnings
+from .summary import MARK, per_core, req_per_s, workers
 
 
 def _count(value: float) -> str:
     return f"{value:,.0f}"
-
-
-def _ratio(twisted: CellRecord, nginx: CellRecord | None) -> str:
-    if not nginx or twisted.status != "ok" or nginx.status != "ok":
-        return "—"
-    mine, theirs = req_per_s(twisted), req_per_s(nginx)
-    if not mine or not theirs or not theirs.median:
-        return "—"
-    return f"{mine.median / theirs.median:.2f}"
 
 
 def _median_latency(runs: list[CellRecord], key: str) -> float | None:
@@ -46,41 +39,35 @@ def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
     cell = record.cell
     summary = req_per_s(record)
     runs = record.measured
-    if record.status == "failed" or not summary:
-        rate, spread, cv, kbytes = f"failed {MARK}", "", "", ""
+    if not summary:  # no run is a number: failed requests are never shown as throughput
+        rate, spread, cv, kbytes, core = f"— {MARK}", "", "", "", ""
     else:
-        flag = f" {MARK}" if record.status != "ok" else ""
+        flag = f" {MARK}" if record.status is not Status.OK else ""
         rate = _count(summary.median) + flag
         spread = f"{_count(summary.low)}–{_count(summary.high)}"
         cv = f"{summary.cv:.1%}"
-        kbytes = _count(summarize(run.kbyte_per_s for run in runs).median)
+        kbytes = _count(summarize(run.kbyte_per_s for run in record.numbers).median)
+        cores = per_core(record)
+        core = _count(cores.median) if cores else "—"
     failed = sum(run.failed for run in runs)
     errored = sum(run.errored for run in runs)
-    non_2xx = sum(sum(n for code, n in run.status.items() if code != "2xx") for run in runs)
+    non_2xx = sum(run.non_2xx for run in runs)
     if cell.server == "nginx":
-        ratio = "1.00" if record.status == "ok" else "—"
+        ratio = "1.00" if summary else "—"
     else:
-        ratio = _ratio(record, nginx)
+        ratio = headline.interval_words(ratios.ratio(record, nginx)) if nginx else "—"
     notes = list(record.verdicts)
-    if record.status != "ok":
-        notes.insert(0, record.status)
+    if record.status is not Status.OK:
+        notes.insert(0, str(record.status))
     return [
         cell.server, cell.interpreter or "", cell.mode or "", cell.resource, cell.workers,
-        rate, spread, cv, kbytes, _latency(runs), failed, errored, non_2xx, ratio, ", ".join(notes),
+        rate, spread, cv, core, kbytes, _latency(record.numbers), failed, errored, non_2xx, ratio, ", ".join(notes),
     ]
 
 
 HEADERS = ["server", "interpreter", "mode", "resource", "workers", "req/s (median)", "min–max", "CV",
-           "kbyte/s", "latency p50 / p90 / p99 (ms)", "failed", "errored", "non-2xx", "vs nginx", "notes"]
-
-
-def _case(cell: dict) -> tuple:
-    return (cell.keepalive, cell.payload, cell.workers)
-
-
-def nginx_baselines(records: list[CellRecord]) -> dict[tuple, CellRecord]:
-    """Nginx's record for each keep-alive × payload × workers: what Twisted is set against."""
-    return {_case(r.cell): r for r in records if r.cell.server == "nginx"}
+           "req/s per core", "kbyte/s", "latency p50 / p90 / p99 (ms)", "failed", "errored", "non-2xx",
+           "vs nginx", "notes"]
 
 
 def _group_key(record: CellRecord):
@@ -90,38 +77,12 @@ def _group_key(record: CellRecord):
 
 def results_section(records: list[CellRecord]) -> list[str]:
     lines = []
-    nginx = nginx_baselines(records)
+    nginx = headline.nginx_baselines(records)
     for (closing, payload), group in groupby(sorted(records, key=_group_key), key=_group_key):
-        rows = [result_row(r, nginx.get(_case(r.cell))) for r in group]
+        rows = [result_row(r, nginx.get(headline.case_key(r))) for r in group]
         lines += [f"### {payload} bytes, {'no keep-alive' if closing else 'keep-alive'}", "",
                   tabulate(rows, HEADERS, tablefmt="github", disable_numparse=True), ""]
     return lines
-
-
-def answer_section(records: list[CellRecord]) -> list[str]:
-    """The question in one table: Twisted's req/s as a share of Nginx's, per configuration and case."""
-    nginx = nginx_baselines(records)
-    twisted = [r for r in records if r.cell.server == "twisted"]
-    if not nginx or not twisted:
-        return []
-    cases = sorted({(not r.cell.keepalive, r.cell.payload) for r in twisted})
-    several = len({r.cell.workers for r in twisted}) > 1
-    rows: dict[str, dict] = {}
-    for record in twisted:
-        cell = record.cell
-        name = f"`{record.label}`" + (f" ×{cell.workers}" if several else "")
-        baseline = nginx.get(_case(cell))
-        ratio = _ratio(record, baseline)
-        if ratio != "—" and any("client-bound" in r.verdicts for r in (record, baseline)):
-            ratio += " *"
-        rows.setdefault(name, {})[(not cell.keepalive, cell.payload)] = ratio
-    headers = ["Twisted", *[f"{payload} B, {'close' if closing else 'keep-alive'}" for closing, payload in cases]]
-    return ["## Twisted against Nginx", "",
-            "Twisted's median req/s divided by Nginx's, same payload, keep-alive and workers "
-            "(— where either side is not a clean number; * where a side was client-bound, so its "
-            "req/s is only a lower bound: see *Who was the limit*).", "",
-            tabulate([[name, *[ratios.get(case, "—") for case in cases]] for name, ratios in rows.items()],
-                     headers, tablefmt="github", disable_numparse=True), ""]
 
 
 def problems_section(records: list[CellRecord]) -> list[str]:
@@ -145,27 +106,41 @@ def _mean(values) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def limit_words(record: CellRecord) -> str:
+    if "client-bound" in record.verdicts:
+        return "client-bound: req/s is a lower bound"
+    if "machine-bound" in record.verdicts:
+        return "machine-bound: server and load generator shared the whole machine"
+    return "server"
+
+
 def saturation_section(records: list[CellRecord]) -> list[str]:
     """CPU used by server and load generator during the measured runs, and who was the limit."""
     rows = []
     for record in records:
-        samples = [run.sample for run in record.measured if run.sample]
+        samples = [run.sample for run in record.numbers if run.sample]
         if not samples:
             continue
         cell = record.cell
-        bound = "client-bound: req/s is a lower bound" if "client-bound" in record.verdicts else "server"
+        server = _mean(x["server_cores"] for x in samples)
         loadgen = _mean(x.get("loadgen_cores") for x in samples)
+        together = "—" if loadgen is None else f"{server + loadgen:.2f}"
         rows.append([f"`{record.label}`", cell.payload, "yes" if cell.keepalive else "no", cell.workers,
-                     f"{_mean(x['server_cores'] for x in samples):.2f}", f"{max(x['server_rss_mb'] for x in samples):.0f}",
-                     "—" if loadgen is None else f"{loadgen:.2f}", cell.threads, bound])
+                     f"{server:.2f}", f"{max(x['server_rss_mb'] for x in samples):.0f}",
+                     "—" if loadgen is None else f"{loadgen:.2f}", cell.threads, together, limit_words(record)])
     if not rows:
         return []
     return ["## Who was the limit", "",
             "CPU cores used on average during the measured runs. A cell is *client-bound* when the load "
             "generator used up the cores of its threads while the server had room: its req/s is then a "
-            "lower bound for the server.", "",
+            "lower bound for the server. It is *machine-bound* when server and load generator ran on one host "
+            "and together used 90 % or more of its cores: then each side's req/s is bounded by the CPU the "
+            "other left it, and a Twisted/Nginx ratio also compares how much CPU the load generator took from "
+            "each server. The per-core ratio in the first table sets that aside; `--server-cpus` and "
+            "`--load-cpus` keep the two apart.", "",
             tabulate(rows, ["cell", "payload", "keep-alive", "workers", "server cores", "server RSS (MB)",
-                            "load generator cores", "threads", "limit"], tablefmt="github", disable_numparse=True), ""]
+                            "load generator cores", "threads", "both", "limit"], tablefmt="github",
+                     disable_numparse=True), ""]
 
 
 def workers_section(records: list[CellRecord]) -> list[str]:
@@ -222,99 +197,6 @@ def scaling_section(records: list[CellRecord]) -> list[str]:
                      tablefmt="github", disable_numparse=True), ""]
 
 
-def untuned(host: dict) -> list[str]:
-    """The settings of a host below its tuning profile."""
-    settings = (host.get("tuning") or {}).get("settings") or {}
-    return sorted(name for name, row in settings.items() if row.get("tuned") is False)
-
-
-def tuning_warnings(env: dict) -> list[str]:
-    lines = []
-    for host in env.get("hosts", []):
-        below = untuned(host)
-        if below:
-            profile = host["tuning"].get("profile", "seed")
-            shown = ", ".join(below[:4]) + (f" and {len(below) - 4} more" if len(below) > 4 else "")
-            lines.append(f"> {MARK} **{host['role']} host {host['name']} was not tuned** to the `{profile}` profile "
-                         f"({shown}): run `inv tune` there; its numbers may be limited by the defaults.")
-    return lines + [""] if lines else []
-
-
-def tuning_section(env: dict) -> list[str]:
-    hosts = [h for h in env.get("hosts", []) if (h.get("tuning") or {}).get("settings")]
-    if not hosts:
-        return []
-    names = sorted({name for h in hosts for name in h["tuning"]["settings"]})
-    rows = []
-    for name in names:
-        row = [f"`{name}`"]
-        for host in hosts:
-            entry = host["tuning"]["settings"].get(name)
-            if not entry:
-                row.append("—")
-                continue
-            mark = {True: "tuned", False: f"{MARK} not tuned", None: ""}[entry.get("tuned")]
-            wanted = f" (profile {entry['profile']})" if entry.get("profile") else ""
-            row.append(f"{entry.get('current') or '—'}{wanted} {mark}".strip())
-        rows.append(row)
-    return ["### Tuning (current against the profile)", "",
-            tabulate(rows, ["setting", *[f"{h['role']} ({h['name']})" for h in hosts]], tablefmt="github",
-                     disable_numparse=True), ""]
-
-
-def provenance_section(env: dict) -> list[str]:
-    from bench.manifest import describe_source
-
-    rows = []
-    for host in env.get("hosts", []):
-        for name, tool in sorted(((host.get("manifest") or {}).get("tools") or {}).items()):
-            said = (tool.get("version_output") or "").splitlines()
-            rows.append([host["name"], name, tool.get("version") or "—", describe_source(tool.get("source") or {}),
-                         said[0] if said else ""])
-    if not rows:
-        return []
-    return ["### Tools (from `inv setup`'s manifest)", "",
-            tabulate(rows, ["host", "tool", "version", "from", "it says"], tablefmt="github", disable_numparse=True), ""]
-
-
-def environment_section(env: dict) -> list[str]:
-    hosts = env.get("hosts", [])
-    if not hosts:
-        return ["## Environment", "", "No env.json was recorded for this run.", ""]
-    names = [f"{h['role']} ({h['name']})" for h in hosts]
-    rows = [
-        ["CPU", *[h.get("cpu_model", "") for h in hosts]],
-        ["cores", *[h.get("cpus", "") for h in hosts]],
-        ["memory", *[f"{h.get('memory_kb', 0) / 1048576:.1f} GiB" for h in hosts]],
-        ["OS", *[h.get("os", "") for h in hosts]],
-        ["kernel", *[h.get("kernel", "") for h in hosts]],
-        ["CPU governor", *[h.get("governor", "") for h in hosts]],
-        ["ulimit -n (soft/hard)", *[f"{h['nofile'].get('soft')}/{h['nofile'].get('hard')}" for h in hosts]],
-        ["nginx", *[h.get("nginx") or "—" for h in hosts]],
-    ]
-    for name in sorted({n for h in hosts for n in h.get("pythons", {})}):
-        rows.append([f"Twisted on {name}", *[_python_words(h.get("pythons", {}).get(name)) for h in hosts]])
-    rows.append(["load generator", *[(h.get("loadgen") or {}).get("version") or "—" for h in hosts]])
-    lines = ["## Environment", "", tabulate(rows, ["", *names], tablefmt="github", disable_numparse=True), ""]
-    keys = sorted({k for h in hosts for k in h.get("sysctl", {})})
-    if keys:
-        sysctl_rows = [[f"`{key}`", *[h.get("sysctl", {}).get(key) or "—" for h in hosts]] for key in keys]
-        lines += ["### Kernel settings (the seed's variables of interest)", "",
-                  tabulate(sysctl_rows, ["sysctl", *names], tablefmt="github", disable_numparse=True), ""]
-    return lines + tuning_section(env) + provenance_section(env)
-
-
-def _python_words(python: dict | None) -> str:
-    if not python:
-        return "—"
-    if "error" in python:
-        return python["error"]
-    base = f"{python['implementation']} {python['version']}"
-    if python.get("pypy"):
-        base = f"PyPy {python['pypy']} (Python {python['version']})"
-    return f"Twisted {python['twisted']} on {base}"
-
-
 def commands_section(records: list[CellRecord]) -> list[str]:
     lines = ["## Command lines", ""]
     for record in records:
@@ -328,14 +210,6 @@ def commands_section(records: list[CellRecord]) -> list[str]:
     return lines + [""]
 
 
-def settings_section(env: dict) -> list[str]:
-    settings = env.get("settings", {})
-    if not settings:
-        return []
-    rows = [[key, json.dumps(value) if isinstance(value, (dict, list)) else value] for key, value in sorted(settings.items())]
-    return ["## Settings", "", tabulate(rows, ["setting", "value"], tablefmt="github", disable_numparse=True), ""]
-
-
 def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
     records = latest(records)
     title = f"# Twisted Web against Nginx — run {env.get('run', '?')}"
@@ -343,10 +217,11 @@ def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
     if env.get("started"):
         intro += [f"Started {env['started']}, `{env.get('command', 'inv bench')}`, "
                   f"harness commit {env.get('git') or 'unknown'}.", ""]
-    intro += [f"{len(records)} cells; req/s is the median of the measured repeats (warm-ups excluded), "
-              f"min–max their spread; *vs nginx* is the Twisted/Nginx ratio of medians at the same workers.", ""]
-    body = (tuning_warnings(env) + answer_section(records) + problems_section(records) + ["## Results", ""]
-            + results_section(records)
+    intro += [f"{len(records)} cells; req/s is the median of the measured runs that are clean numbers (warm-ups "
+              f"and runs with failed, errored or non-2xx requests excluded), min–max their spread; *vs nginx* is "
+              f"the Twisted/Nginx ratio at the same workers with its 95 % interval.", ""]
+    body = (tuning_warnings(env) + headline.answer_section(records) + problems_section(records) + ["## Results", ""]
+            + results_section(records) + headline.drift_section(records)
             + scaling_section(records) + chart_links(charts) + saturation_section(records) + workers_section(records)
             + environment_section(env) + settings_section(env) + commands_section(records))
     return "\n".join(intro + body).rstrip() + "\n"

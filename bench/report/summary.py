@@ -19,8 +19,13 @@ def load_run(run_dir: str | Path) -> tuple[list[CellRecord], dict]:
 
 
 def req_per_s(record: CellRecord) -> Summary | None:
-    """The measured runs' req/s (warm-ups excluded); None when there are none."""
-    return summarize(run.req_per_s for run in record.measured)
+    """The req/s of the runs that are numbers (measured and clean); None when there are none."""
+    return summarize(run.req_per_s for run in record.numbers)
+
+
+def per_core(record: CellRecord) -> Summary | None:
+    """req/s per CPU core the server used, over the runs that are numbers and were sampled."""
+    return summarize(run.req_per_s / run.server_cores for run in record.numbers if run.server_cores)
 
 
 def workers(count: int) -> str:

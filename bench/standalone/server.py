@@ -6,10 +6,10 @@ so the file runs under Debian's PyPy 3.9 (Twisted 26.4) and CPython 3.11 alike:
     python server.py --port PORT --interface ADDRESS --backlog N
                      --mode shared|reuseport|single --workers N
                      --resource fixed|file --payload BYTES --file PATH
-                     [--log] [--stats-interval SECONDS]
+                     [--log] [--stats-interval SECONDS] [--cpus LIST]
 
-The harness gives every flag but the last two. command_line.py, events.py and payload.py
-ship beside it.
+The harness gives every flag but the last three; --cpus 0,2-3 pins worker i to the list's
+i-th CPU, round-robin (see affinity.py). Its sibling modules ship beside it (SHIPPED).
 
 Modes:
   shared     the master binds and listens, then N workers adopt that one socket (the seed's way);
@@ -47,14 +47,13 @@ from twisted.logger import (
 # On the lab host the shipped files sit in a plain folder, which `python server.py` puts on
 # sys.path; imported or run with -m, the same files are this package's modules.
 if __package__:
-    from . import command_line, events, payload
+    from . import affinity, command_line, events, payload
 else:
+    import affinity
     import command_line
     import events
     import payload
 
-# The harness still reaches these through server (bench/measure/runner.py, tests/support.py).
-payload_bytes, read_events, worker_counts = payload.payload_bytes, events.read_events, events.worker_counts
 
 # File descriptors inside a worker, set up by the master's spawnProcess.
 MASTER_FD = 3  # read end of a pipe the master holds: end-of-file means the master is gone
@@ -83,6 +82,8 @@ def worker_argv(options: argparse.Namespace, index: int, port: int) -> list[str]
     ]
     if options.log:
         argv.append("--log")
+    if options.cpus:
+        argv += ["--cpus", ",".join(map(str, options.cpus))]
     return argv
 
 
@@ -203,6 +204,9 @@ def run_worker(options: argparse.Namespace) -> int:
     from twisted.internet import reactor
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the master, which stops us
+    refused = affinity.pin_process(options.cpus, options.worker)
+    if refused:
+        return fail(refused)
     start_logging(options.log)
     if options.mode == "shared":
         listen_fd = LISTEN_FD
@@ -215,7 +219,7 @@ def run_worker(options: argparse.Namespace) -> int:
     reactor.addReader(MasterWatch(MASTER_FD, lambda: _stop(reactor)))
 
     def ready():
-        events.emit("ready", worker=options.worker, pid=os.getpid())
+        events.emit("ready", worker=options.worker, pid=os.getpid(), **affinity.placement(options.cpus, options.worker))
         os.write(READY_FD, b"ready\n")
         os.close(READY_FD)
 
@@ -228,6 +232,9 @@ def run_single(options: argparse.Namespace) -> int:
     from twisted.internet import reactor
 
     handle_sigint()
+    refused = affinity.pin_process(options.cpus, 0)
+    if refused:
+        return fail(refused)
     start_logging(options.log)
     try:
         sock = open_listener(options.interface, options.port, options.backlog, reuseport=False)
@@ -236,7 +243,7 @@ def run_single(options: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
 
     def ready():
-        events.emit("ready", worker=0, pid=os.getpid())
+        events.emit("ready", worker=0, pid=os.getpid(), **affinity.placement(options.cpus, 0))
         events.emit("listening", pid=os.getpid(), mode="single", port=port, workers=1,
              interpreter=_interpreter(), twisted=twisted.__version__)
 
@@ -357,6 +364,9 @@ def run_master(options: argparse.Namespace) -> int:
     from twisted.internet import reactor
 
     handle_sigint()
+    refused = affinity.pin_process(options.cpus, None)  # workers inherit it, then narrow to their own CPU
+    if refused:
+        return fail(refused)
     start_logging(options.log)
     # shared: workers adopt this socket. reuseport: it only proves the port is free
     # (one clear error here, not N in workers) and resolves --port 0.

@@ -19,7 +19,7 @@ from . import exits, run_folder
 @exits()
 def compare(c, run_a, run_b, force=False, output=None):
     """Compare two runs: environment differences, then req/s per matching cell and its significance."""
-    reports = c.config.get("bench", {}).get("reports", "reports")
+    reports = c.config.bench.reports
     markdown = compare_runs(run_folder(run_a, reports), run_folder(run_b, reports), force=force)
     print(markdown, end="")
     if output:

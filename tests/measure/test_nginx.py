@@ -1,7 +1,9 @@
 """The Nginx baseline: a real nginx, started and stopped on a config of our own."""
+import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -11,9 +13,9 @@ from support import free_port
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.measure import nginx
-from bench.measure.runner import digest, payload_name
+from bench.measure.servers import digest, payload_name
 from bench.standalone import probe
-from bench.standalone.server import payload_bytes
+from bench.standalone.payload import payload_bytes
 
 pytestmark = pytest.mark.skipif(not any(
     __import__("shutil").which(n) for n in ("nginx", "/usr/sbin/nginx")), reason="nginx is not installed")
@@ -31,8 +33,28 @@ def test_config_keeps_everything_in_the_cell_folder():
     assert "/etc/nginx" not in text and "include" not in text
 
 
-@pytest.mark.parametrize("size", [40, 10000])
-def test_nginx_serves_the_payload_and_leaves_no_process(size):
+@pytest.mark.parametrize("workers, cpus, line", [
+    (2, (1,), "worker_cpu_affinity 10 10;"),
+    (2, (0, 1), "worker_cpu_affinity 1 10;"),
+    (3, (0, 2), "worker_cpu_affinity 1 100 1;"),
+    (1, (3, 1), "worker_cpu_affinity 1000;"),
+    (2, (9,), "worker_cpu_affinity 1000000000 1000000000;"),
+])
+def test_config_pins_worker_i_to_cpus_i_mod_len(workers, cpus, line):
+    text = nginx.render_config(workdir="/w", www="/w/www", filename="p.html", interface="127.0.0.1", port=80,
+                               backlog=511, workers=workers, connections=64, cpus=cpus)
+    assert [x for x in text.splitlines() if x.startswith("worker_cpu")] == [line]
+
+
+def test_config_without_cpus_has_no_affinity():
+    text = nginx.render_config(workdir="/w", www="/w/www", filename="p.html", interface="127.0.0.1", port=80,
+                               backlog=511, workers=2, connections=64)
+    assert "worker_cpu_affinity" not in text
+
+
+@contextmanager
+def running_nginx(size: int, workers: int, cpus: tuple[int, ...] = ()):
+    """A real nginx serving a ``size``-byte payload: yields (master pid, URL); gone afterwards."""
     # nginx's workers run as nobody: the folder must be reachable by all, unlike pytest's tmp_path.
     tmp_path = Path(tempfile.mkdtemp(prefix="twisted-lab-nginx-test-"))
     host = LocalHost()
@@ -44,26 +66,54 @@ def test_nginx_serves_the_payload_and_leaves_no_process(size):
     port = free_port()
     conf = tmp_path / "nginx.conf"
     conf.write_text(nginx.render_config(workdir=str(tmp_path), www=str(www), filename=payload_name(size),
-                                        interface="127.0.0.1", port=port, backlog=1024, workers=2, connections=1024))
+                                        interface="127.0.0.1", port=port, backlog=1024, workers=workers,
+                                        connections=1024, cpus=cpus))
     binary = nginx.find(host)
     pid = nginx.start(host, binary, str(conf), str(tmp_path))
     try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 10
+        yield pid, f"http://127.0.0.1:{port}/"
+    finally:
+        nginx.stop(host, binary, str(conf), str(tmp_path), pid)
+        shutil.rmtree(tmp_path)
+    assert not host.alive(pid)
+
+
+def fetch_when_up(url: str) -> dict:
+    """probe.fetch, retried while nginx is still starting (10 s at most)."""
+    deadline = time.monotonic() + 10
+    answer = probe.fetch(url)
+    while "error" in answer and time.monotonic() < deadline:
+        time.sleep(0.05)
         answer = probe.fetch(url)
-        while "error" in answer and time.monotonic() < deadline:
-            time.sleep(0.05)
-            answer = probe.fetch(url)
+    return answer
+
+
+@pytest.mark.parametrize("size", [40, 10000])
+def test_nginx_serves_the_payload_and_leaves_no_process(size):
+    with running_nginx(size, workers=2) as (pid, url):
+        answer = fetch_when_up(url)
         assert answer["status"] == 200
         assert answer["headers"]["content-length"] == str(size)
         assert answer["sha256"] == digest(size)
         workers = psutil.Process(pid).children()
         assert len(workers) == 2
-    finally:
-        nginx.stop(host, binary, str(conf), str(tmp_path), pid)
-    shutil.rmtree(tmp_path)
-    assert not host.alive(pid)
     assert not any(psutil.pid_exists(w.pid) and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+
+
+def _cpus_allowed(pid: int) -> str:
+    with open(f"/proc/{pid}/status") as status:
+        return next(line.split(":", 1)[1].strip() for line in status if line.startswith("Cpus_allowed_list:"))
+
+
+@pytest.mark.parametrize("cpus", [(0,), (1, 0)], ids=["0", "1,0"])
+def test_nginx_workers_run_on_their_cpus(cpus):
+    if not set(cpus) <= os.sched_getaffinity(0):
+        pytest.skip(f"needs CPUs {cpus}; this machine has fewer")
+    with running_nginx(40, workers=2, cpus=cpus) as (pid, url):
+        assert fetch_when_up(url)["status"] == 200
+        workers = sorted(psutil.Process(pid).children(), key=lambda w: w.pid)  # started in order, pids rising
+        assert len(workers) == 2
+        assert [_cpus_allowed(w.pid) for w in workers] == [str(cpus[i % len(cpus)]) for i in range(2)]
 
 
 def test_a_bad_config_is_one_clear_error(tmp_path):

@@ -7,14 +7,15 @@ import time
 from pathlib import Path
 
 import pytest
-from support import once_listening, twisted_cell
+from support import once_listening, settings, twisted_cell
 
 from bench import lab as lab_module
 from bench import manifest as bench_manifest
 from bench.errors import HostLost
 from bench.measure import loadgen
-from bench.measure.runner import Lab, Runner, Settings
-from bench.records import read_jsonl
+from bench.measure.runner import Runner
+from bench.measure.servers import Rig
+from bench.records import read_records
 
 PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.lab
@@ -63,13 +64,13 @@ def test_a_remote_bench_runs_between_two_lab_hosts(tmp_path, lab):
                prefix=twisted_python_prefix(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     run = tmp_path / "reports" / "remote"
-    records = read_jsonl(run / "results.jsonl")
-    assert {r["label"] for r in records} == {"nginx", "twisted/cpython/shared/fixed"}
+    records = read_records(run / "results.jsonl")
+    assert {r.label for r in records} == {"nginx", "twisted/cpython/shared/fixed"}
     for record in records:
-        assert record["status"] == "ok", record["reasons"]
-        assert record["hosts"] == {"server": server.spec, "load": load.spec}
-        assert record["server_log"] and (run / record["server_log"]).exists()
-        assert record["runs"][0]["command"].find(server.address) > 0
+        assert record.status == "ok", record.reasons
+        assert record.hosts == {"server": server.spec, "load": load.spec}
+        assert record.server_log and (run / record.server_log).exists()
+        assert record.runs[0].command.find(server.address) > 0
     report = (run / "report.md").read_text()
     assert f"server ({server.spec})" in report and f"load ({load.spec})" in report
     assert not namespace_processes(lab)
@@ -79,11 +80,11 @@ def open_runner(tmp_path, lab, prefix):
     server = lab_module.connect(lab.host("server"))
     load = lab_module.connect(lab.host("load"))
     generator, binary = loadgen.detect(load, "wrk", [])
-    runner = Runner(Lab(server=server, load=load, address=lab.host("server").address,
+    runner = Runner(Rig(server=server, load=load, address=lab.host("server").address,
                         interpreters={"cpython": str(prefix / "venvs" / "cpython" / "bin" / "python")},
                         nginx="nginx", generator=generator, loadgen_binary=binary, server_cpus=os.cpu_count()),
-                    Settings(port=18090, interface=lab.host("server").address, repeats=3, warmup={},
-                             workdir=str(tmp_path / "work"), max_repeats=3),
+                    settings(tmp_path, port=18090, interface=lab.host("server").address, repeats=3, max_repeats=3,
+                             start_timeout=20),
                     tmp_path / "run")
     runner.prepare([40])
     return runner, server, load
@@ -105,9 +106,9 @@ def test_a_remote_server_killed_mid_run_is_recorded_and_nothing_is_left(tmp_path
         runner.cleanup()
         server.close()
         load.close()
-    assert record["status"] in ("flagged", "failed")
-    assert record["reasons"]
-    assert read_jsonl(runner.results)[0]["id"] == cell.id
+    assert record.status in ("flagged", "failed")
+    assert record.reasons
+    assert read_records(runner.results)[0].id == cell.id
     time.sleep(0.5)  # orphaned workers notice their master is gone
     assert not namespace_processes(lab)
 
@@ -167,9 +168,9 @@ def test_a_connection_dropped_mid_cell_keeps_the_record_and_stops_the_server(tmp
         dropper.join()
         server.close()
         load.close()
-    (record,) = read_jsonl(runner.results)
-    assert record["status"] == "interrupted"  # measured again on --resume
-    assert record["server_log"]  # the server was stopped and its log fetched
+    (record,) = read_records(runner.results)
+    assert record.status == "interrupted"  # measured again on --resume
+    assert record.server_log  # the server was stopped and its log fetched
     time.sleep(0.5)
     assert not [line for line in namespace_processes(own_lab) if line.startswith("server:")]
     # Nothing can reach the lost host; its load generator ends when its duration is up.

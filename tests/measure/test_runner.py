@@ -8,24 +8,25 @@ import time
 import psutil
 import pytest
 from support import free_port, once_listening, twisted_cell
+from support import settings as support_settings
 
+from bench import ratios
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.measure import loadgen
-from bench.measure.runner import Rig, Runner, Settings
-from bench.records import read_records
+from bench.measure.runner import Runner
+from bench.measure.servers import Rig, Running
+from bench.records import CellRecord, Status, read_records
 
 
-def make_runner(tmp_path, interpreters=None, **settings):
+def make_runner(tmp_path, interpreters=None, ports=1, **settings):
     host = LocalHost()
     generator, binary = loadgen.detect(host, "wrk", [])
     lab = Rig(server=host, load=host, address="127.0.0.1",
               interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx",
               generator=generator, loadgen_binary=binary, server_cpus=os.cpu_count())
-    options = dict(port=free_port(), repeats=1, warmup={}, workdir=str(tmp_path / "work"), start_timeout=5)
-    options.update(settings)
-    runner = Runner(lab, Settings(**options), tmp_path / "run")
-    runner.prepare([40])
+    runner = Runner(lab, support_settings(tmp_path, **settings), tmp_path / "run")
+    runner.prepare([40], ports=ports)
     return runner
 
 
@@ -92,3 +93,32 @@ def test_a_port_in_use_is_refused_up_front(tmp_path):
         busy.listen()
         with pytest.raises(BenchError, match="in use"):
             make_runner(tmp_path, port=busy.getsockname()[1])
+
+
+def test_a_case_is_measured_in_paired_rounds(tmp_path):
+    runner = make_runner(tmp_path, repeats=2, max_repeats=3, ports=2)
+    cells = [twisted_cell(servers=("nginx",)), twisted_cell()]
+    nginx, twisted = runner.measure_case(cells, group="case-1")
+    for record in (nginx, twisted):
+        assert record.status == "ok", record.reasons
+        assert record.group == "case-1"
+    rounds = [run.round for run in nginx.measured]
+    assert rounds == [run.round for run in twisted.measured] == list(range(len(rounds)))
+    assert 2 <= len(rounds) <= 3
+    assert len(ratios.round_ratios(twisted, nginx)) == len(rounds)
+    assert ratios.ratio(twisted, nginx).low > 0
+    ports = {record.server_command for record in (nginx, twisted)}
+    assert len(ports) == 2  # each server had a port of its own
+    assert [r.id for r in read_records(runner.results)] == [nginx.id, twisted.id]
+
+
+def test_a_load_with_failed_requests_flags_its_cell_and_is_no_number(tmp_path):
+    runner = make_runner(tmp_path)
+    cell = twisted_cell()
+    closed = free_port()  # nothing listens there: every request fails
+    record = CellRecord(cell=cell)
+    result = runner._load(record, Running(cell=cell, port=closed, url=f"http://127.0.0.1:{closed}/", pid=os.getpid()),
+                          warmup=False, round_number=0)
+    assert result is not None and not result.clean
+    assert record.status is Status.FLAGGED and "succeeded" in record.reasons[0]
+    assert record.measured == [result] and record.numbers == []

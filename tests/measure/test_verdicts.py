@@ -3,6 +3,8 @@ import pytest
 
 from bench.measure.verdicts import (
     client_bound,
+    machine_bound,
+    mostly,
     noisy,
     server_capacity,
     spread,
@@ -58,3 +60,18 @@ def test_spread_of_requests_across_workers():
     skewed = spread({"0": 1, "1": 64_992})
     assert skewed["max_share"] > 0.99 and skewed["imbalance"] == pytest.approx(2.0, rel=1e-3)
     assert spread({"0": 100}) is None and spread({"0": 0, "1": 0}) is None
+
+
+@pytest.mark.parametrize("server, loadgen, cpus, expected", [
+    (1.0, 0.95, 2, True),    # Nginx and weighttp -t1 on 2 cores: the whole machine
+    (1.43, 0.5, 2, True),    # Twisted took what the load generator left
+    (0.7, 0.4, 2, False),    # room to spare
+    (3.0, 0.9, 8, False),    # a big machine: neither filled it
+])
+def test_machine_bound_when_both_sides_fill_the_host(server, loadgen, cpus, expected):
+    assert machine_bound(server_cores=server, loadgen_cores=loadgen, cpus=cpus) is expected
+
+
+@pytest.mark.parametrize("judgements, expected", [([True, True, False], True), ([True, False], False), ([], False)])
+def test_mostly_means_more_than_half(judgements, expected):
+    assert mostly(judgements) is expected

@@ -5,7 +5,9 @@ from pathlib import Path
 
 from bench import report as report_area
 from bench.records import Status, read_env, read_records
+from bench.report import headline
 from bench.report import markdown as report
+from bench.report.markdown import HEADERS
 from bench.report.summary import req_per_s
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report"
@@ -25,9 +27,12 @@ def test_flagged_and_failed_cells_are_never_clean_numbers():
     text = (FIXTURE / "report.md").read_text()
     results = text.split("## Results")[1].split("## Scaling")[0]
     flagged = next(line for line in results.splitlines() if "flagged" in line and line.startswith("| twisted"))
-    assert "⚠" in flagged and flagged.split("|")[14].strip() == "—"  # no ratio for a flagged cell
-    failed = next(line for line in results.splitlines() if "failed ⚠" in line)
-    assert failed.startswith("| nginx")
+    cells = [part.strip() for part in flagged.split("|")]
+    assert cells[HEADERS.index("req/s (median)") + 1] == "— ⚠"  # every run had failed requests: no number
+    assert cells[HEADERS.index("failed") + 1] == "24244"  # ... but its failures are shown
+    assert cells[HEADERS.index("vs nginx") + 1] == "—"  # and no ratio
+    failed = next(line for line in results.splitlines() if line.rstrip(" |").endswith("failed"))
+    assert failed.startswith("| nginx") and "— ⚠" in failed
     assert "Cells that are not clean numbers" in text
 
 
@@ -72,7 +77,7 @@ def test_environment_lists_each_host_with_its_tools_and_sysctls():
 
 def test_the_answer_table_puts_twisted_against_nginx_per_case():
     records, env = fixture()
-    section = "\n".join(report.answer_section(records))
+    section = "\n".join(headline.answer_section(records))
     twisted = {(r.cell.workers, r.cell.payload): req_per_s(r) for r in records
                if r.label == "twisted/cpython/shared/fixed" and r.status is Status.OK}
     nginx = {r.cell.workers: req_per_s(r) for r in records
@@ -83,12 +88,25 @@ def test_the_answer_table_puts_twisted_against_nginx_per_case():
     assert flagged.rstrip(" |").endswith("—")  # 10000 B: Twisted flagged, Nginx failed
 
 
+def answer_rows(section):
+    """The answer table's Twisted rows: name -> its cells (ratio, per core, for each case)."""
+    lines = "\n".join(section).splitlines()
+    return {line.split("|")[1].strip(): [part.strip() for part in line.split("|")[2:-1]]
+            for line in lines if line.startswith("| `twisted")}
+
+
 def test_a_client_bound_side_marks_its_ratio():
     records, env = fixture()
+    plain = answer_rows(headline.answer_section(records))
+    assert plain and not any("*" in part for parts in plain.values() for part in parts)
     bound = [replace(r, verdicts=["client-bound"]) if r.label == "nginx" else r for r in records]
+    marked = answer_rows(headline.answer_section(bound))
+    ratios = [parts[0] for parts in marked.values() if parts[0] != "—"]
+    assert len(ratios) == 2 and all(part.endswith(" *") for part in ratios)
 
-    def rows(lines):
-        return [line for line in lines if line.startswith("| `twisted")]
 
-    assert all(" * " in row for row in rows(report.answer_section(bound)) if "0." in row)
-    assert not any(" * " in row for row in rows(report.answer_section(records)))
+def test_a_machine_bound_side_marks_its_ratio_with_a_dagger():
+    records, env = fixture()
+    bound = [replace(r, verdicts=["machine-bound"]) if r.label == "nginx" else r for r in records]
+    ratios = [parts[0] for parts in answer_rows(headline.answer_section(bound)).values() if parts[0] != "—"]
+    assert ratios and all(part.endswith(" †") for part in ratios)

@@ -1,0 +1,85 @@
+"""Records round-trip through results.jsonl and env.json, and say which format they are in."""
+import json
+
+import pytest
+from support import constructed_record
+
+from bench.errors import BenchError
+from bench.records import (
+    FORMAT,
+    CellRecord,
+    LoadResult,
+    Status,
+    append_record,
+    latest,
+    read_env,
+    read_records,
+    write_env,
+)
+
+
+def result(**change) -> LoadResult:
+    base = dict(tool="wrk", command="wrk", seconds=1.0, req_per_s=100.0, kbyte_per_s=1.0, succeeded=100,
+                status={"2xx": 100})
+    return LoadResult(**{**base, **change})
+
+
+def test_a_record_round_trips_with_its_format_and_status(tmp_path):
+    record = constructed_record("twisted", 2, [100, 110])
+    record.group, record.runs[1].round = "abc", 0
+    append_record(tmp_path / "results.jsonl", record)
+    line = json.loads((tmp_path / "results.jsonl").read_text())
+    assert line["format"] == FORMAT and line["status"] == "ok" and line["id"] == record.id
+    (back,) = read_records(tmp_path / "results.jsonl")
+    assert back == record and back.status is Status.OK
+
+
+def test_a_line_without_a_format_reads_as_format_1(tmp_path):
+    data = constructed_record("nginx", 1, [5]).to_dict()
+    del data["format"]
+    (tmp_path / "results.jsonl").write_text(json.dumps(data) + "\n")
+    assert read_records(tmp_path / "results.jsonl")[0].label == "nginx"
+
+
+@pytest.mark.parametrize("version", [0, 99, "2"])
+def test_an_unknown_format_is_refused_in_one_line(tmp_path, version):
+    data = {**constructed_record("nginx", 1, [5]).to_dict(), "format": version}
+    (tmp_path / "results.jsonl").write_text(json.dumps(data) + "\n")
+    with pytest.raises(BenchError, match=r"results.jsonl line 1 is in format .* this harness reads format 1, 2"):
+        read_records(tmp_path / "results.jsonl")
+    write_env(tmp_path / "env.json", {"run": "x"})
+    assert read_env(tmp_path / "env.json")["format"] == FORMAT
+    (tmp_path / "env.json").write_text(json.dumps({"format": version}))
+    with pytest.raises(BenchError, match="env.json is in format"):
+        read_env(tmp_path / "env.json")
+
+
+def test_flag_keeps_a_worse_status_and_fail_overrides():
+    record = constructed_record("nginx", 1, [5])
+    record.flag("a bad run")
+    assert record.status is Status.FLAGGED
+    record.fail("could not start")
+    record.flag("while stopping")
+    assert record.status is Status.FAILED and record.reasons == ["a bad run", "could not start", "while stopping"]
+
+
+@pytest.mark.parametrize("change, clean", [
+    ({}, True),
+    ({"failed": 1}, False),  # one failed request is enough
+    ({"errored": 1}, False),
+    ({"status": {"2xx": 99, "4xx": 1}}, False),
+    ({"succeeded": 0}, False),
+])
+def test_a_load_result_is_clean_only_when_every_request_answered_2xx(change, clean):
+    assert result(**change).clean is clean
+
+
+def test_numbers_are_the_clean_measured_runs():
+    record = CellRecord(cell=constructed_record("nginx", 1, []).cell,
+                        runs=[result(warmup=True), result(req_per_s=1.0, failed=3), result(req_per_s=7.0)])
+    assert [run.req_per_s for run in record.numbers] == [7.0]
+
+
+def test_the_last_record_of_a_cell_wins():
+    first, again = constructed_record("nginx", 1, [5]), constructed_record("nginx", 1, [6])
+    assert latest([first, again]) == [again]
