@@ -14,15 +14,18 @@ TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def render_config(*, workdir: str, www: str, filename: str, interface: str, port: int,
-                  backlog: int, workers: int, connections: int) -> str:
-    """nginx.conf for one cell: ``workers`` processes sharing one listening socket."""
+                  backlog: int, workers: int, connections: int, cpus: tuple[int, ...] = ()) -> str:
+    """nginx.conf for one cell: ``workers`` processes sharing one listening socket.
+
+    With ``cpus``, worker i is pinned to cpus[i % len(cpus)], as the Twisted server's --cpus does.
+    """
     temp = "\n".join(f"    {name}_temp_path {workdir}/temp/{name};" for name in TEMP_PATHS)
     return f"""\
 # Rendered by the benchmark lab for one cell; started with -c and stopped with -s quit.
 daemon off;
 master_process on;
 worker_processes {workers};
-worker_rlimit_nofile {2 * connections + 64};
+{cpu_affinity(workers, cpus)}worker_rlimit_nofile {2 * connections + 64};
 pid {workdir}/nginx.pid;
 error_log {workdir}/error.log warn;
 
@@ -49,6 +52,14 @@ http {{
     }}
 }}
 """
+
+
+def cpu_affinity(workers: int, cpus: tuple[int, ...]) -> str:
+    """The ``worker_cpu_affinity`` line (one bitmask per worker, CPU 0 rightmost), or "" without cpus."""
+    if not cpus:
+        return ""
+    masks = " ".join(format(1 << cpus[i % len(cpus)], "b") for i in range(workers))
+    return f"worker_cpu_affinity {masks};\n"
 
 
 def version(host: Host, binary: str = "nginx") -> str | None:

@@ -8,4 +8,4 @@ HERE = Path(__file__).resolve().parent
 SERVER = HERE / "server.py"
 PROBE = HERE / "probe.py"
 # server.py imports these as plain modules from its own folder: copy them next to it.
-SHIPPED = [HERE / "command_line.py", HERE / "events.py", HERE / "payload.py"]
+SHIPPED = [HERE / "command_line.py", HERE / "events.py", HERE / "payload.py", HERE / "affinity.py"]

@@ -9,8 +9,9 @@ import os
 
 # As in server.py: a sibling by plain import when run from the shipped folder.
 if __package__:
-    from . import payload
+    from . import affinity, payload
 else:
+    import affinity
     import payload
 
 MODES = ("shared", "reuseport", "single")
@@ -34,6 +35,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--file", required=True, help="the file the file resource serves (ignored by fixed)")
     parser.add_argument("--log", action="store_true", help="write the access log to stderr")
     parser.add_argument("--stats-interval", type=float, default=1.0, help="seconds between request-count events")
+    parser.add_argument("--cpus", default="", help="pin worker i to the i-th of these CPUs, round-robin (e.g. 0,2-3)")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -60,4 +62,24 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
         if not os.path.isfile(options.file) or not os.access(options.file, os.R_OK):
             parser.error(f"--file {options.file} is not a readable file: write the payload there first")
         options.file = os.path.abspath(options.file)
+    options.cpus = _checked_cpus(parser, options.cpus)
     return options
+
+
+def _checked_cpus(parser: argparse.ArgumentParser, text: str) -> tuple:
+    """``--cpus`` as a tuple of CPUs this process may use; () without the flag."""
+    if not text:
+        return ()
+    try:
+        cpus = affinity.parse_cpu_list(text)
+    except ValueError as exc:
+        parser.error(f"--cpus: {exc}")
+    try:
+        allowed = affinity.allowed_cpus()
+    except OSError as exc:
+        parser.error(f"--cpus: cannot read this process's CPU affinity ({exc.strerror}); drop --cpus")
+    missing = [cpu for cpu in cpus if cpu not in allowed]
+    if missing:
+        parser.error(f"--cpus {text}: CPU {','.join(map(str, missing))} is not available here "
+                     f"(this host allows {','.join(map(str, sorted(allowed)))}): pick from those")
+    return cpus

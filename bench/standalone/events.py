@@ -1,6 +1,6 @@
 """The event lines server.py writes on stdout, and reading them back.
 
-One JSON object per line, each with an ``event`` key: ``ready`` (a worker),
+One JSON object per line, each with an ``event`` key: ``ready`` (a worker; its ``cpu`` under --cpus),
 ``listening`` (the master, once every worker serves), ``stats`` (a worker's request
 count), ``worker-exit``, ``worker-died`` (the master, when a worker exits without
 being asked) and ``stopped`` (the master, after all workers are gone).

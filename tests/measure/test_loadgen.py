@@ -1,6 +1,7 @@
 """Load generators: command lines, parsers on real captured output, and real wrk runs on loopback."""
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -22,6 +23,7 @@ from bench.measure.loadgen import (
     Weighttp04,
     Weighttp05,
     Wrk,
+    command_line,
     detect,
     parse_output,
     run,
@@ -194,6 +196,20 @@ def test_command(generator, load, argv):
 def test_command_refuses_what_the_tool_cannot_do(generator, load, message):
     with pytest.raises(BenchError, match=message):
         generator.command(load, "tool")
+
+
+@pytest.mark.parametrize("binary, cpus, prefix", [
+    ("wrk", (), "wrk -c 8"),
+    ("wrk", (0,), "taskset -c 0 wrk -c 8"),
+    ("wrk", (0, 2, 3), "taskset -c 0,2-3 wrk -c 8"),
+    ("/opt/my tools/wrk", (1,), "taskset -c 1 '/opt/my tools/wrk' -c 8"),
+])
+def test_command_line_pins_with_taskset(binary, cpus, prefix):
+    load = Load(URL, 8, 1, True, duration=1)
+    text = command_line(Wrk(), load, binary, cpus)
+    assert text.startswith(prefix + " ") and text.endswith(" --latency " + URL)
+    pinned = ["taskset", "-c", prefix.split()[2]] if cpus else []
+    assert shlex.split(text) == pinned + Wrk().command(load, binary)
 
 
 def test_generators_are_named_as_in_results():
@@ -388,3 +404,35 @@ def test_run_with_output_that_says_nothing(nginx):
     with pytest.raises(BenchError, match=r"wrk printed no result; check the URL and the tool: .*--latency"):
         run(LocalHost(), GENERATORS["wrk"], "/bin/echo", Load(nginx[0], 2, 1, True, duration=1), timeout=30)
 
+
+
+needs_taskset = pytest.mark.skipif(shutil.which("taskset") is None, reason="taskset is not installed (apt-get install util-linux)")
+# A wrk that first says where it may run, so the run's own output shows the pinning took.
+WHERE_WRK = '#!/bin/sh\ngrep Cpus_allowed_list /proc/self/status >&2\nexec {wrk} "$@"\n'
+
+
+@needs_taskset
+@pytest.mark.parametrize("cpu", sorted(os.sched_getaffinity(0))[:2])
+def test_live_wrk_pinned_with_taskset(nginx, tmp_path, cpu):
+    wrapper = tmp_path / "wrk"
+    wrapper.write_text(WHERE_WRK.format(wrk=shutil.which("wrk")))
+    wrapper.chmod(0o755)
+    result = run(LocalHost(), GENERATORS["wrk"], str(wrapper), Load(nginx[0], 8, 1, True, duration=1), timeout=30,
+                 cpus=(cpu,))
+    assert result.command.startswith(f"taskset -c {cpu} {wrapper} -c 8 ")
+    assert result.clean and result.succeeded == result.requests_done > 0
+    assert re.search(rf"^Cpus_allowed_list:\s+{cpu}$", result.raw, re.MULTILINE)
+
+
+@needs_taskset
+def test_live_taskset_refusing_the_cpus_is_one_clear_error(nginx):
+    with pytest.raises(BenchError, match=r"^taskset could not pin the load generator to CPUs 4095 on local "
+                                         r"\(failed to set pid \d+'s affinity: .*\): pick --load-cpus"):
+        run(LocalHost(), GENERATORS["wrk"], "wrk", Load(nginx[0], 2, 1, True, duration=1), timeout=30, cpus=(4095,))
+
+
+def test_live_taskset_missing_is_one_clear_error(nginx, tmp_path):
+    shutil.copy(shutil.which("wrk"), tmp_path / "wrk")
+    with pytest.raises(BenchError, match=r"^taskset is not installed on local: apt-get install util-linux"):
+        run(BarePathHost(str(tmp_path)), GENERATORS["wrk"], "wrk", Load(nginx[0], 2, 1, True, duration=1),
+            timeout=30, cpus=(0,))

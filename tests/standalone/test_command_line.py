@@ -16,6 +16,9 @@ from bench.standalone.payload import MAX_PAYLOAD
     (["--port", "70000"], "--port 70000 is out of range"),
     (["--stats-interval", "0"], "--stats-interval must be more than 0"),
     (["--mode", "threads"], "invalid choice: 'threads'"),
+    (["--cpus", "x"], "--cpus: bad CPU list 'x': write it as 0,2-3"),
+    (["--cpus", "3-1"], "--cpus: bad CPU list '3-1': write it as 0,2-3"),
+    (["--cpus", "0,4095"], "--cpus 0,4095: CPU 4095 is not available here (this host allows "),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exited:
@@ -36,3 +39,8 @@ def test_every_flag_the_harness_gives_is_required(flag, capsys):
     err = capsys.readouterr().err
     assert f"the following arguments are required: --{flag}" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, cpus", [([], ()), (["--cpus", "0"], (0,)), (["--cpus", "0,0-0"], (0,))])
+def test_cpus_is_optional_and_parsed(argv, cpus):
+    assert parse_options([*harness_flags(), *argv]).cpus == cpus

@@ -39,6 +39,8 @@ def test_options_and_worker_command_line(tmp_path):
     again = parse_options(argv[2:])
     assert (again.worker, again.port, again.file, again.resource) == (1, 43210, str(payload), "file")
     assert parse_options(harness_flags(mode="single")).workers == 1
+    pinned = server.worker_argv(parse_options([*harness_flags(), "--cpus", "0,0"]), 0, 1)
+    assert pinned[-2:] == ["--cpus", "0"] and "--cpus" not in argv
 
 
 # -- real processes ----------------------------------------------------------------------
@@ -347,3 +349,33 @@ def test_runs_as_a_module_and_workers_find_the_file(start_server):
     running.wait_listening()
     assert running.get()[0] == 200
     assert_stops_cleanly(running, 1)
+
+
+def _cpus_allowed(pid: int) -> str:
+    """The kernel's word on where ``pid`` may run, e.g. "0-1"."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(line.split(":", 1)[1].strip() for line in status if line.startswith("Cpus_allowed_list:"))
+
+
+def _needs(*cpus: int):
+    return pytest.mark.skipif(not set(cpus) <= os.sched_getaffinity(0), reason=f"needs CPUs {cpus} (this machine: fewer)")
+
+
+@pytest.mark.parametrize("mode, workers, cpus, master, each", [
+    pytest.param("shared", 2, "0", "0", ["0", "0"], marks=_needs(0)),
+    pytest.param("shared", 2, "0,1", "0-1", ["0", "1"], marks=_needs(0, 1)),
+    pytest.param("reuseport", 3, "1,0", "0-1", ["0", "1", "0"], marks=_needs(0, 1)),
+    pytest.param("single", 1, "1", "1", ["1"], marks=_needs(1)),
+    pytest.param("shared", 2, None, None, None, id="no-cpus"),
+])
+def test_cpus_pins_each_worker_to_its_own(python, mode, workers, cpus, master, each, start_server):
+    running = start_server(python, "--mode", mode, "--workers", str(workers), *(["--cpus", cpus] if cpus else []))
+    running.wait_listening()
+    pids = running.worker_pids
+    own = _cpus_allowed(os.getpid())
+    assert [_cpus_allowed(pids[i]) for i in range(workers)] == (each or [own] * workers)
+    assert _cpus_allowed(running.process.pid) == (master or own)
+    cpus_said = [e.get("cpu") for e in sorted(running.events("ready"), key=lambda e: e["worker"])]
+    assert cpus_said == ([int(c) for c in each] if each else [None] * workers)
+    assert running.get()[0] == 200
+    assert_stops_cleanly(running, workers)
