@@ -17,7 +17,7 @@ from bench.hosts import Host, open_host
 from bench.records import CellRecord, Status, latest, read_records, write_env
 from bench.stats import summarize
 
-from . import environment, loadgen, matrix, nginx
+from . import cpus, environment, loadgen, matrix, nginx
 from .options import Options
 from .runner import Runner, Settings, warmup_load
 from .servers import Rig
@@ -94,6 +94,8 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
         servers = tuple(s for s in servers if s != "twisted")
     nginx_binary = nginx.find(server_host) if "nginx" in servers else None
     server_cpus = int(server_host.run("nproc").stdout.strip() or 1)
+    if server_host is load_host:
+        cpus.check_partition(options.server_cpus, options.load_cpus, online=server_cpus)
 
     cells = matrix.plan(
         servers=servers, interpreters=interpreters_used, modes=options.modes, resources=options.resources,
@@ -114,6 +116,7 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     settings = Settings(port=options.port, interface=interface, backlog=options.backlog,
                         repeats=options.repeats, warmup=dict(options.profile.get("warmup") or {}),
                         server_log=options.server_log, workdir=f"/tmp/twisted-lab-{run_dir.name}",
+                        server_cpus=options.server_cpus, load_cpus=options.load_cpus,
                         **{key: options.statistics[key] for key in STATISTICS})
     rig = Rig(server=server_host, load=load_host, address=address, interpreters=interpreters,
               nginx=nginx_binary, generator=generator, loadgen_binary=binary, server_cpus=server_cpus)
@@ -186,7 +189,9 @@ def capture_env(options, run_dir, server_host, load_host, interpreters, nginx_bi
         "options": options.to_dict(),
         "settings": {"profile": options.profile_name, "load": options.profile, "repeats": options.repeats,
                      "statistics": options.statistics, "loadgen": generator.name, "port": options.port,
-                     "backlog": options.backlog, "server_log": options.server_log},
+                     "backlog": options.backlog, "server_log": options.server_log, "order": options.order,
+                     "cpus": {"server": cpus.format_cpus(options.server_cpus) or "not pinned",
+                              "load": cpus.format_cpus(options.load_cpus) or "not pinned"}},
         "hosts": hosts,
     }
 

@@ -13,13 +13,13 @@ from bench.config import plain
 from bench.errors import BenchError
 from bench.records import read_env
 
-from . import matrix
+from . import cpus, matrix
 
 ORDERS = ("paired", "sequential")
 # What a flag on the command line may name (the rest of the options come from invoke.yaml alone).
 FLAGS = ("keepalive", "close", "servers", "interpreters", "modes", "resources", "payloads", "workers",
-         "repeats", "loadgen", "profile", "order", "port", "interface", "backlog", "log", "name",
-         "server_host", "load_host", "server_address")
+         "repeats", "loadgen", "profile", "order", "server_cpus", "load_cpus", "port", "interface", "backlog",
+         "log", "name", "server_host", "load_host", "server_address")
 
 
 @dataclass
@@ -39,6 +39,8 @@ class Options:
     profile_name: str
     profile: dict
     order: str  # paired: a case's servers loaded in turn, round by round; sequential: one server after another
+    server_cpus: tuple  # the servers' CPUs, each worker pinned to one; () for no pinning
+    load_cpus: tuple  # the load generator's CPUs, disjoint from the servers'
     port: int
     interface: str | None  # None: loopback locally, the server's address on a lab host
     backlog: int
@@ -54,7 +56,8 @@ class Options:
 
     # What must match for a resumed run to add to the same results.
     RESUMABLE = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers",
-                 "repeats", "statistics", "loadgen", "profile_name", "profile", "order", "port", "interface",
+                 "repeats", "statistics", "loadgen", "profile_name", "profile", "order", "server_cpus",
+                 "load_cpus", "port", "interface",
                  "backlog", "server_log", "server_host", "load_host", "server_address")
 
     def to_dict(self) -> dict:
@@ -65,6 +68,8 @@ class Options:
         known = {f.name for f in fields(cls)}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
         values.setdefault("order", "sequential")  # runs from before rounds measured one server at a time
+        values.setdefault("server_cpus", ())
+        values.setdefault("load_cpus", ())
         missing = known - set(values)
         if missing:
             raise BenchError(f"the stored options lack {', '.join(sorted(missing))}: start a new run instead of resuming")
@@ -110,6 +115,8 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
         profile_name=profile_name,
         profile=chosen,
         order=order,
+        server_cpus=_cpus(given.get("server_cpus", cfg.server_cpus)),
+        load_cpus=_cpus(given.get("load_cpus", cfg.load_cpus)),
         port=_integer(given.get("port", cfg.port), "--port"),
         interface=given.get("interface", cfg.interface),
         backlog=_integer(given.get("backlog", cfg.backlog), "--backlog"),
@@ -142,6 +149,10 @@ def resume_conflicts(stored: Options, given: Options) -> list[str]:
     """The settings a resumed run would change: each as 'name: stored vs given'."""
     old, new = stored.to_dict(), given.to_dict()
     return [f"{key}: {old[key]} vs {new[key]}" for key in Options.RESUMABLE if old.get(key) != new.get(key)]
+
+
+def _cpus(value) -> tuple[int, ...]:
+    return cpus.parse_cpus(str(value)) if value not in (None, "") else ()
 
 
 def _integer(value, flag: str) -> int:

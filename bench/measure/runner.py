@@ -47,6 +47,8 @@ class Settings:
     cv_threshold: float  # more spread than this across a cell's runs is "noisy"
     warmup: dict
     workdir: str  # on the server and load hosts
+    server_cpus: tuple[int, ...] = ()  # each server worker pinned to one of these; () for no pinning
+    load_cpus: tuple[int, ...] = ()  # the load generator pinned to these
     start_timeout: float = 20.0
 
 
@@ -62,7 +64,7 @@ class Runner:
         self.workdir = settings.workdir
         self.servers = Servers(rig, workdir=settings.workdir, run_dir=self.run_dir, interface=settings.interface,
                                backlog=settings.backlog, server_log=settings.server_log,
-                               start_timeout=settings.start_timeout)
+                               start_timeout=settings.start_timeout, cpus=settings.server_cpus)
 
     # -- the run ---------------------------------------------------------------
     def prepare(self, payloads, ports: int = 1) -> None:
@@ -192,7 +194,8 @@ class Runner:
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
         window = None if warmup else sampling.Window(self.rig.server, running.pid)
         try:
-            result = loadgen.run(self.rig.load, self.rig.generator, self.rig.loadgen_binary, load, timeout=budget)
+            result = loadgen.run(self.rig.load, self.rig.generator, self.rig.loadgen_binary, load, timeout=budget,
+                                 cpus=self.settings.load_cpus)
         except HostLost:
             raise
         except BenchError as exc:
@@ -217,7 +220,8 @@ class Runner:
                 loadgen_cores=x["loadgen_cores"], threads=cell.threads, server_cores=x["server_cores"],
                 workers=cell.workers, server_cpus=self.rig.server_cpus, same_host=self.rig.same_host) for x in samples):
             found.append("client-bound")
-        if samples and self.rig.same_host and verdicts.mostly(verdicts.machine_bound(
+        # With the CPUs partitioned, each side had its own share of the machine: nothing to take from the other.
+        if samples and self.rig.same_host and not self.settings.load_cpus and verdicts.mostly(verdicts.machine_bound(
                 server_cores=x["server_cores"], loadgen_cores=x["loadgen_cores"], cpus=self.rig.server_cpus)
                 for x in samples):
             found.append("machine-bound")

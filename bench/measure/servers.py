@@ -22,6 +22,7 @@ from bench.standalone.events import read_events, worker_counts
 from bench.standalone.payload import payload_bytes
 
 from . import loadgen, nginx, verdicts
+from .cpus import format_cpus
 
 
 class CellFailed(Exception):
@@ -75,9 +76,10 @@ class Servers:
     """Starts, checks and stops the servers of a run in its work folder on the server host."""
 
     def __init__(self, rig: Rig, *, workdir: str, run_dir: Path, interface: str, backlog: int,
-                 server_log: bool, start_timeout: float):
+                 server_log: bool, start_timeout: float, cpus: tuple[int, ...] = ()):
         self.rig, self.workdir, self.run_dir = rig, workdir, Path(run_dir)
         self.interface, self.backlog, self.server_log, self.start_timeout = interface, backlog, server_log, start_timeout
+        self.cpus = cpus  # each worker pinned to one of these
 
     def url(self, port: int) -> str:
         return f"http://{bracket(self.rig.address)}:{port}/"
@@ -96,7 +98,7 @@ class Servers:
             host.write_text(conf, nginx.render_config(
                 workdir=confdir, www=f"{self.workdir}/www", filename=payload_name(cell.payload),
                 interface=self.interface, port=port, backlog=self.backlog, workers=cell.workers,
-                connections=max(1024, cell.concurrency + 64)))
+                connections=max(1024, cell.concurrency + 64), cpus=self.cpus))
             try:
                 running.pid = nginx.start(host, self.rig.nginx, conf, confdir)
             except BenchError as exc:
@@ -114,6 +116,8 @@ class Servers:
                 "--file", f"{self.workdir}/www/{payload_name(cell.payload)}"]
         if self.server_log:
             argv.append("--log")
+        if self.cpus:
+            argv += ["--cpus", format_cpus(self.cpus)]
         record.server_command = " ".join(shlex.quote(a) for a in argv)
         try:
             running.pid = host.start(argv, log=running.log)

@@ -114,7 +114,16 @@ def limit_words(record: CellRecord) -> str:
     return "server"
 
 
-def saturation_section(records: list[CellRecord]) -> list[str]:
+def partition_words(env: dict) -> list[str]:
+    """The CPU partition of the run, when it had one."""
+    pinned = (env.get("settings") or {}).get("cpus") or {}
+    if not pinned or pinned.get("server") in (None, "not pinned"):
+        return []
+    return [f"CPUs partitioned: the servers' workers on CPUs {pinned['server']} (one CPU each, in turn), "
+            f"the load generator on CPUs {pinned.get('load')} (`taskset`).", ""]
+
+
+def saturation_section(records: list[CellRecord], env: dict) -> list[str]:
     """CPU used by server and load generator during the measured runs, and who was the limit."""
     rows = []
     for record in records:
@@ -137,7 +146,7 @@ def saturation_section(records: list[CellRecord]) -> list[str]:
             "and together used 90 % or more of its cores: then each side's req/s is bounded by the CPU the "
             "other left it, and a Twisted/Nginx ratio also compares how much CPU the load generator took from "
             "each server. The per-core ratio in the first table sets that aside; `--server-cpus` and "
-            "`--load-cpus` keep the two apart.", "",
+            "`--load-cpus` keep the two apart.", "", *partition_words(env),
             tabulate(rows, ["cell", "payload", "keep-alive", "workers", "server cores", "server RSS (MB)",
                             "load generator cores", "threads", "both", "limit"], tablefmt="github",
                      disable_numparse=True), ""]
@@ -222,7 +231,7 @@ def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
               f"the Twisted/Nginx ratio at the same workers with its 95 % interval.", ""]
     body = (tuning_warnings(env) + headline.answer_section(records) + problems_section(records) + ["## Results", ""]
             + results_section(records) + headline.drift_section(records)
-            + scaling_section(records) + chart_links(charts) + saturation_section(records) + workers_section(records)
+            + scaling_section(records) + chart_links(charts) + saturation_section(records, env) + workers_section(records)
             + environment_section(env) + settings_section(env) + commands_section(records))
     return "\n".join(intro + body).rstrip() + "\n"
 

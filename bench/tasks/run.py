@@ -33,6 +33,9 @@ SOME_CELLS_FAILED = 2
     "profile": "load profile from invoke.yaml: default, seed (the seed's exact weighttp loads), seed-wrk or tiny",
     "order": "paired: a case's servers up together and loaded in turn, round by round (bench.order); "
              "sequential: one server after another, as before",
+    "server_cpus": "pin the servers to these CPUs, each worker to one of them, e.g. 1 or 2-7 (bench.server_cpus); "
+                   "on one host, give --load-cpus too, disjoint",
+    "load_cpus": "pin the load generator to these CPUs with taskset, e.g. 0 (bench.load_cpus)",
     "port": "port of a case's first server; the others take the next ports (bench.port)",
     "interface": "address the servers bind to (default 127.0.0.1, or the server host's address)",
     "backlog": "listen backlog for Twisted and Nginx (bench.backlog)",
@@ -48,7 +51,8 @@ SOME_CELLS_FAILED = 2
 })
 @exits()
 def bench(c, keepalive=False, close=False, servers=None, interpreters=None, modes=None, resources=None,
-          payloads=None, workers=None, repeats=None, loadgen=None, profile=None, order=None, port=None,
+          payloads=None, workers=None, repeats=None, loadgen=None, profile=None, order=None, server_cpus=None,
+          load_cpus=None, port=None,
           interface=None, backlog=None, log=False, name=None, server_host=None, load_host=None,
           server_address=None, key=None, known_hosts=None, trust_new_host=False, resume=None):
     """Measure Twisted Web against Nginx and write reports/<run>/report.md.

@@ -1,0 +1,62 @@
+"""A run's options: each flag, else invoke.yaml; validated before anything starts; read back on --resume."""
+import json
+from dataclasses import replace
+
+import pytest
+from support import options, project_config
+
+from bench.errors import BenchError
+from bench.measure.options import Options, resolve, resume_conflicts, stored
+
+
+def test_defaults_come_from_invoke_yaml_alone():
+    config = project_config()
+    chosen = options()
+    assert chosen.servers == tuple(config.bench.servers) and chosen.repeats == config.bench.repeats
+    assert chosen.order == config.bench.order == "paired"
+    assert chosen.statistics["ci_target"] == config.bench.statistics.ci_target
+    assert chosen.server_cpus == chosen.load_cpus == ()
+
+
+def test_a_flag_overrides_its_default():
+    chosen = options(servers="nginx", payloads="40,4096", keepalive=True, order="sequential",
+                     server_cpus="1", load_cpus="0", repeats="7")
+    assert (chosen.servers, chosen.payloads, chosen.keepalive, chosen.order) == (("nginx",), (40, 4096), (True,), "sequential")
+    assert (chosen.server_cpus, chosen.load_cpus, chosen.repeats) == ((1,), (0,), 7)
+
+
+def test_a_profile_can_override_the_statistics():
+    assert options(profile="tiny").statistics["max_seconds"] == 5
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"order": "random"}, "unknown order 'random'"),
+    ({"keepalive": True, "close": True}, "pick one half"),
+    ({"repeats": "0"}, "--repeats must be at least 1"),
+    ({"port": "70000"}, "out of range"),
+    ({"server_cpus": "one"}, "bad CPU list"),
+    ({"profile": "huge"}, "unknown load profile"),
+])
+def test_bad_flags_are_one_line_errors(flags, message):
+    with pytest.raises(BenchError, match=message):
+        options(**flags)
+
+
+def test_an_unknown_flag_is_refused():
+    with pytest.raises(BenchError, match="unknown bench option"):
+        resolve(project_config(), {"colour": "red"})
+
+
+def test_options_round_trip_through_env_json_and_conflicts_are_named(tmp_path):
+    chosen = options(name="x")
+    (tmp_path / "env.json").write_text(json.dumps({"format": 2, "options": chosen.to_dict()}))
+    back = stored(tmp_path)
+    assert back == chosen
+    assert resume_conflicts(back, replace(back, order="sequential")) == ["order: paired vs sequential"]
+
+
+def test_stored_options_from_before_rounds_read_as_sequential(tmp_path):
+    old = {k: v for k, v in options().to_dict().items() if k not in ("order", "server_cpus", "load_cpus")}
+    assert Options.from_dict(old).order == "sequential"
+    with pytest.raises(BenchError, match="lack repeats"):
+        Options.from_dict({k: v for k, v in old.items() if k != "repeats"})
