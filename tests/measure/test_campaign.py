@@ -10,8 +10,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import free_port
+from support import constructed_record, free_port, write_run
 
+from bench.measure.campaign import unclean_cells
 from bench.records import read_records
 from bench.report.charts import write_charts
 from bench.report.markdown import render
@@ -158,3 +159,10 @@ def test_resume_measures_only_the_missing_cells(tmp_path):
     assert [r.id for r in records[:len(first)]] == [r.id for r in first]  # kept, not measured again
     assert "### 42 bytes, keep-alive" in (run / "report.md").read_text()
     assert not our_servers(run.name)
+
+
+def test_unclean_cells_name_what_failed_or_was_flagged_last(tmp_path):
+    ok, failed = constructed_record("nginx", 1, [5]), constructed_record("twisted", 1, [], status="failed")
+    again = constructed_record("twisted", 2, [5], status="flagged")
+    run = write_run(tmp_path / "run", [ok, failed, again, constructed_record("twisted", 1, [4])])
+    assert unclean_cells(run) == ["twisted/pypy/shared/fixed 40B"]  # the failed cell was measured again, cleanly
