@@ -1,8 +1,10 @@
 """The runner on real servers: what it records when things go right and wrong."""
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 
 import psutil
@@ -96,9 +98,14 @@ def test_a_port_in_use_is_refused_up_front(tmp_path):
 
 
 def test_a_case_is_measured_in_paired_rounds(tmp_path):
-    runner = make_runner(tmp_path, repeats=2, max_repeats=3, ports=2)
-    cells = [twisted_cell(servers=("nginx",)), twisted_cell()]
-    nginx, twisted = runner.measure_case(cells, group="case-1")
+    # Nginx's workers run as nobody: its files must be reachable by others, as under /tmp.
+    workdir = tempfile.mkdtemp(prefix="twisted-lab-test-")
+    try:
+        runner = make_runner(tmp_path, repeats=2, max_repeats=3, ports=2, workdir=workdir)
+        cells = [twisted_cell(servers=("nginx",)), twisted_cell()]
+        nginx, twisted = runner.measure_case(cells, group="case-1")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     for record in (nginx, twisted):
         assert record.status == "ok", record.reasons
         assert record.group == "case-1"
