@@ -1,4 +1,5 @@
 """Helpers the tests share: free ports and real runs made the way `inv bench` makes them."""
+import random
 import socket
 import threading
 import time
@@ -21,10 +22,20 @@ TINY = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1},
         "close": {"duration": 1, "concurrency": 4, "threads": 1}}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(count: int = 2) -> int:
+    """The first of ``count`` free ports in a row (a paired case's servers take the ports after --port),
+    below the ephemeral range, so no client connection of the tests takes one meanwhile."""
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.randrange(20000, 32000 - count)
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError("no free ports between 20000 and 32000")
 
 
 def project_config() -> Config:

@@ -178,10 +178,11 @@ class Runner:
                 return
 
     def _settled(self, records: list[CellRecord], rounds: int, seconds: float) -> bool:
+        """Enough rounds: the minimum is done, and the intervals are narrow or one more round would pass a cap."""
         s = self.settings
         if rounds < s.repeats:
             return False
-        if rounds >= s.max_repeats or seconds >= s.max_seconds:
+        if rounds >= s.max_repeats or seconds + seconds / rounds > s.max_seconds:
             return True
         found = intervals(records)
         return bool(found) and all(interval is not None and interval.half_width <= s.ci_target for interval in found)

@@ -23,8 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from bench.records import CellRecord, latest
+from bench.records import CellRecord, Status, latest
 
+from . import headline
 from .summary import load_run, req_per_s
 
 DPI = 100
@@ -60,13 +61,15 @@ class Point:
 
 @dataclass(frozen=True)
 class Ratio:
-    """Twisted's median over Nginx's at the same workers, or why there is none."""
+    """The headline Twisted/Nginx ratio at the same workers with its interval, or why there is none."""
 
     case: tuple[int, bool]
     label: str
     workers: int
     value: float | None
     why_not: str = ""
+    low: float | None = None
+    high: float | None = None
 
 
 # -- planning (pure) -------------------------------------------------------------------
@@ -102,20 +105,23 @@ def configurations(points: list[Point]) -> list[str]:
     return sorted({p.label for p in points}, key=lambda label: (label != "nginx", label))
 
 
-def ratios(by_case: dict[tuple[int, bool], list[Point]]) -> list[Ratio]:
-    """Every Twisted point that has an Nginx point at its workers, with the ratio if both are clean."""
+def ratios(records: list[CellRecord]) -> list[Ratio]:
+    """Every Twisted cell that has an Nginx cell in its case, with the ratio as the report gives it."""
+    records = latest(records)
+    nginx = headline.nginx_baselines(records)
     found = []
-    for case, points in by_case.items():
-        nginx = {p.workers: p for p in points if p.label == "nginx"}
-        for mine in sorted((p for p in points if p.label != "nginx"), key=lambda p: (p.label, p.workers)):
-            theirs = nginx.get(mine.workers)
-            if theirs is None:
-                continue
-            if mine.clean and theirs.clean and theirs.median:
-                found.append(Ratio(case, mine.label, mine.workers, mine.median / theirs.median))
-            else:
-                why = f"twisted {mine.status}" if not mine.clean else f"nginx {theirs.status}"
-                found.append(Ratio(case, mine.label, mine.workers, None, why))
+    for mine in sorted((r for r in records if r.cell.server != "nginx"), key=lambda r: (r.label, r.cell.workers)):
+        theirs = nginx.get(headline.case_key(mine))
+        if theirs is None:
+            continue
+        case = (mine.cell.payload, mine.cell.keepalive)
+        interval = headline.clean_ratio(mine, theirs)
+        if interval is not None:
+            found.append(Ratio(case, mine.label, mine.cell.workers, interval.median, low=interval.low, high=interval.high))
+        elif mine.status is not Status.OK:
+            found.append(Ratio(case, mine.label, mine.cell.workers, None, f"twisted {mine.status}"))
+        else:
+            found.append(Ratio(case, mine.label, mine.cell.workers, None, f"nginx {theirs.status}"))
     return found
 
 
@@ -201,7 +207,7 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
     width = 0.8 / len(case_list)
     fig = _figure(min(16.0, max(7.0, 0.6 * len(groups) * len(case_list) + 2)))
     ax = fig.add_subplot()
-    top = max([r.value for r in found if r.value is not None] + [1.0])
+    top = max([r.high for r in found if r.value is not None] + [1.0])
     for i, group in enumerate(groups):
         for j, case in enumerate(case_list):
             r = next((r for r in found if (r.label, r.workers) == group and r.case == case), None)
@@ -211,12 +217,13 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
             if r.value is None:
                 _mark_missing(ax, x, top, r.why_not, fontsize=8)
                 continue
-            ax.bar([x], [r.value], width * 0.9, color=colors[case])
+            ax.bar([x], [r.value], width * 0.9, color=colors[case],
+                   yerr=[[r.value - r.low], [r.high - r.value]], capsize=3, ecolor="black")
             ax.text(x, r.value + top * 0.01, f"{r.value:.2f}", ha="center", va="bottom", fontsize=8)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
     ax.set_xticks(range(len(groups)), [f"{_tick(label)}\n×{workers}" for label, workers in groups], fontsize=8)
     ax.set_ylim(0, top * 1.5)  # room for the legend above the parity line
-    ax.set_ylabel("Twisted req/s ÷ Nginx req/s (medians)")
+    ax.set_ylabel("Twisted req/s ÷ Nginx req/s (95 % interval)")
     ax.set_title(f"Twisted against Nginx at equal workers — run {run}")
     handles = [Patch(facecolor=colors[c], label=case_words(c)) for c in case_list]
     handles.append(Line2D([], [], color="black", linestyle="--", label="Nginx"))
@@ -266,7 +273,7 @@ def figures(records: list[CellRecord], env: dict) -> dict[str, Figure]:
     by_case = cases(records)
     drawn = {f"chart-reqs-{case_slug(case)}.png": reqs_figure(case, points, run)
              for case, points in by_case.items() if points}
-    found = ratios(by_case)
+    found = ratios(records)
     if found:
         drawn["chart-ratio.png"] = ratio_figure(found, run)
     for case, points in by_case.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from bench import ratios
-from bench.records import CellRecord
+from bench.records import CellRecord, Status
 from bench.stats import Interval, drift
 
 MARKS = {"client-bound": "*", "machine-bound": "†"}
@@ -21,6 +21,13 @@ def case_key(record: CellRecord) -> tuple:
 def nginx_baselines(records: list[CellRecord]) -> dict[tuple, CellRecord]:
     """Nginx's record for each keep-alive × payload × workers: what Twisted is set against."""
     return {case_key(r): r for r in records if r.cell.server == "nginx"}
+
+
+def clean_ratio(twisted: CellRecord, nginx: CellRecord | None, per_core: bool = False) -> Interval | None:
+    """The ratio, only when both cells are clean: a flagged or failed side is never set against the other."""
+    if nginx is None or twisted.status is not Status.OK or nginx.status is not Status.OK:
+        return None
+    return ratios.ratio(twisted, nginx, per_core)
 
 
 def interval_words(interval: Interval | None) -> str:
@@ -50,7 +57,7 @@ def answer_section(records: list[CellRecord]) -> list[str]:
         baseline = nginx.get(case_key(record))
         shown = ratio = per_core = None
         if baseline is not None:
-            ratio, per_core = ratios.ratio(record, baseline), ratios.ratio(record, baseline, per_core=True)
+            ratio, per_core = clean_ratio(record, baseline), clean_ratio(record, baseline, per_core=True)
             shown = ratio and interval_words(ratio) + marks(record, baseline)
             rounds.add(ratios.paired(record, baseline))
         rows.setdefault(name, {})[(not cell.keepalive, cell.payload)] = (

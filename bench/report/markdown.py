@@ -8,7 +8,6 @@ from itertools import groupby
 
 from tabulate import tabulate
 
-from bench import ratios
 from bench.records import CellRecord, Status, latest
 from bench.stats import summarize
 
@@ -55,7 +54,7 @@ def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
     if cell.server == "nginx":
         ratio = "1.00" if summary else "—"
     else:
-        ratio = headline.interval_words(ratios.ratio(record, nginx)) if nginx else "—"
+        ratio = headline.interval_words(headline.clean_ratio(record, nginx))
     notes = list(record.verdicts)
     if record.status is not Status.OK:
         notes.insert(0, str(record.status))

@@ -78,7 +78,7 @@ def test_unclean_cells_are_marked_never_drawn_as_clean_bars():
 
 
 def test_ratios_pair_twisted_with_nginx_at_equal_workers_and_only_when_clean():
-    found = charts.ratios(charts.cases(SWEEP))
+    found = charts.ratios(SWEEP)
     by_key = {(r.case, r.workers): r for r in found}
     assert by_key[((40, True), 1)].value == pytest.approx(41 / 105)
     assert by_key[((40, True), 2)].value == pytest.approx(72 / 200)
