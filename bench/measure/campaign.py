@@ -72,6 +72,10 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
                  say: Callable[[str], None] = print) -> Path:
     """Measure the matrix; return the run folder (its report is written even when interrupted)."""
     lab_config = lab_config or {}
+    missing = [key for key in STATISTICS if key not in options.statistics]
+    if missing:
+        raise BenchError(f"bench.statistics has no {', '.join(missing)}: set it in invoke.yaml "
+                         f"(a run resumed from an older harness: start a new run instead)")
     if resume is not None:
         run_dir = Path(resume)
     else:

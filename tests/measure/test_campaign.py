@@ -6,13 +6,15 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
 import pytest
-from support import constructed_record, free_port, write_run
+from support import constructed_record, free_port, options, write_run
 
-from bench.measure.campaign import unclean_cells
+from bench.errors import BenchError
+from bench.measure.campaign import run_campaign, unclean_cells
 from bench.records import read_records
 from bench.report.charts import write_charts
 from bench.report.markdown import render
@@ -166,3 +168,10 @@ def test_unclean_cells_name_what_failed_or_was_flagged_last(tmp_path):
     again = constructed_record("twisted", 2, [5], status="flagged")
     run = write_run(tmp_path / "run", [ok, failed, again, constructed_record("twisted", 1, [4])])
     assert unclean_cells(run) == ["twisted/pypy/shared/fixed 40B"]  # the failed cell was measured again, cleanly
+
+
+def test_statistics_missing_a_key_are_refused_before_anything_starts(tmp_path):
+    chosen = replace(options(name="old"), reports=str(tmp_path), statistics={"max_repeats": 5, "cv_threshold": 0.05})
+    with pytest.raises(BenchError, match="bench.statistics has no ci_target, max_seconds"):
+        run_campaign(chosen)
+    assert not (tmp_path / "old").exists()
