@@ -91,7 +91,8 @@ class Cell:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Cell":
-        return cls(**data)
+        checked(data, CELL_FIELDS, "cell")
+        return cls(**{k: v for k, v in data.items() if k in CELL_FIELDS})
 
 
 @dataclass
@@ -139,8 +140,8 @@ class LoadResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> "LoadResult":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        checked(data, RUN_FIELDS, "run")
+        return cls(**{k: v for k, v in data.items() if k in RUN_FIELDS})
 
 
 @dataclass
@@ -207,10 +208,55 @@ class CellRecord:
 
     @classmethod
     def from_dict(cls, data: dict) -> "CellRecord":
-        known = {f.name for f in fields(cls)} - {"cell", "status", "runs"}
+        checked(data, RECORD_FIELDS, "record")
+        if data["status"] not in {status.value for status in Status}:
+            raise ValueError(f"status {data['status']!r} is none of {', '.join(s.value for s in Status)}")
+        known = set(RECORD_FIELDS) - {"cell", "status", "runs"}
         return cls(cell=Cell.from_dict(data["cell"]), status=Status(data["status"]),
                    runs=[LoadResult.from_dict(run) for run in data.get("runs", [])],
                    **{k: v for k, v in data.items() if k in known and v is not None})
+
+
+# -- what a stored record may hold: field -> (types, required) ------------------------
+
+NUMBER, TEXT = (int, float), (str,)
+CELL_FIELDS = {
+    "server": (TEXT, True), "interpreter": (TEXT + (type(None),), True), "mode": (TEXT + (type(None),), True),
+    "workers": ((int,), True), "resource": (TEXT, True), "payload": ((int,), True), "keepalive": ((bool,), True),
+    "loadgen": (TEXT, True), "concurrency": ((int,), True), "threads": ((int,), True),
+    "requests": ((int, type(None)), False), "duration": (NUMBER + (type(None),), False),
+}
+RUN_FIELDS = {
+    "tool": (TEXT, True), "command": (TEXT, True), "seconds": (NUMBER, True), "req_per_s": (NUMBER, True),
+    "kbyte_per_s": (NUMBER, True), "requests_started": ((int, type(None)), False),
+    "requests_done": ((int, type(None)), False), "succeeded": ((int,), False), "failed": ((int,), False),
+    "errored": ((int,), False), "status": ((dict,), False), "bytes_total": ((int, type(None)), False),
+    "latency_us": ((dict,), False), "raw": (TEXT, False), "warmup": ((bool,), False),
+    "cpu_s": (NUMBER + (type(None),), False), "sample": ((dict, type(None)), False), "round": ((int, type(None)), False),
+}
+RECORD_FIELDS = {
+    "cell": ((dict,), True), "status": (TEXT, True), "group": (TEXT + (type(None),), False),
+    "reasons": ((list,), False), "runs": ((list,), False), "hosts": ((dict,), False),
+    "server_command": (TEXT + (type(None),), False), "server_config": (TEXT + (type(None),), False),
+    "server_log": (TEXT + (type(None),), False), "verify": ((dict, type(None)), False),
+    "workers": ((dict,), False), "spread": ((dict, type(None)), False), "verdicts": ((list,), False),
+    "warmup_rounds": ((int,), False), "timing": ((dict,), False),
+}
+
+
+def checked(data, kinds: dict, what: str) -> None:
+    """ValueError naming the first field of ``data`` that is missing or of the wrong type."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a {what} is a JSON object, not {type(data).__name__}")
+    for name, (types, required) in kinds.items():
+        if name not in data:
+            if required:
+                raise ValueError(f"the {what} has no {name!r}")
+            continue
+        value = data[name]
+        # bool is an int in Python, never in a record
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise ValueError(f"the {what}'s {name!r} is {value!r}, not {' or '.join(t.__name__ for t in types)}")
 
 
 # -- files -------------------------------------------------------------------------
@@ -224,26 +270,55 @@ def check_format(data: dict, where: str) -> None:
 
 
 def append_record(path: str | Path, record: CellRecord) -> None:
-    """Append one record and make it durable before the next cell starts."""
+    """Append one record and make it durable before the next cell starts (after mending a torn tail)."""
+    mend_torn_tail(path)
     with open(path, "a") as out:
         out.write(json.dumps(record.to_dict(), sort_keys=True) + "\n")
         out.flush()
         os.fsync(out.fileno())
 
 
+def mend_torn_tail(path: str | Path) -> str | None:
+    """Cut a last line left without its newline (a crash mid-write), so the next record starts on a line
+    of its own; the fragment is kept in ``<path>.torn``. Returns the fragment, if there was one."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    data = path.read_bytes()
+    if data.endswith(b"\n"):
+        return None
+    keep = data.rfind(b"\n") + 1
+    with open(path.with_name(path.name + ".torn"), "ab") as torn:
+        torn.write(data[keep:] + b"\n")
+    with open(path, "r+b") as out:
+        out.truncate(keep)
+        out.flush()
+        os.fsync(out.fileno())
+    return data[keep:].decode("utf-8", "replace")
+
+
 def read_records(path: str | Path) -> list[CellRecord]:
-    """Every complete record; a torn last line (a crash mid-write) is skipped."""
+    """Every record; a torn last line (a crash mid-write) is skipped, any other bad line is an error."""
     path = Path(path)
     if not path.exists():
         return []
+    text = path.read_text()
+    lines = text.splitlines()
     records = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(lines, 1):
+        torn = number == len(lines) and not text.endswith("\n")
         try:
             data = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        check_format(data, f"{path} line {number}")
-        records.append(CellRecord.from_dict(data))
+        except json.JSONDecodeError as exc:
+            if torn:
+                continue
+            raise BenchError(f"{path} line {number} is not JSON ({exc.msg}): fix or delete that line") from None
+        if isinstance(data, dict):
+            check_format(data, f"{path} line {number}")
+        try:
+            records.append(CellRecord.from_dict(data))
+        except (ValueError, TypeError) as exc:
+            raise BenchError(f"{path} line {number} is not a cell record: {exc}; fix or delete that line") from None
     return records
 
 
@@ -261,6 +336,12 @@ def read_env(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         return {}
-    env = json.loads(path.read_text())
+    try:
+        env = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"{path} is not JSON ({exc.msg} at line {exc.lineno}): restore it, or delete it to render "
+                         f"without the run's environment") from None
+    if not isinstance(env, dict):
+        raise BenchError(f"{path} holds a JSON {type(env).__name__}, not an object: restore it, or delete it")
     check_format(env, str(path))
     return env

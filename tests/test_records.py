@@ -83,3 +83,35 @@ def test_numbers_are_the_clean_measured_runs():
 def test_the_last_record_of_a_cell_wins():
     first, again = constructed_record("nginx", 1, [5]), constructed_record("nginx", 1, [6])
     assert latest([first, again]) == [again]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{}", "line 2 is not a cell record: the record has no 'cell'"),
+    ("[1, 2]", "line 2 is not a cell record: a record is a JSON object, not list"),
+    ("{oops", "line 2 is not JSON"),
+])
+def test_a_bad_line_that_is_not_the_last_names_its_number(tmp_path, line, message):
+    good = json.dumps(constructed_record("nginx", 1, [5]).to_dict())
+    (tmp_path / "results.jsonl").write_text("\n".join([good, line, good]) + "\n")
+    with pytest.raises(BenchError, match=message):
+        read_records(tmp_path / "results.jsonl")
+
+
+def test_a_value_of_the_wrong_type_is_named(tmp_path):
+    data = constructed_record("nginx", 1, [5]).to_dict()
+    data["runs"][1]["req_per_s"] = "fast"
+    (tmp_path / "results.jsonl").write_text(json.dumps(data) + "\n")
+    with pytest.raises(BenchError, match="line 1 is not a cell record: the run's 'req_per_s' is 'fast', not int or float"):
+        read_records(tmp_path / "results.jsonl")
+
+
+def test_a_torn_tail_is_mended_before_the_next_record_is_appended(tmp_path):
+    results = tmp_path / "results.jsonl"
+    first, second = constructed_record("nginx", 1, [5]), constructed_record("twisted", 1, [4])
+    append_record(results, first)
+    with open(results, "a") as out:
+        out.write('{"cell": {"server": "ngi')  # a crash mid-write
+    assert [r.id for r in read_records(results)] == [first.id]  # the torn last line is skipped
+    append_record(results, second)
+    assert [r.id for r in read_records(results)] == [first.id, second.id]  # nothing lost
+    assert (tmp_path / "results.jsonl.torn").read_text() == '{"cell": {"server": "ngi\n'
