@@ -1,16 +1,18 @@
 """The tarball cache: pinned files fetched once, verified every time they are used.
 
 A :class:`Pin` names a file by URL and sha256. :func:`fetch` returns the cached copy
-after checking its sha256, downloading it first when it is absent. A file the user
-dropped into the cache by hand is used the same way, so an offline lab works. A
-download cut short, a checksum that does not match, or a file that is no tarball never
-stays in the cache.
+after checking its sha256. When it is absent it is copied from the first mirror (a
+folder, ``--mirror`` / ``setup.mirrors``) that holds a file of that name, else
+downloaded. A file the user dropped into the cache by hand is used the same way, so an
+offline lab works. A download cut short, a checksum that does not match, or a file that
+is no tarball never stays in the cache.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import shutil
 import socket
 import tarfile
 import time
@@ -61,14 +63,28 @@ class Pin:
         return self.file
 
     def fetch_hint(self, cache: Path) -> str:
-        return f"fetch {self.url} into {cache}/ (as {self.file})"
+        return f"fetch {self.url} into {cache}/ (as {self.file}), or pass --mirror DIR of a folder holding it"
 
 
-def fetch(pin: Pin, cache: Path, log: Callable[[str], None] = print, timeout: float = 15.0) -> Path:
-    """The verified cached copy of ``pin``, downloaded first when absent.
+def mirror_folders(folders) -> tuple[Path, ...]:
+    """The mirror folders named by the user, checked: a one-line error for one that is no folder."""
+    found = []
+    for folder in folders or ():
+        path = Path(os.path.expanduser(str(folder))).absolute()
+        if not path.is_dir():
+            raise BenchError(f"mirror {str(folder)!r} is not a folder: pass --mirror DIR with a folder that holds "
+                             f"the pinned files, or correct setup.mirrors in invoke.yaml")
+        found.append(path)
+    return tuple(found)
+
+
+def fetch(pin: Pin, cache: Path, log: Callable[[str], None] = print, timeout: float = 15.0,
+          mirrors: tuple[Path, ...] = ()) -> Path:
+    """The verified cached copy of ``pin``; when absent, copied from the first of ``mirrors``
+    that holds a file of its name, else downloaded.
 
     Raises :class:`Unavailable` when it is absent and cannot be downloaded, and
-    :class:`BenchError` when what was found or downloaded is not the pinned file.
+    :class:`BenchError` when what was found, copied or downloaded is not the pinned file.
     """
     path = Path(cache) / pin.file
     if path.exists():
@@ -76,9 +92,19 @@ def fetch(pin: Pin, cache: Path, log: Callable[[str], None] = print, timeout: fl
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
+    mirrored = next((Path(folder) / pin.file for folder in mirrors if (Path(folder) / pin.file).is_file()), None)
     try:
-        download(pin.url, partial, log, timeout)
-        verify(pin, partial)
+        if mirrored is not None:
+            actual = sha256_of(mirrored)
+            if actual != pin.sha256:
+                raise BenchError(f"mirror file {mirrored}: sha256 mismatch, expected {pin.sha256}, got {actual}: "
+                                 f"replace it with {pin.url}, or correct the pin in invoke.yaml")
+            log(f"copying {pin.file} from the mirror {mirrored.parent}")
+            shutil.copyfile(mirrored, partial)
+            verify(pin, partial)
+        else:
+            download(pin.url, partial, log, timeout)
+            verify(pin, partial)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

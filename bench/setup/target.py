@@ -41,6 +41,7 @@ class SetupTarget:
     debian: bool
     force: bool
     log: Callable[[str], None]
+    mirrors: tuple[Path, ...] = ()  # folders on the controller looked in, by file name, before downloading
     tool: str = ""
 
     @classmethod
@@ -58,7 +59,7 @@ class SetupTarget:
             host_cache=str(cache) if host.is_local else posixpath.join(prefix, "cache"),
             arch=facts[0].strip(), hostname=facts[1].strip(),
             os_name=release.get("PRETTY_NAME", "unknown OS"), debian=packages.is_debian_like(release),
-            force=force, log=log,
+            force=force, log=log, mirrors=tarballs.mirror_folders(settings.get("mirrors")),
         )
 
     def path(self, *parts: str) -> str:
@@ -72,7 +73,7 @@ class SetupTarget:
         """The host's path of the verified tarball ``pin``: fetched into the controller's
         cache when absent (:class:`tarballs.Unavailable` when it cannot be), uploaded to a
         remote host unless its copy already matches."""
-        local = tarballs.fetch(pin, self.cache, self.say)
+        local = tarballs.fetch(pin, self.cache, self.say, mirrors=self.mirrors)
         if self.host.is_local:
             return str(local)
         remote = posixpath.join(self.host_cache, pin.file)

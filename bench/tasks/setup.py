@@ -11,22 +11,25 @@ from bench.setup.provision import TOOLS, setup_host
 from . import exits
 
 
-@task(iterable=["host"], auto_shortflags=False, help={
+@task(iterable=["host", "mirror"], auto_shortflags=False, help={
     "host": "a lab host as user@host[:port]; repeat for several (default: this machine)",
     "only": f"comma-separated tools to set up: {','.join(TOOLS)} (default: all)",
     "force": "rebuild the tools named (all without --only) even when they are in place",
     "prefix": "tools folder on each host (default: setup.prefix, ~ is the host's home)",
     "cache": "tarball cache on this machine (default: setup.cache)",
+    "mirror": "a folder on this machine holding pinned files, looked in by name before downloading; "
+              "repeatable, added to setup.mirrors",
     "trust_new_host": "accept and record the key of a host not yet in known_hosts",
     "key": "SSH private key (default: lab.key, else the agent and ~/.ssh keys)",
     "known_hosts": "known_hosts file (default: lab.known_hosts, else ~/.ssh/known_hosts)",
 })
 @exits(interrupted="interrupted: what was complete is kept; run `inv setup` again to finish")
-def setup(c, host=None, only=None, force=False, prefix=None, cache=None, trust_new_host=False,
+def setup(c, host=None, only=None, force=False, prefix=None, cache=None, mirror=None, trust_new_host=False,
           key=None, known_hosts=None):
     """Install PyPy, Twisted, weighttp (pinned tarballs), Nginx and wrk; write the manifest."""
     settings = dict(c.config.setup)
     settings.update({k: v for k, v in (("prefix", prefix), ("cache", cache)) if v})
+    settings["mirrors"] = [*(settings.get("mirrors") or []), *(mirror or [])]
     if not host:
         setup_host(LocalHost(), settings, only=only, force=force)
         return

@@ -93,7 +93,7 @@ def c_program_tarball(folder: Path, version: str, build: str = "meson", broken: 
     with a meson build, a plain Makefile, or weighttp 0.4's layout (src/*.c, libev)."""
     top = f"weighttp-weighttp-{version}"
     if build == "libev":
-        source = PROGRAM % {"include": "#include <ev.h>", "extra": " (libev %d.%d)",
+        source = PROGRAM % {"include": "#include <ev.h>\n#define VERSION PACKAGE_VERSION", "extra": " (libev %d.%d)",
                             "args": ", ev_version_major(), ev_version_minor()"}
         files = {f"{top}/src/weighttp.c": source, f"{top}/src/client.c": "int weighttp_client;\n",
                  f"{top}/src/worker.c": "int weighttp_worker;\n"}

@@ -235,7 +235,7 @@ def test_offline_without_the_twisted_sdist_is_a_clear_error(setup_dirs):
     for release in settings["twisted"]:
         release["url"] = closed_port_url(f"twisted-{release['version']}.tar.gz")
     with pytest.raises(BenchError, match=r"failed for cpython: cannot download .*refused.*: fetch .* into "
-                                         + str(cache) + r"/ \(as twisted-26.10.0.tar.gz\) and run again"):
+                                         + str(cache) + r"/ \(as twisted-26.10.0.tar.gz\), or pass --mirror DIR .* and run again"):
         run(settings, only="cpython")
     assert bench_manifest.interpreters(LocalHost(), str(prefix)) == {}
     assert bench_manifest.read_manifest(LocalHost(), str(prefix))["tools"] == {}

@@ -108,6 +108,48 @@ def test_unreachable_or_missing_is_unavailable(served, tmp_path, where, reason):
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+# -- mirrors: folders looked in by file name before downloading ----------------------------
+
+def test_a_mirror_serves_the_file_without_a_download_and_it_is_cached(served, tmp_path):
+    server, tarball = served
+    empty, mirror = tmp_path / "empty", tmp_path / "mirror"
+    empty.mkdir()
+    mirror.mkdir()
+    (mirror / tarball.name).write_bytes(tarball.read_bytes())
+    pin = Pin(server.url(tarball.name), sha256(tarball), tarball.name)
+    said, log = lines()
+    cached = tarballs.fetch(pin, tmp_path / "cache", log, mirrors=tarballs.mirror_folders([empty, mirror]))
+    assert cached == tmp_path / "cache" / tarball.name and cached.read_bytes() == tarball.read_bytes()
+    assert said == [f"copying {tarball.name} from the mirror {mirror}"] and server.requests == []
+
+
+def test_a_mirror_file_that_is_not_the_pinned_one_is_refused_and_left_alone(served, tmp_path):
+    server, tarball = served
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / tarball.name).write_bytes(b"something else")
+    with pytest.raises(BenchError, match=rf"^mirror file {mirror / tarball.name}: sha256 mismatch, expected "
+                                         rf"{sha256(tarball)}, got [0-9a-f]{{64}}: replace it with "):
+        tarballs.fetch(Pin(server.url(tarball.name), sha256(tarball), tarball.name), tmp_path / "cache", lines()[1],
+                       mirrors=(mirror,))
+    assert (mirror / tarball.name).read_bytes() == b"something else"  # not ours to remove
+    assert list((tmp_path / "cache").iterdir()) == [] and server.requests == []
+
+
+def test_a_mirror_without_the_file_leaves_it_to_the_download(served, tmp_path):
+    server, tarball = served
+    (tmp_path / "mirror").mkdir()
+    pin = Pin(server.url(tarball.name), sha256(tarball), tarball.name)
+    tarballs.fetch(pin, tmp_path / "cache", lines()[1], mirrors=(tmp_path / "mirror",))
+    assert server.requests == [f"/{tarball.name}"]
+
+
+def test_a_mirror_that_is_no_folder_is_one_clear_error(tmp_path):
+    with pytest.raises(BenchError, match=r"^mirror '.*nowhere' is not a folder: pass --mirror DIR"):
+        tarballs.mirror_folders([tmp_path / "nowhere"])
+    assert tarballs.mirror_folders(None) == ()
+
+
 @pytest.mark.parametrize("size, text", [(None, "?"), (512, "512 B"), (2048, "2.0 kB"), (3 << 20, "3.0 MB")])
 def test_format_size(size, text):
     assert tarballs.format_size(size) == text
