@@ -219,7 +219,7 @@ def test_generators_are_named_as_in_results():
 
 # -- detection --------------------------------------------------------------------------
 
-# weighttp cannot be built here (its tarball cannot be downloaded), so these stand-ins print
+# Stand-ins, so detection is tested without a build (test_weighttp.py runs the real ones); they print
 # what each version prints for -V / -v, taken from weighttp's source; the probing is real.
 FAKE_WEIGHTTP = {
     "0.5": """#!/bin/sh

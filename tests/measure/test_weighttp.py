@@ -1,0 +1,253 @@
+"""The real weighttp 0.5 and 0.4, built by `inv setup` from their release archives, against real Nginx and
+Twisted: every way a run ends, parsed as what it is. A run with failures never parses to a clean number.
+
+The archives come from a mirror folder, as a user's would (`inv setup --mirror DIR`): set
+BENCH_TEST_MIRROR to a folder holding weighttp-0.5.tar.gz and weighttp-0.4.tar.gz. Without it these
+tests are skipped, and say so; CI (.ci/run) sets it and fails when they are skipped.
+With BENCH_RECORD_FIXTURES=1 each run's output is saved under fixtures/loadgen/ (see its README).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from support import PROJECT, free_port, project_config
+
+from bench.config import plain
+from bench.errors import BenchError
+from bench.hosts import LocalHost
+from bench.measure.loadgen import Weighttp04, Weighttp05, run
+from bench.records import Load
+from bench.setup.provision import setup_host
+
+MIRROR_VARIABLE = "BENCH_TEST_MIRROR"
+VERSIONS = ("0.5", "0.4")
+GENERATORS = {"0.5": Weighttp05(), "0.4": Weighttp04()}
+FIXTURES = Path(__file__).parent / "fixtures" / "loadgen"
+SERVER = PROJECT / "bench" / "standalone" / "server.py"
+BODY = b"<html>Hello, world! [Nginx      ]</html>"  # 40 bytes, the seed's payload
+
+pytestmark = pytest.mark.weighttp
+
+
+def mirror_problem(mirror: str | None) -> str | None:
+    """Why the real-weighttp tests cannot run, as a skip reason that says how to make them run; None when they can."""
+    archives = [f"weighttp-{version}.tar.gz" for version in VERSIONS]
+    how = (f"set {MIRROR_VARIABLE} to a folder holding {' and '.join(archives)} "
+           f"(the release archives of https://github.com/lighttpd/weighttp/tags)")
+    if not mirror:
+        return f"real weighttp: no release archives ({MIRROR_VARIABLE} is not set): {how}"
+    absent = [name for name in archives if not (Path(mirror) / name).is_file()]
+    if absent:
+        return f"real weighttp: {mirror} lacks {', '.join(absent)}: {how}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def weighttp(tmp_path_factory) -> dict[str, str]:
+    """version -> the weighttp binary `inv setup --mirror` built from the release archive, each in a prefix of its own."""
+    mirror = os.environ.get(MIRROR_VARIABLE)
+    problem = mirror_problem(mirror)
+    if problem:
+        pytest.skip(problem)
+    root = tmp_path_factory.mktemp("weighttp")
+    built = {}
+    for version in VERSIONS:
+        settings = plain(project_config().setup)
+        settings.update(prefix=str(root / version), cache=str(root / "cache"), mirrors=[mirror])
+        settings["weighttp"]["version"] = version
+        said = []
+        entry = setup_host(LocalHost(), settings, only="weighttp", log=said.append)["tools"]["weighttp"]
+        assert entry["source"]["kind"] == "tarball", said
+        assert any(f"copying weighttp-{version}.tar.gz from the mirror" in line for line in said), said
+        built[version] = entry["path"]
+    return built
+
+
+def _wait_accepting(port: int, alive, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if not alive():
+            pytest.fail(f"{what} exited before it listened")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    pytest.fail(f"{what} did not listen on {port} within 20 s")
+
+
+@pytest.fixture(scope="module")
+def nginx_url():
+    """A real nginx serving the 40-byte page at / (and 404 for anything else) on a loopback port."""
+    root = Path(tempfile.mkdtemp(prefix="weighttp-nginx-"))
+    root.chmod(0o755)  # its workers run as nobody
+    (root / "index.html").write_bytes(BODY)
+    (root / "index.html").chmod(0o644)
+    port = free_port(1)
+    temp_paths = "".join(f"{kind}_temp_path {root}/{kind}_temp; " for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (root / "nginx.conf").write_text(
+        f"worker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/error.log;\n"
+        f"events {{ worker_connections 4096; }}\n"
+        f"http {{ {temp_paths} access_log off; keepalive_requests 1000000;\n"
+        f"  server {{ listen 127.0.0.1:{port} backlog=4096; root {root}; }} }}\n")
+    host = LocalHost()
+    pid = host.start(["nginx", "-c", f"{root}/nginx.conf", "-e", f"{root}/error.log", "-g", "daemon off;"],
+                     str(root / "nginx.out"))
+    try:
+        _wait_accepting(port, lambda: host.alive(pid), "nginx")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        host.stop(pid)
+        shutil.rmtree(root)
+
+
+def start_twisted(tmp_path: Path) -> tuple[int, str]:
+    """The project's real Twisted server (one process, the fixed 40-byte body): (pid, URL)."""
+    host, port = LocalHost(), free_port(1)
+    pid = host.start([sys.executable, str(SERVER), "--port", str(port), "--interface", "127.0.0.1", "--backlog", "4096",
+                      "--mode", "single", "--workers", "1", "--resource", "fixed", "--payload", "40",
+                      "--file", "unused"], str(tmp_path / "twisted.log"))
+    _wait_accepting(port, lambda: host.alive(pid), "the Twisted server")
+    return pid, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def twisted_url(tmp_path_factory):
+    pid, url = start_twisted(tmp_path_factory.mktemp("twisted"))
+    yield url
+    LocalHost().stop(pid)
+
+
+def measure(weighttp, version: str, load: Load, name: str):
+    """Run weighttp ``version`` as `inv bench` does; the output is saved as fixture ``name`` when recording."""
+    result = run(LocalHost(), GENERATORS[version], weighttp[version], load, timeout=120)
+    if os.environ.get("BENCH_RECORD_FIXTURES"):
+        (FIXTURES / f"weighttp-{version}-{name}.stdout").write_text(result.raw)
+    return result
+
+
+# -- what the archives build ---------------------------------------------------------------
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_setup_built_the_release_that_says_its_version(weighttp, version):
+    said = LocalHost().run(f"{weighttp[version]} -v 2>&1; {weighttp[version]} -V 2>&1", warn=True).stdout
+    assert f"weighttp {version} - " in said
+
+
+def test_a_missing_mirror_is_a_skip_that_says_how_to_provide_one(tmp_path):
+    assert mirror_problem(None).endswith("(the release archives of https://github.com/lighttpd/weighttp/tags)")
+    assert f"set {MIRROR_VARIABLE} to a folder holding weighttp-0.5.tar.gz and weighttp-0.4.tar.gz" in mirror_problem(None)
+    assert mirror_problem(str(tmp_path)).startswith(f"real weighttp: {tmp_path} lacks weighttp-0.5.tar.gz, weighttp-0.4.tar.gz")
+
+
+# -- clean runs ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("server", ["nginx", "twisted"])
+@pytest.mark.parametrize("keepalive", [True, False], ids=["keepalive", "close"])
+def test_a_full_run_is_clean_and_counts_every_request(weighttp, nginx_url, twisted_url, version, server, keepalive):
+    url = nginx_url if server == "nginx" else twisted_url
+    requests = 2000
+    result = measure(weighttp, version, Load(url, 20, 2, keepalive, requests=requests),
+                     f"{server}-{'keepalive' if keepalive else 'close'}")
+    assert result.clean, result.raw[-600:]
+    assert result.succeeded == result.requests_done == result.status["2xx"] == requests
+    assert result.req_per_s > 0 and result.bytes_total > requests * len(BODY)
+    assert ("-k" in result.command.split()) is keepalive
+    assert bool(result.latency_us) is (version == "0.5")  # only 0.5 reports latency
+
+
+# -- runs with failures: never a clean number -----------------------------------------------
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_refused_port_fails_every_request(weighttp, version):
+    with socket.socket() as held:  # bound, never listening: refused
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}/"
+        result = measure(weighttp, version, Load(url, 10, 1, True, requests=200), "refused")
+    assert not result.clean
+    assert (result.succeeded, result.failed, result.requests_done) == (0, 200, 200)
+    assert result.req_per_s > 0  # the tool's own rate still looks like a number
+    # 0.4 says "connect() failed: Connection refused" per attempt; 0.5 only counts them as failed
+    assert ("Connection refused" in result.raw) is (version == "0.4")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_404s_are_failures_however_fast(weighttp, nginx_url, version):
+    result = measure(weighttp, version, Load(nginx_url + "missing", 10, 1, True, requests=1000), "404")
+    assert not result.clean
+    assert (result.succeeded, result.failed, result.status["4xx"], result.status["2xx"]) == (0, 1000, 1000, 0)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_server_killed_mid_run_leaves_failures(weighttp, tmp_path, version):
+    pid, url = start_twisted(tmp_path)
+    host = LocalHost()
+    killer = threading.Timer(0.5, lambda: host.run(f"kill -9 {pid}", warn=True))
+    killer.start()
+    try:
+        result = measure(weighttp, version, Load(url, 10, 1, True, requests=5000), "killed")
+    finally:
+        killer.cancel()
+        host.stop(pid)
+    assert not result.clean
+    assert 0 < result.succeeded < 5000 and result.failed + result.errored == 5000 - result.succeeded
+    assert "failed" in result.raw  # weighttp's own complaint (connect/read) is kept in raw
+
+
+# -- which limit ends a run: the request count or -a (weighttp 0.5 only) -----------------------
+
+def test_the_request_count_reached_before_a(weighttp, nginx_url):
+    result = measure(weighttp, "0.5", Load(nginx_url, 10, 1, True, requests=3000, duration=30), "count-before-a")
+    assert result.command.split()[1:5] == ["-n", "3000", "-a", "30"]
+    assert result.clean and result.succeeded == result.requests_done == 3000
+    assert result.seconds < 30
+
+
+def test_a_reached_before_the_request_count(weighttp, nginx_url):
+    result = measure(weighttp, "0.5", Load(nginx_url, 10, 1, True, duration=1), "a-before-count")
+    assert result.command.split()[1:5] == ["-n", "1000000", "-a", "1"]
+    assert result.clean, result.raw[-600:]  # requests cut off by -a are neither failed nor errored
+    assert 0 < result.succeeded == result.requests_done < 1_000_000
+    assert 1.0 <= result.seconds < 1.5
+
+
+def test_weighttp_04_has_no_a_and_the_harness_never_asks_it(weighttp, nginx_url):
+    with pytest.raises(BenchError, match="weighttp 0.4 cannot stop after a duration"):
+        GENERATORS["0.4"].command(Load(nginx_url, 10, 1, True, duration=1), weighttp["0.4"])
+    said = LocalHost().run(f"{weighttp['0.4']} -n 100 -a 1 -c 10 {nginx_url} 2>&1", warn=True).stdout
+    if os.environ.get("BENCH_RECORD_FIXTURES"):
+        (FIXTURES / "weighttp-0.4-a-unknown.stdout").write_text(said)
+    assert "-n num   number of requests" in said  # it answers with its usage ...
+    with pytest.raises(BenchError, match="weighttp-0.4 printed no result"):
+        GENERATORS["0.4"].parse(said, "cmd")  # ... which is no result, never a number
+
+
+# -- the recorded outputs, parsed (no build needed) --------------------------------------------
+
+RECORDED = [  # fixture, requests done, succeeded, failed, errored, clean: read off each file
+    ("0.5-nginx-keepalive", 2000, 2000, 0, 0, True), ("0.4-nginx-keepalive", 2000, 2000, 0, 0, True),
+    ("0.5-nginx-close", 2000, 2000, 0, 0, True), ("0.4-nginx-close", 2000, 2000, 0, 0, True),
+    ("0.5-twisted-keepalive", 2000, 2000, 0, 0, True), ("0.4-twisted-keepalive", 2000, 2000, 0, 0, True),
+    ("0.5-twisted-close", 2000, 2000, 0, 0, True), ("0.4-twisted-close", 2000, 2000, 0, 0, True),
+    ("0.5-refused", 200, 0, 200, 0, False), ("0.4-refused", 200, 0, 200, 0, False),
+    ("0.5-404", 1000, 0, 1000, 0, False), ("0.4-404", 1000, 0, 1000, 0, False),
+    ("0.5-killed", 5000, 1287, 3713, 0, False), ("0.4-killed", 5000, 1155, 3845, 0, False),
+    ("0.5-count-before-a", 3000, 3000, 0, 0, True), ("0.5-a-before-count", 16608, 16608, 0, 0, True),
+]
+
+
+@pytest.mark.parametrize("name, done, succeeded, failed, errored, clean", RECORDED, ids=[row[0] for row in RECORDED])
+def test_recorded_output_parses_to_what_the_run_was(name, done, succeeded, failed, errored, clean):
+    version = name.split("-")[0]
+    result = GENERATORS[version].parse((FIXTURES / f"weighttp-{name}.stdout").read_text(), "cmd")
+    assert (result.requests_done, result.succeeded, result.failed, result.errored) == (done, succeeded, failed, errored)
+    assert result.clean is clean and result.req_per_s > 0  # a rate is printed either way; only clean says it counts
