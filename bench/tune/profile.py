@@ -32,7 +32,9 @@ class Key:
 
     name: str
     numbers: int | None  # how many numbers the kernel prints; None: one word
-    only: str | None = None  # RAISE, WIDEN or None (any value)
+    only: str | None = None  # RAISE, WIDEN or None (any value in ``bounds``)
+    bounds: tuple[int, int] | None = None  # lowest and highest number a profile may give
+    unit: str = ""
 
     @property
     def is_global(self) -> bool:
@@ -53,17 +55,21 @@ KEYS = {key.name: key for key in (
     Key("net.core.wmem_max", 1, RAISE),
     Key("net.ipv4.tcp_max_syn_backlog", 1, RAISE),
     Key("net.ipv4.tcp_max_orphans", 1, RAISE),
-    Key("net.ipv4.ip_local_port_range", 2, WIDEN),
+    # Unprivileged ports only, so a server's well-known port is never handed out.
+    Key("net.ipv4.ip_local_port_range", 2, WIDEN, (1024, 65535)),
     Key("net.ipv4.tcp_mem", 3, RAISE),
     Key("net.ipv4.tcp_rmem", 3, RAISE),
     Key("net.ipv4.tcp_wmem", 3, RAISE),
     Key("net.ipv4.tcp_congestion_control", None),
-    Key("net.ipv4.tcp_fastopen", 1),
-    Key("net.ipv4.tcp_low_latency", 1),
-    Key("net.ipv4.tcp_window_scaling", 1),
-    Key("net.ipv4.tcp_syncookies", 1),
-    Key("net.ipv4.tcp_tw_reuse", 1),
-    Key("net.ipv4.tcp_fin_timeout", 1),
+    # Flags OR'd with a queue length in the high bits (ip-sysctl.rst): any int the kernel takes.
+    Key("net.ipv4.tcp_fastopen", 1, bounds=(0, 2**31 - 1)),
+    Key("net.ipv4.tcp_low_latency", 1, bounds=(0, 1)),
+    Key("net.ipv4.tcp_window_scaling", 1, bounds=(0, 1)),
+    Key("net.ipv4.tcp_syncookies", 1, bounds=(0, 2)),  # off, on backlog overflow, always
+    Key("net.ipv4.tcp_tw_reuse", 1, bounds=(0, 2)),  # off, on, loopback only
+    # FIN-WAIT-2 seconds: 0 is no timeout at all, and 120 is the kernel's own cap for the
+    # same timeout per socket (TCP_LINGER2, TCP_FIN_TIMEOUT_MAX); longer only piles up orphans.
+    Key("net.ipv4.tcp_fin_timeout", 1, bounds=(1, 120), unit=" s"),
 )}
 
 # The seed's appendix, "Linux sysctl vars of interest", in its order.
@@ -155,8 +161,29 @@ def parse_value(key: Key, text: str, source: str) -> str:
     return " ".join(str(n) for n in numbers)
 
 
+def check_bounds(key: Key, value: str, source: str) -> None:
+    """A profile's value within the key's allowed range (a live value or snapshot need not be)."""
+    if key.bounds is None:
+        return
+    low, high = key.bounds
+    numbers = [int(w) for w in value.split()]
+    if not all(low <= n <= high for n in numbers):
+        raise BenchError(f"{source}: {key.name} = {value} is outside {low}-{high}{key.unit}; pick a value in it")
+    if key.only == WIDEN and numbers[0] >= numbers[1]:
+        raise BenchError(f"{source}: {key.name} = {value} is no range: the low port must be below the high one")
+
+
 def lowers(key: Key, current: str, wanted: str) -> bool:
     """Whether ``wanted`` would take a raise-only (or widen-only) key below ``current``."""
+    return _moves(key, current, wanted, against=True)
+
+
+def raises(key: Key, current: str, wanted: str) -> bool:
+    """Whether ``wanted`` moves a raise-only (or widen-only) key the allowed way anywhere."""
+    return _moves(key, current, wanted, against=False)
+
+
+def _moves(key: Key, current: str, wanted: str, against: bool) -> bool:
     if key.only is None:
         return False
     try:
@@ -166,9 +193,11 @@ def lowers(key: Key, current: str, wanted: str) -> bool:
         return False
     if len(now) != len(new):
         return False
+    if against:
+        now, new = new, now
     if key.only == WIDEN:
-        return new[0] > now[0] or new[1] < now[1]
-    return any(n < c for n, c in zip(new, now))
+        return new[0] < now[0] or new[1] > now[1]
+    return any(n > c for n, c in zip(new, now))
 
 
 # -- profile files -----------------------------------------------------------------
@@ -193,6 +222,7 @@ def parse_sysctl_conf(text: str, source: str) -> tuple[SysctlSetting, ...]:
         if name in settings:
             raise BenchError(f"{where}: {name} is set twice (first at {settings[name].source}); keep one line")
         settings[name] = SysctlSetting(key, parse_value(key, value, where), where)
+        check_bounds(key, settings[name].value, where)
     return tuple(settings.values())
 
 
