@@ -12,6 +12,7 @@ import json
 from bench.errors import BenchError
 from bench.hosts import Host
 
+from .lock import host_lock
 from .operations import (
     FileOperation,
     Operation,
@@ -46,6 +47,11 @@ def _explain(outcome: Outcome, ops: list[Operation], state: ProbedState) -> None
     """List why settings cannot be set here and why the profile does not fit this host."""
     outcome.errors = [problem for op in ops for problem in op.problems(state)]
     outcome.skipped = [f"{op.name}: {op.skip(state)}" for op in ops if op.skip(state)]
+    outcome.kept = [_kept_line(op, state) for op in ops if op.kept(state)]
+
+
+def _kept_line(op: Operation, state: ProbedState) -> str:
+    return f"{op.name}: {op.kept(state)} ({op.current(state)}; the profile asks {op.value})"
 
 
 def tuning_state(host: Host, profile: Profile, root: str = "/") -> dict[str, dict]:
@@ -69,7 +75,7 @@ def preview(host: Host, profile: Profile, root: str = "/") -> Outcome:
     for op in ops:
         if isinstance(op, SysctlKey):
             action = ("invalid" if op.problems(state) else "cannot set" if op.skip(state)
-                      else "change" if op.changes(state) else "unchanged")
+                      else op.kept(state) or ("change" if op.changes(state) else "unchanged"))
             outcome.rows.append(Row(op.name, op.current(state) or "absent", op.value, action, None))
         elif op.changes(state):
             outcome.diffs.append(_diff(op.relative, op.current(state), op.wanted(state)))
@@ -90,13 +96,19 @@ def _diff(relative: str, before: str | None, after: str | None) -> str:
 
 
 def apply(host: Host, profile: Profile, root: str = "/") -> Outcome:
-    """``inv tune``: validate, snapshot what will change, apply, verify."""
-    state = read_state(host, root)
-    return _transact(host, root, state, operations(profile), Outcome(host.name, "apply", _where(host, state)))
+    """``inv tune``: validate, snapshot what will change, apply, verify; one run at a time."""
+    with host_lock(host, root):
+        state = read_state(host, root)
+        return _transact(host, root, state, operations(profile), Outcome(host.name, "apply", _where(host, state)))
 
 
 def revert(host: Host, root: str = "/") -> Outcome:
     """``inv tune --revert``: put back every value and file from the snapshot, then drop it."""
+    with host_lock(host, root):
+        return _revert(host, root)
+
+
+def _revert(host: Host, root: str) -> Outcome:
     state = read_state(host, root)
     outcome = Outcome(host.name, "revert", _where(host, state))
     snapshot = state.snapshot
@@ -124,6 +136,7 @@ def _transact(host: Host, root: str, state: ProbedState, ops: list[Operation], o
         outcome.summary = "nothing changed: fix the profile" + ("" if reverting else " and run again")
         return outcome
     outcome.skipped = [f"{op.name}: {op.skip(state)}" for op in ops if op.skip(state)]
+    outcome.kept = [_kept_line(op, state) for op in ops if op.kept(state)]
     todo = [op for op in ops if op.changes(state)]
     if not todo:
         outcome.code = EXIT_PARTIAL if outcome.skipped else EXIT_TUNED

@@ -10,12 +10,22 @@ set with ``sysctl -w`` and files written with sudo, atomically, through a
 from __future__ import annotations
 
 import base64
+import posixpath
 import shlex
 
 from bench.errors import BenchError
 from bench.hosts import Host
 
-from .profile import KEYS, Key, Profile, has_pam_limits, lowers, session_nofile
+from .profile import (
+    KEYS,
+    WIDEN,
+    Key,
+    Profile,
+    has_pam_limits,
+    lowers,
+    raises,
+    session_nofile,
+)
 from .state import LIMITS_DROPIN, SYSCTL_DROPIN, ProbedState
 
 HEADER = "# Written by `inv tune` (profile {}); `inv tune --revert` restores what was here.\n"
@@ -24,16 +34,25 @@ HEADER = "# Written by `inv tune` (profile {}); `inv tune --revert` restores wha
 # -- writing, always as root and atomically ---------------------------------------------------
 
 def write_file(host: Host, path: str, text: str) -> None:
-    """Write ``text`` to ``path`` as root: a synced temporary file beside it, then a rename."""
-    quoted, tmp = shlex.quote(path), shlex.quote(f"{path}.tune-tmp")
+    """Write ``text`` to ``path`` as root, atomically, never through a planted symlink.
+
+    The temporary file is a fresh name made by ``mktemp`` (O_CREAT|O_EXCL: nothing already
+    at that name is followed), synced, and renamed over ``path`` (a rename replaces a
+    symlink instead of following it); then the folder is synced, so the rename lasts a crash.
+    """
+    folder, name = posixpath.split(path)
+    target, tmp = shlex.quote(path), shlex.quote(f"{folder}/.{name}.tune-XXXXXX")
     data = base64.b64encode(text.encode()).decode()
-    host.sudo(f"mkdir -p {shlex.quote(path.rsplit('/', 1)[0] or '/')} && printf %s {data} | base64 -d > {tmp}"
-              f" && {{ chmod --reference={quoted} {tmp} 2>/dev/null || chmod 644 {tmp}; }}"
-              f" && sync {tmp} && mv -f {tmp} {quoted}")
+    host.sudo(f"mkdir -p {shlex.quote(folder)} && t=$(mktemp {tmp}) && {{ printf %s {data} | base64 -d > \"$t\""
+              f" && {{ chmod --reference={target} \"$t\" 2>/dev/null || chmod 644 \"$t\"; }}"
+              f" && sync \"$t\" && mv -f \"$t\" {target} && sync {shlex.quote(folder)}"
+              f" || {{ rm -f \"$t\"; exit 1; }}; }}")
 
 
 def remove_file(host: Host, path: str) -> None:
-    host.sudo(f"rm -f {shlex.quote(path)}")
+    """Remove ``path`` as root and sync its folder, so the removal lasts a crash too."""
+    folder = shlex.quote(posixpath.dirname(path))
+    host.sudo(f"rm -f {shlex.quote(path)} && {{ [ ! -d {folder} ] || sync {folder}; }}")
 
 
 # -- operations --------------------------------------------------------------------------------
@@ -56,6 +75,10 @@ class Operation:
 
     def skip(self, state: ProbedState) -> str | None:
         """Why this one setting cannot be set here; the rest still is."""
+        return None
+
+    def kept(self, state: ProbedState) -> str | None:
+        """Why this setting is left as it is although it differs from the profile."""
         return None
 
     def changes(self, state: ProbedState) -> bool:
@@ -83,15 +106,26 @@ class SysctlKey(Operation):
         return state.value(self.name)
 
     def wanted(self, state):
-        return self.value
+        return self.current(state) if self.kept(state) else self.value
+
+    def kept(self, state):
+        """A raise-only key the host already has more of than the profile asks stays as it is."""
+        now = self.current(state)
+        if self.restoring or self.skip(state) or now is None:
+            return None
+        if lowers(self.key, now, self.value) and not raises(self.key, now, self.value):
+            return "already wider, kept" if self.key.only == WIDEN else "already higher, kept"
+        return None
 
     def problems(self, state):
         now = self.current(state)
-        if self.restoring or self.skip(state) or now is None or not lowers(self.key, now, self.value):
+        if self.restoring or self.skip(state) or now is None or not lowers(self.key, now, self.value) \
+                or self.kept(state):
             return []
-        way = "narrow" if self.key.only == "widen" else "lower"
-        return [f"{self.source}: {self.name} = {self.value} would {way} this host's {now}; "
-                f"the profile may only {self.key.only} it: change the value or delete the line"]
+        way = "narrow" if self.key.only == WIDEN else "lower"
+        return [f"{self.source}: {self.name} = {self.value} would {way} this host's {now} in part while it "
+                f"{self.key.only}s the rest; the profile may only {self.key.only} it, number by number: "
+                f"change the value or delete the line"]
 
     def skip(self, state):
         reading = state.sysctls.get(self.name)
@@ -142,7 +176,8 @@ class FileOperation(Operation):
 class SysctlDropIn(FileOperation):
     """/etc/sysctl.d/99-twisted-lab.conf: the keys set live, so they come back after a reboot.
 
-    It holds only the keys that could be set here, so a boot never trips on the others.
+    It holds only the keys that could be set here, so a boot never trips on the others,
+    and none that was kept because the host already had more (a boot would lower it).
     """
 
     def __init__(self, profile: Profile, keys: list[SysctlKey]):
@@ -150,7 +185,8 @@ class SysctlDropIn(FileOperation):
         self.profile, self.keys = profile, keys
 
     def wanted(self, state):
-        lines = [f"{op.name} = {op.value}\n" for op in self.keys if not op.skip(state) and not op.failed]
+        lines = [f"{op.name} = {op.value}\n" for op in self.keys
+                 if not op.skip(state) and not op.kept(state) and not op.failed]
         return HEADER.format(self.profile.name) + "".join(lines) if lines else None
 
 
@@ -171,16 +207,25 @@ class NofileLimit(FileOperation):
         setting = self.profile.setting("fs.nr_open")
         if setting and not SysctlKey(setting.key, setting.value, setting.source).skip(state):
             nr_open = max(nr_open, int(setting.value))
+        below: dict[tuple[str, int, int], list[str]] = {}  # (soft|hard, profile's, live) -> who
         for label, identity in identities(state):
             soft, hard = session_nofile([self.profile.limits], nr_open=nr_open, **identity)
             now = session_nofile(others, nr_open=nr_open, **identity)
-            for kind, new, old in (("soft", soft, now[0]), ("hard", hard, now[1])):
+            for kind, new, old, live in (("soft", soft, now[0], state.nofile_now[0]),
+                                         ("hard", hard, now[1], state.nofile_now[1])):
                 if new is not None and old is not None and new < old:
                     found.append(f"limits.conf: nofile {kind} {new} for {label} would lower the {old} "
                                  f"already set in {state.root}/etc/security; raise the value or delete the line")
+                elif new is not None and new < live:
+                    below.setdefault((kind, new, live), []).append(label)
             if hard is not None and hard > nr_open:
                 found.append(f"limits.conf: nofile hard {hard} for {label} is above fs.nr_open {nr_open}, so logins "
                              f"would fail; raise fs.nr_open in sysctl.conf or lower the limit")
+        # The live limit (this probe's `ulimit -n`) is what sessions here run with now, whatever
+        # the limits files say; a new login must not get less.
+        found += [f"limits.conf: nofile {kind} {new} for {' and '.join(labels)} is below the live limit {live} "
+                  f"({state.user}'s session on this host); never set a limit below the live one: "
+                  f"raise the value or delete the line" for (kind, new, live), labels in below.items()]
         return found
 
 

@@ -42,6 +42,7 @@ class Outcome:
     rows: list[Row] = field(default_factory=list)
     diffs: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -62,7 +63,7 @@ def check_rows(profile: Profile, state: ProbedState) -> list[Row]:
         if op is None:
             rows.append(Row(name, shown, "", "info", None))
         else:
-            rows.append(_row(op, state, shown, op.wanted(state)))
+            rows.append(_row(op, state, shown, op.value))
     if profile.limits:
         rows += _nofile_rows(profile, state)
     for op in ops:
@@ -85,6 +86,8 @@ def _row(op: Operation, state: ProbedState, current: str, profile: str, setting:
         status = "invalid"
     elif reason:
         status = "cannot set"
+    elif op.kept(state):
+        return Row(setting or op.name, current, profile or "absent", op.kept(state), True)
     else:
         status = "tuned" if not op.changes(state) else "NOT TUNED"
     return Row(setting or op.name, current, profile or "absent", status, status == "tuned")

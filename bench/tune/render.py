@@ -12,7 +12,7 @@ def format_rows(rows: list[Row], headers=("setting", "current", "profile", "stat
 
 
 def format_outcome(outcome: Outcome) -> list[str]:
-    """The lines a user sees for one host: tables, diffs, then changes, skips, errors, notes."""
+    """The lines a user sees for one host: tables, diffs, then changes, keeps, skips, errors, notes."""
     lines = [f"== {outcome.action}: {outcome.where}"]
     if outcome.rows:
         headers = ("key", "current", "profile", "plan") if outcome.action == "dry-run" else (
@@ -20,7 +20,7 @@ def format_outcome(outcome: Outcome) -> list[str]:
         lines += format_rows(outcome.rows, headers)
     for diff in outcome.diffs:
         lines += diff.rstrip("\n").splitlines()
-    for title, items in (("changed", outcome.changed), ("cannot set", outcome.skipped),
+    for title, items in (("changed", outcome.changed), ("kept", outcome.kept), ("cannot set", outcome.skipped),
                          ("error", outcome.errors), ("note", outcome.notes)):
         lines += [f"{title}: {item}" for item in items]
     lines.append(f"{outcome.host}: {outcome.summary} (exit {outcome.code})")

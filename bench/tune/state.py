@@ -23,7 +23,8 @@ SYSCTL_DROPIN = "etc/sysctl.d/99-twisted-lab.conf"
 LIMITS_CONF = "etc/security/limits.conf"
 LIMITS_D = "etc/security/limits.d"
 LIMITS_DROPIN = f"{LIMITS_D}/99-twisted-lab.conf"
-SNAPSHOT = "var/lib/twisted-lab/tune-snapshot.json"
+STATE_DIR = "var/lib/twisted-lab"
+SNAPSHOT = f"{STATE_DIR}/tune-snapshot.json"
 # A login gets the limits files only if pam_limits is in its session stack.
 LOGIN_PAM = PAM_SERVICES + ("sshd",)
 FIXED_FILES = (SYSCTL_DROPIN, LIMITS_CONF, SNAPSHOT) + tuple(f"etc/pam.d/{s}" for s in LOGIN_PAM)

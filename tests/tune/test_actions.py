@@ -19,6 +19,7 @@ from tune_support import (
 )
 
 from bench.errors import BenchError
+from bench.hosts import LocalHost
 from bench.tune.actions import apply, check, preview, revert, tuning_state
 from bench.tune.outcomes import EXIT_ERROR, EXIT_PARTIAL, EXIT_TUNED
 from bench.tune.profile import load_profile
@@ -111,9 +112,10 @@ def test_keys_that_cannot_be_set_are_reported_and_the_rest_applied(netns, root, 
 
 
 @pytest.mark.parametrize("files, message", [
-    ({"sysctl.conf": "net.core.somaxconn = 128\nnet.ipv4.tcp_max_syn_backlog = 8192\n"}, "would lower"),
-    ({"sysctl.conf": "net.ipv4.ip_local_port_range = 40000 50000\n"}, "would narrow"),
+    ({"sysctl.conf": "net.ipv4.tcp_rmem = 4096 1 2147483647\nnet.ipv4.tcp_max_syn_backlog = 8192\n"}, "would lower"),
+    ({"sysctl.conf": "net.ipv4.ip_local_port_range = 40000 65535\n"}, "would narrow"),
     ({"sysctl.conf": "net.core.somaxconn = 8192\n", "limits.conf": "* - nofile 99999999\n"}, "above fs.nr_open"),
+    ({"sysctl.conf": "net.core.somaxconn = 8192\n", "limits.conf": "* hard nofile 1\n"}, "below the live limit"),
 ])
 def test_a_profile_that_does_not_fit_the_host_changes_nothing(netns, root, tmp_path, files, message):
     profile = write_profile(tmp_path / "sysconf", "bad", files)
@@ -123,6 +125,80 @@ def test_a_profile_that_does_not_fit_the_host_changes_nothing(netns, root, tmp_p
     assert outcome.code == EXIT_ERROR and message in " ".join(outcome.errors)
     assert {name: proc_sys(name, netns) for name in NET_KEYS} == values
     assert tree(root) == before
+
+
+def test_a_raise_only_key_the_host_already_has_more_of_is_kept_and_the_rest_applied(netns, root, tmp_path):
+    profile = write_profile(tmp_path / "sysconf", "low", {"sysctl.conf": (
+        "net.core.somaxconn = 128\n"                         # below the namespace's 4096
+        "net.ipv4.ip_local_port_range = 40000 50000\n"       # inside its 32768 60999
+        "net.ipv4.tcp_max_syn_backlog = 8192\n")})
+    host = NamespaceHost(netns)
+    values, files = {name: proc_sys(name, netns) for name in NET_KEYS}, tree(root)
+    planned = preview(host, profile, str(root))
+    assert planned.code == EXIT_TUNED and not planned.errors, format_outcome(planned)
+    assert {row.setting: row.state for row in planned.rows} == {
+        "net.core.somaxconn": "already higher, kept", "net.ipv4.ip_local_port_range": "already wider, kept",
+        "net.ipv4.tcp_max_syn_backlog": "change"}
+
+    applied = apply(host, profile, str(root))
+    assert applied.code == EXIT_TUNED and applied.summary == "applied: 2 changed and verified", format_outcome(applied)
+    assert applied.kept == [f"net.core.somaxconn: already higher, kept ({values['net.core.somaxconn']}; the profile asks 128)",
+                            f"net.ipv4.ip_local_port_range: already wider, kept "
+                            f"({values['net.ipv4.ip_local_port_range']}; the profile asks 40000 50000)"]
+    assert "kept: net.core.somaxconn: already higher, kept" in "\n".join(format_outcome(applied))
+    assert [proc_sys(name, netns) for name in NET_KEYS] == [
+        values["net.core.somaxconn"], "8192", values["net.ipv4.ip_local_port_range"]]
+    assert (root / SYSCTL_DROPIN).read_text().splitlines()[1:] == ["net.ipv4.tcp_max_syn_backlog = 8192"]
+    assert set(json.loads((root / SNAPSHOT).read_text())["sysctl"]) == {"net.ipv4.tcp_max_syn_backlog"}
+
+    rows = {row.setting: row for row in check(host, profile, str(root)).rows}
+    assert rows["net.core.somaxconn"].tuned and rows["net.core.somaxconn"].state == "already higher, kept"
+    assert check(host, profile, str(root)).code == EXIT_TUNED
+    assert revert(host, str(root)).code == EXIT_TUNED
+    assert {name: proc_sys(name, netns) for name in NET_KEYS} == values and tree(root) == files
+
+
+def test_the_seed_dry_run_on_this_machine_keeps_tcp_max_orphans(root):
+    """Today's kernels default tcp_max_orphans far above the seed's 8192 (131072 here)."""
+    live = proc_sys("net.ipv4.tcp_max_orphans")
+    if live is None or int(live) <= 8192:
+        pytest.skip(f"needs tcp_max_orphans above the seed's 8192, this machine has {live}")
+    planned = preview(LocalHost(), load_profile("seed"), str(root))
+    assert planned.code in (EXIT_TUNED, EXIT_PARTIAL) and not planned.errors, format_outcome(planned)
+    assert {row.setting: row.state for row in planned.rows}["net.ipv4.tcp_max_orphans"] == "already higher, kept"
+    assert "tcp_max_orphans" not in "".join(planned.diffs)
+
+
+class RacingHost(NamespaceHost):
+    """Starts a second `inv tune` on the same host and root while the first one applies."""
+
+    second = None
+
+    def __init__(self, namespace, profile, root):
+        super().__init__(namespace)
+        self.profile, self.root = profile, root
+
+    def sudo(self, command, **kw):
+        if "sysctl -w" in command and self.second is None:
+            try:
+                self.second = apply(NamespaceHost(self.namespace), self.profile, self.root)
+            except BenchError as exc:
+                self.second = exc
+        return super().sudo(command, **kw)
+
+
+def test_two_runs_at_once_are_refused_with_a_lock(netns, root):
+    profile, values = load_profile("seed"), {name: proc_sys(name, netns) for name in NET_KEYS}
+    host = RacingHost(netns, profile, str(root))
+    first = apply(host, profile, str(root))
+    assert first.code == EXIT_PARTIAL and not first.errors, format_outcome(first)
+    assert isinstance(host.second, BenchError), host.second
+    assert str(host.second).startswith(f"netns {netns}: another `inv tune` is applying or reverting here")
+    assert f"{root}/var/lib/twisted-lab/tune.lock" in str(host.second) and "\n" not in str(host.second)
+    assert not (root / "var/lib/twisted-lab/tune.lock").exists()
+    host.second = None
+    assert revert(host, str(root)).code == EXIT_TUNED and isinstance(host.second, BenchError)
+    assert {name: proc_sys(name, netns) for name in NET_KEYS} == values
 
 
 def test_a_symlink_under_root_is_refused_and_nothing_changes(netns, root, tmp_path):

@@ -1,7 +1,14 @@
 """Operations on hand-made host states (pure): why a key cannot be set, validation
 against the host, the drop-ins, the PAM line, the snapshot and restoring from it."""
+import os
+import re
+import shlex
+import shutil
+import subprocess
+
 import pytest
 
+from bench.hosts import LocalHost
 from bench.tune.operations import (
     NofileLimit,
     PamLimitsLine,
@@ -9,6 +16,8 @@ from bench.tune.operations import (
     SysctlDropIn,
     SysctlKey,
     operations,
+    remove_file,
+    write_file,
 )
 from bench.tune.profile import KEYS, Profile, parse_limits_conf, parse_sysctl_conf
 from bench.tune.state import File, ProbedState, Sysctl
@@ -49,12 +58,27 @@ def test_why_a_key_cannot_be_set_here(name, host, reason):
     assert found == reason or (reason and found.startswith(reason))
 
 
-def test_lowering_a_raise_only_key_is_a_validation_error_naming_the_line():
-    problems = key_op("net.core.somaxconn", "128").problems(state())
-    assert len(problems) == 1 and "p/sysctl.conf:1" in problems[0] and "lower this host's 4096" in problems[0]
-    assert key_op("net.core.somaxconn", "8192").problems(state()) == []
-    assert "narrow" in key_op("net.ipv4.ip_local_port_range", "40000 50000").problems(state())[0]
-    assert SysctlKey(KEYS["net.core.somaxconn"], "128", "snapshot", restoring=True).problems(state()) == []
+@pytest.mark.parametrize("name, value, kept", [
+    ("net.ipv4.tcp_max_orphans", "8192", "already higher, kept"),  # the seed's, below today's 131072
+    ("net.core.somaxconn", "128", "already higher, kept"),
+    ("net.ipv4.ip_local_port_range", "40000 50000", "already wider, kept"),
+    ("net.core.somaxconn", "8192", None),
+    ("net.core.somaxconn", "4096", None),
+])
+def test_a_raise_only_key_the_host_already_has_more_of_is_kept(name, value, kept):
+    host = state({"net.ipv4.tcp_max_orphans": "131072"})
+    op = key_op(name, value)
+    assert op.kept(host) == kept and op.problems(host) == []
+    if kept:
+        assert not op.changes(host) and op.wanted(host) == host.value(name) and op.verify(host)
+    assert SysctlKey(KEYS[name], value, "snapshot", restoring=True).kept(host) is None
+
+
+def test_a_profile_that_raises_one_number_and_lowers_another_is_an_error_naming_the_line():
+    host = state({"net.ipv4.tcp_rmem": "4096 131072 6291456", "net.ipv4.ip_local_port_range": "1024 60999"})
+    problems = key_op("net.ipv4.tcp_rmem", "4096 87380 16777216").problems(host)
+    assert len(problems) == 1 and "p/sysctl.conf:1" in problems[0] and "lower this host's 4096 131072 6291456" in problems[0]
+    assert "narrow" in key_op("net.ipv4.ip_local_port_range", "2000 65535").problems(host)[0]
 
 
 def test_the_sysctl_drop_in_holds_only_the_keys_set_here():
@@ -67,12 +91,23 @@ def test_the_sysctl_drop_in_holds_only_the_keys_set_here():
     assert dropin.wanted(state(confined="network namespace x")) is None
 
 
+def test_the_sysctl_drop_in_leaves_out_a_kept_key_so_a_boot_never_lowers_it():
+    profile = profile_from_text("net.core.somaxconn = 8192\nnet.ipv4.tcp_max_orphans = 8192\n")
+    keys = [op for op in operations(profile) if isinstance(op, SysctlKey)]
+    host = state({"net.ipv4.tcp_max_orphans": "131072"})
+    assert SysctlDropIn(profile, keys).wanted(host).splitlines()[1:] == ["net.core.somaxconn = 8192"]
+
+
 @pytest.mark.parametrize("limits, existing, message", [
     ("* - nofile 2000000", "", "above fs.nr_open 1048576"),
     ("root - nofile 1048576", "root hard nofile 2097152\n", "nofile hard 1048576 for root would lower the 2097152"),
     ("* - nofile 4096", "* soft nofile 8192\n", "nofile soft 4096 for other users would lower the 8192"),
     ("* - nofile 1048576", "* - nofile 1024\n", None),
     ("* - nofile 1048576", "root - nofile 4000000\n", None),
+    # no limits file says a thing: the live limit (1024 4096 here) is the floor
+    ("* hard nofile 1", "", "nofile hard 1 for other users is below the live limit 4096"),
+    ("root - nofile 2048", "", "nofile hard 2048 for root is below the live limit 4096"),
+    ("* soft nofile 512\n* hard nofile 8192", "", "nofile soft 512 for other users is below the live limit 1024"),
 ])
 def test_nofile_limits_are_validated_against_the_host(limits, existing, message):
     profile = profile_from_text(limits_conf=limits)
@@ -81,6 +116,13 @@ def test_nofile_limits_are_validated_against_the_host(limits, existing, message)
         assert problems == []
     else:
         assert len(problems) == 1 and message in problems[0]
+
+
+def test_a_limit_below_the_live_one_is_one_line_for_everyone_it_reaches():
+    profile = profile_from_text(limits_conf="* hard nofile 1")
+    problems = NofileLimit(profile).problems(state(user="alice", uid=1000))
+    assert problems == [problems[0]] and "\n" not in problems[0]
+    assert "nofile hard 1 for other users and alice is below the live limit 4096 (alice's session" in problems[0]
 
 
 def test_a_profile_may_raise_nr_open_for_its_own_nofile_limit():
@@ -126,3 +168,58 @@ def test_revert_leaves_a_file_alone_when_someone_changed_it_since():
     assert op.changes(state(files={"etc/pam.d/common-session": "old\nours\n"}))
     assert not op.changes(state(files={"etc/pam.d/common-session": "old\n"}))
     assert "changed since" in op.skip(state(files={"etc/pam.d/common-session": "theirs\n"}))
+
+
+# -- writing files, on this machine under a test folder ---------------------------------------
+
+def test_write_file_does_not_follow_a_symlink_planted_at_a_temporary_name(tmp_path):
+    """The old fixed name `<path>.tune-tmp` was opened with `>`: root wrote through the link."""
+    folder, outside = tmp_path / "etc", tmp_path / "outside"
+    folder.mkdir()
+    outside.write_text("someone else's file\n")
+    target = folder / "99-twisted-lab.conf"
+    os.symlink(outside, folder / "99-twisted-lab.conf.tune-tmp")
+    write_file(LocalHost(), str(target), "net.core.somaxconn = 8192\n")
+    assert outside.read_text() == "someone else's file\n"
+    assert not target.is_symlink() and target.read_text() == "net.core.somaxconn = 8192\n"
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert sorted(p.name for p in folder.iterdir()) == ["99-twisted-lab.conf", "99-twisted-lab.conf.tune-tmp"]
+
+
+def test_write_file_keeps_the_mode_of_the_file_it_replaces_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "common-session"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    write_file(LocalHost(), str(target), "new\n")
+    assert target.read_text() == "new\n" and target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["common-session"]
+
+
+class TracedHost(LocalHost):
+    """This machine, every root command under strace: which fd syncs follow which rename."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def sudo(self, command, **kw):
+        return super().sudo(f"strace -f -qq -y -e trace=rename,renameat,renameat2,unlink,unlinkat,fsync "
+                            f"-o {self.log} bash -c {shlex.quote(command)}", **kw)
+
+
+@pytest.mark.parametrize("change", ["write", "remove"])
+def test_the_folder_is_synced_after_a_file_is_renamed_into_place_or_removed(tmp_path, change):
+    if not shutil.which("strace") or subprocess.run(["strace", "-qq", "true"]).returncode:
+        pytest.skip("needs strace")
+    folder = tmp_path / "var/lib/twisted-lab"
+    folder.mkdir(parents=True)
+    target = folder / "tune-snapshot.json"
+    target.write_text("{}\n")
+    host = TracedHost(tmp_path / "strace.log")
+    if change == "write":
+        write_file(host, str(target), '{"version": 1}\n')
+    else:
+        remove_file(host, str(target))
+    calls = (tmp_path / "strace.log").read_text().splitlines()
+    done = max(i for i, line in enumerate(calls) if re.search(r" (rename\w*|unlink\w*)\(.*tune-snapshot\.json", line))
+    assert any(re.search(rf" fsync\(\d+<{re.escape(str(folder))}>\) = 0", line) for line in calls[done + 1:]), calls

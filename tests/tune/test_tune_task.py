@@ -1,12 +1,17 @@
 """`inv tune` itself, over SSH to the lab's hosts: apply, check, revert, several hosts,
 and the options, profiles and host keys it refuses before touching a host."""
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from invoke import Config, Context, Exit
 from tune_support import NET_KEYS, proc_sys, tree
 
+from bench.errors import BenchError
 from bench.tasks.tune import tune
+from bench.tune.lock import host_lock
 
 # Every test checks that the machine's own sysctls are as they were.
 pytestmark = pytest.mark.usefixtures("machine_unchanged")
@@ -107,3 +112,59 @@ def test_an_unknown_lab_host_key_is_refused(lab, root, tmp_path, capsys):
     c.config.lab.known_hosts = str(empty)
     code, out = call(c, capsys, check=True, host=[server.spec], root=str(root))
     assert code == 1 and "unknown host key" in out
+
+
+def test_a_profile_with_a_limit_below_the_live_one_is_refused_by_a_dry_run(root, tmp_path, capsys):
+    """`* hard nofile 1` would have passed: no limits file sets a nofile limit to compare with."""
+    sysconf = tmp_path / "sysconf"
+    (sysconf / "lockout").mkdir(parents=True)
+    (sysconf / "lockout" / "limits.conf").write_text("* hard nofile 1\n")
+    files = tree(root)
+    code, out = call(context(sysconf=str(sysconf)), capsys, profile="lockout", dry_run=True, root=str(root))
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert code == 1 and len(errors) == 1, out
+    assert errors[0].startswith("error: limits.conf: nofile hard 1 for other users is below the live limit ")
+    assert tree(root) == files
+
+
+HOLD_LOCK = """
+import sys, time
+from bench.hosts import connect
+from bench.tune.lock import host_lock
+spec, key, known_hosts, root = sys.argv[1:]
+host = connect(spec, key_filename=key, known_hosts=known_hosts)
+held = host_lock(host, root)  # kept, or its release would run when it is collected
+held.__enter__()
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_run_over_ssh_is_refused_while_another_holds_the_lock_and_a_killed_one_frees_it(lab, lab_connect, root,
+                                                                                          capsys):
+    server = lab.host("server")
+    values, files = {name: proc_sys(name, server.namespace) for name in NET_KEYS}, tree(root)
+    lock = root / "var/lib/twisted-lab/tune.lock"
+    other = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, server.spec, str(server.key), str(server.known_hosts),
+                              str(root)], cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline() == "held\n"
+        code, out = call(lab_context(server), capsys, host=[server.spec], root=str(root))
+        assert code == 1 and out.strip().splitlines() == [
+            f"{server.spec}: error: {server.spec}: another `inv tune` is applying or reverting here (holder pid "
+            f"{lock.read_text().strip()} has {lock}); wait for it to end, then run again"], out
+        code, out = call(lab_context(server), capsys, revert=True, host=[server.spec], root=str(root))
+        assert code == 1 and "another `inv tune`" in out
+        assert {name: proc_sys(name, server.namespace) for name in NET_KEYS} == values
+    finally:
+        other.kill()  # the run holding the lock dies without releasing it
+        other.wait()
+    host, deadline = lab_connect("server"), time.monotonic() + 10
+    while True:
+        try:
+            with host_lock(host, str(root)):
+                break
+        except BenchError:
+            assert time.monotonic() < deadline, "the lock outlived the run and connection that took it"
+            time.sleep(0.2)
+    assert tree(root) == files
