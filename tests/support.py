@@ -62,9 +62,9 @@ def bench_run(reports: Path, name: str, *, workers=(1,), repeats: int = 2, serve
 
 
 def settings(tmp_path: Path, **change) -> Settings:
-    """Runner settings for one quick cell: one measured round, no warm-up, a work folder under ``tmp_path``."""
+    """Runner settings for one quick cell: one measured round, no warm-up; the runner makes its own work folder."""
     base = dict(port=free_port(), interface="127.0.0.1", backlog=511, server_log=False, repeats=1, max_repeats=1,
-                ci_target=0.05, max_seconds=30, cv_threshold=0.05, warmup={}, workdir=str(tmp_path / "work"),
+                ci_target=0.05, max_seconds=30, cv_threshold=0.05, warmup={}, work_name="test",
                 start_timeout=5)
     return Settings(**{**base, **change})
 

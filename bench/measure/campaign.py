@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import resource
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -81,7 +82,7 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     else:
         run_dir = Path(options.reports) / (options.name or time.strftime("%Y%m%d-%H%M%S"))
         if (run_dir / "results.jsonl").exists():
-            raise BenchError(f"{run_dir} already holds results: pick another --name, or pass --resume {run_dir}")
+            raise BenchError(f"{run_dir} already holds results: pick another --name, or pass --resume {shlex.quote(str(run_dir))}")
     server_host, load_host, address, interface = open_lab(options, lab_config, trust_new)
     where = "" if server_host.is_local and load_host.is_local else f" (server {server_host}, load {load_host})"
 
@@ -119,7 +120,7 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     run_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(port=options.port, interface=interface, backlog=options.backlog,
                         repeats=options.repeats, warmup=dict(options.profile.get("warmup") or {}),
-                        server_log=options.server_log, workdir=f"/tmp/twisted-lab-{run_dir.name}",
+                        server_log=options.server_log, work_name=run_dir.name,
                         server_cpus=options.server_cpus, load_cpus=options.load_cpus,
                         **{key: options.statistics[key] for key in STATISTICS})
     rig = Rig(server=server_host, load=load_host, address=address, interpreters=interpreters,
@@ -140,10 +141,10 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
                 say(f"[{number}/{len(todo)}] {progress_line(record)}")
     except KeyboardInterrupt:
         say(f"interrupted: the cells measured so far are kept in {run_dir}/results.jsonl; "
-            f"`inv bench --resume {run_dir}` measures the rest")
+            f"`inv bench --resume {shlex.quote(str(run_dir))}` measures the rest")
         raise
     except BenchError as exc:
-        raise BenchError(f"{exc} — measured cells are kept; `inv bench --resume {run_dir}` goes on") from None
+        raise BenchError(f"{exc} — measured cells are kept; `inv bench --resume {shlex.quote(str(run_dir))}` goes on") from None
     finally:
         try:
             runner.cleanup()

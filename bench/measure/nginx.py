@@ -5,20 +5,31 @@ temp path live in the cell's folder on the server host.
 """
 from __future__ import annotations
 
+import re
+import shlex
 import time
 
 from bench.errors import BenchError
 from bench.hosts import Host
 
+from .names import is_address
+
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+# What a path in nginx.conf may hold: nothing nginx would read as syntax (space, ;, {, }, quotes, $, #).
+SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+@=,:~-]*")
+SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def render_config(*, workdir: str, www: str, filename: str, interface: str, port: int,
-                  backlog: int, workers: int, connections: int, cpus: tuple[int, ...] = ()) -> str:
+                  backlog: int, workers: int, connections: int, cpus: tuple[int, ...] = (),
+                  access_log: str | None = None) -> str:
     """nginx.conf for one cell: ``workers`` processes sharing one listening socket.
 
     With ``cpus``, worker i is pinned to cpus[i % len(cpus)], as the Twisted server's --cpus does.
+    With ``access_log`` (a file), every request is logged there; else nothing is.
     """
+    check_config_values(workdir=workdir, www=www, filename=filename, interface=interface, port=port,
+                        backlog=backlog, workers=workers, connections=connections, cpus=cpus, access_log=access_log)
     temp = "\n".join(f"    {name}_temp_path {workdir}/temp/{name};" for name in TEMP_PATHS)
     return f"""\
 # Rendered by the benchmark lab for one cell; started with -c and stopped with -s quit.
@@ -34,7 +45,7 @@ events {{
 }}
 
 http {{
-    access_log off;
+    access_log {access_log or 'off'};
     sendfile on;
     tcp_nopush on;
     keepalive_requests 1000000;
@@ -44,7 +55,7 @@ http {{
 {temp}
 
     server {{
-        listen {interface}:{port} backlog={backlog};
+        listen {f"[{interface}]" if ":" in interface else interface}:{port} backlog={backlog};
         root {www};
         location / {{
             try_files /{filename} =404;
@@ -52,6 +63,24 @@ http {{
     }}
 }}
 """
+
+
+def check_config_values(*, workdir, www, filename, interface, port, backlog, workers, connections, cpus,
+                        access_log) -> None:
+    """Refuse, before rendering, any value that would not be one plain token in nginx.conf."""
+    for name, path in (("work folder", workdir), ("www folder", www), ("access log", access_log)):
+        if path is not None and not (isinstance(path, str) and SAFE_PATH.fullmatch(path)):
+            raise BenchError(f"nginx.conf cannot take {name} {path!r}: use an absolute path of letters, digits and ._/-")
+    if not (isinstance(filename, str) and SAFE_NAME.fullmatch(filename)):
+        raise BenchError(f"nginx.conf cannot take the file name {filename!r}")
+    if not (isinstance(interface, str) and is_address(interface)):
+        raise BenchError(f"nginx.conf cannot take the interface {interface!r}: give an IP address or a hostname")
+    for name, value, low, high in (("port", port, 1, 65535), ("backlog", backlog, 1, 2**31 - 1),
+                                   ("workers", workers, 1, 4096), ("connections", connections, 1, 2**20)):
+        if type(value) is not int or not low <= value <= high:
+            raise BenchError(f"nginx.conf cannot take {name} {value!r}: choose {low} to {high}")
+    if any(type(cpu) is not int or not 0 <= cpu < 4096 for cpu in cpus):
+        raise BenchError(f"nginx.conf cannot take the CPUs {cpus!r}")
 
 
 def cpu_affinity(workers: int, cpus: tuple[int, ...]) -> str:
@@ -63,7 +92,7 @@ def cpu_affinity(workers: int, cpus: tuple[int, ...]) -> str:
 
 
 def version(host: Host, binary: str = "nginx") -> str | None:
-    result = host.run(f"{binary} -v", warn=True)
+    result = host.run(f"{shlex.quote(binary)} -v", warn=True)
     text = (result.stderr or result.stdout).strip()
     return text.split("/", 1)[-1] if result.ok and text else None
 
@@ -79,7 +108,7 @@ def start(host: Host, binary: str, conf: str, workdir: str) -> int:
     """Check the config, then start nginx in the foreground; return the master's pid."""
     for name in TEMP_PATHS:
         host.mkdir(f"{workdir}/temp/{name}")
-    check = host.run(f"{binary} -t -q -c {conf} -e {workdir}/error.log", warn=True)
+    check = host.run(shlex.join([binary, "-t", "-q", "-c", conf, "-e", f"{workdir}/error.log"]), warn=True)
     if not check.ok:
         raise BenchError(f"nginx rejects its config on {host}: {(check.stderr or check.stdout).strip().splitlines()[-1]}")
     return host.start([binary, "-c", conf, "-e", f"{workdir}/error.log"], log=f"{workdir}/nginx.out")
@@ -87,7 +116,7 @@ def start(host: Host, binary: str, conf: str, workdir: str) -> int:
 
 def stop(host: Host, binary: str, conf: str, workdir: str, pid: int, timeout: float = 10.0) -> None:
     """Graceful ``-s quit`` first; the master's pid is killed if it does not leave in time."""
-    host.run(f"{binary} -s quit -c {conf} -e {workdir}/error.log", warn=True)
+    host.run(shlex.join([binary, "-s", "quit", "-c", conf, "-e", f"{workdir}/error.log"]), warn=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not host.alive(pid):

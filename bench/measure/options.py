@@ -14,6 +14,7 @@ from bench.errors import BenchError
 from bench.records import read_env
 
 from . import cpus, matrix
+from .names import check_address, check_run_name
 
 ORDERS = ("paired", "sequential")
 # What a flag on the command line may name (the rest of the options come from invoke.yaml alone).
@@ -83,6 +84,12 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
         raise BenchError(f"unknown bench option {', '.join(sorted(unknown))}")
     given = {key: value for key, value in flags.items() if value not in (None, False)}
     cfg, lab = config.bench, config.lab
+    if "name" in given:
+        check_run_name(given["name"])
+    for value, flag in ((given.get("interface", cfg.interface), "--interface"),
+                        (given.get("server_address", lab.server_address), "--server-address")):
+        if value is not None:
+            check_address(value, flag)
     if given.get("keepalive") and given.get("close"):
         raise BenchError("--keepalive and --close each pick one half: pass one, or neither for both")
     profile_name = given.get("profile", cfg.profile)

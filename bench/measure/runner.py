@@ -24,6 +24,7 @@ from typing import Callable
 
 from bench import ratios, standalone
 from bench.errors import BenchError, HostLost
+from bench.hosts import Host
 from bench.records import Cell, CellRecord, Load, LoadResult, Status, append_record
 from bench.standalone.payload import payload_bytes
 from bench.stats import Interval, median_interval
@@ -31,6 +32,8 @@ from bench.stats import Interval, median_interval
 from . import loadgen, sampling, verdicts
 from .servers import CellFailed, Rig, Running, Servers, payload_name
 
+# Where each run makes its work folders (mktemp -d), on every host.
+WORK_PARENT = "/tmp"
 
 @dataclass
 class Settings:
@@ -46,7 +49,7 @@ class Settings:
     max_seconds: float  # or once the case's rounds have taken this long
     cv_threshold: float  # more spread than this across a cell's runs is "noisy"
     warmup: dict
-    workdir: str  # on the server and load hosts
+    work_name: str  # names the run's work folders, made fresh on the server and load hosts
     server_cpus: tuple[int, ...] = ()  # each server worker pinned to one of these; () for no pinning
     load_cpus: tuple[int, ...] = ()  # the load generator pinned to these
     start_timeout: float = 20.0
@@ -61,8 +64,9 @@ class Runner:
         self.run_dir = Path(run_dir)
         self.results = self.run_dir / "results.jsonl"
         self.say = say
-        self.workdir = settings.workdir
-        self.servers = Servers(rig, workdir=settings.workdir, run_dir=self.run_dir, interface=settings.interface,
+        self.workdir = ""  # on the server host; made by prepare()
+        self.made: list[tuple[Host, str]] = []  # the folders this run made, the only ones cleanup() removes
+        self.servers = Servers(rig, workdir="", run_dir=self.run_dir, interface=settings.interface,
                                backlog=settings.backlog, server_log=settings.server_log,
                                start_timeout=settings.start_timeout, cpus=settings.server_cpus)
 
@@ -71,23 +75,36 @@ class Runner:
         """Copy the server and its payload files to the server host, the probe to the load host; check the ports."""
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         host = self.rig.server
-        host.mkdir(f"{self.workdir}/www")
-        host.run(f"chmod 755 {shlex.quote(self.workdir)} {shlex.quote(self.workdir)}/www")
+        self.workdir = self.servers.workdir = self._make_workdir(host)
+        # Nginx's workers run as nobody: they may pass through the folder, not list it, and read www/.
+        www = f"{self.workdir}/www"
+        host.run(f"chmod 711 {shlex.quote(self.workdir)} && mkdir -m 755 {shlex.quote(www)}")
         for shipped in (standalone.SERVER, *standalone.SHIPPED):
             host.put(shipped, f"{self.workdir}/{shipped.name}")
         for size in sorted(set(payloads)):
             # World-readable: nginx's workers run as nobody.
             host.write_text(f"{self.workdir}/www/{payload_name(size)}", payload_bytes(size).decode("ascii"), mode=0o644)
         if not self.rig.load.is_local:
-            self.rig.load.put(standalone.PROBE, f"{self.workdir}/probe.py")
+            folder = self.workdir if self.rig.same_host else self._make_workdir(self.rig.load)
+            self.servers.probe_path = f"{folder}/probe.py"
+            self.rig.load.put(standalone.PROBE, self.servers.probe_path)
         for port in range(self.settings.port, self.settings.port + ports):
             if self.servers.probe(self.servers.url(port)).get("connected", True):
                 raise BenchError(f"port {port} on {self.rig.address} is in use: stop what listens there "
                                  f"or pass --port (a case's servers use {ports} ports from --port on)")
 
+    def _make_workdir(self, host: Host) -> str:
+        """A fresh folder of this run's own on ``host``, private (0700) until prepare() opens what must be."""
+        template = f"{WORK_PARENT}/twisted-lab-{self.settings.work_name}.XXXXXXXX"
+        path = host.run(f"mktemp -d {shlex.quote(template)}").stdout.strip()
+        self.made.append((host, path))
+        return path
+
     def cleanup(self) -> None:
-        for host in {id(self.rig.server): self.rig.server, id(self.rig.load): self.rig.load}.values():
-            host.run(f"rm -rf {shlex.quote(self.workdir)}", warn=True)
+        """Remove the work folders this run made, and only those."""
+        while self.made:
+            host, path = self.made.pop()
+            host.run(f"rm -rf {shlex.quote(path)}", warn=True)
 
     def measure(self, cell: Cell) -> CellRecord:
         """One cell alone; its record is appended. A failure is recorded, not raised."""

@@ -80,6 +80,7 @@ class Servers:
         self.rig, self.workdir, self.run_dir = rig, workdir, Path(run_dir)
         self.interface, self.backlog, self.server_log, self.start_timeout = interface, backlog, server_log, start_timeout
         self.cpus = cpus  # each worker pinned to one of these
+        self.probe_path = ""  # on a remote load host, where the runner put the probe
 
     def url(self, port: int) -> str:
         return f"http://{bracket(self.rig.address)}:{port}/"
@@ -98,7 +99,8 @@ class Servers:
             host.write_text(conf, nginx.render_config(
                 workdir=confdir, www=f"{self.workdir}/www", filename=payload_name(cell.payload),
                 interface=self.interface, port=port, backlog=self.backlog, workers=cell.workers,
-                connections=max(1024, cell.concurrency + 64), cpus=self.cpus))
+                connections=max(1024, cell.concurrency + 64), cpus=self.cpus,
+                access_log=f"{confdir}/access.log" if self.server_log else None))
             try:
                 running.pid = nginx.start(host, self.rig.nginx, conf, confdir)
             except BenchError as exc:
@@ -158,7 +160,7 @@ class Servers:
         """One GET from the load host: status, length, sha256 and headers, or an error."""
         if self.rig.load.is_local:
             return probe.fetch(url, timeout=2.0)
-        out = self.rig.load.run(f"python3 {shlex.quote(self.workdir + '/probe.py')} {shlex.quote(url)}", warn=True).stdout
+        out = self.rig.load.run(f"python3 {shlex.quote(self.probe_path)} {shlex.quote(url)}", warn=True).stdout
         try:
             return json.loads(out)
         except json.JSONDecodeError:
@@ -207,6 +209,8 @@ class Servers:
         if cell.server == "nginx":
             confdir = f"{self.workdir}/nginx-{cell.id}"
             copies = {f"{confdir}/error.log": local, f"{confdir}/nginx.conf": logs / f"{cell.id}-nginx.conf"}
+            if self.server_log:
+                copies[f"{confdir}/access.log"] = logs / f"{cell.id}-nginx-access.log"
         try:
             for source, target in copies.items():
                 if self.rig.server.exists(source):

@@ -7,12 +7,17 @@ from pathlib import Path
 from invoke import Exit
 
 from bench.errors import BenchError
+from bench.measure.names import check_run_name
 
 
 def run_folder(run: str, reports: str) -> Path:
-    """A run folder given as a path, or by its name under the reports folder."""
-    path = Path(run)
-    return path if path.is_dir() or path.is_absolute() else Path(reports) / run
+    """A run folder given as a path (it holds a ``/``, or is ``.`` or ``..``), else by its name under the reports folder.
+
+    What the current folder happens to hold never turns a name into a path.
+    """
+    if "/" in run or run in (".", ".."):
+        return Path(run)
+    return Path(reports) / check_run_name(run)
 
 
 def exits(interrupted: str = "interrupted"):

@@ -1,6 +1,7 @@
 """End to end: `inv bench` with a tiny load on real Nginx, Twisted and wrk."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,11 +30,11 @@ def inv(tmp_path, *args, **kwargs):
 
 
 def our_servers(run: str):
-    """Server processes of run ``run`` still alive (the run's workdir is /tmp/twisted-lab-RUN)."""
+    """Server processes of run ``run`` still alive (the run's work folder is /tmp/twisted-lab-RUN.XXXXXXXX)."""
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
         line = " ".join(proc.info["cmdline"] or [])
-        if f"/twisted-lab-{run}/" in line and proc.info["status"] != psutil.STATUS_ZOMBIE:
+        if f"/twisted-lab-{run}." in line and proc.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(line)
     return found
 
@@ -175,3 +176,52 @@ def test_statistics_missing_a_key_are_refused_before_anything_starts(tmp_path):
     with pytest.raises(BenchError, match="bench.statistics has no ci_target, max_seconds"):
         run_campaign(chosen)
     assert not (tmp_path / "old").exists()
+
+
+def test_a_run_name_with_shell_characters_is_one_line_and_runs_nothing(tmp_path):
+    marker = tmp_path / "marker"
+    done = inv(tmp_path, "bench", "--servers", "nginx", "--profile", "tiny", "--loadgen", "wrk",
+               "--name", f"x;touch {marker};true", timeout=60)
+    assert done.returncode == 1
+    assert "bad run name" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not marker.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/abs-run"])
+def test_a_run_folder_stays_under_reports(tmp_path, name):
+    reports = tmp_path / "a" / "b" / "reports"
+    reports.mkdir(parents=True)
+    env = {**os.environ, "INVOKE_BENCH_REPORTS": str(reports)}
+    done = subprocess.run([*INV, "bench", "--servers", "nginx", "--profile", "tiny", "--loadgen", "wrk",
+                           "--name", name], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "bad run name" in done.stderr
+    assert not (tmp_path / "a" / "escaped").exists() and not Path("/tmp/abs-run").exists()
+
+
+def test_the_resume_hint_quotes_the_run_folder(tmp_path):
+    reports = tmp_path / "my reports"
+    reports.mkdir()
+    write_run(reports / "done", [constructed_record("nginx", 1, [5])])
+    env = {**os.environ, "INVOKE_BENCH_REPORTS": str(reports)}
+    done = subprocess.run([*INV, "bench", "--servers", "nginx", "--name", "done"], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"--resume '{reports}/done'" in done.stderr
+
+
+def test_a_refused_run_leaves_another_runs_work_folder_alone(tmp_path):
+    port = free_port()
+    other = Path(f"/tmp/twisted-lab-busy-{port}")  # the folder the run's name named before runs made their own
+    other.mkdir()
+    (other / "server.py").write_text("# another run's\n")
+    try:
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", port))
+            busy.listen()
+            done = inv(tmp_path, "bench", "--servers", "nginx", "--profile", "tiny", "--loadgen", "wrk",
+                       "--port", str(port), "--name", f"busy-{port}", timeout=60)
+        assert done.returncode == 1 and "in use" in done.stderr
+        assert (other / "server.py").exists()
+        assert not list(Path("/tmp").glob(f"twisted-lab-busy-{port}.*")), "the run's own folder is removed"
+    finally:
+        shutil.rmtree(other, ignore_errors=True)

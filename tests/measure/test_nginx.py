@@ -53,8 +53,8 @@ def test_config_without_cpus_has_no_affinity():
 
 
 @contextmanager
-def running_nginx(size: int, workers: int, cpus: tuple[int, ...] = ()):
-    """A real nginx serving a ``size``-byte payload: yields (master pid, URL); gone afterwards."""
+def running_nginx(size: int, workers: int, cpus: tuple[int, ...] = (), access_log: bool = False):
+    """A real nginx serving a ``size``-byte payload: yields (master pid, URL, folder); gone afterwards."""
     # nginx's workers run as nobody: the folder must be reachable by all, unlike pytest's tmp_path.
     tmp_path = Path(tempfile.mkdtemp(prefix="twisted-lab-nginx-test-"))
     host = LocalHost()
@@ -67,11 +67,12 @@ def running_nginx(size: int, workers: int, cpus: tuple[int, ...] = ()):
     conf = tmp_path / "nginx.conf"
     conf.write_text(nginx.render_config(workdir=str(tmp_path), www=str(www), filename=payload_name(size),
                                         interface="127.0.0.1", port=port, backlog=1024, workers=workers,
-                                        connections=1024, cpus=cpus))
+                                        connections=1024, cpus=cpus,
+                                        access_log=f"{tmp_path}/access.log" if access_log else None))
     binary = nginx.find(host)
     pid = nginx.start(host, binary, str(conf), str(tmp_path))
     try:
-        yield pid, f"http://127.0.0.1:{port}/"
+        yield pid, f"http://127.0.0.1:{port}/", tmp_path
     finally:
         nginx.stop(host, binary, str(conf), str(tmp_path), pid)
         shutil.rmtree(tmp_path)
@@ -90,7 +91,7 @@ def fetch_when_up(url: str) -> dict:
 
 @pytest.mark.parametrize("size", [40, 10000])
 def test_nginx_serves_the_payload_and_leaves_no_process(size):
-    with running_nginx(size, workers=2) as (pid, url):
+    with running_nginx(size, workers=2) as (pid, url, _):
         answer = fetch_when_up(url)
         assert answer["status"] == 200
         assert answer["headers"]["content-length"] == str(size)
@@ -109,7 +110,7 @@ def _cpus_allowed(pid: int) -> str:
 def test_nginx_workers_run_on_their_cpus(cpus):
     if not set(cpus) <= os.sched_getaffinity(0):
         pytest.skip(f"needs CPUs {cpus}; this machine has fewer")
-    with running_nginx(40, workers=2, cpus=cpus) as (pid, url):
+    with running_nginx(40, workers=2, cpus=cpus) as (pid, url, _):
         assert fetch_when_up(url)["status"] == 200
         workers = sorted(psutil.Process(pid).children(), key=lambda w: w.pid)  # started in order, pids rising
         assert len(workers) == 2
@@ -122,3 +123,51 @@ def test_a_bad_config_is_one_clear_error(tmp_path):
     host = LocalHost()
     with pytest.raises(BenchError, match="nginx rejects its config"):
         nginx.start(host, nginx.find(host), str(conf), str(tmp_path))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"workdir": "/w/x;touch marker;"}, "cannot take work folder"),
+    ({"www": "/w/www; include /etc/passwd"}, "cannot take www folder"),
+    ({"www": "relative/www"}, "cannot take www folder"),
+    ({"filename": "p.html =404; }"}, "cannot take the file name"),
+    ({"filename": "../p.html"}, "cannot take the file name"),
+    ({"interface": "127.0.0.1:1 ssl; listen 0.0.0.0"}, "cannot take the interface"),
+    ({"port": "80; user root"}, "cannot take port"),
+    ({"backlog": 0}, "cannot take backlog"),
+    ({"workers": True}, "cannot take workers"),
+    ({"access_log": "/w/a.log main; error_log /etc/x"}, "cannot take access log"),
+    ({"cpus": ("1; user root",)}, "cannot take the CPUs"),
+])
+def test_a_value_that_is_not_one_plain_token_is_refused_before_rendering(change, message):
+    values = dict(workdir="/w", www="/w/www", filename="p.html", interface="127.0.0.1", port=80, backlog=511,
+                  workers=1, connections=64)
+    with pytest.raises(BenchError, match=message):
+        nginx.render_config(**{**values, **change})
+
+
+def test_an_ipv6_interface_is_bracketed():
+    text = nginx.render_config(workdir="/w", www="/w/www", filename="p.html", interface="::1", port=80,
+                               backlog=511, workers=1, connections=64)
+    assert "listen [::1]:80 backlog=511;" in text
+
+
+def test_shell_characters_in_a_path_reach_nginx_as_one_argument(tmp_path):
+    marker = tmp_path / "marker"
+    folder = tmp_path / f"x;touch {marker};true"
+    host = LocalHost()
+    with pytest.raises(BenchError, match="nginx rejects its config"):
+        nginx.start(host, nginx.find(host), f"{folder}/nginx.conf", str(folder))
+    nginx.stop(host, nginx.find(host), f"{folder}/nginx.conf", str(folder), pid=2**22, timeout=0)
+    assert not marker.exists()
+
+
+def test_the_access_log_is_off_unless_asked_for_and_then_logs_each_request():
+    with running_nginx(40, workers=1) as (_, url, folder):
+        assert fetch_when_up(url)["status"] == 200
+        assert not (folder / "access.log").exists()
+    with running_nginx(40, workers=1, access_log=True) as (_, url, folder):
+        assert fetch_when_up(url)["status"] == 200
+        deadline = time.monotonic() + 5
+        while '"GET / HTTP/1.1" 200 40' not in (folder / "access.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert '"GET / HTTP/1.1" 200 40' in (folder / "access.log").read_text()

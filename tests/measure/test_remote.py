@@ -93,7 +93,7 @@ def open_runner(tmp_path, lab, prefix):
 def test_a_remote_server_killed_mid_run_is_recorded_and_nothing_is_left(tmp_path, lab):
     runner, server, load = open_runner(tmp_path, lab, twisted_python_prefix(tmp_path))
     cell = twisted_cell()
-    log = tmp_path / "work" / "logs" / f"{cell.id}.log"
+    log = Path(runner.workdir) / "logs" / f"{cell.id}.log"
 
     def kill_the_master(events):
         os.kill(next(e for e in events if e["event"] == "listening")["pid"], signal.SIGKILL)
@@ -157,7 +157,7 @@ def kill_sshd(host) -> None:
 def test_a_connection_dropped_mid_cell_keeps_the_record_and_stops_the_server(tmp_path, own_lab):
     runner, server, load = open_runner(tmp_path, own_lab, twisted_python_prefix(tmp_path))
     cell = twisted_cell(profile={"keepalive": {"duration": 2, "concurrency": 8, "threads": 1}})
-    log = tmp_path / "work" / "logs" / f"{cell.id}.log"
+    log = Path(runner.workdir) / "logs" / f"{cell.id}.log"
 
     # 0.8 s after listening, the load generator is running
     dropper = once_listening(log, 0.8, lambda events: kill_sshd(own_lab.host("load")))

@@ -4,8 +4,8 @@ import shutil
 import signal
 import socket
 import sys
-import tempfile
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -20,6 +20,16 @@ from bench.measure.runner import Runner
 from bench.measure.servers import Rig, Running
 from bench.records import CellRecord, Status, read_records
 
+# Every runner a test made, so its work folder under /tmp goes when the test ends.
+made: list[Runner] = []
+
+
+@pytest.fixture(autouse=True)
+def remove_work_folders():
+    yield
+    while made:
+        made.pop().cleanup()
+
 
 def make_runner(tmp_path, interpreters=None, ports=1, **settings):
     host = LocalHost()
@@ -28,6 +38,7 @@ def make_runner(tmp_path, interpreters=None, ports=1, **settings):
               interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx",
               generator=generator, loadgen_binary=binary, server_cpus=os.cpu_count())
     runner = Runner(lab, support_settings(tmp_path, **settings), tmp_path / "run")
+    made.append(runner)
     runner.prepare([40], ports=ports)
     return runner
 
@@ -77,7 +88,7 @@ def test_a_server_that_never_answers_is_stopped_and_failed(tmp_path):
 def test_a_worker_dying_mid_run_flags_the_cell(tmp_path):
     runner = make_runner(tmp_path, repeats=2)
     cell = twisted_cell()
-    log = tmp_path / "work" / "logs" / f"{cell.id}.log"
+    log = Path(runner.workdir) / "logs" / f"{cell.id}.log"
 
     def kill_a_worker(events):
         os.kill(next(e for e in events if e["event"] == "ready")["pid"], signal.SIGKILL)
@@ -98,14 +109,12 @@ def test_a_port_in_use_is_refused_up_front(tmp_path):
 
 
 def test_a_case_is_measured_in_paired_rounds(tmp_path):
-    # Nginx's workers run as nobody: its files must be reachable by others, as under /tmp.
-    workdir = tempfile.mkdtemp(prefix="twisted-lab-test-")
+    runner = make_runner(tmp_path, repeats=2, max_repeats=3, ports=2)
     try:
-        runner = make_runner(tmp_path, repeats=2, max_repeats=3, ports=2, workdir=workdir)
         cells = [twisted_cell(servers=("nginx",)), twisted_cell()]
         nginx, twisted = runner.measure_case(cells, group="case-1")
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        runner.cleanup()
     for record in (nginx, twisted):
         assert record.status == "ok", record.reasons
         assert record.group == "case-1"
@@ -129,3 +138,45 @@ def test_a_load_with_failed_requests_flags_its_cell_and_is_no_number(tmp_path):
     assert result is not None and not result.clean
     assert record.status is Status.FLAGGED and "succeeded" in record.reasons[0]
     assert record.measured == [result] and record.numbers == []
+
+
+def test_each_run_makes_a_fresh_private_work_folder_and_removes_only_that(tmp_path):
+    # A folder by the old fixed name, as another run (or another user) may hold it.
+    other = Path(f"/tmp/twisted-lab-test-{os.getpid()}")
+    other.mkdir()
+    (other / "keep").write_text("another run's file")
+    try:
+        first = make_runner(tmp_path / "a", work_name=other.name.removeprefix("twisted-lab-"))
+        second = make_runner(tmp_path / "b", work_name=other.name.removeprefix("twisted-lab-"))
+        folders = [Path(first.workdir), Path(second.workdir)]
+        assert folders[0] != folders[1] and other not in folders
+        for folder in folders:
+            assert folder.name.startswith(f"{other.name}.")
+            assert folder.stat().st_uid == os.geteuid()
+            # nobody (Nginx's workers) may pass through it and read www/, not list it or write there.
+            assert folder.stat().st_mode & 0o777 == 0o711
+            assert (folder / "www").stat().st_mode & 0o777 == 0o755
+        first.cleanup()
+        assert not folders[0].exists() and folders[1].exists()
+        assert (other / "keep").exists()
+        second.cleanup()
+        assert not folders[1].exists() and (other / "keep").exists()
+    finally:
+        shutil.rmtree(other)
+
+
+def test_a_runner_refused_at_prepare_removes_its_own_folder_only(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        runner = Runner(Rig(server=LocalHost(), load=LocalHost(), address="127.0.0.1", interpreters={}, nginx=None,
+                            generator=loadgen.GENERATORS["wrk"], loadgen_binary="wrk", server_cpus=1),
+                        support_settings(tmp_path, port=busy.getsockname()[1]), tmp_path / "run")
+        assert runner.made == []
+        runner.cleanup()  # before prepare: nothing of its own, nothing removed
+        with pytest.raises(BenchError, match="in use"):
+            runner.prepare([40])
+    (host, folder), = runner.made
+    assert Path(folder).is_dir()
+    runner.cleanup()
+    assert not Path(folder).exists() and runner.made == []
