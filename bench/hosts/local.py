@@ -12,7 +12,14 @@ from invoke import Result
 
 from bench.errors import BenchError
 
-from .base import Host, cannot_start, command_failed, timed_out, unreadable
+from .base import (
+    SUDO_PASSWORD_VARIABLE,
+    Host,
+    cannot_start,
+    command_failed,
+    timed_out,
+    unreadable,
+)
 
 
 class LocalHost(Host):
@@ -28,7 +35,7 @@ class LocalHost(Host):
         # Its own session, so a timeout or Ctrl-C stops the command's whole tree and
         # Ctrl-C reaches the harness (Invoke's runner would forward it and go on).
         child = subprocess.Popen(["/bin/bash", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, start_new_session=True)
+                                 stderr=subprocess.PIPE, env=child_environment(env), start_new_session=True)
         try:
             stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -98,7 +105,7 @@ class LocalHost(Host):
             try:
                 child = subprocess.Popen(
                     argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    cwd=cwd, start_new_session=True,
+                    cwd=cwd, start_new_session=True, env=child_environment(),
                 )
             except OSError as exc:
                 raise BenchError(cannot_start(self.name, argv[0], exc.strerror)) from None
@@ -128,6 +135,12 @@ class LocalHost(Host):
                 os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def child_environment(extra: dict | None = None) -> dict[str, str]:
+    """This process's environment for a child, without the sudo password: the harness alone reads it."""
+    inherited = {name: value for name, value in os.environ.items() if name != SUDO_PASSWORD_VARIABLE}
+    return {**inherited, **(extra or {})}
 
 
 def _kill_tree(child: subprocess.Popen) -> None:

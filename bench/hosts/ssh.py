@@ -16,7 +16,14 @@ from invoke.exceptions import CommandTimedOut, UnexpectedExit
 
 from bench.errors import BenchError, HostLost
 
-from .base import Host, cannot_start, command_failed, timed_out, unreadable
+from .base import (
+    SUDO_PASSWORD_VARIABLE,
+    Host,
+    cannot_start,
+    command_failed,
+    timed_out,
+    unreadable,
+)
 from .local import LocalHost
 from .spec import HostSpec
 
@@ -63,6 +70,15 @@ class SSHHost(Host):
     def sudo(self, command, *, warn=False, timeout=None):
         if self.spec.user in (None, "root") and self.run("id -u").stdout.strip() == "0":
             return self.run(command, warn=warn, timeout=timeout)
+        if self.sudo_password is None:
+            # Never answer a prompt with a password we do not have: sudo -n fails instead of asking.
+            result = self.run("sudo -n sh -c " + shlex.quote(command), warn=True, timeout=timeout)
+            if not result.ok and "password is required" in result.stderr:
+                raise BenchError(f"{self.name}: sudo needs {self.spec.user or 'this user'}'s password: "
+                                 f"set {SUDO_PASSWORD_VARIABLE} in the environment, or allow sudo without one")
+            if not result.ok and not warn:
+                raise BenchError(command_failed(self.name, command, result))
+            return result
         try:
             return self.connection.sudo(
                 "sh -c " + shlex.quote(command), hide=True, warn=warn, timeout=timeout,
@@ -221,9 +237,6 @@ class _RecordNewKey:
         line = paramiko.hostkeys.HostKeyEntry([hostname], key).to_line()
         with open(self.path, "a") as out:
             out.write(line)
-
-
-SUDO_PASSWORD_VARIABLE = "BENCH_SUDO_PASSWORD"
 
 
 def open_host(target: str | None, lab, *, key: str | None = None, known_hosts: str | None = None,

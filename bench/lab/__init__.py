@@ -3,7 +3,15 @@
 What other areas and the tasks may use: bring a lab up, load it, check it, connect to
 its hosts and tear it down; its topology and the lines that show it.
 """
-from .namespaces import connect, down, load, missing_requirements, status, up
+from .namespaces import (
+    connect,
+    down,
+    load,
+    missing_packages,
+    missing_requirements,
+    status,
+    up,
+)
 from .topology import (
     LabHost,
     LabHostStatus,
@@ -15,4 +23,4 @@ from .topology import (
 )
 
 __all__ = ["LabHost", "LabHostStatus", "NamespaceLab", "connect", "down", "format_lab", "format_status",
-           "known_hosts_line", "layout", "load", "missing_requirements", "status", "up"]
+           "known_hosts_line", "layout", "load", "missing_packages", "missing_requirements", "status", "up"]

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pwd
 import re
 import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -38,6 +40,8 @@ from .topology import (
 )
 
 SSHD = "/usr/sbin/sshd"
+# Each tool the lab runs, and the Debian package that brings it (`inv lab.up` installs the missing ones).
+TOOLS = (("ip", "iproute2"), ("ssh-keygen", "openssh-client"), ("sshd", "openssh-server"))
 
 
 # sshd processes this process started, so `down` can reap them (no zombies).
@@ -48,11 +52,17 @@ def missing_requirements() -> str | None:
     """Why a lab cannot run on this machine, or None when it can."""
     if os.geteuid() != 0:
         return "the namespace lab needs root (ip netns, sshd); run it as root"
-    for tool, path in (("ip", shutil.which("ip")), ("ssh-keygen", shutil.which("ssh-keygen")),
-                       ("sshd", SSHD if os.access(SSHD, os.X_OK) else None)):
-        if path is None:
-            return f"the namespace lab needs {tool}: apt-get install iproute2 openssh-server openssh-client"
+    lacking = missing_packages()
+    if lacking:
+        return f"the namespace lab needs {' '.join(lacking)}: `inv lab.up` installs them, or apt-get install them"
     return None
+
+
+def missing_packages() -> list[str]:
+    """The packages of the lab's tools that this machine lacks."""
+    found = {"ip": shutil.which("ip"), "ssh-keygen": shutil.which("ssh-keygen"),
+             "sshd": SSHD if os.access(SSHD, os.X_OK) else None}
+    return [package for tool, package in TOOLS if found[tool] is None]
 
 
 def up(root: str | Path, names: tuple[str, ...] = ("server", "load"),
@@ -61,10 +71,9 @@ def up(root: str | Path, names: tuple[str, ...] = ("server", "load"),
     problem = missing_requirements()
     if problem:
         raise BenchError(problem)
-    root = Path(root).absolute()
+    root = own_folder(Path(root).absolute())
     if (root / STATE).exists():
         raise BenchError(f"a lab is already recorded in {root / STATE}; run `inv lab.down --root {root}` first")
-    root.mkdir(parents=True, exist_ok=True)
     lab = _claim_network(root, tuple(names), subnet, port)
     try:
         _start(lab, timeout)
@@ -76,8 +85,58 @@ def up(root: str | Path, names: tuple[str, ...] = ("server", "load"),
 
 def load(root: str | Path) -> NamespaceLab | None:
     """The lab recorded in ``root``, or None when there is none."""
-    state = Path(root).absolute() / STATE
+    root = Path(root).absolute()
+    if not root.exists():
+        return None
+    check_folder(root)  # root acts on what lab.json names: only a file of its own
+    state = root / STATE
     return NamespaceLab.from_json(state.read_text()) if state.exists() else None
+
+
+def own_folder(path: Path) -> Path:
+    """``path``, made private (0700) when missing, after :func:`check_folder`."""
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    return check_folder(path)
+
+
+def check_folder(path: Path) -> Path:
+    """Refuse a folder that is a symlink, someone else's, or writable by others: root writes keys and
+    configs there for an sshd with ``StrictModes no``, and reads lab.json from it."""
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise BenchError(f"lab folder {path} is not a plain folder (a symlink or a file): pick another --root (lab.root)")
+    if info.st_uid != os.geteuid():
+        raise BenchError(f"lab folder {path} belongs to {_user(info.st_uid)}, not you: "
+                         f"pick another --root (lab.root), or remove it if it is stale")
+    if info.st_mode & 0o022:
+        raise BenchError(f"lab folder {path} is writable by others (mode {stat.S_IMODE(info.st_mode):o}): "
+                         f"`chmod go-w {path}`, or pick another --root (lab.root)")
+    return path
+
+
+def write_file(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``path`` through a fresh temporary name beside it, never following a link planted there, then rename."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def down(root_or_lab: str | Path | NamespaceLab, timeout: float = 5.0) -> NamespaceLab | None:
@@ -159,9 +218,7 @@ def _claim_network(root: Path, names: tuple[str, ...], subnet: str | None, port:
 
 def _write_state(lab: NamespaceLab) -> None:
     """lab.json, atomically: a crash never leaves a half-written one for `down` to choke on."""
-    tmp = lab.root / f".{STATE}.{os.getpid()}"
-    tmp.write_text(lab.to_json())
-    tmp.replace(lab.root / STATE)
+    write_file(lab.root / STATE, lab.to_json())
 
 
 def _given_subnet(text: str, used: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
@@ -187,7 +244,7 @@ def _start(lab: NamespaceLab, timeout: float) -> None:
     _make_keys(lab)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
     for host in lab.hosts:
-        host.sshd_config.write_text(sshd_config(host, lab.authorized_keys))
+        write_file(host.sshd_config, sshd_config(host, lab.authorized_keys))
         host.pid_file.unlink(missing_ok=True)
         _children[str(host.pid_file)] = subprocess.Popen(
             ["ip", "netns", "exec", host.namespace, SSHD, "-D", "-f", str(host.sshd_config), "-E", str(host.log)],
@@ -202,7 +259,7 @@ def _make_keys(lab: NamespaceLab) -> None:
     """The client key and each host's key, generated in parallel; then known_hosts."""
     keys = [lab.key] + [path for host in lab.hosts for path in host.host_keys]
     for path in keys:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        own_folder(path.parent)
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".pub").unlink(missing_ok=True)
     jobs = [
@@ -215,8 +272,8 @@ def _make_keys(lab: NamespaceLab) -> None:
         output, _ = job.communicate()
         if job.returncode != 0:
             raise BenchError(f"ssh-keygen failed for {path}: {output.strip()}")
-    lab.authorized_keys.write_text(Path(f"{lab.key}.pub").read_text())
-    lab.known_hosts.write_text("".join(
+    write_file(lab.authorized_keys, Path(f"{lab.key}.pub").read_text())
+    write_file(lab.known_hosts, "".join(
         known_hosts_line(host, Path(f"{path}.pub").read_text())
         for host in lab.hosts for path in host.host_keys
     ))

@@ -154,7 +154,8 @@ def sshd_config(host: LabHost, authorized_keys: Path) -> str:
     lines += [f"HostKey {path}" for path in host.host_keys]
     lines += [
         f"PidFile {host.pid_file}",
-        f"AuthorizedKeysFile {authorized_keys}",
+        # The lab's key for root; a non-root user's own file (the lab folder is root's alone).
+        f"AuthorizedKeysFile {authorized_keys} .ssh/authorized_keys",
         "PermitRootLogin prohibit-password",
         "PubkeyAuthentication yes",
         "PasswordAuthentication no",

@@ -1,9 +1,14 @@
 """`inv lab.*`: a lab of network namespaces with real sshd on this machine."""
+import os
 import time
+from pathlib import Path
 
 from invoke import Exit, task
 
 from bench import lab as namespace_lab
+from bench.errors import BenchError
+from bench.hosts import LocalHost
+from bench.setup import packages
 
 from . import exits
 
@@ -19,10 +24,30 @@ def _root(c, root):
 @exits()
 def up(c, root=None, names="server,load", subnet=None):
     """Start lab hosts: one network namespace with its own sshd each."""
+    install_packages(namespace_lab.missing_packages())
     started = time.monotonic()
     lab = namespace_lab.up(_root(c, root), names=tuple(names.split(",")), subnet=subnet)
     print(f"up in {time.monotonic() - started:.3f} s")
     print("\n".join(namespace_lab.format_lab(lab)))
+
+
+def install_packages(names: list[str], os_release: str = "/etc/os-release") -> None:
+    """Install the lab's missing packages with apt, as `inv setup` installs its own."""
+    if not names:
+        return
+    if os.geteuid() != 0:
+        raise BenchError("the namespace lab needs root (ip netns, sshd); run it as root")
+    try:
+        debian = packages.is_debian_like(packages.parse_os_release(Path(os_release).read_text()))
+    except OSError:
+        debian = False
+    if not debian:
+        raise BenchError(f"the namespace lab needs {' '.join(names)} (Debian's names): install them with the "
+                         f"system's package manager, then run again")
+    packages.install(LocalHost(), names, log=print)
+    still = namespace_lab.missing_packages()
+    if still:
+        raise BenchError(f"apt-get reported success but {' '.join(still)} is still missing")
 
 
 @task(help=ROOT_HELP)

@@ -1,5 +1,9 @@
 """bench.hosts.ssh: strict host keys and reachability, against a real sshd in the lab."""
+import secrets
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +84,48 @@ def test_refused_port_names_host(lab):
     load = lab.host("load")
     with pytest.raises(BenchError, match=rf"^root@{load.address}:2299: unreachable .*sshd runs"):
         connect(f"root@{load.address}:2299", key_filename=str(lab.key), known_hosts=str(lab.known_hosts))
+
+
+@pytest.fixture
+def sudo_user(lab):
+    """A non-root user on the lab hosts whose sudo asks for a password: (name, password); removed after."""
+    if not shutil.which("sudo") or not shutil.which("useradd"):
+        pytest.skip("needs sudo and useradd (apt-get install sudo)")
+    name, password = f"tlab{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True)
+    try:
+        subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+        keys = Path(f"/home/{name}/.ssh/authorized_keys")
+        keys.parent.mkdir(mode=0o700)
+        keys.write_text(Path(f"{lab.key}.pub").read_text())
+        shutil.chown(keys.parent, name, name)
+        shutil.chown(keys, name, name)
+        rule = Path(f"/etc/sudoers.d/{name}")
+        rule.write_text(f"{name} ALL=(ALL) ALL\n")
+        rule.chmod(0o440)
+        yield name, password
+    finally:
+        Path(f"/etc/sudoers.d/{name}").unlink(missing_ok=True)
+        subprocess.run(["userdel", "-r", name], capture_output=True)
+
+
+@pytest.mark.lab
+def test_sudo_without_the_password_is_one_line_and_with_it_runs_as_root(lab, sudo_user):
+    name, password = sudo_user
+    server = lab.host("server")
+    target = f"{name}@{server.address}:{server.port}"
+    without = connect(target, key_filename=str(lab.key), known_hosts=str(lab.known_hosts))
+    try:
+        assert without.run("id -u").stdout.strip() != "0"
+        with pytest.raises(BenchError) as error:
+            without.sudo("id -u")
+        assert str(error.value) == (f"{target}: sudo needs {name}'s password: set BENCH_SUDO_PASSWORD in the "
+                                    f"environment, or allow sudo without one")
+    finally:
+        without.close()
+    with_password = connect(target, key_filename=str(lab.key), known_hosts=str(lab.known_hosts),
+                            sudo_password=password)
+    try:
+        assert with_password.sudo("id -u").stdout.strip() == "0"
+    finally:
+        with_password.close()

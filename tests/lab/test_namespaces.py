@@ -171,3 +171,58 @@ def test_task_reports_a_bench_error_in_one_line(requirements, tmp_path):
     c = Context(Config(overrides={"lab": {"root": str(tmp_path)}}))
     with pytest.raises(Exit, match=r"^error: subnet 127.0.9.0/24 overlaps 127.0.0.0/8[^\n]*$"):
         lab_tasks.up(c, subnet="127.0.9.0/24")
+
+
+@pytest.mark.parametrize("spoil", ["someone else's", "writable by others", "a symlink"])
+def test_a_lab_root_that_is_not_ours_alone_is_refused(requirements, tmp_path, spoil):
+    root = tmp_path / "root"
+    if spoil == "a symlink":
+        (tmp_path / "elsewhere").mkdir()
+        root.symlink_to(tmp_path / "elsewhere")
+        expected = "not a plain folder"
+    else:
+        root.mkdir()
+        if spoil == "someone else's":
+            os.chown(root, 65534, 65534)  # nobody, as if a stranger made /tmp/twisted-lab first
+            expected = "belongs to nobody, not you"
+        else:
+            root.chmod(0o777)
+            expected = "writable by others"
+    with pytest.raises(BenchError, match=expected):
+        namespace_lab.up(root)
+    with pytest.raises(BenchError, match=expected):
+        namespace_lab.load(root)  # `down` and `status` act on its lab.json only when it is ours
+    assert not list(root.iterdir())
+
+
+@pytest.mark.lab
+def test_sshd_config_and_keys_are_written_through_fresh_files_not_planted_links(requirements, tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "server").mkdir(parents=True)
+    outside.mkdir()
+    planted = {root / "server" / "sshd_config": outside / "config", root / "authorized_keys": outside / "keys",
+               root / "known_hosts": outside / "known"}
+    for link, target in planted.items():
+        target.write_text("untouched\n")
+        link.symlink_to(target)
+    lab = namespace_lab.up(root, names=("server",))
+    try:
+        assert all(target.read_text() == "untouched\n" for target in planted.values())
+        assert not any(link.is_symlink() for link in planted)
+        assert f"ListenAddress {lab.host('server').address}" in (root / "server" / "sshd_config").read_text()
+        assert [state.accepting for state in namespace_lab.status(lab)] == [True]
+        assert not list(root.rglob(".*"))  # no temporary file left behind
+    finally:
+        namespace_lab.down(root)
+
+
+def test_task_up_installs_the_lab_packages_it_lacks(requirements, tmp_path, monkeypatch, capsys):
+    # sshd looked for where there is none: the lab lacks openssh-server, which apt then "installs"
+    # (it is already there, so apt-get does nothing, but it runs).
+    monkeypatch.setattr(namespaces, "SSHD", str(tmp_path / "no-sshd"))
+    assert namespace_lab.missing_packages() == ["openssh-server"]
+    with pytest.raises(Exit) as stopped:
+        lab_tasks.up(Context(Config(overrides={"lab": {"root": str(tmp_path / "lab")}})))
+    assert "apt-get reported success but openssh-server is still missing" in str(stopped.value)
+    assert "apt-get install openssh-server" in capsys.readouterr().out
+    assert not (tmp_path / "lab").exists()

@@ -85,7 +85,7 @@ def test_sshd_config_is_key_only_and_self_contained(tmp_path):
     lab = topology.layout(tmp_path, ("server",), SUBNET, "a1b2c3")
     lines = topology.sshd_config(lab.host("server"), lab.authorized_keys).splitlines()
     for line in ["ListenAddress 10.210.7.2:2222", f"HostKey {tmp_path}/server/ssh_host_ed25519_key",
-                 f"PidFile {tmp_path}/server/sshd.pid", f"AuthorizedKeysFile {tmp_path}/authorized_keys",
+                 f"PidFile {tmp_path}/server/sshd.pid", f"AuthorizedKeysFile {tmp_path}/authorized_keys .ssh/authorized_keys",
                  "PermitRootLogin prohibit-password", "PasswordAuthentication no", "UsePAM no",
                  "StrictModes no", "Subsystem sftp internal-sftp"]:
         assert line in lines
