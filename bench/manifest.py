@@ -45,6 +45,26 @@ def tool_binary(host: Host, prefix: str, name: str) -> str | None:
     return path if host.run(f"test -x {shlex.quote(path)}", warn=True).ok else None
 
 
+def loadgen_provenance(tool: str, binary: str, manifest: dict, chosen: str | None) -> dict:
+    """Where the load generator ``tool`` at ``binary`` came from, by its host's manifest, and why the
+    seed's weighttp did not make the numbers when it did not: ``{"source": ..., "replaced": reason or None}``."""
+    tools = manifest.get("tools") or {}
+    source = {"kind": "unrecorded", "path": binary}
+    for entry in tools.values():
+        if entry.get("path") and posixpath.normpath(entry["path"]) == posixpath.normpath(binary):
+            source = dict(entry.get("source") or source)
+    replaced = None
+    if not tool.startswith("weighttp"):
+        weighttp = (tools.get("weighttp") or {}).get("source") or {}
+        if chosen == tool:
+            replaced = f"{tool} was chosen (--loadgen {tool} or bench.loadgen)"
+        elif weighttp.get("kind") == "fallback":
+            replaced = f"weighttp could not be built by `inv setup` ({weighttp.get('reason', 'no reason recorded')})"
+        else:
+            replaced = "weighttp is not installed: run `inv setup --only weighttp`"
+    return {"source": source, "replaced": replaced}
+
+
 def describe_source(source: dict) -> str:
     """One phrase for where a tool came from."""
     kind = source.get("kind")
@@ -56,4 +76,6 @@ def describe_source(source: dict) -> str:
         instead = source.get("instead") or f"{source.get('package')} {source.get('version')}"
         missing = f"pinned {source['fetch']['file']} unavailable" if source.get("fetch") else "no pinned tarball"
         return f"FALLBACK to {instead} ({missing})"
+    if kind == "unrecorded":
+        return f"not from `inv setup` ({source['path']})"
     return f"{kind} {source.get('path', '')}".strip()

@@ -28,6 +28,27 @@ def tuning_warnings(env: dict) -> list[str]:
     return lines + [""] if lines else []
 
 
+def loadgen_warnings(env: dict) -> list[str]:
+    """A line for each load host where the seed's weighttp did not make the numbers."""
+    lines = []
+    for host in env.get("hosts", []):
+        facts = host.get("loadgen") or {}
+        if facts.get("replaced"):
+            lines.append(f"> {MARK} **The seed's load generator, weighttp, was replaced by {facts.get('version') or facts['tool']}** "
+                         f"on {host['name']}: {facts['replaced']}. Its figures are not weighttp's.")
+    return lines + [""] if lines else []
+
+
+def loadgen_words(facts: dict | None) -> str:
+    """The load generator's version and where it came from, in one cell."""
+    if not facts:
+        return "—"
+    words = facts.get("version") or facts.get("tool") or "—"
+    if facts.get("source"):
+        words += f", {describe_source(facts['source'])}"
+    return words + (" (replaces weighttp)" if facts.get("replaced") else "")
+
+
 def tuning_section(env: dict) -> list[str]:
     hosts = [h for h in env.get("hosts", []) if (h.get("tuning") or {}).get("settings")]
     if not hosts:
@@ -80,7 +101,7 @@ def environment_section(env: dict) -> list[str]:
     ]
     for name in sorted({n for h in hosts for n in h.get("pythons", {})}):
         rows.append([f"Twisted on {name}", *[_python_words(h.get("pythons", {}).get(name)) for h in hosts]])
-    rows.append(["load generator", *[(h.get("loadgen") or {}).get("version") or "—" for h in hosts]])
+    rows.append(["load generator", *[loadgen_words(h.get("loadgen")) for h in hosts]])
     lines = ["## Environment", "", tabulate(rows, ["", *names], tablefmt="github", disable_numparse=True), ""]
     keys = sorted({k for h in hosts for k in h.get("sysctl", {})})
     if keys:

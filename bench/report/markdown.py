@@ -13,7 +13,12 @@ from bench.stats import summarize
 
 from . import headline
 from .charts import chart_links
-from .machines import environment_section, settings_section, tuning_warnings
+from .machines import (
+    environment_section,
+    loadgen_warnings,
+    settings_section,
+    tuning_warnings,
+)
 from .summary import MARK, per_core, req_per_s, workers
 
 
@@ -228,7 +233,7 @@ def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
     intro += [f"{len(records)} cells; req/s is the median of the measured runs that are clean numbers (warm-ups "
               f"and runs with failed, errored or non-2xx requests excluded), min–max their spread; *vs nginx* is "
               f"the Twisted/Nginx ratio at the same workers with its 95 % interval.", ""]
-    body = (tuning_warnings(env) + headline.answer_section(records) + problems_section(records) + ["## Results", ""]
+    body = (tuning_warnings(env) + loadgen_warnings(env) + headline.answer_section(records) + problems_section(records) + ["## Results", ""]
             + results_section(records) + headline.drift_section(records)
             + scaling_section(records) + chart_links(charts) + saturation_section(records, env) + workers_section(records)
             + environment_section(env) + settings_section(env) + commands_section(records))
