@@ -171,7 +171,9 @@ def check_loads(cells, options: Options, generator, binary: str) -> None:
 
 def capture_env(options, run_dir, server_host, load_host, interpreters, nginx_binary, generator, binary) -> dict:
     """env.json: the run's settings and, per host, what it is and how it was tuned and provisioned."""
-    loadgen_facts = {"tool": generator.name, "path": binary, "version": loadgen.version(load_host, binary)}
+    loadgen_facts = {"tool": generator.name, "path": binary, "version": loadgen.version(load_host, binary),
+                     **manifest.loadgen_provenance(generator.name, binary, manifest.read_manifest(load_host, options.prefix),
+                                                   options.loadgen)}
     profile = tune.load_profile(options.tune_profile)
     hosts = []
     same = server_host is load_host
