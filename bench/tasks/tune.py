@@ -28,10 +28,12 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
          known_hosts=None, trust_new_host=False):
     """Apply, check, plan or revert the kernel and open-file tuning, here or on lab hosts.
 
-    Exit codes: 0 tuned (or reverted), 1 error (invalid profile, a value that did not
-    verify, an unreachable host; nothing is changed on a host whose profile is invalid),
-    2 not tuned (--check) or applied only in part (keys read-only, absent, or global
-    inside a network namespace). Several hosts: 1 if any host failed, else 2 if any
+    A raise-only key the host already has more of is kept, not lowered ("already
+    higher, kept"). Exit codes: 0 tuned (or reverted), 1 error (invalid profile, a
+    value that did not verify, an unreachable host, another `inv tune` applying or
+    reverting there; nothing is changed on a host whose profile is invalid), 2 not
+    tuned (--check) or applied only in part (keys read-only, absent, or global inside a
+    network namespace or container). Several hosts: 1 if any host failed, else 2 if any
     was partial. Sudo is used when the user is not root; its password comes from the
     BENCH_SUDO_PASSWORD environment variable.
     """
