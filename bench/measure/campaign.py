@@ -4,11 +4,13 @@ This is where the pieces meet; each piece stays ignorant of the others.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import resource
 import shlex
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +20,7 @@ from bench.hosts import Host, open_host
 from bench.records import CellRecord, Status, latest, read_records, write_env
 from bench.stats import summarize
 
-from . import cpus, environment, loadgen, matrix, nginx
+from . import cpus, environment, interrupts, loadgen, matrix, nginx
 from .options import Options
 from .runner import Runner, Settings, warmup_load
 from .servers import Rig
@@ -77,12 +79,49 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     if missing:
         raise BenchError(f"bench.statistics has no {', '.join(missing)}: set it in invoke.yaml "
                          f"(a run resumed from an older harness: start a new run instead)")
-    if resume is not None:
-        run_dir = Path(resume)
-    else:
-        run_dir = Path(options.reports) / (options.name or time.strftime("%Y%m%d-%H%M%S"))
+    run_dir = Path(resume) if resume is not None else new_run_dir(options)
+    with claimed(run_dir, resume is not None):
+        return _run(options, run_dir, lab_config=lab_config, trust_new=trust_new, resume=resume, say=say)
+
+
+def new_run_dir(options: Options) -> Path:
+    """reports/<name>, or reports/<timestamp>[-N] for a run without a name: never one that holds results."""
+    reports = Path(options.reports)
+    if options.name:
+        run_dir = reports / options.name
         if (run_dir / "results.jsonl").exists():
-            raise BenchError(f"{run_dir} already holds results: pick another --name, or pass --resume {shlex.quote(str(run_dir))}")
+            raise BenchError(f"{run_dir} already holds results: pick another --name, "
+                             f"or pass --resume {shlex.quote(str(run_dir))}")
+        return run_dir
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return next(reports / name for name in [stamp, *(f"{stamp}-{n}" for n in range(2, 100))]
+                if not (reports / name).exists())
+
+
+@contextmanager
+def claimed(run_dir: Path, resume: bool):
+    """Hold the run folder for this run alone: a second `inv bench` on it (same name, or --resume) is refused."""
+    made = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(run_dir / ".lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BenchError(f"another `inv bench` is writing {run_dir}: wait for it to end, "
+                                 f"or pick another --name") from None
+            if not resume and (run_dir / "results.jsonl").exists():  # another run got here first and finished
+                raise BenchError(f"{run_dir} already holds results: pick another --name, "
+                                 f"or pass --resume {shlex.quote(str(run_dir))}")
+            yield
+    finally:
+        if made and [path.name for path in run_dir.iterdir()] == [".lock"]:  # refused before it wrote anything
+            (run_dir / ".lock").unlink()
+            run_dir.rmdir()
+
+
+def _run(options: Options, run_dir: Path, *, lab_config, trust_new: bool, resume: Path | None,
+         say: Callable[[str], None]) -> Path:
     server_host, load_host, address, interface = open_lab(options, lab_config, trust_new)
     where = "" if server_host.is_local and load_host.is_local else f" (server {server_host}, load {load_host})"
 
@@ -132,28 +171,30 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     runner = Runner(rig, settings, run_dir, say=say)
     say(f"{len(todo)} cells in {len(cases)} {'cases' if options.order == 'paired' else 'steps'} "
         f"({options.order}), {generator.name} as load generator{where}, results in {run_dir}/")
-    try:
-        runner.prepare(options.payloads, ports=max((len(case) for case in cases), default=1))
-        number = 0
-        for case in cases:
-            for record in runner.measure_case(case, group=case_id(case)):
-                number += 1
-                say(f"[{number}/{len(todo)}] {progress_line(record)}")
-    except KeyboardInterrupt:
-        say(f"interrupted: the cells measured so far are kept in {run_dir}/results.jsonl; "
-            f"`inv bench --resume {shlex.quote(str(run_dir))}` measures the rest")
-        raise
-    except BenchError as exc:
-        raise BenchError(f"{exc} — measured cells are kept; `inv bench --resume {shlex.quote(str(run_dir))}` goes on") from None
-    finally:
+    with interrupts.as_interrupts():  # SIGTERM and SIGHUP end a run as Ctrl-C does
         try:
-            runner.cleanup()
-        except BenchError:
-            pass  # a lost connection must not hide the report
-        if (run_dir / "results.jsonl").exists():
-            report.write(run_dir)
-        server_host.close()
-        load_host.close()
+            runner.prepare(options.payloads, ports=max((len(case) for case in cases), default=1))
+            number = 0
+            for case in cases:
+                for record in runner.measure_case(case, group=case_id(case)):
+                    number += 1
+                    say(f"[{number}/{len(todo)}] {progress_line(record)}")
+        except KeyboardInterrupt:
+            say(f"interrupted: the cells measured so far are kept in {run_dir}/results.jsonl; "
+                f"`inv bench --resume {shlex.quote(str(run_dir))}` measures the rest")
+            raise
+        except BenchError as exc:
+            raise BenchError(f"{exc} — measured cells are kept; `inv bench --resume {shlex.quote(str(run_dir))}` goes on") from None
+        finally:
+            with interrupts.deferred():  # a second signal waits until the report is written
+                try:
+                    runner.cleanup()
+                except BenchError:
+                    pass  # a lost connection must not hide the report
+                if (run_dir / "results.jsonl").exists():
+                    report.write(run_dir)
+                server_host.close()
+                load_host.close()
     return run_dir
 
 

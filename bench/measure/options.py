@@ -84,12 +84,6 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
         raise BenchError(f"unknown bench option {', '.join(sorted(unknown))}")
     given = {key: value for key, value in flags.items() if value not in (None, False)}
     cfg, lab = config.bench, config.lab
-    if "name" in given:
-        check_run_name(given["name"])
-    for value, flag in ((given.get("interface", cfg.interface), "--interface"),
-                        (given.get("server_address", lab.server_address), "--server-address")):
-        if value is not None:
-            check_address(value, flag)
     if given.get("keepalive") and given.get("close"):
         raise BenchError("--keepalive and --close each pick one half: pass one, or neither for both")
     profile_name = given.get("profile", cfg.profile)
@@ -137,19 +131,63 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
         tune_profile=config.tune.profile,
         command=command,
     )
-    if options.repeats < 1:
-        raise BenchError("--repeats must be at least 1")
+    return checked(options)
+
+
+# Upper bounds a real run can reach: rounds of a second or more each, and workers for the
+# biggest machines (a worker per hardware thread).
+MAX_REPEATS = 100
+MAX_WORKERS = 1024
+# Option -> the type of its value, or of each item for a tuple (bool is never an int here).
+KINDS = {"servers": str, "interpreters": str, "modes": str, "resources": str, "payloads": int, "keepalive": bool,
+         "workers": int, "repeats": int, "statistics": dict, "loadgen": (str, type(None)), "profile_name": str,
+         "profile": dict, "order": str, "server_cpus": int, "load_cpus": int, "port": int,
+         "interface": (str, type(None)), "backlog": int, "server_log": bool, "server_host": (str, type(None)),
+         "load_host": (str, type(None)), "server_address": (str, type(None)), "reports": str,
+         "name": (str, type(None)), "prefix": str, "tune_profile": str, "command": str}
+TUPLES = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers", "server_cpus",
+          "load_cpus")
+
+
+def checked(options: Options) -> Options:
+    """The options, or a one-line error for a value of the wrong type or out of bounds (also for a resumed run)."""
+    for name, kind in KINDS.items():
+        value = getattr(options, name)
+        items = value if name in TUPLES and isinstance(value, tuple) else (value,)
+        wrong = name in TUPLES and not isinstance(value, tuple)
+        wrong = wrong or any(not isinstance(item, kind) or (isinstance(item, bool) and kind is int) for item in items)
+        if wrong:
+            raise BenchError(f"option {name} is {value!r}, which is not {_kind_words(kind, name in TUPLES)}")
+    if not 1 <= options.repeats <= MAX_REPEATS:
+        raise BenchError(f"--repeats {options.repeats} is out of range: choose 1 to {MAX_REPEATS} rounds")
+    for count in options.workers:
+        if not 1 <= count <= MAX_WORKERS:
+            raise BenchError(f"--workers {count} is out of range: choose 1 to {MAX_WORKERS} worker processes")
     if not 0 < options.port < 65536:
         raise BenchError(f"--port {options.port} is out of range: choose 1 to 65535")
+    if options.name is not None:
+        check_run_name(options.name)
+    for value, flag in ((options.interface, "--interface"), (options.server_address, "--server-address")):
+        if value is not None:
+            check_address(value, flag)
+    if options.order not in ORDERS:
+        raise BenchError(f"unknown order {options.order!r}: choose paired (servers in turn, round by round) or sequential")
     return options
 
 
+def _kind_words(kind, many: bool) -> str:
+    names = " or ".join(k.__name__.replace("NoneType", "null") for k in (kind if isinstance(kind, tuple) else (kind,)))
+    return f"a list of {names}" if many else names
+
+
 def stored(run_dir: Path) -> Options:
-    """The options a run was started with, from its env.json."""
+    """The options a run was started with, from its env.json, checked as a new run's are."""
     env = read_env(run_dir / "env.json")
     if not env:
         raise BenchError(f"{run_dir} is not a run folder (no env.json): give a folder made by `inv bench`")
-    return Options.from_dict(env["options"])
+    if not isinstance(env.get("options"), dict):
+        raise BenchError(f"{run_dir / 'env.json'} has no options: it was not written by `inv bench`; start a new run")
+    return checked(Options.from_dict(env["options"]))
 
 
 def resume_conflicts(stored: Options, given: Options) -> list[str]:

@@ -14,10 +14,7 @@ also when a failure or Ctrl-C ends it early.
 from __future__ import annotations
 
 import shlex
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -29,7 +26,7 @@ from bench.records import Cell, CellRecord, Load, LoadResult, Status, append_rec
 from bench.standalone.payload import payload_bytes
 from bench.stats import Interval, median_interval
 
-from . import loadgen, sampling, verdicts
+from . import interrupts, loadgen, sampling, verdicts
 from .servers import CellFailed, Rig, Running, Servers, payload_name
 
 # Where each run makes its work folders (mktemp -d), on every host.
@@ -131,7 +128,7 @@ class Runner:
                     record.interrupt(str(exc) or "interrupted by Ctrl-C")
             raise
         finally:
-            with interrupts_deferred():  # a second Ctrl-C must not leave a server running
+            with interrupts.deferred():  # a second Ctrl-C must not leave a server running
                 stopping = time.monotonic()
                 for record, running in started:
                     self.servers.stop(running, record)
@@ -150,7 +147,7 @@ class Runner:
         live = []
         for index, record in enumerate(records):
             try:
-                with interrupts_deferred():  # a server that started is always known, so always stopped
+                with interrupts.deferred():  # a server that started is always known, so always stopped
                     running = self.servers.start(record.cell, self.settings.port + index, record)
                     started.append((record, running))
                 record.verify = self.servers.wait_ready(running)
@@ -261,22 +258,6 @@ def warmup_load(load: Load, warmup: dict) -> Load | None:
     if not (warmup.get("requests") or warmup.get("duration")):
         return None
     return replace(load, requests=warmup.get("requests"), duration=warmup.get("duration"))
-
-
-@contextmanager
-def interrupts_deferred():
-    """Hold Ctrl-C until the block is done, then raise it: for starting and stopping servers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
 
 
 def _unclean(result: LoadResult) -> str:

@@ -15,7 +15,7 @@ import pytest
 from support import constructed_record, free_port, options, write_run
 
 from bench.errors import BenchError
-from bench.measure.campaign import run_campaign, unclean_cells
+from bench.measure.campaign import claimed, new_run_dir, run_campaign, unclean_cells
 from bench.records import read_records
 from bench.report.charts import write_charts
 from bench.report.markdown import render
@@ -84,7 +84,22 @@ def test_report_task_rebuilds_the_report(tmp_path):
     assert report.read_text() == first
 
 
-def test_ctrl_c_stops_the_servers_and_keeps_measured_cells(tmp_path):
+def orphaned_nginx_workers(moment: float) -> list[int]:
+    """Nginx workers started after ``moment`` whose master is gone (their command lines do not name the run)."""
+    orphans = []
+    for proc in psutil.process_iter(["name", "create_time", "status", "cmdline"]):
+        if proc.info["name"] != "nginx" or proc.info["create_time"] < moment or proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        parent = proc.parent()
+        if "worker" in " ".join(proc.info["cmdline"] or []) and (parent is None or parent.name() != "nginx"):
+            orphans.append(proc.pid)
+    return orphans
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_stops_the_servers_and_keeps_measured_cells(tmp_path, signal_number):
+    """Ctrl-C, a CI timeout (SIGTERM) and a closed SSH session (SIGHUP) all end a run the same way."""
+    began = time.time() - 1
     port = free_port()
     env = {**os.environ, "INVOKE_BENCH_REPORTS": str(tmp_path)}
     proc = subprocess.Popen([*INV, "bench", "--keepalive", "--profile", "tiny", "--payloads", "40,41,42,43",
@@ -94,15 +109,17 @@ def test_ctrl_c_stops_the_servers_and_keeps_measured_cells(tmp_path):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(read_records(results)) < 1:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal_number)
     out, _ = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    assert proc.returncode == 130, out
     kept = read_records(results)
     assert kept and kept[0].status == "ok", out
     assert len(kept) < 4, "the run should have been cut short"
-    assert "kept in" in out
+    assert "kept in" in out and "--resume" in out
     assert (tmp_path / f"cut-{port}" / "report.md").exists()
     assert not our_servers(f"cut-{port}")
+    time.sleep(0.2)
+    assert not orphaned_nginx_workers(began), out
 
 
 @pytest.mark.parametrize("args, message", [
@@ -225,3 +242,24 @@ def test_a_refused_run_leaves_another_runs_work_folder_alone(tmp_path):
         assert not list(Path("/tmp").glob(f"twisted-lab-busy-{port}.*")), "the run's own folder is removed"
     finally:
         shutil.rmtree(other, ignore_errors=True)
+
+
+def test_a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it(tmp_path):
+    run_dir = tmp_path / "same"
+    with claimed(run_dir, resume=False):
+        with pytest.raises(BenchError, match="another `inv bench` is writing"):
+            with claimed(run_dir, resume=True):
+                pass
+        (run_dir / "results.jsonl").write_text("")
+    with pytest.raises(BenchError, match="already holds results"):
+        with claimed(run_dir, resume=False):
+            pass
+    assert (run_dir / "results.jsonl").exists()  # the refused run removed nothing
+
+
+def test_runs_without_a_name_in_the_same_second_get_folders_of_their_own(tmp_path):
+    chosen = replace(options(), reports=str(tmp_path))
+    first = new_run_dir(chosen)
+    first.mkdir()
+    second = new_run_dir(chosen)
+    assert second != first and not second.exists()

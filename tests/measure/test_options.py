@@ -32,7 +32,9 @@ def test_a_profile_can_override_the_statistics():
 @pytest.mark.parametrize("flags, message", [
     ({"order": "random"}, "unknown order 'random'"),
     ({"keepalive": True, "close": True}, "pick one half"),
-    ({"repeats": "0"}, "--repeats must be at least 1"),
+    ({"repeats": "0"}, "--repeats 0 is out of range: choose 1 to 100 rounds"),
+    ({"repeats": "1000000000"}, "--repeats 1000000000 is out of range: choose 1 to 100 rounds"),
+    ({"workers": "100000"}, "--workers 100000 is out of range: choose 1 to 1024 worker processes"),
     ({"port": "70000"}, "out of range"),
     ({"server_cpus": "one"}, "bad CPU list"),
     ({"profile": "huge"}, "unknown load profile"),
@@ -60,3 +62,26 @@ def test_stored_options_from_before_rounds_read_as_sequential(tmp_path):
     assert Options.from_dict(old).order == "sequential"
     with pytest.raises(BenchError, match="lack repeats"):
         Options.from_dict({k: v for k, v in old.items() if k != "repeats"})
+
+
+@pytest.mark.parametrize("env, message", [
+    ("{not json", "env.json is not JSON"),
+    ("[1, 2]", "env.json holds a JSON list, not an object"),
+    ('{"run": "x"}', "env.json has no options"),
+])
+def test_a_broken_env_json_is_one_line_on_resume(tmp_path, env, message):
+    (tmp_path / "env.json").write_text(env)
+    with pytest.raises(BenchError, match=message):
+        stored(tmp_path)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"workers": "12"}, "option workers is '12', which is not a list of int"),
+    ({"repeats": 3.5}, "option repeats is 3.5, which is not int"),
+    ({"keepalive": ["yes"]}, "option keepalive is .'yes',., which is not a list of bool"),
+    ({"repeats": 10**9}, "out of range"),
+])
+def test_resume_checks_the_stored_options_again(tmp_path, change, message):
+    (tmp_path / "env.json").write_text(json.dumps({"options": {**options().to_dict(), **change}}))
+    with pytest.raises(BenchError, match=message):
+        stored(tmp_path)
