@@ -187,7 +187,10 @@ def stored(run_dir: Path) -> Options:
         raise BenchError(f"{run_dir} is not a run folder (no env.json): give a folder made by `inv bench`")
     if not isinstance(env.get("options"), dict):
         raise BenchError(f"{run_dir / 'env.json'} has no options: it was not written by `inv bench`; start a new run")
-    return checked(Options.from_dict(env["options"]))
+    try:
+        return checked(Options.from_dict(env["options"]))
+    except BenchError as exc:
+        raise BenchError(f"{run_dir / 'env.json'}: {exc}") from None
 
 
 def resume_conflicts(stored: Options, given: Options) -> list[str]:
