@@ -85,16 +85,16 @@ class SetupTarget:
             self.host.run(f"mv -f {shlex.quote(remote + '.part')} {shlex.quote(remote)}")
         return remote
 
-    def wheels(self) -> str | None:
-        """The host's folder of dependency wheels for an offline lab (``CACHE/wheels``),
-        brought up to date from the controller's; None when there is none."""
-        local = self.cache / "wheels"
+    def wheels(self, local: Path | None = None) -> str | None:
+        """The host's copy of a folder of dependency files under the controller's cache (by default
+        ``CACHE/wheels``, filled by hand), brought up to date; None when there is none."""
+        local = local or self.cache / "wheels"
         files = sorted(p for p in local.glob("*") if p.is_file() and not p.name.startswith(".")) if local.is_dir() else []
         if not files:
             return None
         if self.host.is_local:
             return str(local)
-        remote = posixpath.join(self.host_cache, "wheels")
+        remote = posixpath.join(self.host_cache, *local.relative_to(self.cache).parts)
         there = self.remote_sha256([posixpath.join(remote, p.name) for p in files])
         stale = [p for p in files if there.get(posixpath.join(remote, p.name)) != tarballs.sha256_of(p)]
         if stale:

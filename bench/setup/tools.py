@@ -24,6 +24,7 @@ from bench.clock import now_utc
 from bench.errors import BenchError
 from bench.manifest import describe_source
 
+from . import dependencies
 from .tarballs import Pin, Unavailable
 from .target import SetupTarget
 
@@ -221,8 +222,7 @@ def twisted_venv(target: SetupTarget, base: Base) -> dict:
         sdist = target.obtain(pin)
     except Unavailable as exc:  # Twisted has no fallback
         raise BenchError(f"{exc}: {pin.fetch_hint(target.cache)} and run again") from None
-    wheels = target.wheels()
-    index = bool(target.settings.get("pip_index", True))
+    wheels, index, fetched = _dependencies(target, info, twisted_version)
     log = target.start_log(name)
     target.host.run(f"rm -rf {shlex.quote(venv)}")
     target.say(f"creating {venv} with {base.executable} (Python {info['python']})")
@@ -250,12 +250,24 @@ def twisted_venv(target: SetupTarget, base: Base) -> dict:
                "implementation": info["implementation"], "source": base.source, "base": base.executable,
                "path": python, "version_output": python_said, "installed": installed},
         f"twisted-{name}": {"name": "twisted", "version": twisted_version, "interpreter": name,
-                            "source": {**tarball_source(pin), "dependencies": "package index" if index else "cache only"},
+                            "source": {**tarball_source(pin), "dependencies": fetched or ("package index" if index else "cache only")},
                             "path": venv, "version_output": twist_said, "installed": installed},
     }
     target.write_marker(venv, key, entries)
     target.say(f"ready: {_summary(entries, name)}")
     return entries
+
+
+def _dependencies(target: SetupTarget, info: dict, twisted_version: str) -> tuple[str | None, bool, dict | None]:
+    """Where the host's pip finds Twisted's dependencies: (a find-links folder there, whether it may use
+    the package index, what was fetched for it). A lab host gets them from this machine, fetched for its
+    interpreter and uploaded, as it may have no route to the index; this machine uses the index
+    (setup.pip_index) and CACHE/wheels."""
+    if target.host.is_local:
+        return target.wheels(), bool(target.settings.get("pip_index", True)), None
+    folder = dependencies.fetch(target.cache, info["implementation"], info["python"], twisted_version, target.say)
+    files = dependencies.hashes(folder)
+    return target.wheels(folder), False, {"fetched": f"by the controller for {folder.name}", "sha256": files}
 
 
 def _still_runs(target: SetupTarget, venv: str, entries: dict) -> bool:

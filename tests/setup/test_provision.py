@@ -317,3 +317,34 @@ def test_setup_on_a_lab_host_uploads_the_cache(lab, lab_connect, www, tmp_path, 
     second = capsys.readouterr().out
     assert snapshot(remote_prefix) == before and bench_manifest.read_manifest(host, str(remote_prefix)) == manifest
     assert "uploading" not in second and second.count("unchanged") >= 5
+
+
+@pytest.mark.lab
+def test_an_offline_lab_host_gets_twisteds_dependencies_from_this_machine(lab, lab_connect, tmp_path, twisted_cache):
+    """No route out from the lab host, nothing in CACHE/wheels: this machine fetches what each host
+    interpreter needs (its kind of Python, here), uploads it, and the manifest records every file's sha256."""
+    remote_prefix, cache = tmp_path / "remote-prefix", tmp_path / "controller-cache"
+    cache.mkdir()
+    for sdist in twisted_cache.glob("twisted-*.tar.gz"):
+        (cache / sdist.name).symlink_to(sdist)
+    settings = setup_config(remote_prefix, cache)
+    settings["pip_index"] = True  # the default: only this machine may use the index
+    host = lab_connect("server")
+    assert not host.run("ip route show default", warn=True).stdout.strip()  # nothing leaves the lab host
+    said = []
+    manifest = provision.setup_host(host, settings, only="pypy,cpython", log=said.append)
+    text = "\n".join(said)
+    for name, twisted_version in (("pypy", "26.4.0"), ("cpython", "26.10.0")):
+        entry = manifest["tools"][f"twisted-{name}"]
+        interpreter = manifest["tools"][name]
+        folder = cache / "wheels" / f"{interpreter['implementation'].lower()}-{'.'.join(interpreter['python'].split('.')[:2])}"
+        recorded = entry["source"]["dependencies"]
+        assert entry["version"] == twisted_version and recorded["fetched"] == f"by the controller for {folder.name}"
+        assert recorded["sha256"] == {p.name: sha256(p) for p in folder.iterdir() if not p.name.startswith(".")}
+        assert any(name.startswith("hatchling-") for name in recorded["sha256"])
+        log = (remote_prefix / "logs" / f"{name}.log").read_text()
+        assert "--no-index" in log and f"--find-links {remote_prefix}/cache/wheels/{folder.name}" in log
+        probe = f"{remote_prefix}/venvs/{name}/bin/python -c 'import twisted.web; print(twisted.__version__)'"
+        assert host.run(probe).stdout.strip() == twisted_version
+    assert "fetching Twisted 26.4.0's dependencies for PyPy" in text
+    assert "uploading" in text and "FAILED" not in text
