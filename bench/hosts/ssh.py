@@ -12,7 +12,7 @@ import signal
 import socket
 from pathlib import Path
 
-from invoke.exceptions import CommandTimedOut, UnexpectedExit
+from invoke.exceptions import AuthFailure, CommandTimedOut, UnexpectedExit
 
 from bench.errors import BenchError, HostLost
 
@@ -80,12 +80,16 @@ class SSHHost(Host):
                 raise BenchError(command_failed(self.name, command, result))
             return result
         try:
-            return self.connection.sudo(
+            return _without_prompt(self.connection.sudo(
                 "sh -c " + shlex.quote(command), hide=True, warn=warn, timeout=timeout,
                 password=self.sudo_password, in_stream=False,
-            )
+            ), self.connection.config.sudo.prompt)
+        except AuthFailure:
+            raise BenchError(f"{self.name}: sudo refused the password in {SUDO_PASSWORD_VARIABLE} for "
+                             f"{self.spec.user or 'this user'}; set it to that user's password") from None
         except UnexpectedExit as exc:
-            raise BenchError(command_failed(self.name, command, exc.result)) from None
+            result = _without_prompt(exc.result, self.connection.config.sudo.prompt)
+            raise BenchError(command_failed(self.name, command, result)) from None
         except CommandTimedOut as exc:
             raise BenchError(timed_out(self.name, command, exc.timeout)) from None
 
@@ -151,6 +155,14 @@ class SSHHost(Host):
 
     def close(self):
         self.connection.close()
+
+
+def _without_prompt(result, prompt: str):
+    """``result`` with sudo's password prompt taken off the front of its stderr, where sudo -S
+    writes it: errors, and callers reading stderr, see the command's own output."""
+    if result.stderr.startswith(prompt):
+        result.stderr = result.stderr[len(prompt):]
+    return result
 
 
 def connect(

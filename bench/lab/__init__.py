@@ -15,12 +15,15 @@ from .namespaces import (
 from .topology import (
     LabHost,
     LabHostStatus,
+    LabUser,
     NamespaceLab,
+    check_user_name,
     format_lab,
     format_status,
     known_hosts_line,
     layout,
 )
+from .users import add_user
 
-__all__ = ["LabHost", "LabHostStatus", "NamespaceLab", "connect", "down", "format_lab", "format_status",
-           "known_hosts_line", "layout", "load", "missing_packages", "missing_requirements", "status", "up"]
+__all__ = ["LabHost", "LabHostStatus", "LabUser", "NamespaceLab", "add_user", "check_user_name", "connect", "down", "format_lab",
+           "format_status", "known_hosts_line", "layout", "load", "missing_packages", "missing_requirements", "status", "up"]

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import pwd
 import re
 import secrets
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import time
 from pathlib import Path
@@ -25,6 +23,8 @@ from pathlib import Path
 from bench import hosts
 from bench.errors import BenchError
 
+from . import users
+from .files import check_folder, own_folder, write_file
 from .topology import (
     SSH_PORT,
     STATE,
@@ -93,52 +93,6 @@ def load(root: str | Path) -> NamespaceLab | None:
     return NamespaceLab.from_json(state.read_text()) if state.exists() else None
 
 
-def own_folder(path: Path) -> Path:
-    """``path``, made private (0700) when missing, after :func:`check_folder`."""
-    try:
-        path.mkdir(mode=0o700, parents=True)
-    except FileExistsError:
-        pass
-    return check_folder(path)
-
-
-def check_folder(path: Path) -> Path:
-    """Refuse a folder that is a symlink, someone else's, or writable by others: root writes keys and
-    configs there for an sshd with ``StrictModes no``, and reads lab.json from it."""
-    info = os.lstat(path)
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise BenchError(f"lab folder {path} is not a plain folder (a symlink or a file): pick another --root (lab.root)")
-    if info.st_uid != os.geteuid():
-        raise BenchError(f"lab folder {path} belongs to {_user(info.st_uid)}, not you: "
-                         f"pick another --root (lab.root), or remove it if it is stale")
-    if info.st_mode & 0o022:
-        raise BenchError(f"lab folder {path} is writable by others (mode {stat.S_IMODE(info.st_mode):o}): "
-                         f"`chmod go-w {path}`, or pick another --root (lab.root)")
-    return path
-
-
-def write_file(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``path`` through a fresh temporary name beside it, never following a link planted there, then rename."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _user(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
-
-
 def down(root_or_lab: str | Path | NamespaceLab, timeout: float = 5.0) -> NamespaceLab | None:
     """Stop the lab's sshd and everything else in its namespaces, delete its links.
 
@@ -157,6 +111,8 @@ def down(root_or_lab: str | Path | NamespaceLab, timeout: float = 5.0) -> Namesp
     links = [host.veth for host in lab.hosts] + [lab.bridge]
     _wait(lambda: not any(_link_exists(name) for name in links), timeout,
           f"links {', '.join(links)} still exist after deletion; check `ip link`")
+    if lab.user is not None:
+        users.remove(lab.user)  # after its sessions stopped: userdel refuses a user with processes
     (lab.root / STATE).unlink(missing_ok=True)
     return lab
 

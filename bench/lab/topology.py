@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from bench.errors import BenchError
@@ -45,6 +45,21 @@ class LabHost:
 
 
 @dataclass(frozen=True)
+class LabUser:
+    """A non-root user that logs into the lab hosts with the lab's key and uses sudo with a password.
+
+    The namespaces share this machine's users, so it is a user of this machine. ``created``
+    says whether the lab made it (then `inv lab.down` removes it, home and all) or found it
+    (then only the sudoers rule and the key line the lab added go). Its password is never recorded.
+    """
+
+    name: str
+    created: bool
+    sudoers: Path  # the lab's rule in /etc/sudoers.d
+    key_line: str  # the line the lab added to the user's ~/.ssh/authorized_keys
+
+
+@dataclass(frozen=True)
 class NamespaceLab:
     """A set of lab hosts on one bridge, with the client key that logs into all of them."""
 
@@ -57,6 +72,7 @@ class NamespaceLab:
     authorized_keys: Path
     known_hosts: Path
     hosts: tuple[LabHost, ...]
+    user: LabUser | None = None
 
     def host(self, name: str) -> LabHost:
         for host in self.hosts:
@@ -78,7 +94,17 @@ class NamespaceLab:
         )
         for key in ("root", "key", "authorized_keys", "known_hosts"):
             data[key] = Path(data[key])
-        return cls(**data, hosts=lab_hosts)
+        user = data.pop("user", None)
+        if user is not None:
+            user = LabUser(**{**user, "sudoers": Path(user["sudoers"])})
+        return cls(**data, hosts=lab_hosts, user=user)
+
+    def spec(self, host: LabHost) -> str:
+        """How to reach ``host`` as the lab's user when it has one, else as root."""
+        return f"{self.user.name}@{host.address}:{host.port}" if self.user else host.spec
+
+    def with_user(self, user: LabUser | None) -> "NamespaceLab":
+        return replace(self, user=user)
 
 
 @dataclass(frozen=True)
@@ -126,6 +152,24 @@ def layout(root: Path, names: tuple[str, ...], subnet: ipaddress.IPv4Network, la
         gateway=str(addresses[0]), key=key, authorized_keys=root / "authorized_keys",
         known_hosts=known_hosts, hosts=lab_hosts,
     )
+
+
+def check_user_name(name: str) -> str:
+    """A lab user's name: a plain login name that is not root's."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,30}", name) or name == "root":
+        raise BenchError(f"bad lab user name {name!r}: a login name of lower-case letters, digits, '_' and '-', "
+                         f"letter or '_' first, 31 at most, and not root")
+    return name
+
+
+def sudoers_rule(lab_id: str, name: str) -> str:
+    """The lab's sudoers rule: ``name`` may run anything as root, after typing its own password."""
+    return f"# twisted-lab {lab_id}: removed by `inv lab.down`\n{name} ALL=(ALL:ALL) ALL\n"
+
+
+def sudoers_file(lab_id: str, name: str) -> Path:
+    # sudo skips files in sudoers.d whose names hold a '.' or end in '~'.
+    return Path("/etc/sudoers.d") / f"twisted-lab-{lab_id}-{name}"
 
 
 def free_subnet(used: list[ipaddress.IPv4Network], start: int) -> ipaddress.IPv4Network:
@@ -184,11 +228,18 @@ def format_lab(lab: NamespaceLab) -> list[str]:
     lines += [f"  {host.name:<8} {host.spec}  (netns {host.namespace})" for host in lab.hosts]
     lines += [f"  key          {lab.key}", f"  known_hosts  {lab.known_hosts}"]
     names = {host.name for host in lab.hosts}
+    access = f"--key {lab.key} --known-hosts {lab.known_hosts}"
+    if lab.user:
+        hosts = " ".join(f"--host {lab.spec(host)}" for host in lab.hosts)
+        how = "created by the lab" if lab.user.created else "already here; `inv lab.down` leaves it"
+        lines += [f"  user         {lab.user.name} ({how}; sudo asks for its password)",
+                  "set it up and tune it as that user with:",
+                  f"  inv setup {hosts} {access}", f"  inv tune {hosts} {access}"]
     if {"server", "load"} <= names:
         lines += [
             "run the benchmark in it with:",
-            f"  inv bench --server-host {lab.host('server').spec} --load-host {lab.host('load').spec}"
-            f" --key {lab.key} --known-hosts {lab.known_hosts}",
+            f"  inv bench --server-host {lab.spec(lab.host('server'))} --load-host {lab.spec(lab.host('load'))}"
+            f" {access}",
         ]
     return lines
 

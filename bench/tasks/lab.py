@@ -1,5 +1,7 @@
 """`inv lab.*`: a lab of network namespaces with real sshd on this machine."""
 import os
+import shlex
+import shutil
 import time
 from pathlib import Path
 
@@ -7,7 +9,7 @@ from invoke import Exit, task
 
 from bench import lab as namespace_lab
 from bench.errors import BenchError
-from bench.hosts import LocalHost
+from bench.hosts import SUDO_PASSWORD_VARIABLE, LocalHost
 from bench.setup import packages
 
 from . import exits
@@ -20,15 +22,31 @@ def _root(c, root):
 
 
 @task(help={**ROOT_HELP, "names": "comma-separated lab host names (default: server,load)",
-            "subnet": "an IPv4 /24 to use (default: a free 10.2xx.N.0/24)"})
+            "subnet": "an IPv4 /24 to use (default: a free 10.2xx.N.0/24)",
+            "user": "also a non-root user on the lab hosts (a user of this machine, made when missing, with a random "
+                    "password printed once) that logs in with the lab's key and uses sudo with its password; "
+                    "`inv lab.down` removes what was made (default: root only)"})
 @exits()
-def up(c, root=None, names="server,load", subnet=None):
+def up(c, root=None, names="server,load", subnet=None, user=None):
     """Start lab hosts: one network namespace with its own sshd each."""
-    install_packages(namespace_lab.missing_packages())
+    if user:
+        namespace_lab.check_user_name(user)
+    install_packages(namespace_lab.missing_packages() + (["sudo"] if user and not shutil.which("sudo") else []))
     started = time.monotonic()
     lab = namespace_lab.up(_root(c, root), names=tuple(names.split(",")), subnet=subnet)
+    password = None
+    if user:
+        try:
+            lab, password = namespace_lab.add_user(lab, user)
+        except BaseException:
+            namespace_lab.down(lab)
+            raise
     print(f"up in {time.monotonic() - started:.3f} s")
     print("\n".join(namespace_lab.format_lab(lab)))
+    if user:
+        # Shown once, here: lab.json never holds it.
+        secret = shlex.quote(password) if password else f"<{user}'s own password>"
+        print(f"with, in the same shell (not saved anywhere):\n  export {SUDO_PASSWORD_VARIABLE}={secret}")
 
 
 def install_packages(names: list[str], os_release: str = "/etc/os-release") -> None:

@@ -10,6 +10,8 @@ import pytest
 from bench import lab as namespace_lab
 from bench.errors import BenchError
 from bench.hosts import SSHHost, connect
+from bench.lab import LabUser
+from bench.lab.users import remove as remove_user
 
 
 def _empty(tmp_path):
@@ -105,8 +107,8 @@ def sudo_user(lab):
         rule.chmod(0o440)
         yield name, password
     finally:
-        Path(f"/etc/sudoers.d/{name}").unlink(missing_ok=True)
-        subprocess.run(["userdel", "-r", name], capture_output=True)
+        # As `inv lab.down` removes its user: after its SSH sessions end (userdel refuses a user still running).
+        remove_user(LabUser(name, created=True, sudoers=Path(f"/etc/sudoers.d/{name}"), key_line=""))
 
 
 @pytest.mark.lab
@@ -129,3 +131,34 @@ def test_sudo_without_the_password_is_one_line_and_with_it_runs_as_root(lab, sud
         assert with_password.sudo("id -u").stdout.strip() == "0"
     finally:
         with_password.close()
+
+
+@pytest.mark.lab
+def test_a_wrong_sudo_password_is_one_line_naming_the_variable(lab, sudo_user):
+    name, password = sudo_user
+    server = lab.host("server")
+    target = f"{name}@{server.address}:{server.port}"
+    host = connect(target, key_filename=str(lab.key), known_hosts=str(lab.known_hosts), sudo_password="not-" + password)
+    try:
+        with pytest.raises(BenchError) as error:
+            host.sudo("id -u")
+        assert str(error.value) == (f"{target}: sudo refused the password in BENCH_SUDO_PASSWORD for {name}; "
+                                    f"set it to that user's password")
+        assert host.run("id -un").stdout.strip() == name  # the connection still serves
+    finally:
+        host.close()
+
+
+@pytest.mark.lab
+def test_sudos_prompt_stays_out_of_stderr_and_errors(lab, sudo_user):
+    name, password = sudo_user
+    server = lab.host("server")
+    host = connect(f"{name}@{server.address}:{server.port}", key_filename=str(lab.key),
+                   known_hosts=str(lab.known_hosts), sudo_password=password)
+    try:
+        result = host.sudo("echo out; echo err >&2; exit 3", warn=True)
+        assert (result.stdout, result.stderr, result.exited) == ("out\n", "err\n", 3)
+        with pytest.raises(BenchError, match=r"exited 3: err$"):
+            host.sudo("echo err >&2; exit 3")
+    finally:
+        host.close()

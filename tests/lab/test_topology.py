@@ -1,5 +1,7 @@
 """bench.lab.topology: the lab's names, addresses, files and lines, planned without root."""
 import ipaddress
+import json
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +113,35 @@ def test_format_status(tmp_path):
         "  server   root@10.210.7.2:2222  netns up, sshd pid 123, accepting",
         "  load     root@10.210.7.3:2222  netns MISSING, sshd not running, NOT accepting",
     ]
+
+
+def _with_user(tmp_path, created=True):
+    lab = topology.layout(tmp_path, ("server", "load"), SUBNET, "a1b2c3")
+    return lab.with_user(topology.LabUser("tlab", created, topology.sudoers_file("a1b2c3", "tlab"),
+                                          "ssh-ed25519 AAAAC3Nz twisted-lab-a1b2c3"))
+
+
+def test_a_lab_with_its_user_round_trips_through_json_without_a_password(tmp_path):
+    lab = _with_user(tmp_path)
+    assert topology.NamespaceLab.from_json(lab.to_json()) == lab
+    assert set(json.loads(lab.to_json())["user"]) == {"name", "created", "sudoers", "key_line"}
+
+
+def test_the_sudoers_rule_asks_for_the_password_in_a_file_sudo_reads(tmp_path):
+    path = topology.sudoers_file("a1b2c3", "tlab")
+    assert path.parent == Path("/etc/sudoers.d") and "." not in path.name and not path.name.endswith("~")
+    assert topology.sudoers_rule("a1b2c3", "tlab").splitlines()[-1] == "tlab ALL=(ALL:ALL) ALL"  # no NOPASSWD
+
+
+def test_format_lab_gives_the_users_flags(tmp_path):
+    text = "\n".join(topology.format_lab(_with_user(tmp_path)))
+    assert "user         tlab (created by the lab; sudo asks for its password)" in text
+    assert "inv setup --host tlab@10.210.7.2:2222 --host tlab@10.210.7.3:2222 --key" in text
+    assert "inv bench --server-host tlab@10.210.7.2:2222 --load-host tlab@10.210.7.3:2222" in text
+    assert "`inv lab.down` leaves it" in "\n".join(topology.format_lab(_with_user(tmp_path, created=False)))
+
+
+@pytest.mark.parametrize("name", ["root", "Tlab", "1lab", "t lab", "t;id", "", "a" * 32])
+def test_a_bad_user_name_is_refused(name):
+    with pytest.raises(BenchError, match="bad lab user name"):
+        topology.check_user_name(name)
