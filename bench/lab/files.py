@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import os
 import pwd
-import secrets
 import stat
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.hosts import LocalHost
 
 
 def own_folder(path: Path) -> Path:
@@ -35,18 +35,8 @@ def check_folder(path: Path) -> Path:
 
 
 def write_file(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``path`` through a fresh temporary name beside it, never following a link planted there, then rename."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``path`` through a fresh temporary name beside it (never a link planted there), then rename."""
+    LocalHost().write_text(str(path), text, mode)
 
 
 def _user(uid: int) -> str:
