@@ -207,7 +207,10 @@ def check_loads(cells, options: Options, generator, binary: str) -> None:
             try:
                 generator.command(load, binary)
             except BenchError as exc:
-                raise BenchError(f"load profile {options.profile_name!r} with {generator.name}: {exc}") from None
+                flags = options.profile.get("flags") or {}
+                hint = "; give --duration SECONDS instead of --requests" if (
+                    "requests" in flags and load is measured and load.duration is None) else ""
+                raise BenchError(f"load profile {options.profile_name!r} with {generator.name}: {exc}{hint}") from None
 
 
 def capture_env(options, run_dir, server_host, load_host, interpreters, nginx_binary, generator, binary) -> dict:

@@ -20,7 +20,10 @@ ORDERS = ("paired", "sequential")
 # What a flag on the command line may name (the rest of the options come from invoke.yaml alone).
 FLAGS = ("keepalive", "close", "servers", "interpreters", "modes", "resources", "payloads", "workers",
          "repeats", "loadgen", "profile", "order", "server_cpus", "load_cpus", "port", "interface", "backlog",
-         "log", "name", "server_host", "load_host", "server_address")
+         "log", "name", "server_host", "load_host", "server_address", "concurrency", "threads", "duration",
+         "requests")
+# The flags that override the chosen profile's load, in both halves, for one run.
+LOAD_FLAGS = ("concurrency", "threads", "duration", "requests")
 
 
 @dataclass
@@ -93,6 +96,7 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
     loadgen = given.get("loadgen", cfg.loadgen)
     if loadgen and loadgen not in matrix.LOADGENS:
         raise BenchError(f"unknown load generator {loadgen!r}: choose weighttp or wrk")
+    chosen = overridden(chosen, {key: given[key] for key in LOAD_FLAGS if key in given}, loadgen)
     order = given.get("order", cfg.order)
     if order not in ORDERS:
         raise BenchError(f"unknown order {order!r}: choose paired (servers in turn, round by round) or sequential")
@@ -132,6 +136,62 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
         command=command,
     )
     return checked(options)
+
+
+# A client address has 65535 ports, so no more connections to one server than that; a timed
+# run of an hour is far past what a cell needs; a count past a billion is a typo.
+MAX_CONCURRENCY = 65535
+MAX_DURATION = 3600
+MAX_REQUESTS = 10**9
+HALVES = {"keepalive": "keep-alive", "close": "close"}
+
+
+def overridden(profile: dict, flags: dict, loadgen: str | None = None) -> dict:
+    """The profile with --concurrency/--threads/--duration/--requests applied to both halves, checked.
+
+    A half runs for a duration or a request count: --duration replaces its requests and
+    --requests its duration. The flags given are kept under ``flags`` (env.json shows them).
+    """
+    if not flags:
+        return profile
+    if "duration" in flags and "requests" in flags:
+        raise BenchError("--duration and --requests each say when a run ends: pass one of them")
+    if "requests" in flags and loadgen == "wrk":
+        raise BenchError("--requests with wrk: wrk runs for a duration, not a request count; give --duration SECONDS instead")
+    values = {key: _integer(flags[key], f"--{key}") for key in ("concurrency", "threads", "requests") if key in flags}
+    if "duration" in flags:
+        values["duration"] = _seconds(flags["duration"])
+    if not 1 <= values.get("concurrency", 1) <= MAX_CONCURRENCY:
+        raise BenchError(f"--concurrency {values['concurrency']} is out of range: choose 1 to {MAX_CONCURRENCY} connections")
+    if values.get("threads", 1) < 1:
+        raise BenchError(f"--threads {values['threads']} is out of range: give at least 1 thread")
+    if not 1 <= values.get("requests", 1) <= MAX_REQUESTS:
+        raise BenchError(f"--requests {values['requests']} is out of range: choose 1 to {MAX_REQUESTS} requests")
+    result = dict(profile)
+    for half, words in HALVES.items():
+        load = {key: value for key, value in (profile.get(half) or {}).items()
+                if not ("duration" in values and key == "requests" or "requests" in values and key == "duration")}
+        load.update(values)
+        concurrency, threads = int(load.get("concurrency", 1)), int(load.get("threads", 1))
+        if threads > concurrency:
+            raise BenchError(f"{threads} threads for the {words} half's {concurrency} connections: "
+                             "--threads must be at most --concurrency")
+        if load.get("requests") and int(load["requests"]) < concurrency:
+            raise BenchError(f"{load['requests']} requests for the {words} half's {concurrency} connections: "
+                             "--requests must be at least --concurrency")
+        result[half] = load
+    result["flags"] = values
+    return result
+
+
+def _seconds(value) -> int | float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise BenchError(f"--duration must be a number of seconds, not {value!r}") from None
+    if not 0 < seconds <= MAX_DURATION:  # also refuses nan and inf
+        raise BenchError(f"--duration {value} is out of range: choose more than 0 and at most {MAX_DURATION} seconds")
+    return int(seconds) if seconds.is_integer() else seconds
 
 
 # Upper bounds a real run can reach: rounds of a second or more each, and workers for the

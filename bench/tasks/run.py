@@ -31,6 +31,11 @@ SOME_CELLS_FAILED = 2
     "repeats": "measured rounds per case, at least (bench.repeats; more until the ratio is known, see bench.statistics)",
     "loadgen": "load generator: weighttp or wrk (default: weighttp when installed, else wrk)",
     "profile": "load profile from invoke.yaml: default, seed (the seed's exact weighttp loads), seed-wrk or tiny",
+    "concurrency": "connections for this run, overriding the profile's concurrency in both halves (bench.profiles)",
+    "threads": "load generator threads for this run, overriding the profile's threads in both halves; at most --concurrency",
+    "duration": "seconds each measured load runs, overriding the profile in both halves (replaces its requests)",
+    "requests": "requests each measured load makes, overriding the profile in both halves (replaces its duration; "
+                "weighttp only, at least --concurrency)",
     "order": "paired: a case's servers up together and loaded in turn, round by round (bench.order); "
              "sequential: one server after another, as before",
     "server_cpus": "pin the servers to these CPUs, each worker to one of them, e.g. 1 or 2-7 (bench.server_cpus); "
@@ -52,7 +57,7 @@ SOME_CELLS_FAILED = 2
 @exits()
 def bench(c, keepalive=False, close=False, servers=None, interpreters=None, modes=None, resources=None,
           payloads=None, workers=None, repeats=None, loadgen=None, profile=None, order=None, server_cpus=None,
-          load_cpus=None, port=None,
+          load_cpus=None, port=None, concurrency=None, threads=None, duration=None, requests=None,
           interface=None, backlog=None, log=False, name=None, server_host=None, load_host=None,
           server_address=None, key=None, known_hosts=None, trust_new_host=False, resume=None):
     """Measure Twisted Web against Nginx and write reports/<run>/report.md.
@@ -62,7 +67,9 @@ def bench(c, keepalive=False, close=False, servers=None, interpreters=None, mode
     """
     flags = {key: value for key, value in locals().items() if key in BENCH_FLAGS}
     lab = {**plain(c.config.lab), "key": key or c.config.lab.key, "known_hosts": known_hosts or c.config.lab.known_hosts}
-    command = " ".join(["inv", *sys.argv[1:]]) if sys.argv[0].endswith(("inv", "invoke")) else "inv bench"
+    # `inv ...`, `invoke ...` or `python -m invoke ...` (whose argv[0] is invoke/__main__.py)
+    command = (" ".join(["inv", *sys.argv[1:]]) if sys.argv[0].endswith(("inv", "invoke", "invoke/__main__.py"))
+               else "inv bench")
     if resume:
         run_dir = run_folder(resume, c.config.bench.reports)
         options = stored(run_dir)

@@ -84,6 +84,31 @@ def test_report_task_rebuilds_the_report(tmp_path):
     assert report.read_text() == first
 
 
+def test_load_flags_override_the_profile_for_one_run(tmp_path):
+    port = free_port()
+    done = inv(tmp_path, "bench", "--profile", "tiny", "--servers", "nginx", "--keepalive", "--payloads", "40",
+               "--loadgen", "wrk", "--duration", "1", "--concurrency", "5", "--repeats", "1", "--port", str(port),
+               "--name", f"flags-{port}", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = tmp_path / f"flags-{port}"
+    env = json.loads((run / "env.json").read_text())
+    assert env["settings"]["load"]["keepalive"] == {"duration": 1, "concurrency": 5, "threads": 1}
+    assert env["settings"]["load"]["flags"] == {"concurrency": 5, "duration": 1}
+    assert "--concurrency 5" in env["command"] and "--duration 1" in env["command"]
+    commands = [result.command for record in read_records(run / "results.jsonl") for result in record.runs]
+    assert commands and all(" -c 5 " in command and " -d 1s " in command for command in commands)
+    assert '"concurrency": 5' in (run / "report.md").read_text().split("## Settings")[1]
+
+
+def test_wrk_with_a_request_count_is_refused_naming_duration(tmp_path):
+    done = inv(tmp_path, "bench", "--profile", "tiny", "--servers", "nginx", "--loadgen", "wrk",
+               "--requests", "100", timeout=60)
+    assert done.returncode == 1
+    assert "--duration" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
 def orphaned_nginx_workers(moment: float) -> list[int]:
     """Nginx workers started after ``moment`` whose master is gone (their command lines do not name the run)."""
     orphans = []

@@ -85,3 +85,45 @@ def test_resume_checks_the_stored_options_again(tmp_path, change, message):
     (tmp_path / "env.json").write_text(json.dumps({"options": {**options().to_dict(), **change}}))
     with pytest.raises(BenchError, match=message):
         stored(tmp_path)
+
+
+def test_load_flags_override_both_halves_of_the_profile():
+    chosen = options(profile="tiny", concurrency="5", threads="2")
+    for half in ("keepalive", "close"):
+        assert chosen.profile[half] == {"duration": 1, "concurrency": 5, "threads": 2}
+    assert chosen.profile["flags"] == {"concurrency": 5, "threads": 2}
+    assert chosen.profile["warmup"] == options(profile="tiny").profile["warmup"]
+    assert "flags" not in options(profile="tiny").profile  # no flag, the profile as written
+
+
+def test_duration_replaces_requests_and_requests_replaces_duration():
+    timed = options(profile="seed", duration="2.5")
+    assert timed.profile["keepalive"] == {"concurrency": 4000, "threads": 4, "duration": 2.5}
+    assert timed.profile["close"] == {"concurrency": 500, "threads": 4, "duration": 2.5}
+    counted = options(profile="tiny", requests="1000")
+    assert counted.profile["keepalive"] == {"concurrency": 10, "threads": 1, "requests": 1000}
+    assert counted.profile["close"] == {"concurrency": 4, "threads": 1, "requests": 1000}
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"concurrency": "0"}, "--concurrency 0 is out of range: choose 1 to 65535 connections"),
+    ({"concurrency": "70000"}, "--concurrency 70000 is out of range"),
+    ({"concurrency": "many"}, "--concurrency must be a whole number, not 'many'"),
+    ({"threads": "0"}, "--threads 0 is out of range: give at least 1 thread"),
+    ({"profile": "tiny", "threads": "8"}, "8 threads for the close half's 4 connections: --threads must be at most --concurrency"),
+    ({"concurrency": "5", "threads": "6"}, "--threads must be at most --concurrency"),
+    ({"requests": "100"}, "100 requests for the keep-alive half's 200 connections: --requests must be at least --concurrency"),
+    ({"requests": "0"}, "--requests 0 is out of range"),
+    ({"duration": "0"}, "--duration 0 is out of range: choose more than 0 and at most 3600 seconds"),
+    ({"duration": "-1"}, "--duration -1 is out of range"),
+    ({"duration": "inf"}, "--duration inf is out of range"),
+    ({"duration": "nan"}, "--duration nan is out of range"),
+    ({"duration": "soon"}, "--duration must be a number of seconds, not 'soon'"),
+    ({"duration": "1", "requests": "100"}, "--duration and --requests each say when a run ends"),
+    ({"loadgen": "wrk", "requests": "1000"}, "give --duration SECONDS instead"),
+])
+def test_bad_load_flags_are_one_line_errors(flags, message):
+    with pytest.raises(BenchError, match=None) as caught:
+        options(**flags)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
