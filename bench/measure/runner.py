@@ -61,7 +61,6 @@ class Runner:
         self.run_dir = Path(run_dir)
         self.results = self.run_dir / "results.jsonl"
         self.say = say
-        self.workdir = ""  # on the server host; made by prepare()
         self.made: list[tuple[Host, str]] = []  # the folders this run made, the only ones cleanup() removes
         self.servers = Servers(rig, workdir="", run_dir=self.run_dir, interface=settings.interface,
                                backlog=settings.backlog, server_log=settings.server_log,
@@ -72,7 +71,7 @@ class Runner:
         """Copy the server and its payload files to the server host, the probe to the load host; check the ports."""
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         host = self.rig.server
-        self.workdir = self.servers.workdir = self._make_workdir(host)
+        self.servers.workdir = self._make_workdir(host)
         # Nginx's workers run as nobody: they may pass through the folder, not list it, and read www/.
         www = f"{self.workdir}/www"
         host.run(f"chmod 711 {shlex.quote(self.workdir)} && mkdir -m 755 {shlex.quote(www)}")
@@ -89,6 +88,11 @@ class Runner:
             if self.servers.probe(self.servers.url(port)).get("connected", True):
                 raise BenchError(f"port {port} on {self.rig.address} is in use: stop what listens there "
                                  f"or pass --port (a case's servers use {ports} ports from --port on)")
+
+    @property
+    def workdir(self) -> str:
+        """The run's work folder on the server host; made by prepare()."""
+        return self.servers.workdir
 
     def _make_workdir(self, host: Host) -> str:
         """A fresh folder of this run's own on ``host``, private (0700) until prepare() opens what must be."""
