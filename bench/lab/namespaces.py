@@ -238,11 +238,13 @@ def _make_keys(lab: NamespaceLab) -> None:
 def _wait_for_sshd(host: LabHost, timeout: float) -> None:
     child = _children.get(str(host.pid_file))
     deadline = time.monotonic() + timeout
-    while not _accepts(host.address, host.port, 0.1):
+    # sshd binds its listener before it writes its PidFile: wait for both, so status()
+    # and down() find it by pid as soon as up() returns.
+    while not (_accepts(host.address, host.port, 0.1) and _sshd_pid(host) is not None):
         if child is not None and child.poll() is not None:
             raise BenchError(f"sshd for lab host {host.name} exited ({child.returncode}): {_log_tail(host.log)}")
         if time.monotonic() > deadline:
-            raise BenchError(f"sshd for lab host {host.name} not accepting on {host.address}:{host.port} "
+            raise BenchError(f"sshd for lab host {host.name} not accepting on {host.address}:{host.port} (or no pid in {host.pid_file}) "
                              f"after {timeout:g}s: {_log_tail(host.log)}")
         time.sleep(0.005)
 
