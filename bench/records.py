@@ -19,9 +19,10 @@ from bench.errors import BenchError
 
 # The format of a results.jsonl line and of env.json. Files from before the version
 # existed carry none and read as format 1. Format 2 adds rounds: runs numbered by round,
-# and cells measured together in one group, so their rounds pair up.
-FORMAT = 2
-KNOWN_FORMATS = (1, 2)
+# and cells measured together in one group, so their rounds pair up. Format 3 adds load
+# hosts: a run made by several carries each one's own run in ``parts``.
+FORMAT = 3
+KNOWN_FORMATS = (1, 2, 3)
 
 
 class Status(str, Enum):
@@ -117,6 +118,8 @@ class LoadResult:
     cpu_s: float | None = None  # CPU (user + system) the load generator used
     sample: dict | None = None  # CPU and memory of server and load generator during a measured run
     round: int | None = None  # which round of its group a measured run belongs to
+    host: str | None = None  # the load host that made it, when there were several
+    parts: list[LoadResult] = field(default_factory=list)  # several load hosts: each one's run, this is their sum
 
     @property
     def non_2xx(self) -> int:
@@ -124,8 +127,9 @@ class LoadResult:
 
     @property
     def clean(self) -> bool:
-        """Every request answered 2xx, none failed or errored, at least one succeeded."""
-        return self.succeeded > 0 and self.failed == 0 and self.errored == 0 and self.non_2xx == 0
+        """Every request answered 2xx, none failed or errored, at least one succeeded (on every load host)."""
+        return (self.succeeded > 0 and self.failed == 0 and self.errored == 0 and self.non_2xx == 0
+                and all(part.clean for part in self.parts))
 
     @property
     def server_cores(self) -> float | None:
@@ -133,15 +137,41 @@ class LoadResult:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        for optional in ("sample", "round"):
+        for optional in ("sample", "round", "host"):
             if data[optional] is None:
                 del data[optional]
+        if not self.parts:
+            del data["parts"]
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "LoadResult":
         checked(data, RUN_FIELDS, "run")
-        return cls(**{k: v for k, v in data.items() if k in RUN_FIELDS})
+        values = {k: v for k, v in data.items() if k in RUN_FIELDS}
+        values["parts"] = [cls.from_dict(part) for part in data.get("parts", [])]
+        return cls(**values)
+
+    @classmethod
+    def combined(cls, parts: list[LoadResult]) -> LoadResult:
+        """One round's runs from several load hosts, started together, as one run.
+
+        Counts, req/s, bytes and CPU are summed. Latency stays with each part: percentiles
+        of different hosts never average into the whole's.
+        """
+        def total(name: str):
+            values = [getattr(part, name) for part in parts]
+            return None if any(value is None for value in values) else sum(values)
+
+        status: dict[str, int] = {}
+        for part in parts:
+            for code, count in part.status.items():
+                status[code] = status.get(code, 0) + count
+        return cls(tool=parts[0].tool, command="; ".join(f"{part.host}: {part.command}" for part in parts),
+                   seconds=max(part.seconds for part in parts), req_per_s=total("req_per_s"),
+                   kbyte_per_s=total("kbyte_per_s"), requests_started=total("requests_started"),
+                   requests_done=total("requests_done"), succeeded=total("succeeded"), failed=total("failed"),
+                   errored=total("errored"), status=status, bytes_total=total("bytes_total"),
+                   cpu_s=total("cpu_s"), warmup=parts[0].warmup, round=parts[0].round, parts=list(parts))
 
 
 @dataclass
@@ -233,6 +263,7 @@ RUN_FIELDS = {
     "errored": ((int,), False), "status": ((dict,), False), "bytes_total": ((int, type(None)), False),
     "latency_us": ((dict,), False), "raw": (TEXT, False), "warmup": ((bool,), False),
     "cpu_s": (NUMBER + (type(None),), False), "sample": ((dict, type(None)), False), "round": ((int, type(None)), False),
+    "host": (TEXT + (type(None),), False), "parts": ((list,), False),
 }
 RECORD_FIELDS = {
     "cell": ((dict,), True), "status": (TEXT, True), "group": (TEXT + (type(None),), False),

@@ -45,7 +45,7 @@ def test_a_line_without_a_format_reads_as_format_1(tmp_path):
 def test_an_unknown_format_is_refused_in_one_line(tmp_path, version):
     data = {**constructed_record("nginx", 1, [5]).to_dict(), "format": version}
     (tmp_path / "results.jsonl").write_text(json.dumps(data) + "\n")
-    with pytest.raises(BenchError, match=r"results.jsonl line 1 is in format .* this harness reads format 1, 2"):
+    with pytest.raises(BenchError, match=r"results.jsonl line 1 is in format .* this harness reads format 1, 2, 3"):
         read_records(tmp_path / "results.jsonl")
     write_env(tmp_path / "env.json", {"run": "x"})
     assert read_env(tmp_path / "env.json")["format"] == FORMAT
@@ -115,3 +115,27 @@ def test_a_torn_tail_is_mended_before_the_next_record_is_appended(tmp_path):
     append_record(results, second)
     assert [r.id for r in read_records(results)] == [first.id, second.id]  # nothing lost
     assert (tmp_path / "results.jsonl.torn").read_text() == '{"cell": {"server": "ngi\n'
+
+
+def test_runs_of_several_load_hosts_combine_by_sum_and_keep_each_hosts_latency(tmp_path):
+    one = result(host="a", req_per_s=100.0, succeeded=100, requests_done=100, bytes_total=1000, cpu_s=0.5,
+                 latency_us={"p50": 10.0}, status={"2xx": 100})
+    two = result(host="b", req_per_s=60.0, succeeded=60, requests_done=60, bytes_total=600, cpu_s=0.25,
+                 seconds=1.5, latency_us={"p50": 90.0}, status={"2xx": 59, "5xx": 1}, failed=1)
+    whole = LoadResult.combined([one, two])
+    assert (whole.req_per_s, whole.succeeded, whole.requests_done, whole.bytes_total) == (160.0, 160, 160, 1600)
+    assert whole.cpu_s == 0.75 and whole.seconds == 1.5 and whole.status == {"2xx": 159, "5xx": 1}
+    assert whole.latency_us == {} and [part.latency_us["p50"] for part in whole.parts] == [10.0, 90.0]
+    assert not whole.clean  # one host's failed request spoils the round
+    record = constructed_record("nginx", 1, [5])
+    record.runs.append(whole)
+    append_record(tmp_path / "results.jsonl", record)
+    (back,) = read_records(tmp_path / "results.jsonl")
+    assert back.runs[-1] == whole and back.runs[-1].parts[1].host == "b"
+
+
+def test_a_round_where_one_load_host_served_nothing_is_not_clean():
+    served = result(host="a")
+    idle = result(host="b", succeeded=0, req_per_s=0.0, status={})
+    assert served.clean and not idle.clean
+    assert not LoadResult.combined([served, idle]).clean
