@@ -20,10 +20,13 @@ from .topology import (
     check_user_name,
     format_lab,
     format_status,
+    host_names,
     known_hosts_line,
     layout,
+    load_hosts,
 )
 from .users import add_user
 
-__all__ = ["LabHost", "LabHostStatus", "LabUser", "NamespaceLab", "add_user", "check_user_name", "connect", "down", "format_lab",
-           "format_status", "known_hosts_line", "layout", "load", "missing_packages", "missing_requirements", "status", "up"]
+__all__ = ["LabHost", "LabHostStatus", "LabUser", "NamespaceLab", "add_user", "check_user_name", "connect", "down",
+           "format_lab", "format_status", "host_names", "known_hosts_line", "layout", "load", "load_hosts",
+           "missing_packages", "missing_requirements", "status", "up"]

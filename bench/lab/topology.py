@@ -19,6 +19,7 @@ STATE = "lab.json"
 PREFIX = "tlab"
 # Candidate subnets 10.200.0.0/24 .. 10.249.255.0/24: far from the usual 10.0.x and 10.1.x.
 FIRST_OCTET_2, SUBNETS = 200, 50 * 256
+MAX_LOAD_HOSTS = 32
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,28 @@ def layout(root: Path, names: tuple[str, ...], subnet: ipaddress.IPv4Network, la
     )
 
 
+def host_names(names: str | None = None, load_hosts: str | int | None = None) -> tuple[str, ...]:
+    """The lab's host names: ``names`` (comma-separated) as given, else "server" and ``load_hosts``
+    load hosts (1 when not given): "load" alone, or "load1".."loadN"."""
+    if names is not None and load_hosts is not None:
+        raise BenchError("give --names or --load-hosts, not both: --names lists every host, load hosts included")
+    if names is not None:
+        return tuple(names.split(","))
+    count = str(1 if load_hosts is None else load_hosts)
+    if not re.fullmatch(r"[0-9]+", count) or not 1 <= int(count) <= MAX_LOAD_HOSTS:
+        raise BenchError(f"bad --load-hosts {count!r}: give a whole number of load hosts from 1 to {MAX_LOAD_HOSTS}")
+    if int(count) == 1:
+        return ("server", "load")
+    return ("server", *(f"load{n}" for n in range(1, int(count) + 1)))
+
+
+def load_hosts(lab: NamespaceLab) -> list[LabHost]:
+    """The lab's load hosts ("load" or "load<digits>"), in numeric order: load1, load2, ..., load10."""
+    numbered = [(int(match[1] or 0), host.name, host) for host in lab.hosts
+                if (match := re.fullmatch(r"load([0-9]*)", host.name))]
+    return [host for _, _, host in sorted(numbered)]
+
+
 def check_user_name(name: str) -> str:
     """A lab user's name: a plain login name that is not root's."""
     if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,30}", name) or name == "root":
@@ -227,7 +250,6 @@ def format_lab(lab: NamespaceLab) -> list[str]:
     lines = [f"lab {lab.id}: {lab.subnet} on bridge {lab.bridge}, state in {lab.root / STATE}"]
     lines += [f"  {host.name:<8} {host.spec}  (netns {host.namespace})" for host in lab.hosts]
     lines += [f"  key          {lab.key}", f"  known_hosts  {lab.known_hosts}"]
-    names = {host.name for host in lab.hosts}
     access = f"--key {lab.key} --known-hosts {lab.known_hosts}"
     if lab.user:
         hosts = " ".join(f"--host {lab.spec(host)}" for host in lab.hosts)
@@ -235,12 +257,11 @@ def format_lab(lab: NamespaceLab) -> list[str]:
         lines += [f"  user         {lab.user.name} ({how}; sudo asks for its password)",
                   "set it up and tune it as that user with:",
                   f"  inv setup {hosts} {access}", f"  inv tune {hosts} {access}"]
-    if {"server", "load"} <= names:
-        lines += [
-            "run the benchmark in it with:",
-            f"  inv bench --server-host {lab.spec(lab.host('server'))} --load-host {lab.spec(lab.host('load'))}"
-            f" {access}",
-        ]
+    loaders = load_hosts(lab)
+    if loaders and "server" in {host.name for host in lab.hosts}:
+        flags = "".join(f" --load-host {lab.spec(host)}" for host in loaders)
+        lines += ["run the benchmark in it with:",
+                  f"  inv bench --server-host {lab.spec(lab.host('server'))}{flags} {access}"]
     return lines
 
 

@@ -21,19 +21,21 @@ def _root(c, root):
     return root or c.config.lab.root
 
 
-@task(help={**ROOT_HELP, "names": "comma-separated lab host names (default: server,load)",
+@task(help={**ROOT_HELP, "names": "comma-separated lab host names (default: server,load); not with --load-hosts",
+            "load-hosts": "how many load hosts beside the server, 1 to 32: load, or load1..loadN (default: 1)",
             "subnet": "an IPv4 /24 to use (default: a free 10.2xx.N.0/24)",
             "user": "also a non-root user on the lab hosts (a user of this machine, made when missing, with a random "
                     "password printed once) that logs in with the lab's key and uses sudo with its password; "
                     "`inv lab.down` removes what was made (default: root only)"})
 @exits()
-def up(c, root=None, names="server,load", subnet=None, user=None):
+def up(c, root=None, names=None, load_hosts=None, subnet=None, user=None):
     """Start lab hosts: one network namespace with its own sshd each."""
+    host_names = namespace_lab.host_names(names, load_hosts)
     if user:
         namespace_lab.check_user_name(user)
     install_packages(namespace_lab.missing_packages() + (["sudo"] if user and not shutil.which("sudo") else []))
     started = time.monotonic()
-    lab = namespace_lab.up(_root(c, root), names=tuple(names.split(",")), subnet=subnet)
+    lab = namespace_lab.up(_root(c, root), names=host_names, subnet=subnet)
     password = None
     if user:
         try:

@@ -14,6 +14,8 @@ from bench.errors import BenchError
 from bench.lab import namespaces, topology
 from bench.tasks import lab as lab_tasks
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def _leftovers(lab):
     """What of ``lab`` still exists on this machine."""
@@ -164,6 +166,55 @@ def test_tasks_up_status_down(requirements, tmp_path, capsys):
     lab_tasks.status(c)
     assert "no lab in" in capsys.readouterr().out
     assert _leftovers(lab) == []
+
+
+def _inv(*args):
+    """Run ``inv ARGS`` from the repository, as a user does."""
+    return subprocess.run([sys.executable, "-m", "invoke", *args], check=False, cwd=REPO, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
+@pytest.mark.lab
+def test_inv_lab_up_with_two_load_hosts_then_down(requirements, tmp_path):
+    root = tmp_path / "lab"
+    up = _inv("lab.up", "--root", str(root), "--load-hosts", "2")
+    lab = namespace_lab.load(root)
+    try:
+        assert up.returncode == 0 and lab is not None, up.stderr
+        assert [host.name for host in lab.hosts] == ["server", "load1", "load2"]
+        assert {host.namespace for host in lab.hosts} <= set(_ip("netns", "list").split())
+        for host in lab.hosts:
+            ssh = namespace_lab.connect(host)
+            try:  # a real login, into that host's own namespace
+                assert ssh.run("ip -o -4 addr show dev eth0").stdout.split()[3] == f"{host.address}/24"
+            finally:
+                ssh.close()
+        server, load1, load2 = lab.hosts
+        assert (f"  inv bench --server-host {server.spec} --load-host {load1.spec} --load-host {load2.spec}"
+                f" --key {root}/id_ed25519 --known-hosts {root}/known_hosts") in up.stdout.splitlines()
+    finally:
+        down = _inv("lab.down", "--root", str(root))
+    assert down.returncode == 0 and f"lab {lab.id} down in" in down.stdout, down.stderr
+    assert not {host.namespace for host in lab.hosts} & set(_ip("netns", "list").split())
+    links = {line.split(":")[1].strip().split("@")[0] for line in _ip("-o", "link").splitlines()}
+    assert not links & {lab.bridge, *(host.veth for host in lab.hosts)}
+    assert _leftovers(lab) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--load-hosts", "0"], "bad --load-hosts '0': give a whole number of load hosts from 1 to 32"),
+    (["--load-hosts", "x"], "bad --load-hosts 'x': give a whole number of load hosts from 1 to 32"),
+    (["--names", "server,load", "--load-hosts", "2"], "give --names or --load-hosts, not both"),
+])
+def test_inv_lab_up_refuses_a_bad_load_host_count_in_one_line_making_nothing(tmp_path, args, message):
+    root = tmp_path / "lab"
+    up = _inv("lab.up", "--root", str(root), *args)
+    assert up.returncode == 1
+    assert up.stderr.startswith(f"error: {message}") and up.stderr.count("\n") == 1, up.stderr
+    assert up.stdout == ""  # refused before installing packages or starting anything
+    # up() makes the root before it records or creates anything: no root, no lab (nor any
+    # half of one). Other labs may come and go meanwhile, so `ip netns list` proves nothing here.
+    assert not root.exists()
 
 
 @pytest.mark.lab

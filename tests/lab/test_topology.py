@@ -106,6 +106,55 @@ def test_format_lab_gives_the_bench_flags(tmp_path):
             f" --key {tmp_path}/id_ed25519 --known-hosts {tmp_path}/known_hosts") in text
 
 
+@pytest.mark.parametrize("names, load_hosts, expected", [
+    (None, None, ("server", "load")),
+    (None, "1", ("server", "load")),
+    (None, 1, ("server", "load")),
+    (None, "3", ("server", "load1", "load2", "load3")),
+    ("server,load,db", None, ("server", "load", "db")),
+])
+def test_host_names(names, load_hosts, expected):
+    assert topology.host_names(names, load_hosts) == expected
+
+
+def test_host_names_go_up_to_32_load_hosts():
+    assert topology.host_names(None, "32")[-1] == "load32"
+
+
+@pytest.mark.parametrize("load_hosts", ["0", "33", "x", "-1", "1.5", "", " 2", "\u0662", 0])
+def test_a_bad_load_host_count_is_one_line_that_says_what_to_give(load_hosts):
+    with pytest.raises(BenchError, match=r"^bad --load-hosts .*: give a whole number of load hosts from 1 to 32$"):
+        topology.host_names(None, load_hosts)
+
+
+@pytest.mark.parametrize("load_hosts", ["1", "2"])
+def test_names_and_load_hosts_together_are_refused(load_hosts):
+    with pytest.raises(BenchError, match=r"^give --names or --load-hosts, not both: [^\n]*$"):
+        topology.host_names("server,load", load_hosts)
+
+
+def test_format_lab_repeats_load_host_once_per_load_host_in_numeric_order(tmp_path):
+    names = ("server",) + tuple(f"load{n}" for n in (10, 2, 1)) + ("db",)
+    lab = topology.layout(tmp_path, names, SUBNET, "a1b2c3")
+    command = next(line for line in topology.format_lab(lab) if "inv bench" in line)
+    assert command == (f"  inv bench --server-host root@10.210.7.2:2222 --load-host root@10.210.7.5:2222"
+                       f" --load-host root@10.210.7.4:2222 --load-host root@10.210.7.3:2222"
+                       f" --key {tmp_path}/id_ed25519 --known-hosts {tmp_path}/known_hosts")
+    assert [host.name for host in topology.load_hosts(lab)] == ["load1", "load2", "load10"]
+
+
+def test_format_lab_of_a_lab_from_load_hosts(tmp_path):
+    lab = topology.layout(tmp_path, topology.host_names(None, "2"), SUBNET, "a1b2c3")
+    assert ("inv bench --server-host root@10.210.7.2:2222 --load-host root@10.210.7.3:2222"
+            " --load-host root@10.210.7.4:2222 --key") in "\n".join(topology.format_lab(lab))
+
+
+@pytest.mark.parametrize("names", [("server", "db"), ("load1", "load2"), ("server", "loader", "load-2")])
+def test_format_lab_without_a_server_and_a_load_host_gives_no_bench_command(tmp_path, names):
+    lab = topology.layout(tmp_path, names, SUBNET, "a1b2c3")
+    assert not any("inv bench" in line for line in topology.format_lab(lab))
+
+
 def test_format_status(tmp_path):
     lab = topology.layout(tmp_path, ("server", "load"), SUBNET, "a1b2c3")
     statuses = [topology.LabHostStatus("server", True, 123, True), topology.LabHostStatus("load", False, None, False)]
