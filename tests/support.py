@@ -117,3 +117,31 @@ def write_run(run_dir: Path, records, env=None) -> Path:
         append_record(run_dir / "results.jsonl", record)
     write_env(run_dir / "env.json", env if env is not None else {"run": run_dir.name})
     return run_dir
+
+
+def load_host_part(host, rate, done=None, p50=1000.0, p99=5000.0, cores=0.5, saturated=False, concurrency=100,
+                   threads=1, round=None) -> LoadResult:
+    """One load host's run of a round, as the runner keeps it in the combined run's parts."""
+    done = int(rate) if done is None else done
+    return LoadResult(tool="wrk", command=f"wrk -c {concurrency} -t {threads}", seconds=1.0, req_per_s=rate,
+                      kbyte_per_s=rate / 10, requests_done=done, succeeded=done, status={"2xx": done},
+                      latency_us={"p50": p50, "p90": (p50 + p99) / 2, "p99": p99}, cpu_s=cores, host=host,
+                      round=round, sample={"loadgen_cores": cores, "concurrency": concurrency, "threads": threads,
+                                           "saturated": saturated})
+
+
+def several_hosts_record(server, workers, rounds, status="ok", verdicts=(), payload=40, keepalive=True,
+                         concurrency=200, threads=1, server_cores=1.0) -> CellRecord:
+    """A record measured by several load hosts: ``rounds`` is a list of each round's parts
+    (:func:`load_host_part`); each measured run is their ``LoadResult.combined``, with the server's sample."""
+    record = constructed_record(server, workers, [], status=status, payload=payload, keepalive=keepalive,
+                                verdicts=verdicts)
+    record.cell = replace(record.cell, concurrency=concurrency, threads=threads)
+    for number, parts in enumerate(rounds):
+        parts = [replace(part, round=number) for part in parts]
+        run = LoadResult.combined(parts)
+        run.sample = {"server_cores": server_cores, "server_rss_mb": 50.0,
+                      "loadgen_cores": sum(part.sample["loadgen_cores"] for part in parts)}
+        record.runs.append(run)
+    record.hosts = {"server": "root@10.200.5.2:2222", "load": ", ".join(dict.fromkeys(p.host for p in rounds[0]))}
+    return record

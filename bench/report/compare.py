@@ -38,13 +38,24 @@ TOOL_FACTS = ("implementation", "version", "pypy", "twisted", "error")
 
 # -- compatibility (pure) --------------------------------------------------------------
 
+def host_keys(env: dict) -> list[tuple[str, dict]]:
+    """Each host of env.json under its role; a role held by several hosts (load hosts) numbers the
+    later ones ("load", "load 2", ...) so none hides another, and one load host keeps its old key."""
+    keyed, seen = [], {}
+    for host in env.get("hosts", []):
+        role = host.get("role", "?")
+        seen[role] = seen.get(role, 0) + 1
+        keyed.append((role if seen[role] == 1 else f"{role} {seen[role]}", host))
+    return keyed
+
+
 def compatibility(env: dict) -> dict:
     """What must be equal for two runs to be compared: measurement settings and tool versions."""
     settings = {k: v for k, v in env.get("settings", {}).items() if k not in NOT_COMPATIBILITY}
     tools = {}
-    for host in env.get("hosts", []):
+    for key, host in host_keys(env):
         loadgen = host.get("loadgen") or {}
-        tools[host.get("role", "?")] = {
+        tools[key] = {
             "nginx": host.get("nginx"),
             "loadgen": {"tool": loadgen.get("tool"), "version": loadgen.get("version")},
             "pythons": {name: {k: python.get(k) for k in TOOL_FACTS if k in python}
@@ -95,9 +106,8 @@ def environment_facts(env: dict) -> dict[str, str]:
     """Everything env.json says about the harness, the settings and each host, flattened."""
     facts = {"harness commit": "—" if env.get("git") is None else str(env["git"])}
     facts.update(_flatten(env.get("settings", {}), "settings"))
-    for host in env.get("hosts", []):
-        role = host.get("role", "?")
-        facts.update(_flatten({k: v for k, v in host.items() if k != "role"}, role))
+    for key, host in host_keys(env):
+        facts.update(_flatten({k: v for k, v in host.items() if k != "role"}, key))
     return facts
 
 

@@ -13,6 +13,13 @@ from bench.stats import summarize
 
 from . import headline
 from .charts import chart_links
+from .loadhosts import (
+    PER_HOST,
+    load_hosts_section,
+    saturated_words,
+    several,
+    threads_words,
+)
 from .machines import (
     environment_section,
     loadgen_warnings,
@@ -34,8 +41,8 @@ def _median_latency(runs: list[CellRecord], key: str) -> float | None:
 
 def _latency(runs: list[CellRecord]) -> str:
     p50, p90, p99 = (_median_latency(runs, key) for key in ("p50", "p90", "p99"))
-    if p50 is None:
-        return "—"
+    if p50 is None:  # several load hosts: each has its own percentiles, never averaged into one
+        return PER_HOST if any(run.parts for run in runs) else "—"
     return " / ".join(f"{value / 1000:.2f}" if value is not None else "—" for value in (p50, p90, p99))
 
 
@@ -112,7 +119,8 @@ def _mean(values) -> float | None:
 
 def limit_words(record: CellRecord) -> str:
     if "client-bound" in record.verdicts:
-        return "client-bound: req/s is a lower bound"
+        saturated = saturated_words(record)
+        return f"client-bound{f' ({saturated})' if saturated else ''}: req/s is a lower bound"
     if "machine-bound" in record.verdicts:
         return "machine-bound: server and load generator shared the whole machine"
     return "server"
@@ -140,9 +148,14 @@ def saturation_section(records: list[CellRecord], env: dict) -> list[str]:
         together = "—" if loadgen is None else f"{server + loadgen:.2f}"
         rows.append([f"`{record.label}`", cell.payload, "yes" if cell.keepalive else "no", cell.workers,
                      f"{server:.2f}", f"{max(x['server_rss_mb'] for x in samples):.0f}",
-                     "—" if loadgen is None else f"{loadgen:.2f}", cell.threads, together, limit_words(record)])
+                     "—" if loadgen is None else f"{loadgen:.2f}", threads_words(record, cell.threads), together,
+                     limit_words(record)])
     if not rows:
         return []
+    hosts = ([] if not any(several(r) for r in records) else
+             ["With several load hosts the load generator's cores are their sum and its threads each host's "
+              "(1 + 1: two hosts of one thread); a cell is client-bound when, in most rounds, some load host "
+              "used up its threads' cores while the server had room, and the limit names the hosts saturated.", ""])
     return ["## Who was the limit", "",
             "CPU cores used on average during the measured runs. A cell is *client-bound* when the load "
             "generator used up the cores of its threads while the server had room: its req/s is then a "
@@ -150,7 +163,7 @@ def saturation_section(records: list[CellRecord], env: dict) -> list[str]:
             "and together used 90 % or more of its cores: then each side's req/s is bounded by the CPU the "
             "other left it, and a Twisted/Nginx ratio also compares how much CPU the load generator took from "
             "each server. The per-core ratio in the first table sets that aside; `--server-cpus` and "
-            "`--load-cpus` keep the two apart.", "", *partition_words(env),
+            "`--load-cpus` keep the two apart.", "", *partition_words(env), *hosts,
             tabulate(rows, ["cell", "payload", "keep-alive", "workers", "server cores", "server RSS (MB)",
                             "load generator cores", "threads", "both", "limit"], tablefmt="github",
                      disable_numparse=True), ""]
@@ -234,7 +247,7 @@ def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
               f"and runs with failed, errored or non-2xx requests excluded), min–max their spread; *vs nginx* is "
               f"the Twisted/Nginx ratio at the same workers with its 95 % interval.", ""]
     body = (tuning_warnings(env) + loadgen_warnings(env) + headline.answer_section(records) + problems_section(records) + ["## Results", ""]
-            + results_section(records) + headline.drift_section(records)
+            + results_section(records) + load_hosts_section(records) + headline.drift_section(records)
             + scaling_section(records) + chart_links(charts) + saturation_section(records, env) + workers_section(records)
             + environment_section(env) + settings_section(env) + commands_section(records))
     return "\n".join(intro + body).rstrip() + "\n"
