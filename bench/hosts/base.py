@@ -26,6 +26,10 @@ class Host:
         """Run a shell command, output captured (``hide=True``); return Invoke's Result."""
         raise NotImplementedError
 
+    def begin(self, command: str):
+        """Start a shell command whose input the harness holds: a :class:`~bench.hosts.job.Job`."""
+        raise NotImplementedError
+
     def sudo(self, command: str, *, warn: bool = False, timeout: float | None = None):
         """Run as root: directly when already root, else through sudo."""
         raise NotImplementedError

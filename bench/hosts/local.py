@@ -20,6 +20,7 @@ from .base import (
     timed_out,
     unreadable,
 )
+from .job import Job
 
 
 class LocalHost(Host):
@@ -49,6 +50,9 @@ class LocalHost(Host):
         if not result.ok and not warn:
             raise BenchError(command_failed(self.name, command, result))
         return result
+
+    def begin(self, command: str) -> Job:
+        return LocalJob(command)
 
     def sudo(self, command, *, warn=False, timeout=None):
         if os.geteuid() != 0:
@@ -135,6 +139,39 @@ class LocalHost(Host):
                 os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+class LocalJob(Job):
+    """A command in a session of its own on this machine, its input a pipe the harness holds."""
+
+    def __init__(self, command: str):
+        super().__init__("local", command)
+        self.process = subprocess.Popen(["/bin/bash", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=child_environment(), start_new_session=True)
+        self._read(lambda: self.process.stdout.read1(65536), self._out)
+        self._read(lambda: self.process.stderr.read1(65536), self._err)
+
+    def tell(self, line):
+        try:
+            self.process.stdin.write(f"{line}\n".encode())
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError):  # it ended, or its input is closed already
+            pass
+
+    def close(self):
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def _exit_status(self, timeout):
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        _kill_tree(self.process)
 
 
 def child_environment(extra: dict | None = None) -> dict[str, str]:

@@ -24,6 +24,7 @@ from .base import (
     timed_out,
     unreadable,
 )
+from .job import Job
 from .local import LocalHost
 from .spec import HostSpec
 
@@ -43,9 +44,7 @@ class SSHHost(Host):
     def run(self, command, *, warn=False, timeout=None, env=None):
         from paramiko import SSHException  # loaded already: connect() made this host
 
-        if self.nofile:
-            command = f"ulimit -n {self.nofile} 2>/dev/null; {command}"
-
+        command = self._limited(command)
         # Fabric would inline env unquoted; quote it here.
         exports = " ".join(f"{name}={shlex.quote(str(value))}" for name, value in (env or {}).items())
         try:
@@ -60,6 +59,13 @@ class SSHHost(Host):
             raise HostLost(f"{self.name}: connection lost ({exc}); check the host") from None
         self._check_alive()
         return result
+
+    def _limited(self, command: str) -> str:
+        """The command under the run's open-file limit (see raise_nofile)."""
+        return f"ulimit -n {self.nofile} 2>/dev/null; {command}" if self.nofile else command
+
+    def begin(self, command: str) -> Job:
+        return SSHJob(self, self._limited(command))
 
     def _check_alive(self) -> None:
         """A session cut off mid-command ends like a command with no output: tell them apart."""
@@ -155,6 +161,49 @@ class SSHHost(Host):
 
     def close(self):
         self.connection.close()
+
+
+class SSHJob(Job):
+    """A command on a channel of the host's connection, its input held open by the harness.
+
+    Its exit status arrives with the channel's close; a channel closed without one, on a
+    connection that is gone, is a lost host.
+    """
+
+    def __init__(self, host: SSHHost, command: str):
+        from paramiko import SSHException
+
+        super().__init__(host.name, command)
+        self.transport = host.connection.transport
+        try:
+            self.channel = self.transport.open_session()
+            self.channel.exec_command(command)
+        except (OSError, EOFError, SSHException, AttributeError) as exc:  # AttributeError: no transport
+            raise HostLost(f"{host.name}: connection lost ({exc}); check the host") from None
+        self._read(lambda: self.channel.recv(65536), self._out)
+        self._read(lambda: self.channel.recv_stderr(65536), self._err)
+
+    def tell(self, line):
+        try:
+            self.channel.sendall(f"{line}\n".encode())
+        except OSError:  # the channel closed: wait() tells an ended command from a lost host
+            pass
+
+    def close(self):
+        try:
+            self.channel.shutdown_write()
+        except OSError:
+            pass
+
+    def _exit_status(self, timeout):
+        if not self.channel.status_event.wait(timeout):
+            return None
+        if self.channel.exit_status == -1 and not self.transport.is_active():
+            raise HostLost(f"{self.host}: connection lost during `{self.command[:60]}`; check the host")
+        return self.channel.exit_status
+
+    def kill(self):
+        self.channel.close()
 
 
 def _without_prompt(result, prompt: str):

@@ -21,6 +21,7 @@ from bench.records import CellRecord, Status, latest, read_records, write_env
 from bench.stats import summarize
 
 from . import cpus, environment, interrupts, loadgen, matrix, nginx
+from .loading import Loader, split
 from .options import Options
 from .runner import Runner, Settings, warmup_load
 from .servers import Rig
@@ -57,18 +58,38 @@ def find_interpreters(host: Host, prefix: str) -> dict[str, str]:
     return found
 
 
-def open_lab(options: Options, lab_config, trust_new: bool) -> tuple[Host, Host, str, str]:
-    """The server and load hosts, the address the load targets and the one servers bind."""
+def open_lab(options: Options, lab_config, trust_new: bool) -> tuple[Host, list[Host], str, str]:
+    """The server host, the load hosts, the address the load targets and the one servers bind.
+
+    A host that cannot be reached closes the ones already open.
+    """
     server_host = open_host(options.server_host, lab_config, trust_new=trust_new)
-    if (options.load_host or None) == (options.server_host or None):
-        load_host = server_host
-    else:
-        load_host = open_host(options.load_host, lab_config, trust_new=trust_new)
+    load_hosts: list[Host] = []
+    try:
+        for target in options.load_hosts or (None,):
+            same = (target or None) == (options.server_host or None)
+            load_hosts.append(server_host if same else open_host(target, lab_config, trust_new=trust_new))
+    except BaseException:
+        for host in [server_host, *load_hosts]:
+            host.close()
+        raise
     if server_host.is_local:
         address = options.server_address or options.interface or "127.0.0.1"
     else:
         address = options.server_address or server_host.spec.host
-    return server_host, load_host, address, options.interface or address
+    return server_host, load_hosts, address, options.interface or address
+
+
+def find_loaders(load_hosts: list[Host], options: Options) -> tuple[Loader, ...]:
+    """The load generator on each load host: the same tool on all of them, so their runs add up."""
+    loaders = tuple(Loader(host, *loadgen.detect(host, options.loadgen, [f"{host.expand(options.prefix)}/bin"]))
+                    for host in load_hosts)
+    tools = {loader.generator.name for loader in loaders}
+    if len(tools) > 1:
+        found = ", ".join(f"{loader.generator.name} on {loader.host}" for loader in loaders)
+        raise BenchError(f"the load hosts have different load generators ({found}): "
+                         f"pass --loadgen weighttp or --loadgen wrk, or run `inv setup` on each")
+    return loaders
 
 
 def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, resume: Path | None = None,
@@ -122,10 +143,20 @@ def claimed(run_dir: Path, resume: bool):
 
 def _run(options: Options, run_dir: Path, *, lab_config, trust_new: bool, resume: Path | None,
          say: Callable[[str], None]) -> Path:
-    server_host, load_host, address, interface = open_lab(options, lab_config, trust_new)
-    where = "" if server_host.is_local and load_host.is_local else f" (server {server_host}, load {load_host})"
+    server_host, load_hosts, address, interface = open_lab(options, lab_config, trust_new)
+    try:
+        return _measure(options, run_dir, server_host, load_hosts, address, interface, resume=resume, say=say)
+    finally:
+        for host in {id(host): host for host in [server_host, *load_hosts]}.values():
+            host.close()
 
-    generator, binary = loadgen.detect(load_host, options.loadgen, [f"{load_host.expand(options.prefix)}/bin"])
+
+def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: list[Host], address: str,
+             interface: str, *, resume: Path | None, say: Callable[[str], None]) -> Path:
+    loads = ", ".join(map(str, load_hosts))
+    where = "" if server_host.is_local and all(h.is_local for h in load_hosts) else f" (server {server_host}, load {loads})"
+    loaders = find_loaders(load_hosts, options)
+    generator = loaders[0].generator
     interpreters = find_interpreters(server_host, options.prefix)
     wanted = set(options.interpreters) if "twisted" in options.servers else set()
     for name in sorted(wanted - set(interpreters)):
@@ -138,7 +169,7 @@ def _run(options: Options, run_dir: Path, *, lab_config, trust_new: bool, resume
         servers = tuple(s for s in servers if s != "twisted")
     nginx_binary = nginx.find(server_host) if "nginx" in servers else None
     server_cpus = int(server_host.run("nproc").stdout.strip() or 1)
-    if server_host is load_host:
+    if server_host in load_hosts:
         cpus.check_partition(options.server_cpus, options.load_cpus, online=server_cpus)
 
     cells = matrix.plan(
@@ -146,14 +177,14 @@ def _run(options: Options, run_dir: Path, *, lab_config, trust_new: bool, resume
         payloads=options.payloads, keepalive=options.keepalive, workers=options.workers or (server_cpus,),
         loadgen=generator.name, profile=options.profile,
     )
-    check_loads(cells, options, generator, binary)
+    check_loads(cells, options, loaders)
     done = {r.id for r in read_records(run_dir / "results.jsonl") if r.status is not Status.INTERRUPTED}
     todo = [cell for cell in cells if cell.id not in done]
     cases = matrix.cases(todo) if options.order == "paired" else [[cell] for cell in todo]
     if resume is not None:
         say(f"resuming {run_dir}: {len(cells) - len(todo)} of {len(cells)} cells already measured")
     needed = max(c.concurrency for c in cells) * 2 + 1024
-    for host in {id(server_host): server_host, id(load_host): load_host}.values():
+    for host in {id(host): host for host in [server_host, *load_hosts]}.values():
         raise_nofile(host, needed)
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -162,10 +193,10 @@ def _run(options: Options, run_dir: Path, *, lab_config, trust_new: bool, resume
                         server_log=options.server_log, work_name=run_dir.name,
                         server_cpus=options.server_cpus, load_cpus=options.load_cpus,
                         **{key: options.statistics[key] for key in STATISTICS})
-    rig = Rig(server=server_host, load=load_host, address=address, interpreters=interpreters,
-              nginx=nginx_binary, generator=generator, loadgen_binary=binary, server_cpus=server_cpus)
+    rig = Rig(server=server_host, loaders=loaders, address=address, interpreters=interpreters,
+              nginx=nginx_binary, server_cpus=server_cpus)
     if resume is None:
-        env = capture_env(options, run_dir, server_host, load_host, interpreters, nginx_binary, generator, binary)
+        env = capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary)
         write_env(run_dir / "env.json", env)
 
     runner = Runner(rig, settings, run_dir, say=say)
@@ -193,19 +224,20 @@ def _run(options: Options, run_dir: Path, *, lab_config, trust_new: bool, resume
                     pass  # a lost connection must not hide the report
                 if (run_dir / "results.jsonl").exists():
                     report.write(run_dir)
-                server_host.close()
-                load_host.close()
     return run_dir
 
 
-def check_loads(cells, options: Options, generator, binary: str) -> None:
-    """Refuse, before anything starts, a load the chosen tool cannot run (wrk and a request count...)."""
+def check_loads(cells, options: Options, loaders) -> None:
+    """Refuse, before anything starts, a load the chosen tool cannot run (wrk and a request count, a
+    concurrency the load hosts cannot share...)."""
     warmup = options.profile.get("warmup") or {}
+    generator, binary = loaders[0].generator, loaders[0].binary
     for cell in cells:
         measured = cell.load("http://127.0.0.1/")
         for load in filter(None, (measured, warmup_load(measured, warmup))):
             try:
-                generator.command(load, binary)
+                for share in split(load, len(loaders)):
+                    generator.command(share, binary)
             except BenchError as exc:
                 flags = options.profile.get("flags") or {}
                 hint = "; give --duration SECONDS instead of --requests" if (
@@ -213,21 +245,24 @@ def check_loads(cells, options: Options, generator, binary: str) -> None:
                 raise BenchError(f"load profile {options.profile_name!r} with {generator.name}: {exc}{hint}") from None
 
 
-def capture_env(options, run_dir, server_host, load_host, interpreters, nginx_binary, generator, binary) -> dict:
+def capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary) -> dict:
     """env.json: the run's settings and, per host, what it is and how it was tuned and provisioned."""
-    loadgen_facts = {"tool": generator.name, "path": binary, "version": loadgen.version(load_host, binary),
-                     **manifest.loadgen_provenance(generator.name, binary, manifest.read_manifest(load_host, options.prefix),
-                                                   options.loadgen)}
+    def loadgen_facts(loader: Loader) -> dict:
+        return {"tool": loader.generator.name, "path": loader.binary,
+                "version": loadgen.version(loader.host, loader.binary),
+                **manifest.loadgen_provenance(loader.generator.name, loader.binary,
+                                              manifest.read_manifest(loader.host, options.prefix), options.loadgen)}
+
     profile = tune.load_profile(options.tune_profile)
     hosts = []
-    same = server_host is load_host
-    for host, role in ((server_host, "server+load" if same else "server"), (load_host, "load")):
-        if role == "load" and same:
-            continue
+    same = any(loader.host is server_host for loader in loaders)
+    roles = [(server_host, "server+load" if same else "server", loaders[0] if same else None)]
+    roles += [(loader.host, "load", loader) for loader in loaders if loader.host is not server_host]
+    for host, role, loader in roles:
         facts = environment.capture_host(
             host, role=role, interpreters=interpreters if "server" in role else {},
             nginx=nginx_binary if "server" in role else None,
-            loadgen=loadgen_facts if "load" in role else None,
+            loadgen=loadgen_facts(loader) if loader is not None else None,
             nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[0] if host.is_local else host.nofile)
         facts["tuning"] = {"profile": options.tune_profile, "settings": tune.tuning_state(host, profile)}
         facts["manifest"] = manifest.read_manifest(host, options.prefix)
@@ -239,7 +274,7 @@ def capture_env(options, run_dir, server_host, load_host, interpreters, nginx_bi
         "git": environment.git_commit(PROJECT),
         "options": options.to_dict(),
         "settings": {"profile": options.profile_name, "load": options.profile, "repeats": options.repeats,
-                     "statistics": options.statistics, "loadgen": generator.name, "port": options.port,
+                     "statistics": options.statistics, "loadgen": loaders[0].generator.name, "port": options.port,
                      "backlog": options.backlog, "server_log": options.server_log, "order": options.order,
                      "cpus": {"server": cpus.format_cpus(options.server_cpus) or "not pinned",
                               "load": cpus.format_cpus(options.load_cpus) or "not pinned"}},

@@ -1,8 +1,8 @@
 """Load generators: weighttp 0.5, weighttp 0.4 and wrk.
 
 Each tool is one class with a pure ``command(load, binary)`` (the argv to run) and a
-pure ``parse(stdout, command)`` (a :class:`~bench.results.LoadResult` from what it
-printed). :func:`detect` finds a tool on a host, :func:`run` runs one load there.
+pure ``parse(stdout, command)`` (a :class:`~bench.records.LoadResult` from what it
+printed). :func:`detect` finds a tool on a host; :mod:`bench.measure.loading` runs it.
 
 The parsers never turn a failed run into a good-looking number: weighttp 0.5 exits 0
 and prints a large ``reqs_per_sec`` even when every answer was a 404 or no request
@@ -31,7 +31,6 @@ from typing import Protocol
 
 from bench.errors import BenchError
 from bench.hosts import Host
-from bench.measure.cpus import format_cpus
 from bench.records import Load, LoadResult
 
 # weighttp 0.5 needs -n even when -a caps the time: size it for a rate no machine here
@@ -328,55 +327,3 @@ def detect(host: Host, prefer: str | None, search_dirs: list[str]) -> tuple[Load
         where = ", ".join(search_dirs + ["PATH"])
         raise BenchError(f"{prefer} not found on {host} (looked in {where}): run `inv setup` (installs wrk and weighttp) or `apt-get install wrk`")
     raise BenchError("no load generator found: run `inv setup` (installs wrk and weighttp) or `apt-get install wrk`")
-
-
-def command_line(generator: LoadGenerator, load: Load, binary: str, cpus: tuple[int, ...] = ()) -> str:
-    """The shell command for one load; with ``cpus``, behind ``taskset -c`` so the tool runs only there."""
-    argv = generator.command(load, binary)
-    if cpus:
-        argv = ["taskset", "-c", format_cpus(cpus), *argv]
-    return shlex.join(argv)
-
-
-def run(host: Host, generator: LoadGenerator, binary: str, load: Load, timeout: float | None,
-        cpus: tuple[int, ...] = ()) -> LoadResult:
-    """Run one load on ``host`` and parse it; the whole output is kept in ``raw``.
-
-    A non-zero exit is still parsed (weighttp and wrk exit non-zero on some failures
-    that are results); output that says nothing measurable raises BenchError. The
-    shell's ``times`` reports the CPU the tool used, on any host, in ``cpu_s``.
-    With ``cpus`` the tool is pinned there by ``taskset``, and ``command`` shows it.
-    """
-    command = command_line(generator, load, binary, cpus)
-    # a time-out is the host's BenchError
-    result = host.run(f"{command}; status=$?; times >&2; exit $status", warn=True, timeout=timeout)
-    stderr, cpu = split_times(result.stderr)
-    if cpus:
-        _check_taskset(host, cpus, result.exited, stderr)
-    parsed = generator.parse(result.stdout + stderr, command)
-    parsed.cpu_s = cpu
-    return parsed
-
-
-def _check_taskset(host: Host, cpus: tuple[int, ...], exited: int, stderr: str) -> None:
-    """A BenchError when taskset itself failed (missing, or the CPUs refused), not the tool it runs."""
-    if exited == 127 and re.search(r"taskset: (command )?not found", stderr):
-        raise BenchError(f"taskset is not installed on {host}: apt-get install util-linux there, or run without --load-cpus")
-    # "failed to execute" is the tool missing, which the parser reports with the tool's name.
-    said = [line for line in stderr.splitlines() if line.startswith("taskset: failed to set")]
-    if said:
-        raise BenchError(f"taskset could not pin the load generator to CPUs {format_cpus(cpus)} on {host} "
-                         f"({said[-1][len('taskset: '):]}): pick --load-cpus among its online CPUs")
-
-
-_TIMES = re.compile(r"^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$")
-
-
-def split_times(stderr: str) -> tuple[str, float | None]:
-    """Take the shell's ``times`` lines off ``stderr``: (the rest, children's user + system seconds)."""
-    lines = stderr.rstrip("\n").split("\n")
-    if len(lines) >= 2 and _TIMES.match(lines[-1]) and _TIMES.match(lines[-2]):
-        minutes_user, user, minutes_system, system = _TIMES.match(lines[-1]).groups()
-        rest = "\n".join(lines[:-2])
-        return rest + "\n" if rest else "", 60 * (int(minutes_user) + int(minutes_system)) + float(user) + float(system)
-    return stderr, None

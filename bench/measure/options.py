@@ -20,7 +20,7 @@ ORDERS = ("paired", "sequential")
 # What a flag on the command line may name (the rest of the options come from invoke.yaml alone).
 FLAGS = ("keepalive", "close", "servers", "interpreters", "modes", "resources", "payloads", "workers",
          "repeats", "loadgen", "profile", "order", "server_cpus", "load_cpus", "port", "interface", "backlog",
-         "log", "name", "server_host", "load_host", "server_address", "concurrency", "threads", "duration",
+         "log", "name", "server_host", "load_hosts", "server_address", "concurrency", "threads", "duration",
          "requests")
 # The flags that override the chosen profile's load, in both halves, for one run.
 LOAD_FLAGS = ("concurrency", "threads", "duration", "requests")
@@ -50,7 +50,7 @@ class Options:
     backlog: int
     server_log: bool
     server_host: str | None  # None: this machine
-    load_host: str | None
+    load_hosts: tuple  # () for this machine; several share each load, started together
     server_address: str | None  # what the load generator targets
     reports: str
     name: str | None
@@ -62,7 +62,7 @@ class Options:
     RESUMABLE = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers",
                  "repeats", "statistics", "loadgen", "profile_name", "profile", "order", "server_cpus",
                  "load_cpus", "port", "interface",
-                 "backlog", "server_log", "server_host", "load_host", "server_address")
+                 "backlog", "server_log", "server_host", "load_hosts", "server_address")
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -74,6 +74,8 @@ class Options:
         values.setdefault("order", "sequential")  # runs from before rounds measured one server at a time
         values.setdefault("server_cpus", ())
         values.setdefault("load_cpus", ())
+        if "load_hosts" not in values:  # runs from before several load hosts had one, or none
+            values["load_hosts"] = (data["load_host"],) if data.get("load_host") else ()
         missing = known - set(values)
         if missing:
             raise BenchError(f"the stored options lack {', '.join(sorted(missing))}: start a new run instead of resuming")
@@ -85,7 +87,7 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
     unknown = set(flags) - set(FLAGS)
     if unknown:
         raise BenchError(f"unknown bench option {', '.join(sorted(unknown))}")
-    given = {key: value for key, value in flags.items() if value not in (None, False)}
+    given = {key: value for key, value in flags.items() if value not in (None, False, [], ())}
     cfg, lab = config.bench, config.lab
     if given.get("keepalive") and given.get("close"):
         raise BenchError("--keepalive and --close each pick one half: pass one, or neither for both")
@@ -127,7 +129,7 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
         backlog=_integer(given.get("backlog", cfg.backlog), "--backlog"),
         server_log=bool(given.get("log", False)),
         server_host=given.get("server_host", lab.server_host),
-        load_host=given.get("load_host", lab.load_host),
+        load_hosts=_hosts(given.get("load_hosts", lab.load_hosts)),
         server_address=given.get("server_address", lab.server_address),
         reports=cfg.reports,
         name=given.get("name"),
@@ -203,10 +205,10 @@ KINDS = {"servers": str, "interpreters": str, "modes": str, "resources": str, "p
          "workers": int, "repeats": int, "statistics": dict, "loadgen": (str, type(None)), "profile_name": str,
          "profile": dict, "order": str, "server_cpus": int, "load_cpus": int, "port": int,
          "interface": (str, type(None)), "backlog": int, "server_log": bool, "server_host": (str, type(None)),
-         "load_host": (str, type(None)), "server_address": (str, type(None)), "reports": str,
+         "load_hosts": str, "server_address": (str, type(None)), "reports": str,
          "name": (str, type(None)), "prefix": str, "tune_profile": str, "command": str}
 TUPLES = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers", "server_cpus",
-          "load_cpus")
+          "load_cpus", "load_hosts")
 
 
 def checked(options: Options) -> Options:
@@ -230,9 +232,31 @@ def checked(options: Options) -> Options:
     for value, flag in ((options.interface, "--interface"), (options.server_address, "--server-address")):
         if value is not None:
             check_address(value, flag)
+    check_load_hosts(options.load_hosts, options.server_host)
     if options.order not in ORDERS:
         raise BenchError(f"unknown order {options.order!r}: choose paired (servers in turn, round by round) or sequential")
     return options
+
+
+def _hosts(value) -> tuple[str, ...]:
+    """``lab.load_hosts`` or the --load-host flags: a list, or one host as a string; none for this machine."""
+    if value in (None, "", [], ()):
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def check_load_hosts(load_hosts: tuple[str, ...], server_host: str | None) -> None:
+    """Several load hosts are distinct machines, none of them the server's."""
+    local = ("local", None, "")
+    repeated = sorted({host for host in load_hosts if load_hosts.count(host) > 1})
+    if repeated:
+        raise BenchError(f"--load-host {repeated[0]} is given twice: give each load host once")
+    if len(load_hosts) > 1:
+        if any(host in local for host in load_hosts):
+            raise BenchError("this machine cannot be one of several load hosts: give only lab hosts to --load-host")
+        if server_host not in local and server_host in load_hosts:
+            raise BenchError(f"{server_host} is the server host and one of several load hosts: "
+                             f"it can only be the one load host; drop it from --load-host")
 
 
 def _kind_words(kind, many: bool) -> str:

@@ -26,7 +26,7 @@ from bench.records import Cell, CellRecord, Load, LoadResult, Status, append_rec
 from bench.standalone.payload import payload_bytes
 from bench.stats import Interval, median_interval
 
-from . import interrupts, loadgen, sampling, verdicts
+from . import interrupts, loading, sampling, verdicts
 from .servers import CellFailed, Rig, Running, Servers, payload_name
 
 # Where each run makes its work folders (mktemp -d), on every host.
@@ -81,7 +81,7 @@ class Runner:
             # World-readable: nginx's workers run as nobody.
             host.write_text(f"{self.workdir}/www/{payload_name(size)}", payload_bytes(size).decode("ascii"), mode=0o644)
         if not self.rig.load.is_local:
-            folder = self.workdir if self.rig.same_host else self._make_workdir(self.rig.load)
+            folder = self.workdir if self.rig.load is host else self._make_workdir(self.rig.load)
             self.servers.probe_path = f"{folder}/probe.py"
             self.rig.load.put(standalone.PROBE, self.servers.probe_path)
         for port in range(self.settings.port, self.settings.port + ports):
@@ -103,9 +103,15 @@ class Runner:
 
     def cleanup(self) -> None:
         """Remove the work folders this run made, and only those."""
+        lost = []
         while self.made:
             host, path = self.made.pop()
-            host.run(f"rm -rf {shlex.quote(path)}", warn=True)
+            try:
+                host.run(f"rm -rf {shlex.quote(path)}", warn=True)
+            except HostLost as exc:  # the other hosts' folders still go
+                lost.append(str(exc))
+        if lost:
+            raise HostLost("; ".join(lost))
 
     def measure(self, cell: Cell) -> CellRecord:
         """One cell alone; its record is appended. A failure is recorded, not raised."""
@@ -113,7 +119,7 @@ class Runner:
 
     def measure_case(self, cells: list[Cell], group: str | None = None) -> list[CellRecord]:
         """Measure cells together, round by round; append and return their records."""
-        hosts = {"server": str(self.rig.server), "load": str(self.rig.load)}
+        hosts = {"server": str(self.rig.server), "load": ", ".join(str(loader.host) for loader in self.rig.loaders)}
         records = [CellRecord(cell=cell, group=group if len(cells) > 1 else None, hosts=dict(hosts)) for cell in cells]
         started: list[tuple[CellRecord, Running]] = []
         began = ready = time.monotonic()
@@ -213,16 +219,16 @@ class Runner:
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
         window = None if warmup else sampling.Window(self.rig.server, running.pid)
         try:
-            result = loadgen.run(self.rig.load, self.rig.generator, self.rig.loadgen_binary, load, timeout=budget,
-                                 cpus=self.settings.load_cpus)
+            result = loading.run_round(list(self.rig.loaders), load, timeout=budget, cpus=self.settings.load_cpus,
+                                       window=window)
         except HostLost:
             raise
         except BenchError as exc:
             record.fail(str(exc))
             return None
         result.warmup, result.round = warmup, round_number
-        if window is not None:
-            result.sample = window.close(result.cpu_s)
+        for part in result.parts:
+            part.warmup, part.round = warmup, round_number
         record.runs.append(result)
         if not result.clean:
             record.flag(("warm-up " if warmup else "") + _unclean(result))
@@ -235,9 +241,13 @@ class Runner:
             found.append("noisy")
         samples = [run.sample for run in numbers if "loadgen_cores" in (run.sample or {})]
         cell = record.cell
+        # With several load hosts, a round is client-bound when one of them was saturated.
+        several = [any((part.sample or {}).get("saturated") for part in run.parts) if run.parts else None
+                   for run in numbers if "loadgen_cores" in (run.sample or {})]
         if samples and verdicts.mostly(verdicts.client_bound(
                 loadgen_cores=x["loadgen_cores"], threads=cell.threads, server_cores=x["server_cores"],
-                workers=cell.workers, server_cpus=self.rig.server_cpus, same_host=self.rig.same_host) for x in samples):
+                workers=cell.workers, server_cpus=self.rig.server_cpus, same_host=self.rig.same_host,
+                load_saturated=busy) for x, busy in zip(samples, several)):
             found.append("client-bound")
         # With the CPUs partitioned, each side had its own share of the machine: nothing to take from the other.
         if samples and self.rig.same_host and not self.settings.load_cpus and verdicts.mostly(verdicts.machine_bound(

@@ -21,8 +21,9 @@ from bench.standalone import probe
 from bench.standalone.events import read_events, worker_counts
 from bench.standalone.payload import payload_bytes
 
-from . import loadgen, nginx, verdicts
+from . import nginx, verdicts
 from .cpus import format_cpus
+from .loading import Loader
 
 
 class CellFailed(Exception):
@@ -34,17 +35,21 @@ class Rig:
     """Who plays which role, and the tools each role uses."""
 
     server: Host
-    load: Host
-    address: str  # what the load generator targets
+    loaders: tuple[Loader, ...]  # the load hosts, each with its load generator; they share each load
+    address: str  # what the load generators target
     interpreters: dict[str, str]  # on the server host: name -> python path
     nginx: str | None
-    generator: loadgen.LoadGenerator
-    loadgen_binary: str
     server_cpus: int
 
     @property
+    def load(self) -> Host:
+        """The first load host: it probes the servers."""
+        return self.loaders[0].host
+
+    @property
     def same_host(self) -> bool:
-        return self.server is self.load
+        """Server and load generator on one machine."""
+        return any(loader.host is self.server for loader in self.loaders)
 
 
 @dataclass

@@ -31,12 +31,20 @@ def server_capacity(workers: int, server_cpus: int, loadgen_cores: float, same_h
     return max(min(float(workers), cores), 0.0)
 
 
+def saturated(loadgen_cores: float, threads: int) -> bool:
+    """A load generator used up the cores of its threads."""
+    return loadgen_cores >= CLIENT_BUSY * threads
+
+
 def client_bound(*, loadgen_cores: float, threads: int, server_cores: float, workers: int,
-                 server_cpus: int, same_host: bool) -> bool:
-    """The load generator used up its cores while the server still had room."""
-    saturated = loadgen_cores >= CLIENT_BUSY * threads
+                 server_cpus: int, same_host: bool, load_saturated: bool | None = None) -> bool:
+    """The load generator used up its cores while the server still had room.
+
+    ``load_saturated``, when given, says whether some load host (of several) was saturated.
+    """
+    busy = saturated(loadgen_cores, threads) if load_saturated is None else load_saturated
     capacity = server_capacity(workers, server_cpus, loadgen_cores, same_host)
-    return saturated and server_cores < SERVER_ROOM * capacity
+    return busy and server_cores < SERVER_ROOM * capacity
 
 
 def machine_bound(*, server_cores: float, loadgen_cores: float, cpus: int) -> bool:

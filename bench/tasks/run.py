@@ -19,7 +19,7 @@ LIST = "comma-separated; default from invoke.yaml (bench.{})"
 SOME_CELLS_FAILED = 2
 
 
-@task(auto_shortflags=False, help={
+@task(auto_shortflags=False, iterable=["load_host"], help={
     "keepalive": "run only the keep-alive half of the matrix (the seed's -k runs)",
     "close": "run only the half without keep-alive",
     "servers": "servers to measure: nginx,twisted; " + LIST.format("servers"),
@@ -47,7 +47,8 @@ SOME_CELLS_FAILED = 2
     "log": "turn the servers' access logs on (off by default, as the seed's --silence)",
     "name": "name of the run folder under reports/ (default: a timestamp)",
     "server_host": "run the servers on this lab host, user@host[:port] (default: this machine)",
-    "load_host": "run the load generator on this lab host, user@host[:port] (default: this machine)",
+    "load_host": "run the load generator on this lab host, user@host[:port] (default: this machine); repeat it for "
+                 "several load hosts, which share each load evenly and start together (lab.load_hosts)",
     "server_address": "address the load generator targets (default: the server host's address)",
     "key": "SSH private key for the lab hosts (default: lab.key, else the agent and ~/.ssh keys)",
     "known_hosts": "known_hosts file to check lab host keys against (default: lab.known_hosts, else ~/.ssh/known_hosts)",
@@ -66,6 +67,7 @@ def bench(c, keepalive=False, close=False, servers=None, interpreters=None, mode
     error; 2 the run finished but some cells failed or were flagged; 130 interrupted.
     """
     flags = {key: value for key, value in locals().items() if key in BENCH_FLAGS}
+    flags["load_hosts"] = load_host or None
     lab = {**plain(c.config.lab), "key": key or c.config.lab.key, "known_hosts": known_hosts or c.config.lab.known_hosts}
     # `inv ...`, `invoke ...` or `python -m invoke ...` (whose argv[0] is invoke/__main__.py)
     command = (" ".join(["inv", *sys.argv[1:]]) if sys.argv[0].endswith(("inv", "invoke", "invoke/__main__.py"))

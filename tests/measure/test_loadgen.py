@@ -23,13 +23,11 @@ from bench.measure.loadgen import (
     Weighttp04,
     Weighttp05,
     Wrk,
-    command_line,
     detect,
     parse_output,
-    run,
-    split_times,
     version,
 )
+from bench.measure.loading import command_line, run, split_times
 from bench.records import Load
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loadgen"
@@ -257,6 +255,9 @@ class BarePathHost(LocalHost):
     def run(self, command, **kwargs):
         return super().run(f"PATH={shlex.quote(self.path)}; {command}", **kwargs)
 
+    def begin(self, command):
+        return super().begin(f"PATH={shlex.quote(self.path)}; {command}")
+
 
 @pytest.mark.parametrize("flavour, generator", [("0.5", Weighttp05), ("0.4", Weighttp04)])
 def test_detect_prefers_weighttp_in_search_dirs_and_tells_its_version(tmp_path, flavour, generator):
@@ -394,7 +395,7 @@ def test_live_wrk_against_a_closed_port(closed_port):
 
 def test_run_stops_a_load_that_outlives_its_timeout(nginx):
     url = nginx[0] + "?timeout-test"
-    with pytest.raises(BenchError, match=r"timed out after 0.5s"):
+    with pytest.raises(BenchError, match=r"local: the load did not end within 0.5s"):
         run(LocalHost(), GENERATORS["wrk"], "wrk", Load(url, 2, 1, True, duration=5), timeout=0.5)
     time.sleep(0.1)
     assert not [p for p in psutil.process_iter(["cmdline"]) if url in (p.info["cmdline"] or [])]

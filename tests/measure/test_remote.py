@@ -13,6 +13,7 @@ from bench import lab as lab_module
 from bench import manifest as bench_manifest
 from bench.errors import HostLost
 from bench.measure import loadgen
+from bench.measure.loading import Loader
 from bench.measure.runner import Runner
 from bench.measure.servers import Rig
 from bench.records import read_records
@@ -80,9 +81,9 @@ def open_runner(tmp_path, lab, prefix):
     server = lab_module.connect(lab.host("server"))
     load = lab_module.connect(lab.host("load"))
     generator, binary = loadgen.detect(load, "wrk", [])
-    runner = Runner(Rig(server=server, load=load, address=lab.host("server").address,
+    runner = Runner(Rig(server=server, loaders=(Loader(load, generator, binary),), address=lab.host("server").address,
                         interpreters={"cpython": str(prefix / "venvs" / "cpython" / "bin" / "python")},
-                        nginx="nginx", generator=generator, loadgen_binary=binary, server_cpus=os.cpu_count()),
+                        nginx="nginx", server_cpus=os.cpu_count()),
                     settings(tmp_path, port=18090, interface=lab.host("server").address, repeats=3, max_repeats=3,
                              start_timeout=20),
                     tmp_path / "run")

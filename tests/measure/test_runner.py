@@ -16,6 +16,7 @@ from bench import ratios
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.measure import loadgen
+from bench.measure.loading import Loader
 from bench.measure.runner import Runner
 from bench.measure.servers import Rig, Running
 from bench.records import CellRecord, Status, read_records
@@ -34,9 +35,8 @@ def remove_work_folders():
 def make_runner(tmp_path, interpreters=None, ports=1, **settings):
     host = LocalHost()
     generator, binary = loadgen.detect(host, "wrk", [])
-    lab = Rig(server=host, load=host, address="127.0.0.1",
-              interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx",
-              generator=generator, loadgen_binary=binary, server_cpus=os.cpu_count())
+    lab = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1",
+              interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx", server_cpus=os.cpu_count())
     runner = Runner(lab, support_settings(tmp_path, **settings), tmp_path / "run")
     made.append(runner)
     runner.prepare([40], ports=ports)
@@ -169,8 +169,9 @@ def test_a_runner_refused_at_prepare_removes_its_own_folder_only(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        runner = Runner(Rig(server=LocalHost(), load=LocalHost(), address="127.0.0.1", interpreters={}, nginx=None,
-                            generator=loadgen.GENERATORS["wrk"], loadgen_binary="wrk", server_cpus=1),
+        local = LocalHost()
+        runner = Runner(Rig(server=local, loaders=(Loader(local, loadgen.GENERATORS["wrk"], "wrk"),),
+                            address="127.0.0.1", interpreters={}, nginx=None, server_cpus=1),
                         support_settings(tmp_path, port=busy.getsockname()[1]), tmp_path / "run")
         assert runner.made == []
         runner.cleanup()  # before prepare: nothing of its own, nothing removed

@@ -23,7 +23,8 @@ from support import PROJECT, free_port, project_config
 from bench.config import plain
 from bench.errors import BenchError
 from bench.hosts import LocalHost
-from bench.measure.loadgen import Weighttp04, Weighttp05, run
+from bench.measure.loadgen import Weighttp04, Weighttp05
+from bench.measure.loading import run
 from bench.records import Load
 from bench.setup.provision import setup_host
 

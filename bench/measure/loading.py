@@ -1,0 +1,135 @@
+"""One load: every load host's generator started at the same moment, the server watched meanwhile.
+
+The load is split evenly among the load hosts (:func:`split`); each host's run is
+parsed by its tool, and with several hosts they are combined into one run whose
+``parts`` keep each host's own (:meth:`~bench.records.LoadResult.combined`).
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, replace
+
+from bench.errors import BenchError
+from bench.hosts import Host
+from bench.records import Load, LoadResult
+
+from . import verdicts
+from .cpus import format_cpus
+from .loadgen import LoadGenerator
+from .sampling import Window
+from .together import Together, said, until_done, waiting
+
+
+@dataclass(frozen=True)
+class Loader:
+    """A load host and the load generator found there."""
+
+    host: Host
+    generator: LoadGenerator
+    binary: str
+
+
+def split(load: Load, hosts: int) -> list[Load]:
+    """``load`` shared evenly by ``hosts`` load hosts: its connections and requests divided (the first
+    hosts take one more of a remainder); each host runs the load's threads, at most one per connection."""
+    if hosts == 1:
+        return [load]
+    if load.concurrency < hosts:
+        raise BenchError(f"{load.concurrency} connections cannot be shared by {hosts} load hosts: "
+                         f"give --concurrency {hosts} or more")
+
+    def share(total: int, index: int) -> int:
+        return total // hosts + (index < total % hosts)
+
+    return [replace(load, concurrency=share(load.concurrency, index),
+                    threads=min(load.threads, share(load.concurrency, index)),
+                    requests=None if load.requests is None else share(load.requests, index))
+            for index in range(hosts)]
+
+
+def command_line(generator: LoadGenerator, load: Load, binary: str, cpus: tuple[int, ...] = ()) -> str:
+    """The shell command for one load; with ``cpus``, behind ``taskset -c`` so the tool runs only there."""
+    argv = generator.command(load, binary)
+    if cpus:
+        argv = ["taskset", "-c", format_cpus(cpus), *argv]
+    return shlex.join(argv)
+
+
+def run(host: Host, generator: LoadGenerator, binary: str, load: Load, timeout: float | None,
+        cpus: tuple[int, ...] = ()) -> LoadResult:
+    """One load from one host, parsed; the whole output is kept in ``raw``."""
+    return run_round([Loader(host, generator, binary)], load, timeout=timeout or 3600, cpus=cpus)
+
+
+def run_round(loaders: list[Loader], load: Load, *, timeout: float, cpus: tuple[int, ...] = (),
+              window: Window | None = None) -> LoadResult:
+    """``load``, split among ``loaders``, started on all of them at once; ``window`` watches the server.
+
+    A non-zero exit is still parsed (weighttp and wrk exit non-zero on some failures that
+    are results); output that says nothing measurable raises BenchError, a lost host
+    HostLost, and either stops the generators on every host first. With ``cpus`` each
+    tool is pinned there by ``taskset``, and its ``command`` shows it.
+    """
+    loads = split(load, len(loaders))
+    commands = [command_line(loader.generator, share, loader.binary, cpus) for loader, share in zip(loaders, loads)]
+    starts = [(loader.host, until_done(command)) for loader, command in zip(loaders, commands)]
+    watch = window.script() if window is not None else None
+    if watch is not None:
+        starts.append((window.server, waiting(watch)))
+    with Together(starts) as together:
+        if window is not None:
+            window.open()
+        together.go()
+        statuses = together.finish(together.jobs[:len(loaders)], timeout)
+        together.stop()  # the watch job takes its second reading now
+        jobs = together.jobs
+    parts = []
+    for loader, share, command, job, status in zip(loaders, loads, commands, jobs, statuses):
+        stderr, cpu = split_times(job.stderr)
+        if cpus:
+            _check_taskset(loader.host, cpus, status, stderr)
+        part = loader.generator.parse(said(job.stdout) + stderr, command)
+        part.cpu_s = cpu
+        part.host = str(loader.host)
+        parts.append((part, share))
+    sample = window.close(jobs[-1].stdout if watch is not None else None) if window is not None else None
+    if len(parts) == 1:
+        (result, _), = parts
+        result.host = None
+    else:
+        for part, share in parts:
+            part.sample = {"concurrency": share.concurrency, "threads": share.threads}
+            if sample is not None and part.cpu_s is not None:
+                cores = part.cpu_s / sample["wall_s"]
+                part.sample.update(loadgen_cores=round(cores, 3), saturated=verdicts.saturated(cores, share.threads))
+        result = LoadResult.combined([part for part, _ in parts])
+    if sample is not None:
+        if result.cpu_s is not None:
+            sample["loadgen_cores"] = round(result.cpu_s / sample["wall_s"], 3)
+        result.sample = sample
+    return result
+
+
+def _check_taskset(host: Host, cpus: tuple[int, ...], exited: int, stderr: str) -> None:
+    """A BenchError when taskset itself failed (missing, or the CPUs refused), not the tool it runs."""
+    if exited == 127 and re.search(r"taskset: (command )?not found", stderr):
+        raise BenchError(f"taskset is not installed on {host}: apt-get install util-linux there, or run without --load-cpus")
+    # "failed to execute" is the tool missing, which the parser reports with the tool's name.
+    said = [line for line in stderr.splitlines() if line.startswith("taskset: failed to set")]
+    if said:
+        raise BenchError(f"taskset could not pin the load generator to CPUs {format_cpus(cpus)} on {host} "
+                         f"({said[-1][len('taskset: '):]}): pick --load-cpus among its online CPUs")
+
+
+_TIMES = re.compile(r"^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$")
+
+
+def split_times(stderr: str) -> tuple[str, float | None]:
+    """Take the shell's ``times`` lines off ``stderr``: (the rest, children's user + system seconds)."""
+    lines = stderr.rstrip("\n").split("\n")
+    if len(lines) >= 2 and _TIMES.match(lines[-1]) and _TIMES.match(lines[-2]):
+        minutes_user, user, minutes_system, system = _TIMES.match(lines[-1]).groups()
+        rest = "\n".join(lines[:-2])
+        return rest + "\n" if rest else "", 60 * (int(minutes_user) + int(minutes_system)) + float(user) + float(system)
+    return stderr, None
