@@ -192,7 +192,9 @@ class CellRecord:
     spread: dict | None = None  # how evenly the workers shared the requests
     verdicts: list[str] = field(default_factory=list)  # noisy, client-bound, ...
     warmup_rounds: int = 0
-    timing: dict[str, float] = field(default_factory=dict)  # seconds: start_verify, load, stop, total, overhead
+    # seconds: start_verify, load, stop, total, overhead (beyond the tools' own seconds), all of its
+    # case's, and the case's number of cells
+    timing: dict[str, float] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

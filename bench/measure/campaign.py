@@ -23,6 +23,7 @@ from bench.stats import summarize
 from . import cpus, environment, interrupts, loadgen, matrix, nginx
 from .loading import Loader, split
 from .options import Options
+from .progress import Progress, progress_for
 from .runner import Runner, Settings, warmup_load
 from .servers import Rig
 
@@ -93,16 +94,20 @@ def find_loaders(load_hosts: list[Host], options: Options) -> tuple[Loader, ...]
 
 
 def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, resume: Path | None = None,
-                 say: Callable[[str], None] = print) -> Path:
-    """Measure the matrix; return the run folder (its report is written even when interrupted)."""
+                 say: Callable[[str], None] | None = None) -> Path:
+    """Measure the matrix; return the run folder (its report is written even when interrupted).
+
+    Its lines go to ``say``; without one, to the terminal with live progress inside each case.
+    """
     lab_config = lab_config or {}
     missing = [key for key in STATISTICS if key not in options.statistics]
     if missing:
         raise BenchError(f"bench.statistics has no {', '.join(missing)}: set it in invoke.yaml "
                          f"(a run resumed from an older harness: start a new run instead)")
     run_dir = Path(resume) if resume is not None else new_run_dir(options)
-    with claimed(run_dir, resume is not None):
-        return _run(options, run_dir, lab_config=lab_config, trust_new=trust_new, resume=resume, say=say)
+    with claimed(run_dir, resume is not None), (progress_for() if say is None else Progress()) as progress:
+        return _run(options, run_dir, lab_config=lab_config, trust_new=trust_new, resume=resume,
+                    say=say or progress.say, progress=progress)
 
 
 def new_run_dir(options: Options) -> Path:
@@ -142,17 +147,18 @@ def claimed(run_dir: Path, resume: bool):
 
 
 def _run(options: Options, run_dir: Path, *, lab_config, trust_new: bool, resume: Path | None,
-         say: Callable[[str], None]) -> Path:
+         say: Callable[[str], None], progress: Progress) -> Path:
     server_host, load_hosts, address, interface = open_lab(options, lab_config, trust_new)
     try:
-        return _measure(options, run_dir, server_host, load_hosts, address, interface, resume=resume, say=say)
+        return _measure(options, run_dir, server_host, load_hosts, address, interface, resume=resume, say=say,
+                        progress=progress)
     finally:
         for host in {id(host): host for host in [server_host, *load_hosts]}.values():
             host.close()
 
 
 def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: list[Host], address: str,
-             interface: str, *, resume: Path | None, say: Callable[[str], None]) -> Path:
+             interface: str, *, resume: Path | None, say: Callable[[str], None], progress: Progress) -> Path:
     loads = ", ".join(map(str, load_hosts))
     where = "" if server_host.is_local and all(h.is_local for h in load_hosts) else f" (server {server_host}, load {loads})"
     loaders = find_loaders(load_hosts, options)
@@ -199,14 +205,15 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         env = capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary)
         write_env(run_dir / "env.json", env)
 
-    runner = Runner(rig, settings, run_dir, say=say)
+    runner = Runner(rig, settings, run_dir, progress=progress)
     say(f"{len(todo)} cells in {len(cases)} {'cases' if options.order == 'paired' else 'steps'} "
         f"({options.order}), {generator.name} as load generator{where}, results in {run_dir}/")
     with interrupts.as_interrupts():  # SIGTERM and SIGHUP end a run as Ctrl-C does
         try:
             runner.prepare(options.payloads, ports=max((len(case) for case in cases), default=1))
             number = 0
-            for case in cases:
+            for index, case in enumerate(cases, 1):
+                progress.case(case_title(case), index, len(cases))
                 for record in runner.measure_case(case, group=case_id(case)):
                     number += 1
                     say(f"[{number}/{len(todo)}] {progress_line(record)}")
@@ -282,6 +289,13 @@ def capture_env(options, run_dir, server_host, loaders, interpreters, nginx_bina
     }
 
 
+def case_title(cells) -> str:
+    """'keep-alive 40B ×2: nginx, twisted/pypy/shared/fixed'."""
+    first = cells[0]
+    return (f"{'keep-alive' if first.keepalive else 'close'} {first.payload}B ×{first.workers}: "
+            + ", ".join(cell.label for cell in cells))
+
+
 def case_id(cells) -> str:
     """The group id of cells measured together: stable for the same cells."""
     return hashlib.sha1(",".join(cell.id for cell in cells).encode()).hexdigest()[:12]
@@ -303,4 +317,4 @@ def progress_line(record: CellRecord) -> str:
     if record.status is not Status.OK:
         notes.append(f"{record.status}: {'; '.join(dict.fromkeys(record.reasons))}")
     return (f"{words}: {summary.median:,.0f} req/s ({summary.low:,.0f}–{summary.high:,.0f}, {summary.n} rounds), "
-            f"harness overhead {record.timing['overhead']:.1f}s" + (f" [{', '.join(notes)}]" if notes else ""))
+            f"harness overhead {record.timing['overhead'] / record.timing.get('cells', 1):.1f}s per cell" + (f" [{', '.join(notes)}]" if notes else ""))

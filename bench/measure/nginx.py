@@ -11,6 +11,7 @@ import time
 
 from bench.errors import BenchError
 from bench.hosts import Host
+from bench.hosts.base import command_failed
 
 from .names import is_address
 
@@ -104,19 +105,50 @@ def find(host: Host) -> str:
     raise BenchError(f"nginx is not installed on {host}: run `inv setup` (or apt-get install nginx-light), or pass --servers twisted")
 
 
+# The exit status of check_script when nginx rejects its config.
+REJECTED = 3
+
+
+def check_script(binary: str, conf: str, workdir: str) -> str:
+    """Shell lines that make the temp folders, clear a stale pid file and check the config (exit REJECTED)."""
+    temps = " ".join(shlex.quote(f"{workdir}/temp/{name}") for name in TEMP_PATHS)
+    check = shlex.join([binary, "-t", "-q", "-c", conf, "-e", f"{workdir}/error.log"])
+    return (f"mkdir -p {temps} && rm -f {shlex.quote(pid_file(workdir))} || exit\n"
+            f"{check} || exit {REJECTED}\n")
+
+
+def command(binary: str, conf: str, workdir: str) -> list[str]:
+    """nginx in the foreground with the cell's config: its master's pid is the server's."""
+    return [binary, "-c", conf, "-e", f"{workdir}/error.log"]
+
+
+def pid_file(workdir: str) -> str:
+    """nginx writes it once its sockets listen (see render_config): the sign it is up."""
+    return f"{workdir}/nginx.pid"
+
+
+def quit_command(binary: str, conf: str, workdir: str) -> str:
+    return shlex.join([binary, "-s", "quit", "-c", conf, "-e", f"{workdir}/error.log"]) + " >/dev/null 2>&1"
+
+
+def rejected(host: Host, result) -> str:
+    said = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+    return f"nginx rejects its config on {host}: {said[-1]}"
+
+
 def start(host: Host, binary: str, conf: str, workdir: str) -> int:
     """Check the config, then start nginx in the foreground; return the master's pid."""
-    for name in TEMP_PATHS:
-        host.mkdir(f"{workdir}/temp/{name}")
-    check = host.run(shlex.join([binary, "-t", "-q", "-c", conf, "-e", f"{workdir}/error.log"]), warn=True)
+    check = host.run(check_script(binary, conf, workdir), warn=True)
+    if check.exited == REJECTED:
+        raise BenchError(rejected(host, check))
     if not check.ok:
-        raise BenchError(f"nginx rejects its config on {host}: {(check.stderr or check.stdout).strip().splitlines()[-1]}")
-    return host.start([binary, "-c", conf, "-e", f"{workdir}/error.log"], log=f"{workdir}/nginx.out")
+        raise BenchError(command_failed(str(host), "mkdir", check))
+    return host.start(command(binary, conf, workdir), log=f"{workdir}/nginx.out")
 
 
 def stop(host: Host, binary: str, conf: str, workdir: str, pid: int, timeout: float = 10.0) -> None:
     """Graceful ``-s quit`` first; the master's pid is killed if it does not leave in time."""
-    host.run(shlex.join([binary, "-s", "quit", "-c", conf, "-e", f"{workdir}/error.log"]), warn=True)
+    host.run(quit_command(binary, conf, workdir), warn=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not host.alive(pid):

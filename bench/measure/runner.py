@@ -17,7 +17,6 @@ import shlex
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from bench import ratios, standalone
 from bench.errors import BenchError, HostLost
@@ -27,6 +26,7 @@ from bench.standalone.payload import payload_bytes
 from bench.stats import Interval, median_interval
 
 from . import interrupts, loading, sampling, verdicts
+from .progress import Progress
 from .servers import CellFailed, Rig, Running, Servers, payload_name
 
 # Where each run makes its work folders (mktemp -d), on every host.
@@ -55,12 +55,12 @@ class Settings:
 class Runner:
     """Runs cases against one rig; ``results`` is where each record is appended."""
 
-    def __init__(self, rig: Rig, settings: Settings, run_dir: Path, say: Callable[[str], None] = print):
+    def __init__(self, rig: Rig, settings: Settings, run_dir: Path, progress: Progress | None = None):
         self.rig = rig
+        self.progress = progress or Progress()  # the base class shows nothing
         self.settings = settings
         self.run_dir = Path(run_dir)
         self.results = self.run_dir / "results.jsonl"
-        self.say = say
         self.made: list[tuple[Host, str]] = []  # the folders this run made, the only ones cleanup() removes
         self.servers = Servers(rig, workdir="", run_dir=self.run_dir, interface=settings.interface,
                                backlog=settings.backlog, server_log=settings.server_log,
@@ -124,9 +124,11 @@ class Runner:
         started: list[tuple[CellRecord, Running]] = []
         began = ready = time.monotonic()
         try:
+            self.progress.phase("start", detail=", ".join(record.label for record in records))
             live = self._start(records, started)
             ready = time.monotonic()
             for record, running in live:
+                self.progress.phase("warm-up", detail=record.label)
                 self._warm_up(record, running)
             self._rounds(records, live)
             for record, _ in live:
@@ -139,6 +141,7 @@ class Runner:
             raise
         finally:
             with interrupts.deferred():  # a second Ctrl-C must not leave a server running
+                self.progress.phase("stop")
                 stopping = time.monotonic()
                 for record, running in started:
                     self.servers.stop(running, record)
@@ -148,7 +151,7 @@ class Runner:
                     record.timing = {"start_verify": round(ready - began, 3),
                                      "load": round(sum(run.seconds for run in record.runs), 3),
                                      "stop": round(ended - stopping, 3), "total": round(ended - began, 3),
-                                     "overhead": round(ended - began - load, 3)}
+                                     "overhead": round(ended - began - load, 3), "cells": len(records)}
                     append_record(self.results, record)
         return records
 
@@ -192,6 +195,7 @@ class Runner:
         began = time.monotonic()
         number = 0
         while live:
+            self.progress.phase("round", round=number + 1, detail=_widest(intervals(records), self.settings.ci_target))
             turn = number % len(live)
             for record, running in live[turn:] + live[:turn]:
                 if record.status is not Status.FAILED:
@@ -265,6 +269,14 @@ def intervals(records: list[CellRecord]) -> list[Interval | None]:
         return [ratios.ratio(record, nginx) for record in twisted]
     return [median_interval([run.req_per_s for run in record.numbers], seed=record.id)
             for record in records if record.status is not Status.FAILED]
+
+
+def _widest(found: list[Interval | None], target: float) -> str:
+    """The stopping rule's progress: the widest interval so far against its target."""
+    widths = [interval.half_width for interval in found if interval is not None and interval.n >= 2]
+    if not widths:
+        return ""
+    return f"widest interval ±{max(widths):.1%} (target ±{target:.0%})"
 
 
 def warmup_load(load: Load, warmup: dict) -> Load | None:

@@ -12,10 +12,10 @@ import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from bench.errors import BenchError, HostLost
 from bench.hosts import Host
+from bench.hosts.base import cannot_start, command_failed
 from bench.records import Cell, CellRecord, Status
 from bench.standalone import probe
 from bench.standalone.events import read_events, worker_counts
@@ -24,6 +24,16 @@ from bench.standalone.payload import payload_bytes
 from . import nginx, verdicts
 from .cpus import format_cpus
 from .loading import Loader
+
+# -- what runs on the server host: each step one command, its waiting done there -------------------
+
+MARK = "-- twisted-lab"  # begins the line a server-host script reports on
+TERM = 'kill -TERM "$pid" 2>/dev/null'
+LISTENING = shlex.quote('^{"event":"listening"')  # Twisted's master is up: every worker serves
+START_WAIT = 3.0  # seconds start() waits for readiness (Ctrl-C is held meanwhile); wait_ready waits the rest
+# alive: $pid runs (a zombie does not). now: centiseconds since boot.
+_HELPERS = ('alive() { case "$(ps -o stat= -p "$pid" 2>/dev/null)" in ""|*Z*) return 1;; esac; }\n'
+            'now() { read -r t _ </proc/uptime; now=${t%.*}${t#*.}; }\n')
 
 
 class CellFailed(Exception):
@@ -60,9 +70,14 @@ class Running:
     port: int
     url: str
     pid: int | None = None
-    log: str = ""
-    stop: Callable[[], None] | None = None
+    log: str = ""  # its log on the server host, whose tail a failure quotes
+    stop_steps: tuple[tuple[str, float], ...] = ((TERM, 10.0),)  # each graceful step, then how long to wait
     stopped: bool = False
+    state: str = "starting"  # as the server host last saw it: starting, ready or exited
+    tail: str = ""  # the log's last lines then
+    began: float = 0.0
+    ready: str = ""  # the shell test that it is up
+    waiting_for: str = "no listening event"  # that sign, named when it never came
 
 
 def digest(payload: int) -> str:
@@ -75,6 +90,61 @@ def payload_name(payload: int) -> str:
 
 def bracket(address: str) -> str:
     return f"[{address}]" if ":" in address else address
+
+
+def wait_script(pid: int, ready: str, timeout: float, log: str) -> str:
+    """Poll there until ``ready`` (a shell test) holds, the process is gone, or ``timeout``; report and tail ``log``."""
+    return f"pid={pid}\n" + _waiting(ready, timeout, log)
+
+
+def _waiting(ready: str, timeout: float, log: str, lines: int = 5) -> str:
+    return (f"{_HELPERS}now; end=$((now + {round(timeout * 100)}))\n"
+            f"while :; do\n"
+            f"  alive || {{ state=exited; break; }}\n"
+            f"  if {ready}; then state=ready; break; fi\n"
+            f"  now; [ \"$now\" -lt \"$end\" ] || {{ state=starting; break; }}\n"
+            f"  sleep 0.05\n"
+            f"done\n"
+            f"echo \"{MARK} pid=$pid state=$state\"\n"
+            f"tail -n {lines} {shlex.quote(log)} 2>/dev/null\n")
+
+
+def launch_script(argv: list[str], log: str, ready: str, timeout: float, tail_log: str, before: str = "") -> str:
+    """Start ``argv`` detached in its own session (output to ``log``) after ``before``, then wait as wait_script."""
+    # Without job control the background job is no group leader, so setsid execs in place and $! is the server's pid.
+    return (f"mkdir -p {shlex.quote(str(Path(log).parent))} || exit\n"
+            f"command -v {shlex.quote(argv[0])} >/dev/null || exit 127\n{before}"
+            f"pid=$(setsid {shlex.join(argv)} >>{shlex.quote(log)} 2>&1 </dev/null & echo $!)\n"
+            + _waiting(ready, timeout, tail_log))
+
+
+def stop_script(pid: int, steps: tuple[tuple[str, float], ...]) -> str:
+    """Each step while the process runs, waiting there up to its seconds; then SIGKILL to its group (stragglers)."""
+    lines = [f"pid={pid}", _HELPERS + 'if alive; then was=running; else was=gone; fi']
+    for command, seconds in steps:
+        lines.append(f"if alive; then {command}; fi\n"
+                     f"now; end=$((now + {round(seconds * 100)}))\n"
+                     f'while alive; do now; [ "$now" -lt "$end" ] || break; sleep 0.05; done')
+    lines.append('if alive; then stop=late; else stop=done; fi\nkill -KILL -- "-$pid" 2>/dev/null\n'
+                 f'echo "{MARK} was=$was stop=$stop"')
+    return "\n".join(lines) + "\n"
+
+
+def report(stdout: str) -> tuple[dict[str, str], str] | None:
+    """A script's report line (its fields) and the log lines after it joined by " | ", or None without one."""
+    _, found, rest = stdout.rpartition(MARK + " ")
+    if not found:
+        return None
+    first, _, tail = rest.partition("\n")
+    fields = dict(field.split("=", 1) for field in first.split() if "=" in field)
+    return fields, " | ".join(tail.strip().splitlines()) or "no output"
+
+
+def write_script(path: str, text: str) -> str:
+    """Shell lines that write ``text`` to ``path`` through a temporary name beside it."""
+    tmp = shlex.quote(path) + ".tmp.$$"
+    return (f"mkdir -p {shlex.quote(str(Path(path).parent))} && printf %s {shlex.quote(text)} >{tmp} "
+            f"&& mv -f {tmp} {shlex.quote(path)} || exit\n")
 
 
 class Servers:
@@ -92,67 +162,87 @@ class Servers:
 
     # -- start -------------------------------------------------------------------------
     def start(self, cell: Cell, port: int, record: CellRecord) -> Running:
-        """Start the cell's server on ``port``; CellFailed when it cannot start."""
-        running = Running(cell=cell, port=port, url=self.url(port))
+        """Start the cell's server on ``port`` and wait there (briefly) until it is up; CellFailed when it cannot start.
+
+        One command on the server host: Nginx's config written and checked, the server started
+        detached, and its readiness awaited there (Twisted's ``listening`` event, Nginx's pid file).
+        """
+        running = Running(cell=cell, port=port, url=self.url(port), began=time.monotonic())
         host = self.rig.server
         running.log = f"{self.workdir}/logs/{cell.id}.log"
+        before, output = "", running.log
         if cell.server == "nginx":
             if not self.rig.nginx:
                 raise CellFailed(f"nginx is not installed on {host}: run `inv setup`")
             confdir = f"{self.workdir}/nginx-{cell.id}"
             conf = f"{confdir}/nginx.conf"
-            host.write_text(conf, nginx.render_config(
-                workdir=confdir, www=f"{self.workdir}/www", filename=payload_name(cell.payload),
-                interface=self.interface, port=port, backlog=self.backlog, workers=cell.workers,
-                connections=max(1024, cell.concurrency + 64), cpus=self.cpus,
-                access_log=f"{confdir}/access.log" if self.server_log else None))
             try:
-                running.pid = nginx.start(host, self.rig.nginx, conf, confdir)
+                text = nginx.render_config(
+                    workdir=confdir, www=f"{self.workdir}/www", filename=payload_name(cell.payload),
+                    interface=self.interface, port=port, backlog=self.backlog, workers=cell.workers,
+                    connections=max(1024, cell.concurrency + 64), cpus=self.cpus,
+                    access_log=f"{confdir}/access.log" if self.server_log else None)
             except BenchError as exc:
                 raise CellFailed(str(exc)) from None
+            argv = nginx.command(self.rig.nginx, conf, confdir)
+            before = write_script(conf, text) + nginx.check_script(self.rig.nginx, conf, confdir)
+            output, running.log = f"{confdir}/nginx.out", f"{confdir}/error.log"
+            ready = f"[ -s {shlex.quote(nginx.pid_file(confdir))} ]"
+            running.waiting_for = "no pid file"
+            running.stop_steps = ((nginx.quit_command(self.rig.nginx, conf, confdir), 10.0), (TERM, 2.0))
             record.server_command = f"{self.rig.nginx} -c {conf}"
-            running.log = f"{confdir}/error.log"
-            running.stop = lambda: nginx.stop(host, self.rig.nginx, conf, confdir, running.pid)
-            return running
-        python = self.rig.interpreters.get(cell.interpreter)
-        if not python:
-            raise CellFailed(f"no {cell.interpreter} environment on {host}: run `inv setup`")
-        argv = [python, f"{self.workdir}/server.py", "--port", str(port), "--interface", self.interface,
-                "--backlog", str(self.backlog), "--mode", cell.mode, "--workers", str(cell.workers),
-                "--resource", cell.resource, "--payload", str(cell.payload),
-                "--file", f"{self.workdir}/www/{payload_name(cell.payload)}"]
-        if self.server_log:
-            argv.append("--log")
-        if self.cpus:
-            argv += ["--cpus", format_cpus(self.cpus)]
-        record.server_command = " ".join(shlex.quote(a) for a in argv)
+        else:
+            python = self.rig.interpreters.get(cell.interpreter)
+            if not python:
+                raise CellFailed(f"no {cell.interpreter} environment on {host}: run `inv setup`")
+            argv = [python, f"{self.workdir}/server.py", "--port", str(port), "--interface", self.interface,
+                    "--backlog", str(self.backlog), "--mode", cell.mode, "--workers", str(cell.workers),
+                    "--resource", cell.resource, "--payload", str(cell.payload),
+                    "--file", f"{self.workdir}/www/{payload_name(cell.payload)}"]
+            if self.server_log:
+                argv.append("--log")
+            if self.cpus:
+                argv += ["--cpus", format_cpus(self.cpus)]
+            ready = f"grep -q {LISTENING} {shlex.quote(running.log)}"
+            record.server_command = shlex.join(argv)
+        running.ready = ready
+        wait = min(self.start_timeout, START_WAIT)
+        script = launch_script(argv, output, ready, wait, running.log, before=before)
         try:
-            running.pid = host.start(argv, log=running.log)
+            result = host.run(script, warn=True, timeout=wait + 30)
         except HostLost:
             raise
         except BenchError as exc:
             raise CellFailed(str(exc)) from None
-        running.stop = lambda: host.stop(running.pid)
+        if result.exited == 127:
+            raise CellFailed(cannot_start(str(host), argv[0], "not found"))
+        if result.exited == nginx.REJECTED and cell.server == "nginx":
+            raise CellFailed(nginx.rejected(host, result))
+        said = report(result.stdout)
+        if not result.ok or said is None or not said[0].get("pid", "").isdigit():
+            raise CellFailed(command_failed(str(host), record.server_command, result))
+        running.pid = int(said[0]["pid"])
+        running.state, running.tail = said[0].get("state", "starting"), said[1]
         return running
 
     def wait_ready(self, running: Running) -> dict:
-        """Poll until the server answers from the load host, then check its bytes."""
-        host, cell = self.rig.server, running.cell
-        deadline = time.monotonic() + self.start_timeout
+        """Wait on the server host until it is up, then check its bytes from the load host."""
+        cell = running.cell
+        deadline = running.began + self.start_timeout
         answer: dict = {}
-        while time.monotonic() < deadline:
-            if not host.alive(running.pid):
-                raise CellFailed(f"{cell.label} exited at start on {host}: {self.tail(running.log)}")
-            if cell.server == "twisted" and not self._listening(running.log):
+        while True:
+            if running.state == "exited":
+                raise CellFailed(f"{cell.label} exited at start on {self.rig.server}: {running.tail}")
+            if running.state == "ready":
+                answer = self.probe(running.url)
+                if "error" not in answer:
+                    break
+            if time.monotonic() >= deadline:
+                raise CellFailed(f"{cell.label} did not answer {running.url} within {self.start_timeout:g}s "
+                                 f"({answer.get('error', running.waiting_for)}): {running.tail}")
+            if running.state == "ready":
                 time.sleep(0.05)
-                continue
-            answer = self.probe(running.url)
-            if "error" not in answer:
-                break
-            time.sleep(0.05)
-        else:
-            raise CellFailed(f"{cell.label} did not answer {running.url} within {self.start_timeout:g}s "
-                             f"({answer.get('error', 'no listening event')}): {self.tail(running.log)}")
+            self._wait(running, max(deadline - time.monotonic(), 0.0))
         expected = {"status": 200, "length": cell.payload, "sha256": digest(cell.payload)}
         wrong = [f"{key} {answer.get(key)!r} (expected {value!r})" for key, value in expected.items() if answer.get(key) != value]
         if answer.get("headers", {}).get("content-length") != str(cell.payload):
@@ -160,6 +250,20 @@ class Servers:
         if wrong:
             raise CellFailed(f"{cell.label} served the wrong answer: {'; '.join(wrong)}")
         return {key: answer[key] for key in ("status", "length", "sha256")}
+
+    def _wait(self, running: Running, timeout: float) -> None:
+        """One command: wait on the server host until the server is up or gone, or ``timeout``."""
+        try:
+            result = self.rig.server.run(wait_script(running.pid, running.ready, timeout, running.log), warn=True,
+                                         timeout=timeout + 30)
+        except HostLost:
+            raise
+        except BenchError as exc:
+            raise CellFailed(str(exc)) from None
+        said = report(result.stdout)
+        if said is None:
+            raise CellFailed(command_failed(str(self.rig.server), f"waiting for pid {running.pid}", result))
+        running.state, running.tail = said[0].get("state", "starting"), said[1]
 
     def probe(self, url: str) -> dict:
         """One GET from the load host: status, length, sha256 and headers, or an error."""
@@ -170,17 +274,6 @@ class Servers:
             return json.loads(out)
         except json.JSONDecodeError:
             return {"error": f"probe on {self.rig.load} printed {out.strip()[:80]!r}"}
-
-    def tail(self, log: str, lines: int = 5) -> str:
-        text = self.rig.server.run(f"tail -n {lines} {shlex.quote(log)}", warn=True).stdout.strip()
-        return " | ".join(text.splitlines()) or "no output"
-
-    def _listening(self, log: str) -> bool:
-        try:
-            text = self.rig.server.read_text(log)
-        except (OSError, BenchError):
-            return False
-        return any(event.get("event") == "listening" for event in read_events(text))
 
     # -- stop ---------------------------------------------------------------------------
     def stop(self, running: Running, record: CellRecord) -> None:
@@ -199,10 +292,15 @@ class Servers:
             record.flag(f"while stopping: {exc}")
 
     def _stop(self, running: Running, record: CellRecord) -> None:
-        if running.stop is not None:
-            if not running.stopped and not self.rig.server.alive(running.pid) and record.status in (Status.OK, Status.FLAGGED):
+        if running.pid is not None and not running.stopped:
+            # One command: whether it still ran, its graceful stop waited for there, then its group killed.
+            result = self.rig.server.run(stop_script(running.pid, running.stop_steps), warn=True,
+                                         timeout=sum(seconds for _, seconds in running.stop_steps) + 30)
+            said = report(result.stdout)
+            if said is None:
+                raise BenchError(command_failed(str(self.rig.server), f"stopping pid {running.pid}", result))
+            if said[0].get("was") == "gone" and record.status in (Status.OK, Status.FLAGGED):
                 record.flag(f"{running.cell.label} exited during the run on {self.rig.server}")
-            running.stop()
         running.stopped = True
         self.collect(running.cell, record)
 
@@ -216,13 +314,15 @@ class Servers:
             copies = {f"{confdir}/error.log": local, f"{confdir}/nginx.conf": logs / f"{cell.id}-nginx.conf"}
             if self.server_log:
                 copies[f"{confdir}/access.log"] = logs / f"{cell.id}-nginx-access.log"
-        try:
-            for source, target in copies.items():
+        for source, target in copies.items():
+            try:  # no round trip to ask first: a file that is not there fails to come, and is absent
+                self.rig.server.get(source, target)
+            except HostLost:
+                raise
+            except BenchError as exc:
                 if self.rig.server.exists(source):
-                    self.rig.server.get(source, target)
-        except BenchError as exc:
-            record.flag(f"could not collect the server's log: {exc}")
-            return
+                    record.flag(f"could not collect the server's log: {exc}")
+                    return
         record.server_log = str(local.relative_to(self.run_dir)) if local.exists() else None
         if cell.server == "nginx" and (logs / f"{cell.id}-nginx.conf").exists():
             record.server_config = f"logs/{cell.id}-nginx.conf"

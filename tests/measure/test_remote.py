@@ -177,3 +177,44 @@ def test_a_connection_dropped_mid_cell_keeps_the_record_and_stops_the_server(tmp
     # Nothing can reach the lost host; its load generator ends when its duration is up.
     time.sleep(2.5)
     assert not namespace_processes(own_lab)
+
+
+def count_commands(host) -> dict:
+    """Counts what ``host`` sends over its connection: shell commands, and channels opened (jobs too)."""
+    counts = {"commands": 0, "channels": 0}
+    run, transport = host.connection.run, host.connection.transport
+    open_session = transport.open_session
+
+    def counted_run(*args, **kw):
+        counts["commands"] += 1
+        return run(*args, **kw)
+
+    def counted_open(*args, **kw):
+        counts["channels"] += 1
+        return open_session(*args, **kw)
+
+    host.connection.run = counted_run
+    transport.open_session = counted_open
+    return counts
+
+
+def test_a_remote_case_sends_few_commands_per_cell(tmp_path, lab):
+    runner, server, load = open_runner(tmp_path, lab, twisted_python_prefix(tmp_path))
+    on_server, on_load = count_commands(server), count_commands(load)
+    cells = [twisted_cell(servers=("nginx",)), twisted_cell()]
+    try:
+        records = runner.measure_case(cells, group="case-1")
+    finally:
+        runner.cleanup()
+        server.close()
+        load.close()
+    for record in records:
+        assert record.status == "ok", record.reasons
+        assert record.server_log and (runner.run_dir / record.server_log).exists()
+    rounds = sum(1 for record in records for run in record.runs if not run.warmup)
+    # Per cell: start-and-wait and stop on the server host (one more wait for a slow start), one probe from
+    # the load host; per measured run, the load job and the server's watch job. It was 15 and more per cell.
+    assert on_server["commands"] <= 3 * len(cells), on_server
+    assert on_load["commands"] <= 2 * len(cells), on_load
+    assert on_server["channels"] + on_load["channels"] <= on_server["commands"] + on_load["commands"] + 2 * rounds
+    assert not namespace_processes(lab)

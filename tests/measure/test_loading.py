@@ -1,0 +1,155 @@
+"""One load from several load hosts at once: split, started together, combined; a lost host stops them all."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import psutil
+import pytest
+from test_remote import inv, namespace_processes, twisted_python_prefix
+
+from bench import lab as namespace_lab
+from bench.errors import BenchError, HostLost
+from bench.hosts import LocalHost
+from bench.measure.loadgen import GENERATORS
+from bench.measure.loading import Loader, run_round, split
+from bench.records import Load, Status, read_records
+
+URL = "http://127.0.0.1:8080/"
+
+
+def test_split_shares_connections_and_requests_evenly_and_says_the_remainder_goes_first():
+    shares = split(Load(URL, concurrency=201, threads=4, keepalive=True, requests=1001), 2)
+    assert [(s.concurrency, s.requests, s.threads) for s in shares] == [(101, 501, 4), (100, 500, 4)]
+    assert sum(s.concurrency for s in shares) == 201 and sum(s.requests for s in shares) == 1001
+
+
+def test_split_keeps_requests_at_least_connections_on_every_host_and_threads_at_most():
+    for concurrency in range(3, 40):
+        for requests in range(concurrency, concurrency + 7):
+            for share in split(Load(URL, concurrency, 2, True, requests=requests), 3):
+                assert share.requests >= share.concurrency >= share.threads >= 1
+    timed = split(Load(URL, 3, 4, False, duration=2), 3)
+    assert [(s.concurrency, s.threads, s.duration, s.requests) for s in timed] == [(1, 1, 2, None)] * 3
+
+
+def test_one_load_host_keeps_the_load_whole_and_too_few_connections_are_refused():
+    load = Load(URL, 1, 1, True, duration=1)
+    assert split(load, 1) == [load]
+    with pytest.raises(BenchError, match=r"^1 connections cannot be shared by 2 load hosts: give --concurrency 2"):
+        split(load, 2)
+
+
+def test_two_load_generators_started_together_add_up(nginx):
+    loaders = [Loader(LocalHost(), GENERATORS["wrk"], "wrk"), Loader(LocalHost(), GENERATORS["wrk"], "wrk")]
+    result = run_round(loaders, Load(nginx[0], 8, 2, True, duration=1), timeout=30)
+    assert len(result.parts) == 2 and result.clean
+    assert result.req_per_s == pytest.approx(sum(part.req_per_s for part in result.parts))
+    assert result.requests_done == sum(part.requests_done for part in result.parts) > 0
+    assert all(part.req_per_s > 0 and " -c 4 " in part.command for part in result.parts)
+    assert result.latency_us == {} and all(part.latency_us["p50"] > 0 for part in result.parts)
+    assert [part.sample for part in result.parts] == [{"concurrency": 4, "threads": 2}] * 2
+
+
+# -- in the namespace lab: a server and two load hosts, over real sshd ---------------------
+
+@pytest.fixture(scope="module")
+def lab3(tmp_path_factory):
+    """A lab made as a user makes it: `inv lab.up --load-hosts 2` (server, load1, load2)."""
+    problem = namespace_lab.missing_requirements()
+    if problem:
+        pytest.skip(problem)
+    root = tmp_path_factory.mktemp("lab3")
+    made = subprocess.run(["python3", "-m", "invoke", "lab.up", "--root", str(root), "--load-hosts", "2"],
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    lab = namespace_lab.load(root)
+    try:
+        yield lab
+    finally:
+        namespace_lab.down(root)
+
+
+def bench_flags(lab, name: str, *more: str) -> list[str]:
+    return ["bench", "--server-host", lab.host("server").spec, "--load-host", lab.host("load1").spec,
+            "--load-host", lab.host("load2").spec, "--keepalive", "--payloads", "40", "--resources", "fixed",
+            "--interpreters", "cpython", "--loadgen", "wrk", "--name", name, *more]
+
+
+@pytest.mark.lab
+def test_inv_bench_with_two_load_hosts_reports_both_and_their_sum(tmp_path, lab3):
+    done = inv(tmp_path, lab3, *bench_flags(lab3, "two", "--profile", "tiny", "--repeats", "2"),
+               prefix=twisted_python_prefix(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = tmp_path / "reports" / "two"
+    records = read_records(run / "results.jsonl")
+    assert {r.label for r in records} == {"nginx", "twisted/cpython/shared/fixed"}
+    loads = [lab3.host("load1").spec, lab3.host("load2").spec]
+    for record in records:
+        assert record.status is Status.OK, record.reasons
+        assert record.hosts["load"] == ", ".join(loads)
+        for run_ in record.measured:
+            assert [part.host for part in run_.parts] == loads
+            assert all(part.succeeded > 0 for part in run_.parts), "both load hosts served requests"
+            assert run_.req_per_s == pytest.approx(sum(part.req_per_s for part in run_.parts))
+            assert run_.sample["server_cores"] > 0
+    report = (run / "report.md").read_text()
+    assert "## Load hosts" in report and all(spec in report for spec in loads)
+    assert not namespace_processes(lab3)
+
+
+@pytest.mark.lab
+def test_a_load_host_lost_mid_cell_interrupts_it_and_leaves_no_process_anywhere(tmp_path, lab3):
+    lost = lab3.host("load2")
+
+    def kill_its_sshd():
+        # Every sshd of that host, the listener and its sessions: the host is gone for the harness.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pids = subprocess.run(["ip", "netns", "pids", lost.namespace], capture_output=True, text=True).stdout.split()
+            if any(running_wrk(int(pid)) for pid in pids):
+                time.sleep(0.5)  # mid-run
+                break
+            time.sleep(0.1)
+        for pid in pids:
+            try:
+                if psutil.Process(int(pid)).name() == "sshd":
+                    os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
+
+    killer = threading.Thread(target=kill_its_sshd)
+    killer.start()
+    try:
+        done = inv(tmp_path, lab3, *bench_flags(lab3, "lost", "--profile", "tiny", "--duration", "5"),
+                   prefix=twisted_python_prefix(tmp_path))
+    finally:
+        killer.join()
+        restart(lab3, lost)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert lost.address in done.stderr and "--resume" in done.stderr
+    records = read_records(tmp_path / "reports" / "lost" / "results.jsonl")
+    assert records and all(r.status is Status.INTERRUPTED for r in records)
+    assert any(lost.address in reason for r in records for reason in r.reasons)
+    time.sleep(0.5)
+    assert not namespace_processes(lab3)
+    assert not [p for p in psutil.process_iter(["name"]) if p.info["name"] == "wrk"]
+
+
+def running_wrk(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).name() == "wrk"
+    except psutil.NoSuchProcess:
+        return False
+
+
+def restart(lab, host) -> None:
+    """Bring a killed host's sshd back, so the module's other tests find the lab whole."""
+    namespace_lab.down(lab)
+    assert namespace_lab.up(lab.root, names=tuple(h.name for h in lab.hosts))
+
+
+def test_a_lost_host_is_host_lost_not_a_failed_cell():
+    assert issubclass(HostLost, BenchError)  # the runner keeps the cell as interrupted, measured again on --resume
