@@ -162,3 +162,35 @@ def test_sudos_prompt_stays_out_of_stderr_and_errors(lab, sudo_user):
             host.sudo("echo err >&2; exit 3")
     finally:
         host.close()
+
+
+@pytest.mark.lab
+def test_stop_is_one_command_and_kills_the_group_of_a_process_that_ignores_sigterm(lab_connect, tmp_path):
+    host = lab_connect("server")
+    script = tmp_path / "stubborn"
+    script.write_text("#!/bin/sh\ntrap '' TERM\nsleep 60 &\nwait\n")
+    script.chmod(0o755)
+    pid = host.start([str(script)], log=str(tmp_path / "stubborn.log"))
+    time.sleep(0.3)
+    commands = []
+    run = host.connection.run
+    host.connection.run = lambda command, **kw: commands.append(command) or run(command, **kw)
+    began = time.monotonic()
+    assert host.stop(pid, timeout=0.5) is False
+    assert 0.45 < time.monotonic() - began < 3
+    assert len(commands) == 1
+    assert not host.alive(pid)
+    group = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
+    assert all(Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+               for member in group if Path(f"/proc/{member}").exists()), "its sleep still runs"
+    quick = host.start(["sleep", "30"], log=str(tmp_path / "quick.log"))
+    assert host.stop(quick, timeout=5) is True and not host.alive(quick)
+
+
+@pytest.mark.lab
+def test_get_of_a_missing_file_fails_cleanly_and_leaves_nothing(lab_connect, tmp_path):
+    host = lab_connect("server")
+    with pytest.raises(BenchError, match=f"^{host.name}: cannot read /nonexistent/x.log: "):
+        host.get("/nonexistent/x.log", tmp_path / "x.log")
+    assert not (tmp_path / "x.log").exists()
+    assert host.run("true").ok  # the connection still serves
