@@ -17,8 +17,8 @@ from bench.records import Load, LoadResult
 from . import verdicts
 from .cpus import format_cpus
 from .loadgen import LoadGenerator
-from .sampling import Window
-from .together import Together, said, until_done, waiting
+from .sampling import Window, snapshot_command
+from .together import Sessions
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,23 @@ def command_line(generator: LoadGenerator, load: Load, binary: str, cpus: tuple[
     return shlex.join(argv)
 
 
+def sessions_for(loaders: list[Loader], server: Host | None = None) -> Sessions:
+    """A shell on each load host, and one on the server host when it is a lab host (for its CPU)."""
+    return Sessions([loader.host for loader in loaders] + ([server] if server is not None and not server.is_local else []))
+
+
 def run(host: Host, generator: LoadGenerator, binary: str, load: Load, timeout: float | None,
         cpus: tuple[int, ...] = ()) -> LoadResult:
     """One load from one host, parsed; the whole output is kept in ``raw``."""
-    return run_round([Loader(host, generator, binary)], load, timeout=timeout or 3600, cpus=cpus)
+    loaders = [Loader(host, generator, binary)]
+    with sessions_for(loaders) as sessions:
+        return run_round(sessions, loaders, load, timeout=timeout or 3600, cpus=cpus)
 
 
-def run_round(loaders: list[Loader], load: Load, *, timeout: float, cpus: tuple[int, ...] = (),
-              window: Window | None = None) -> LoadResult:
-    """``load``, split among ``loaders``, started on all of them at once; ``window`` watches the server.
+def run_round(sessions: Sessions, loaders: list[Loader], load: Load, *, timeout: float,
+              cpus: tuple[int, ...] = (), window: Window | None = None) -> LoadResult:
+    """``load``, split among ``loaders``, started on all of them at once through ``sessions``
+    (:func:`sessions_for`); ``window`` watches the server.
 
     A non-zero exit is still parsed (weighttp and wrk exit non-zero on some failures that
     are results); output that says nothing measurable raises BenchError, a lost host
@@ -73,27 +81,28 @@ def run_round(loaders: list[Loader], load: Load, *, timeout: float, cpus: tuple[
     """
     loads = split(load, len(loaders))
     commands = [command_line(loader.generator, share, loader.binary, cpus) for loader, share in zip(loaders, loads)]
-    starts = [(loader.host, until_done(command)) for loader, command in zip(loaders, commands)]
-    watch = window.script() if window is not None else None
-    if watch is not None:
-        starts.append((window.server, waiting(watch)))
-    with Together(starts) as together:
-        if window is not None:
-            window.open()
-        together.go()
-        statuses = together.finish(together.jobs[:len(loaders)], timeout)
-        together.stop()  # the watch job takes its second reading now
-        jobs = together.jobs
+    lines = list(enumerate(commands))
+    snapshot = window is not None and window.remote and snapshot_command(window.pid)
+    if snapshot:  # the server's first reading, taken as the loads start
+        lines.append((len(loaders), snapshot))
+    if window is not None:
+        window.open()
+    outcomes = sessions.run(lines, timeout)
+    sample = None
+    if snapshot:
+        window.opened(outcomes[-1][1])
+        (_, last, _), = sessions.run([(len(loaders), snapshot)], 30)
+        sample = window.close(last)
+    elif window is not None:
+        sample = window.close()
     parts = []
-    for loader, share, command, job, status in zip(loaders, loads, commands, jobs, statuses):
-        stderr, cpu = split_times(job.stderr)
+    for loader, share, command, (status, output, cpu) in zip(loaders, loads, commands, outcomes):
         if cpus:
-            _check_taskset(loader.host, cpus, status, stderr)
-        part = loader.generator.parse(said(job.stdout) + stderr, command)
+            _check_taskset(loader.host, cpus, status, output)
+        part = loader.generator.parse(output, command)
         part.cpu_s = cpu
         part.host = str(loader.host)
         parts.append((part, share))
-    sample = window.close(jobs[-1].stdout if watch is not None else None) if window is not None else None
     if len(parts) == 1:
         (result, _), = parts
         result.host = None

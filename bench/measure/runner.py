@@ -61,6 +61,8 @@ class Runner:
         self.settings = settings
         self.run_dir = Path(run_dir)
         self.results = self.run_dir / "results.jsonl"
+        # A shell on each load host (and on a lab server host, for its CPU), kept open for a case.
+        self.sessions = loading.sessions_for(list(rig.loaders), rig.server)
         self.made: list[tuple[Host, str]] = []  # the folders this run made, the only ones cleanup() removes
         self.servers = Servers(rig, workdir="", run_dir=self.run_dir, interface=settings.interface,
                                backlog=settings.backlog, server_log=settings.server_log,
@@ -103,6 +105,7 @@ class Runner:
 
     def cleanup(self) -> None:
         """Remove the work folders this run made, and only those."""
+        self.sessions.close()
         lost = []
         while self.made:
             host, path = self.made.pop()
@@ -125,7 +128,9 @@ class Runner:
         began = ready = time.monotonic()
         try:
             self.progress.phase("start", detail=", ".join(record.label for record in records))
+            self.sessions.begin()  # the case's shells start up while its servers do
             live = self._start(records, started)
+            self.sessions.ready()
             ready = time.monotonic()
             for record, running in live:
                 self.progress.phase("warm-up", detail=record.label)
@@ -143,6 +148,7 @@ class Runner:
             with interrupts.deferred():  # a second Ctrl-C must not leave a server running
                 self.progress.phase("stop")
                 stopping = time.monotonic()
+                self.sessions.close()
                 for record, running in started:
                     self.servers.stop(running, record)
                 ended = time.monotonic()
@@ -223,8 +229,8 @@ class Runner:
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
         window = None if warmup else sampling.Window(self.rig.server, running.pid)
         try:
-            result = loading.run_round(list(self.rig.loaders), load, timeout=budget, cpus=self.settings.load_cpus,
-                                       window=window)
+            result = loading.run_round(self.sessions, list(self.rig.loaders), load, timeout=budget,
+                                       cpus=self.settings.load_cpus, window=window)
         except HostLost:
             raise
         except BenchError as exc:

@@ -1,12 +1,13 @@
 """CPU and memory of the server's processes over a measured run.
 
 On this machine psutil reads the server's process tree; on a lab host the same is
-read from ``/proc`` by a job started with the load (see ``together``), for the
+read from ``/proc`` by a command sent through the case's shell on that host, for the
 server's session (the harness starts it with ``setsid``). The load generators' CPU
-comes from the shells that run them (see ``loading``).
+comes from the shells that run them (see ``together``).
 """
 from __future__ import annotations
 
+import shlex
 import time
 
 import psutil
@@ -49,64 +50,57 @@ def parse_session_stat(text: str) -> tuple[float, int, int]:
     return cpu / ticks, rss * page, count
 
 
-def watch_script(session: int) -> str:
-    """The body of a job on the server host: the session's /proc figures once told to go, again once its input closes."""
-    snapshot = (f"getconf CLK_TCK; getconf PAGESIZE; for p in $(pgrep -s {session}); do "
-                f"cat /proc/$p/stat 2>/dev/null; done")
-    return f"echo {BEGIN}; {snapshot}; read -r _ <&3; echo {END}; {snapshot}\n"
-
-
-BEGIN, END = "-- begin", "-- end"
-
-
-def parse_watch(stdout: str) -> tuple[tuple[float, int, int], tuple[float, int, int]] | None:
-    """The two snapshots a watch job printed, or None when it did not print both."""
-    _, found, rest = stdout.partition(BEGIN + "\n")
-    first, found_end, second = rest.partition(END + "\n")
-    if not (found and found_end):
-        return None
-    try:
-        return parse_session_stat(first), parse_session_stat(second)
-    except (ValueError, IndexError):
-        return None
+def snapshot_command(session: int) -> str:
+    """One line that prints the session's /proc figures (see :func:`parse_session_stat`)."""
+    return shlex.join(["sh", "-c", f"getconf CLK_TCK; getconf PAGESIZE; for p in $(pgrep -s {int(session)}); do "
+                                   f"cat /proc/$p/stat 2>/dev/null; done"])
 
 
 class Window:
     """The server's CPU use and memory over one measured run.
 
     On this machine psutil reads the server's tree when the window opens and closes; on
-    a lab host a watch job, started with the round's load jobs, reads it (see ``script``).
+    a lab host, :func:`snapshot_command` run there at both moments (through the case's
+    shell on that host, so each costs no login).
     """
 
     def __init__(self, server: Host, server_pid: int):
         self.server, self.pid = server, server_pid
         self.processes = process_tree(server_pid) if server.is_local else None
         self.began = time.monotonic()
-        self.cpu = 0.0
+        self.first: tuple[float, int, int] | None = None
 
-    def script(self) -> str | None:
-        """The watch job's body for a server on a lab host; None on this machine."""
-        return None if self.processes is not None else watch_script(self.pid)
+    @property
+    def remote(self) -> bool:
+        return self.processes is None
 
     def open(self) -> None:
-        """The run begins now."""
+        """The run begins now (on a lab host, the first reading comes to :meth:`opened`)."""
         self.began = time.monotonic()
         if self.processes is not None:
-            self.cpu = _local(self.processes)[0]
+            self.first = _local(self.processes)
 
-    def close(self, watched: str | None = None, loadgen_cpu_s: float | None = None) -> dict:
-        """The sample; ``watched`` is the watch job's output on a lab host, ``loadgen_cpu_s`` the
-        load generators' CPU, which becomes their cores."""
+    def opened(self, snapshot: str) -> None:
+        """What the snapshot command printed as the run began, on a lab host."""
+        self.first = _parsed(snapshot)
+
+    def close(self, snapshot: str | None = None, loadgen_cpu_s: float | None = None) -> dict:
+        """The sample; ``snapshot`` what the snapshot command printed now, on a lab host; ``loadgen_cpu_s`` the load generators' CPU, which
+        becomes their cores."""
         wall = max(time.monotonic() - self.began, 1e-6)
-        if self.processes is not None:
-            first, (cpu, rss, count) = self.cpu, _local(self.processes)
-        else:
-            snapshots = parse_watch(watched or "")
-            if snapshots is None:
-                return {"wall_s": round(wall, 3)}
-            (first, _, _), (cpu, rss, count) = snapshots
-        sample = {"wall_s": round(wall, 3), "server_cores": round((cpu - first) / wall, 3),
+        last = _local(self.processes) if self.processes is not None else _parsed(snapshot)
+        if self.first is None or last is None:
+            return {"wall_s": round(wall, 3)}
+        cpu, rss, count = last
+        sample = {"wall_s": round(wall, 3), "server_cores": round((cpu - self.first[0]) / wall, 3),
                   "server_rss_mb": round(rss / 2**20, 1), "server_processes": count}
         if loadgen_cpu_s is not None:
             sample["loadgen_cores"] = round(loadgen_cpu_s / wall, 3)
         return sample
+
+
+def _parsed(snapshot: str | None) -> tuple[float, int, int] | None:
+    try:
+        return parse_session_stat(snapshot or "")
+    except (ValueError, IndexError):
+        return None

@@ -1,120 +1,181 @@
-"""Commands started at one moment on several hosts: all begun and ready, then all told to go.
+"""Commands started at one moment on several hosts, through shells kept open for a whole case.
 
-Each command is wrapped in a small POSIX shell script that says ``ready``, waits for
-``go`` on its input, and is stopped when its input closes. So a lost harness or SSH
-connection stops it too, and stopping a round anywhere is closing the inputs of its
-jobs: no pid to find, no extra round trip to a host.
+A remote command pays its host's login shell start-up (on a lab host as root, ~0.15 s:
+its login files are not ours to change). So each host gets one :class:`Session` per
+case: a small POSIX shell loop, begun once, that says ``ready`` and then runs each
+line it is sent, one at a time, ending each with its status and CPU. Sending the
+round's lines to every session at once starts the round everywhere together.
+
+While a command runs, the end of the session's input stops it: so a lost harness or
+SSH connection stops it too, and stopping a round anywhere is closing its sessions,
+with no pid to find and no extra round trip.
 """
 from __future__ import annotations
 
+import re
 import time
 
 from bench.errors import BenchError, HostLost
 from bench.hosts import Host
 from bench.hosts.job import Job
 
-READY, GO = "ready", "go"
-# A job that never heard "go" exits with this.
-NOT_STARTED = 125
+READY = "ready"
+# Each command's output ends with the shell's `times` and this line, with its exit status.
+END = "@@end"
+LOOP = (
+    f"exec 3<&0; echo {READY}\n"
+    "while IFS= read -r line <&3; do\n"
+    "  eval \"exec $line\" 3<&- </dev/null 2>&1 &\n"
+    "  job=$!\n"
+    "  { read -r _ <&3; kill -TERM \"$job\" 2>/dev/null; } &\n"
+    "  watch=$!\n"
+    "  wait \"$job\"; status=$?\n"
+    "  kill \"$watch\" 2>/dev/null; wait \"$watch\" 2>/dev/null\n"
+    "  times\n"
+    f"  echo \"{END} $status\"\n"
+    "done\n"
+)
+_ENDED = re.compile(rf"^{END} (\d+)\n", re.MULTILINE)
+_TIMES = re.compile(r"^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$")
 
 
-def waiting(body: str) -> str:
-    """``body`` run once the job has said ready and heard go; the job's input stays on fd 3."""
-    return (f"exec 3<&0; echo {READY}; "
-            f"read -r go <&3 && [ \"$go\" = {GO} ] || exit {NOT_STARTED}\n{body}")
+class Session:
+    """A shell kept open on a host that runs the lines it is sent, one at a time."""
 
+    def __init__(self, host: Host):
+        self.host = host
+        self.job: Job | None = None
+        self.cpu = 0.0  # the children's CPU so far, as `times` last said
+        self.begun = 0  # where the running command's output starts
 
-def said(stdout: str) -> str:
-    """What a job printed after it said ready (a login shell may print before that)."""
-    before, found, after = stdout.partition(READY + "\n")
-    return after if found else before
+    def begin(self) -> None:
+        self.job = self.host.begin(LOOP)
 
+    def ready(self, timeout: float) -> None:
+        if self.job.wait_for(READY + "\n", timeout):
+            self.begun = self.job.stdout.index(READY + "\n") + len(READY) + 1
+            return
+        status = self.job.wait(1.0)  # a lost host raises HostLost here
+        said = " | ".join(self.job.stderr.strip().splitlines()[-2:]) or "no output"
+        if status is None:
+            raise BenchError(f"{self.host}: its shell did not start within {timeout:g}s ({said}); check the host's load")
+        raise BenchError(f"{self.host}: its shell exited {status} before it was ready: {said}")
 
-def until_done(command: str) -> str:
-    """A script that runs ``command`` after go, stops it when its input closes, and reports its CPU.
+    def send(self, line: str) -> None:
+        """Start ``line`` (a shell command of one line); its outcome comes from :meth:`outcome`."""
+        if "\n" in line:
+            raise ValueError("a session runs one-line commands")
+        self.begun = len(self.job._out)
+        self.job.tell(line)
 
-    The shell's ``times`` (its children's user and system seconds, on stderr) is the
-    command's CPU on any host.
-    """
-    return waiting(
-        f"{command} 3<&- &\n"
-        "job=$!\n"
-        "{ read -r _ <&3; kill -TERM \"$job\" 2>/dev/null; } &\n"
-        "watch=$!\n"
-        "wait \"$job\"; status=$?\n"
-        "kill \"$watch\" 2>/dev/null\n"
-        "times >&2\n"
-        "exit \"$status\"\n")
+    def outcome(self) -> tuple[int, str, float | None] | None:
+        """(exit status, output, CPU seconds) of the command sent last, or None while it runs.
 
+        HostLost when the host's connection went; a BenchError when the shell itself ended.
+        """
+        output = self.job.stdout[self.begun:]
+        ended = _ENDED.search(output)
+        if ended is None:
+            status = self.job.wait(0)
+            if status is not None:
+                raise BenchError(f"{self.host}: its shell ended ({status}) mid-command: {output.strip()[-200:]}")
+            return None
+        text = output[:ended.start()].rstrip("\n").split("\n")
+        cpu = None
+        if len(text) >= 2 and _TIMES.match(text[-1]):
+            minutes_user, user, minutes_system, system = _TIMES.match(text[-1]).groups()
+            total = 60 * (int(minutes_user) + int(minutes_system)) + float(user) + float(system)
+            cpu, self.cpu = max(total - self.cpu, 0.0), total
+            text = text[:-2]
+        return int(ended.group(1)), "\n".join(text) + "\n" if text else "", cpu
 
-class Together:
-    """Jobs on several hosts, begun together; use as a context manager, which stops what still runs."""
-
-    def __init__(self, starts: list[tuple[Host, str]], ready_timeout: float = 30.0):
-        self.starts, self.ready_timeout = starts, ready_timeout
-        self.jobs: list[Job] = []
-
-    def __enter__(self) -> Together:
+    def close(self, timeout: float = 5.0) -> None:
+        """End the shell: its input closes, which also stops a command still running."""
+        if self.job is None:
+            return
+        self.job.close()
         try:
-            for host, script in self.starts:
-                self.jobs.append(host.begin(script))
-            deadline = time.monotonic() + self.ready_timeout
-            for job in self.jobs:
-                if not job.wait_for(READY, max(deadline - time.monotonic(), 0.0)):
-                    self._not_ready(job)
-        except BaseException:
-            self.stop()
-            raise
+            if self.job.wait(timeout) is None:
+                self.job.kill()
+        except HostLost:
+            pass  # its processes stop by themselves: their input closed with the connection
+
+
+class Sessions:
+    """One session per host, begun together; a context manager that ends them all."""
+
+    def __init__(self, hosts: list[Host], ready_timeout: float = 30.0):
+        self.hosts = hosts
+        self.sessions: list[Session] = []
+        self.ready_timeout = ready_timeout
+
+    def __enter__(self) -> Sessions:
+        self.open()
         return self
 
-    def _not_ready(self, job: Job) -> None:
-        status = job.wait(1.0)  # a lost host raises HostLost here
-        said = " | ".join(job.stderr.strip().splitlines()[-2:]) or "no output"
-        if status is None:
-            raise BenchError(f"{job.host}: a job did not start within {self.ready_timeout:g}s ({said}); "
-                             f"check the host's load")
-        raise BenchError(f"{job.host}: a job exited {status} before it started: {said}")
+    def open(self) -> None:
+        """Begin every host's shell, then wait until each is ready."""
+        self.begin()
+        self.ready()
 
-    def go(self) -> None:
-        for job in self.jobs:
-            job.tell(GO)
-
-    def finish(self, jobs: list[Job], timeout: float) -> list[int]:
-        """Wait for ``jobs`` to end by themselves; each one's exit status.
-
-        A lost host, or a job still running after ``timeout``, stops every job of the round.
-        """
-        deadline = time.monotonic() + timeout
-        statuses: dict[int, int] = {}
+    def begin(self) -> None:
+        """Begin every host's shell; they start up meanwhile (see :meth:`ready`)."""
+        self.sessions = [Session(host) for host in self.hosts]
         try:
-            while len(statuses) < len(jobs):
-                for index, job in enumerate(jobs):
-                    if index not in statuses:
-                        status = job.wait(0)
-                        if status is not None:
-                            statuses[index] = status
-                if len(statuses) < len(jobs):
+            for session in self.sessions:
+                session.begin()
+        except BaseException:
+            self.close()
+            raise
+
+    def ready(self) -> None:
+        """Wait until every shell begun is ready."""
+        deadline = time.monotonic() + self.ready_timeout
+        try:
+            for session in self.sessions:
+                session.ready(max(deadline - time.monotonic(), 0.0))
+        except BaseException:
+            self.close()
+            raise
+
+    def run(self, lines: list[tuple[int, str]], timeout: float) -> list[tuple[int, str, float | None]]:
+        """Start each line on its host's session (by index in ``hosts``) at once; wait until all end:
+        each one's (exit status, output, CPU seconds).
+
+        A lost host, a failure, Ctrl-C or a line still running after ``timeout`` ends every
+        session, which stops what they run.
+        """
+        if not self.sessions:  # closed after a failure: fresh shells
+            self.open()
+        lines = [(self.sessions[index], line) for index, line in lines]
+        for session, line in lines:
+            session.send(line)
+        deadline = time.monotonic() + timeout
+        done: dict[int, tuple] = {}
+        try:
+            while len(done) < len(lines):
+                for index, (session, _) in enumerate(lines):
+                    if index not in done:
+                        outcome = session.outcome()
+                        if outcome is not None:
+                            done[index] = outcome
+                if len(done) < len(lines):
                     if time.monotonic() > deadline:
-                        late = ", ".join(job.host for index, job in enumerate(jobs) if index not in statuses)
+                        late = ", ".join(str(session.host) for index, (session, _) in enumerate(lines)
+                                         if index not in done)
                         raise BenchError(f"{late}: the load did not end within {timeout:g}s; "
                                          f"check the host's load or lower the load")
-                    time.sleep(0.01)
-        except (HostLost, BenchError, KeyboardInterrupt):
-            self.stop()
+                    time.sleep(0.005)
+        except BaseException:
+            # Their inputs close: each stops what it runs. The next run begins fresh shells.
+            self.close()
             raise
-        return [statuses[index] for index in range(len(jobs))]
+        return [done[index] for index in range(len(lines))]
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Close every job's input (each stops), wait for them, and kill what is left."""
-        for job in self.jobs:
-            job.close()
-        deadline = time.monotonic() + timeout
-        for job in self.jobs:
-            try:
-                if job.wait(max(deadline - time.monotonic(), 0.0)) is None:
-                    job.kill()
-            except HostLost:
-                pass  # its processes stop by themselves: their input closed with the connection
+    def close(self) -> None:
+        for session in self.sessions:
+            session.close()
+        self.sessions = []
 
     def __exit__(self, *exc) -> None:
-        self.stop()
+        self.close()

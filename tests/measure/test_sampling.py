@@ -6,8 +6,8 @@ import time
 import pytest
 
 from bench.hosts import LocalHost
-from bench.measure.sampling import Window, parse_session_stat, parse_watch
-from bench.measure.together import Together, waiting
+from bench.measure.sampling import Window, parse_session_stat, snapshot_command
+from bench.measure.together import Sessions
 
 SPIN = "import time\nwhile True: pass\n"
 
@@ -24,7 +24,7 @@ def test_a_busy_server_is_seen_locally_with_the_load_generators_cpu():
     server = subprocess.Popen([sys.executable, "-c", SPIN], start_new_session=True)
     try:
         window = Window(LocalHost(), server.pid)
-        assert window.script() is None  # psutil reads it here
+        assert not window.remote  # psutil reads it here
         window.open()
         subprocess.run(["sleep", "0.5"])
         sample = window.close(loadgen_cpu_s=0.25)
@@ -42,20 +42,22 @@ def test_the_same_through_ssh_on_a_lab_host(lab_connect):
     pid = host.start([sys.executable, "-c", SPIN], log="/tmp/twisted-lab-sampling.log")
     try:
         window = Window(host, pid)
-        with Together([(host, waiting(window.script()))]) as together:
+        assert window.remote
+        with Sessions([host]) as sessions:
             window.open()
-            together.go()
+            (_, first, _), = sessions.run([(0, snapshot_command(pid))], timeout=10)
+            window.opened(first)
             time.sleep(0.5)
-            together.stop()
-        sample = window.close(together.jobs[0].stdout)
+            (_, last, _), = sessions.run([(0, snapshot_command(pid))], timeout=10)
+        sample = window.close(last)
     finally:
         host.stop(pid)
     assert sample["server_cores"] > 0.3
     assert sample["server_processes"] == 1 and "loadgen_cores" not in sample
 
 
-def test_a_watch_that_did_not_print_both_readings_is_no_sample():
-    reading = "100\n4096\n42 (x) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 1000 100000 2560 1\n"
-    assert parse_watch(f"ready\n-- begin\n{reading}") is None
-    (first, second) = parse_watch(f"ready\n-- begin\n{reading}-- end\n{reading}")
-    assert first == second == (3.0, 2560 * 4096, 1)
+def test_a_window_without_readings_is_only_its_wall_time():
+    window = Window.__new__(Window)
+    window.processes, window.first, window.began = None, None, 0.0
+    window.opened("garbage")
+    assert set(window.close("also garbage")) == {"wall_s"}
