@@ -65,7 +65,7 @@ class Session:
         """Start ``line`` (a shell command of one line); its outcome comes from :meth:`outcome`."""
         if "\n" in line:
             raise ValueError("a session runs one-line commands")
-        self.begun = len(self.job._out)
+        self.begun = len(self.job.stdout)
         self.job.tell(line)
 
     def outcome(self) -> tuple[int, str, float | None] | None:
