@@ -127,3 +127,28 @@ def test_bad_load_flags_are_one_line_errors(flags, message):
         options(**flags)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_load_hosts_repeat_and_default_to_this_machine():
+    assert options().load_hosts == ()
+    assert options(load_hosts=["root@a:22", "root@b:22"]).load_hosts == ("root@a:22", "root@b:22")
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"load_hosts": ["root@a:1", "root@a:1"]}, r"^--load-host root@a:1 is given twice: give each load host once$"),
+    ({"server_host": "root@s:1", "load_hosts": ["root@s:1", "root@b:1"]},
+     r"^root@s:1 is the server host and one of several load hosts: it can only be the one load host"),
+    ({"load_hosts": ["local", "root@b:1"]}, r"^this machine cannot be one of several load hosts"),
+])
+def test_several_load_hosts_are_distinct_lab_hosts(flags, message):
+    with pytest.raises(BenchError, match=message):
+        options(**flags)
+
+
+def test_a_run_stored_with_one_load_host_resumes_with_it_as_a_list():
+    stored_options = options().to_dict()
+    del stored_options["load_hosts"]
+    stored_options["load_host"] = "root@a:22"
+    assert Options.from_dict(stored_options).load_hosts == ("root@a:22",)
+    stored_options["load_host"] = None
+    assert Options.from_dict(stored_options).load_hosts == ()
