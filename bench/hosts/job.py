@@ -1,10 +1,10 @@
 """A command running on a host whose standard input the harness holds.
 
-Jobs are how one step runs on several hosts at the same moment: each job is started,
-says it is ready on its output, and waits for a line on its input before it goes on.
-Closing its input is how it is told to stop, so a job also stops by itself when the
-harness, or its SSH connection, goes away. Its output is read as it comes, by one
-thread per stream, so no job blocks on a full pipe while the harness waits on another.
+A job is told what to do by lines on its input, and closing its input is how it is
+told to stop: so a job also stops by itself when the harness, or its SSH connection,
+goes away (see ``bench.measure.together``, which keeps one per host for a case). Its
+output is read as it comes, by one thread per stream, so no job blocks on a full pipe
+while the harness waits on another.
 """
 from __future__ import annotations
 
