@@ -129,16 +129,3 @@ def _check_taskset(host: Host, cpus: tuple[int, ...], exited: int, stderr: str) 
     if said:
         raise BenchError(f"taskset could not pin the load generator to CPUs {format_cpus(cpus)} on {host} "
                          f"({said[-1][len('taskset: '):]}): pick --load-cpus among its online CPUs")
-
-
-_TIMES = re.compile(r"^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$")
-
-
-def split_times(stderr: str) -> tuple[str, float | None]:
-    """Take the shell's ``times`` lines off ``stderr``: (the rest, children's user + system seconds)."""
-    lines = stderr.rstrip("\n").split("\n")
-    if len(lines) >= 2 and _TIMES.match(lines[-1]) and _TIMES.match(lines[-2]):
-        minutes_user, user, minutes_system, system = _TIMES.match(lines[-1]).groups()
-        rest = "\n".join(lines[:-2])
-        return rest + "\n" if rest else "", 60 * (int(minutes_user) + int(minutes_system)) + float(user) + float(system)
-    return stderr, None

@@ -36,7 +36,6 @@ LOOP = (
     "done\n"
 )
 _ENDED = re.compile(rf"^{END} (\d+)\n", re.MULTILINE)
-_TIMES = re.compile(r"^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$")
 
 
 class Session:
@@ -80,14 +79,11 @@ class Session:
             if status is not None:
                 raise BenchError(f"{self.host}: its shell ended ({status}) mid-command: {output.strip()[-200:]}")
             return None
-        text = output[:ended.start()].rstrip("\n").split("\n")
+        text, total = split_times(output[:ended.start()])
         cpu = None
-        if len(text) >= 2 and _TIMES.match(text[-1]):
-            minutes_user, user, minutes_system, system = _TIMES.match(text[-1]).groups()
-            total = 60 * (int(minutes_user) + int(minutes_system)) + float(user) + float(system)
+        if total is not None:  # `times` counts all the shell's children so far: this line's is the growth
             cpu, self.cpu = max(total - self.cpu, 0.0), total
-            text = text[:-2]
-        return int(ended.group(1)), "\n".join(text) + "\n" if text else "", cpu
+        return int(ended.group(1)), text, cpu
 
     def close(self, timeout: float = 5.0) -> None:
         """End the shell: its input closes, which also stops a command still running."""
@@ -179,3 +175,16 @@ class Sessions:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_TIMES = re.compile(r"^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$")
+
+
+def split_times(output: str) -> tuple[str, float | None]:
+    """Take the shell's ``times`` lines off the end of ``output``: (the rest, its children's user + system seconds)."""
+    lines = output.rstrip("\n").split("\n")
+    if len(lines) >= 2 and _TIMES.match(lines[-1]) and _TIMES.match(lines[-2]):
+        minutes_user, user, minutes_system, system = _TIMES.match(lines[-1]).groups()
+        rest = "\n".join(lines[:-2])
+        return rest + "\n" if rest else "", 60 * (int(minutes_user) + int(minutes_system)) + float(user) + float(system)
+    return output, None

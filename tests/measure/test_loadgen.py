@@ -26,7 +26,7 @@ from bench.measure.loadgen import (
     parse_output,
     version,
 )
-from bench.measure.loading import command_line, run, split_times
+from bench.measure.loading import command_line, run
 from bench.records import Load
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loadgen"
@@ -322,15 +322,6 @@ def test_live_wrk_against_nginx(nginx, keepalive):
     per_connection = [int(line.split()[0]) for line in access_log.read_text().splitlines()]
     assert len(per_connection) >= result.succeeded  # nginx answered every request wrk counted
     assert (max(per_connection) > 1) is keepalive  # without keep-alive, one request per connection
-
-
-@pytest.mark.parametrize("stderr, rest, cpu", [
-    ("0m0.001s 0m0.002s\n0m1.500s 0m0.250s\n", "", 1.75),
-    ("unable to connect\n0m0.001s 0m0.002s\n1m2.000s 0m0.500s\n", "unable to connect\n", 62.5),
-    ("no times here\n", "no times here\n", None),
-])
-def test_split_times_takes_the_load_generators_cpu_off_stderr(stderr, rest, cpu):
-    assert split_times(stderr) == (rest, cpu)
 
 
 def test_live_wrk_against_a_closed_port(closed_port):

@@ -6,7 +6,7 @@ import pytest
 
 from bench.errors import BenchError
 from bench.hosts import LocalHost
-from bench.measure.together import Sessions
+from bench.measure.together import Sessions, split_times
 
 
 def test_lines_sent_to_every_session_start_at_once(tmp_path):
@@ -65,3 +65,12 @@ def test_a_shell_that_cannot_start_is_one_line():
 def test_a_line_may_not_hold_a_newline():
     with Sessions([LocalHost()]) as sessions, pytest.raises(ValueError):
         sessions.run([(0, "echo a\necho b")], timeout=5)
+
+
+@pytest.mark.parametrize("output, rest, cpu", [
+    ("0m0.001s 0m0.002s\n0m1.500s 0m0.250s\n", "", 1.75),
+    ("unable to connect\n0m0.001s 0m0.002s\n1m2.000s 0m0.500s\n", "unable to connect\n", 62.5),
+    ("no times here\n", "no times here\n", None),
+])
+def test_split_times_takes_the_shells_times_off_the_output(output, rest, cpu):
+    assert split_times(output) == (rest, cpu)
