@@ -26,6 +26,7 @@ from .base import (
 )
 from .job import Job
 from .local import LocalHost
+from .scripts import TERM, report, stop_script
 from .spec import HostSpec
 
 
@@ -158,16 +159,9 @@ class SSHHost(Host):
 
     def stop(self, pid, timeout=10.0):
         """As Host.stop, in one command: the waiting is done there, not a round trip every 50 ms."""
-        pid = int(pid)
-        script = (f"pid={pid}\n"
-                  'alive() { case "$(ps -o stat= -p "$pid" 2>/dev/null)" in ""|*Z*) return 1;; esac; }\n'
-                  'now() { read -r t _ </proc/uptime; now=${t%.*}${t#*.}; }\n'  # centiseconds since boot
-                  f'now; end=$((now + {max(round(timeout * 100), 0)}))\n'
-                  'kill -TERM "$pid" 2>/dev/null\n'
-                  'while alive; do now; [ "$now" -lt "$end" ] || break; sleep 0.05; done\n'
-                  'if alive; then echo late; else echo stopped; fi\n'
-                  'kill -KILL -- "-$pid" 2>/dev/null; true\n')
-        return self.run(script, warn=True, timeout=timeout + 30).stdout.rstrip().endswith("stopped")
+        result = self.run(stop_script(int(pid), ((TERM, timeout),)), warn=True, timeout=timeout + 30)
+        said = report(result.stdout)
+        return said is not None and said[0].get("stop") == "done"
 
     def reconnect(self) -> None:
         """Open the connection again after it dropped (same strict host-key checks)."""

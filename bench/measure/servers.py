@@ -16,6 +16,7 @@ from pathlib import Path
 from bench.errors import BenchError, HostLost
 from bench.hosts import Host
 from bench.hosts.base import cannot_start, command_failed
+from bench.hosts.scripts import HELPERS, MARK, TERM, report, stop_script
 from bench.records import Cell, CellRecord, Status
 from bench.standalone import probe
 from bench.standalone.events import read_events, worker_counts
@@ -27,13 +28,8 @@ from .loading import Loader
 
 # -- what runs on the server host: each step one command, its waiting done there -------------------
 
-MARK = "-- twisted-lab"  # begins the line a server-host script reports on
-TERM = 'kill -TERM "$pid" 2>/dev/null'
 LISTENING = shlex.quote('^{"event":"listening"')  # Twisted's master is up: every worker serves
 START_WAIT = 3.0  # seconds start() waits for readiness (Ctrl-C is held meanwhile); wait_ready waits the rest
-# alive: $pid runs (a zombie does not). now: centiseconds since boot.
-_HELPERS = ('alive() { case "$(ps -o stat= -p "$pid" 2>/dev/null)" in ""|*Z*) return 1;; esac; }\n'
-            'now() { read -r t _ </proc/uptime; now=${t%.*}${t#*.}; }\n')
 
 
 class CellFailed(Exception):
@@ -98,7 +94,7 @@ def wait_script(pid: int, ready: str, timeout: float, log: str) -> str:
 
 
 def _waiting(ready: str, timeout: float, log: str, lines: int = 5) -> str:
-    return (f"{_HELPERS}now; end=$((now + {round(timeout * 100)}))\n"
+    return (f"{HELPERS}now; end=$((now + {round(timeout * 100)}))\n"
             f"while :; do\n"
             f"  alive || {{ state=exited; break; }}\n"
             f"  if {ready}; then state=ready; break; fi\n"
@@ -116,28 +112,6 @@ def launch_script(argv: list[str], log: str, ready: str, timeout: float, tail_lo
             f"command -v {shlex.quote(argv[0])} >/dev/null || exit 127\n{before}"
             f"pid=$(setsid {shlex.join(argv)} >>{shlex.quote(log)} 2>&1 </dev/null & echo $!)\n"
             + _waiting(ready, timeout, tail_log))
-
-
-def stop_script(pid: int, steps: tuple[tuple[str, float], ...]) -> str:
-    """Each step while the process runs, waiting there up to its seconds; then SIGKILL to its group (stragglers)."""
-    lines = [f"pid={pid}", _HELPERS + 'if alive; then was=running; else was=gone; fi']
-    for command, seconds in steps:
-        lines.append(f"if alive; then {command}; fi\n"
-                     f"now; end=$((now + {round(seconds * 100)}))\n"
-                     f'while alive; do now; [ "$now" -lt "$end" ] || break; sleep 0.05; done')
-    lines.append('if alive; then stop=late; else stop=done; fi\nkill -KILL -- "-$pid" 2>/dev/null\n'
-                 f'echo "{MARK} was=$was stop=$stop"')
-    return "\n".join(lines) + "\n"
-
-
-def report(stdout: str) -> tuple[dict[str, str], str] | None:
-    """A script's report line (its fields) and the log lines after it joined by " | ", or None without one."""
-    _, found, rest = stdout.rpartition(MARK + " ")
-    if not found:
-        return None
-    first, _, tail = rest.partition("\n")
-    fields = dict(field.split("=", 1) for field in first.split() if "=" in field)
-    return fields, " | ".join(tail.strip().splitlines()) or "no output"
 
 
 def write_script(path: str, text: str) -> str:

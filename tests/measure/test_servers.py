@@ -12,16 +12,9 @@ import pytest
 from support import twisted_cell
 
 from bench.hosts import LocalHost
+from bench.hosts.scripts import TERM, report, stop_script
 from bench.measure.loading import Loader
-from bench.measure.servers import (
-    TERM,
-    CellFailed,
-    Rig,
-    Running,
-    Servers,
-    report,
-    stop_script,
-)
+from bench.measure.servers import CellFailed, Rig, Running, Servers
 from bench.records import CellRecord
 
 
