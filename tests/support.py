@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from invoke import Config
 
 from bench.measure import matrix
@@ -36,6 +37,21 @@ def free_port(count: int = 2) -> int:
             continue
         return first
     raise RuntimeError("no free ports between 20000 and 32000")
+
+
+def wait_accepting(port: int, alive, what: str, timeout: float = 20.0, log: Path | None = None) -> None:
+    """Wait until something accepts TCP connections on loopback ``port``; fail the test, naming ``what``
+    (and quoting ``log``), if ``alive()`` turns false first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            pytest.fail(f"{what} exited before it listened" + (f": {log.read_text()}" if log else ""))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    pytest.fail(f"{what} did not listen on {port} within {timeout:g} s")
 
 
 def project_config() -> Config:

@@ -1,32 +1,12 @@
 """Fixtures of the measure tests: a real nginx on loopback."""
 import shutil
-import socket
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+from support import free_port, wait_accepting
 
 from bench.hosts import LocalHost
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_listening(host: LocalHost, pid: int, port: int, log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if not host.alive(pid):
-            pytest.fail(f"nginx exited: {log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail("nginx did not listen within 10 s")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +17,7 @@ def nginx():
     root.chmod(0o755)
     (root / "index.html").write_bytes(b"<html>Hello, world! [Nginx      ]</html>")
     (root / "index.html").chmod(0o644)
-    port = _free_port()
+    port = free_port(1)
     temp_paths = "".join(f"{kind}_temp_path {root}/{kind}_temp; " for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     (root / "nginx.conf").write_text(f"""
 worker_processes 1;
@@ -55,7 +35,7 @@ http {{
     log = root / "nginx.out"
     pid = host.start(["nginx", "-c", f"{root}/nginx.conf", "-e", f"{root}/error.log", "-g", "daemon off;"], str(log))
     try:
-        _wait_listening(host, pid, port, log)
+        wait_accepting(port, lambda: host.alive(pid), "nginx", timeout=10, log=log)
         yield f"http://127.0.0.1:{port}/", root / "access.log"
     finally:
         host.stop(pid)

@@ -14,11 +14,10 @@ import socket
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from support import PROJECT, free_port, project_config
+from support import PROJECT, free_port, project_config, wait_accepting
 
 from bench.config import plain
 from bench.errors import BenchError
@@ -72,19 +71,6 @@ def weighttp(tmp_path_factory) -> dict[str, str]:
     return built
 
 
-def _wait_accepting(port: int, alive, what: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if not alive():
-            pytest.fail(f"{what} exited before it listened")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"{what} did not listen on {port} within 20 s")
-
-
 @pytest.fixture(scope="module")
 def nginx_url():
     """A real nginx serving the 40-byte page at / (and 404 for anything else) on a loopback port."""
@@ -103,7 +89,7 @@ def nginx_url():
     pid = host.start(["nginx", "-c", f"{root}/nginx.conf", "-e", f"{root}/error.log", "-g", "daemon off;"],
                      str(root / "nginx.out"))
     try:
-        _wait_accepting(port, lambda: host.alive(pid), "nginx")
+        wait_accepting(port, lambda: host.alive(pid), "nginx")
         yield f"http://127.0.0.1:{port}/"
     finally:
         host.stop(pid)
@@ -116,7 +102,7 @@ def start_twisted(tmp_path: Path) -> tuple[int, str]:
     pid = host.start([sys.executable, str(SERVER), "--port", str(port), "--interface", "127.0.0.1", "--backlog", "4096",
                       "--mode", "single", "--workers", "1", "--resource", "fixed", "--payload", "40",
                       "--file", "unused"], str(tmp_path / "twisted.log"))
-    _wait_accepting(port, lambda: host.alive(pid), "the Twisted server")
+    wait_accepting(port, lambda: host.alive(pid), "the Twisted server")
     return pid, f"http://127.0.0.1:{port}/"
 
 
