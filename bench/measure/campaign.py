@@ -71,7 +71,7 @@ def open_lab(options: Options, lab_config, trust_new: bool) -> tuple[Host, list[
             same = (target or None) == (options.server_host or None)
             load_hosts.append(server_host if same else open_host(target, lab_config, trust_new=trust_new))
     except BaseException:
-        for host in [server_host, *load_hosts]:
+        for host in distinct(server_host, load_hosts):
             host.close()
         raise
     if server_host.is_local:
@@ -79,6 +79,11 @@ def open_lab(options: Options, lab_config, trust_new: bool) -> tuple[Host, list[
     else:
         address = options.server_address or server_host.spec.host
     return server_host, load_hosts, address, options.interface or address
+
+
+def distinct(server_host: Host, load_hosts: list[Host]) -> list[Host]:
+    """Each host of the run once (the server host may also be the load host)."""
+    return list({id(host): host for host in [server_host, *load_hosts]}.values())
 
 
 def find_loaders(load_hosts: list[Host], options: Options) -> tuple[Loader, ...]:
@@ -153,7 +158,7 @@ def _run(options: Options, run_dir: Path, *, lab_config, trust_new: bool, resume
         return _measure(options, run_dir, server_host, load_hosts, address, interface, resume=resume, say=say,
                         progress=progress)
     finally:
-        for host in {id(host): host for host in [server_host, *load_hosts]}.values():
+        for host in distinct(server_host, load_hosts):
             host.close()
 
 
@@ -190,7 +195,7 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
     if resume is not None:
         say(f"resuming {run_dir}: {len(cells) - len(todo)} of {len(cells)} cells already measured")
     needed = max(c.concurrency for c in cells) * 2 + 1024
-    for host in {id(host): host for host in [server_host, *load_hosts]}.values():
+    for host in distinct(server_host, load_hosts):
         raise_nofile(host, needed)
 
     run_dir.mkdir(parents=True, exist_ok=True)
