@@ -47,6 +47,7 @@ class Load:
     keepalive: bool
     requests: int | None = None  # a request count (weighttp's -n) ...
     duration: float | None = None  # ... or a time budget in seconds (wrk's -d, weighttp's cap)
+    rate: float | None = None  # the req/s expected (the cell's warm-up's): sizes weighttp 0.5's -n for a timed load
 
 
 @dataclass(frozen=True)

@@ -227,10 +227,11 @@ class Runner:
         if warmup:
             load = warmup_load(load, self.settings.warmup)
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
-        window = None if warmup else sampling.Window(self.rig.server, running.pid)
+        window = None if warmup else sampling.Window(self.rig.server, running.pid, cpus=self._cpus_in_play(),
+                                                     colocated=self.rig.colocated, harness_here=self.rig.harness_here)
         try:
-            result = loading.run_round(self.sessions, list(self.rig.loaders), load, timeout=budget,
-                                       cpus=self.settings.load_cpus, window=window)
+            result = loading.run_round(self.sessions, list(self.rig.loaders), replace(load, rate=warmup_rate(record)),
+                                       timeout=budget, cpus=self.settings.load_cpus, window=window)
         except HostLost:
             raise
         except BenchError as exc:
@@ -244,27 +245,18 @@ class Runner:
             record.flag(("warm-up " if warmup else "") + _unclean(result))
         return result
 
+    def _cpus_in_play(self) -> tuple[int, ...]:
+        """The server machine's CPUs the run uses: with a partition, the server's and (when a load host
+        shares the machine) the load generator's; () for all of them."""
+        s = self.settings
+        if not s.server_cpus:
+            return ()
+        return tuple(sorted(set(s.server_cpus) | (set(s.load_cpus) if self.rig.same_host else set())))
+
     def _verdicts(self, record: CellRecord) -> list[str]:
-        found = list(record.verdicts)
-        numbers = record.numbers
-        if verdicts.noisy([run.req_per_s for run in numbers], self.settings.cv_threshold):
-            found.append("noisy")
-        samples = [run.sample for run in numbers if "loadgen_cores" in (run.sample or {})]
-        cell = record.cell
-        # With several load hosts, a round is client-bound when one of them was saturated.
-        several = [any((part.sample or {}).get("saturated") for part in run.parts) if run.parts else None
-                   for run in numbers if "loadgen_cores" in (run.sample or {})]
-        if samples and verdicts.mostly(verdicts.client_bound(
-                loadgen_cores=x["loadgen_cores"], threads=cell.threads, server_cores=x["server_cores"],
-                workers=cell.workers, server_cpus=self.rig.server_cpus, same_host=self.rig.same_host,
-                load_saturated=busy) for x, busy in zip(samples, several)):
-            found.append("client-bound")
-        # With the CPUs partitioned, each side had its own share of the machine: nothing to take from the other.
-        if samples and self.rig.same_host and not self.settings.load_cpus and verdicts.mostly(verdicts.machine_bound(
-                server_cores=x["server_cores"], loadgen_cores=x["loadgen_cores"], cpus=self.rig.server_cpus)
-                for x in samples):
-            found.append("machine-bound")
-        return found
+        s = self.settings
+        room = verdicts.ServerRoom(cpus=len(s.server_cpus) or self.rig.server_cpus, partitioned=bool(s.server_cpus))
+        return verdicts.judged(record, room, s.cv_threshold)
 
 
 def intervals(records: list[CellRecord]) -> list[Interval | None]:
@@ -283,6 +275,11 @@ def _widest(found: list[Interval | None], target: float) -> str:
     if not widths:
         return ""
     return f"widest interval ±{max(widths):.1%} (target ±{target:.0%})"
+
+
+def warmup_rate(record: CellRecord) -> float | None:
+    """The req/s of the cell's last clean warm-up run, which sizes the next loads; None before one."""
+    return next((run.req_per_s for run in reversed(record.runs) if run.warmup and run.clean), None)
 
 
 def warmup_load(load: Load, warmup: dict) -> Load | None:

@@ -1,18 +1,83 @@
-"""CPU and memory of the server's processes over a measured run.
+"""CPU and memory over a measured run: the server's processes, its whole machine, the harness.
 
-On this machine psutil reads the server's process tree; on a lab host the same is
-read from ``/proc`` by a command sent through the case's shell on that host, for the
-server's session (the harness starts it with ``setsid``). The load generators' CPU
-comes from the shells that run them (see ``together``).
+On this machine psutil reads the server's process tree and ``/proc/stat``; on a lab host
+the same is read from ``/proc`` by a command sent through the case's shell on that host,
+for the server's session (the harness starts it with ``setsid``). Each process counts its
+own CPU and its reaped children's, so a worker that dies mid-run keeps what it used (its
+parent's ``cutime``/``cstime`` take it over). The load generators' CPU comes from the
+shells that run them (see ``together``).
+
+Every figure is CPU seconds over the window divided by the load tool's own seconds
+(``LoadResult.seconds``): the window also holds the tool's start and the reading of its
+output, which would make every side's cores read low.
 """
 from __future__ import annotations
 
+import os
 import shlex
 import time
+from dataclasses import dataclass
 
 import psutil
 
 from bench.hosts import Host
+
+
+@dataclass(frozen=True)
+class CpuTicks:
+    """One CPU's line of ``/proc/stat``, in clock ticks."""
+
+    busy: int  # user + nice + system + irq + softirq (guest time is inside user and nice)
+    steal: int  # taken by the hypervisor for other guests
+    idle: int  # idle + iowait
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One moment's look at the server's machine."""
+
+    server_cpu_s: float | None  # the server's processes and their reaped children; None when it was gone
+    server_rss: int
+    server_processes: int
+    cpus: dict[int, CpuTicks]
+    ticks: int  # clock ticks per second
+
+
+def parse_proc_stat(text: str) -> dict[int, CpuTicks]:
+    """The per-CPU lines (``cpu0``, ``cpu1``...) of ``/proc/stat``; other lines are skipped."""
+    cpus = {}
+    for line in text.splitlines():
+        name, *values = line.split() or [""]
+        if not (name.startswith("cpu") and name[3:].isdigit()) or len(values) < 8:
+            continue
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, values[:8])
+        cpus[int(name[3:])] = CpuTicks(busy=user + nice + system + irq + softirq, steal=steal, idle=idle + iowait)
+    return cpus
+
+
+def parse_snapshot(text: str) -> Reading:
+    """What :func:`snapshot_command` printed: clock ticks, page size, the per-CPU lines of
+    ``/proc/stat``, then ``/proc/PID/stat`` of each process of the server's session."""
+    lines = text.splitlines()
+    ticks, page = int(lines[0]), int(lines[1])
+    cpu = rss = count = 0
+    for line in lines[2:]:
+        if line.startswith("cpu"):
+            continue
+        fields = line.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ')'
+        if len(fields) < 22:
+            continue
+        cpu += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+        rss += int(fields[21])
+        count += 1
+    return Reading(server_cpu_s=cpu / ticks if count else None, server_rss=rss * page, server_processes=count,
+                   cpus=parse_proc_stat(text), ticks=ticks)
+
+
+def snapshot_command(session: int) -> str:
+    """One line that prints the machine's and the session's /proc figures (see :func:`parse_snapshot`)."""
+    return shlex.join(["sh", "-c", f"getconf CLK_TCK; getconf PAGESIZE; grep '^cpu[0-9]' /proc/stat; "
+                                   f"for p in $(pgrep -s {int(session)}); do cat /proc/$p/stat 2>/dev/null; done"])
 
 
 def process_tree(pid: int) -> list[psutil.Process]:
@@ -23,84 +88,110 @@ def process_tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _local(processes) -> tuple[float, int, int]:
-    cpu, rss = 0.0, 0
-    for process in processes:
+def local_reading(pid: int) -> Reading:
+    """The server's tree and this machine's CPUs, read here."""
+    cpu, rss, count = 0.0, 0, 0
+    for process in process_tree(pid):
         try:
-            times, memory = process.cpu_times(), process.memory_info()
+            times = process.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        cpu += times.user + times.system
-        rss += memory.rss
-    return cpu, rss, len(processes)
-
-
-def parse_session_stat(text: str) -> tuple[float, int, int]:
-    """``getconf CLK_TCK; getconf PAGESIZE; cat /proc/PID/stat...`` -> (cpu seconds, rss bytes, processes)."""
-    lines = text.splitlines()
-    ticks, page = int(lines[0]), int(lines[1])
-    cpu = rss = count = 0
-    for line in lines[2:]:
-        fields = line.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ')'
-        if len(fields) < 22:
-            continue
-        cpu += int(fields[11]) + int(fields[12])  # utime, stime
-        rss += int(fields[21])
+        cpu += times.user + times.system + times.children_user + times.children_system
         count += 1
-    return cpu / ticks, rss * page, count
+        try:
+            rss += process.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    with open("/proc/stat") as stat:
+        cpus = parse_proc_stat(stat.read())
+    return Reading(server_cpu_s=cpu if count else None, server_rss=rss, server_processes=count, cpus=cpus,
+                   ticks=os.sysconf("SC_CLK_TCK"))
 
 
-def snapshot_command(session: int) -> str:
-    """One line that prints the session's /proc figures (see :func:`parse_session_stat`)."""
-    return shlex.join(["sh", "-c", f"getconf CLK_TCK; getconf PAGESIZE; for p in $(pgrep -s {int(session)}); do "
-                                   f"cat /proc/$p/stat 2>/dev/null; done"])
+def harness_cpu_s() -> float:
+    """This harness's own CPU so far, every thread of it."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def host_cores(first: Reading, last: Reading, cpus: tuple[int, ...], seconds: float) -> dict:
+    """The machine's CPUs in play (``cpus``, or all of them) between two readings: how many, and
+    their busy and steal cores over ``seconds`` (at most the CPUs there are)."""
+    chosen = [cpu for cpu in (cpus or sorted(last.cpus)) if cpu in first.cpus and cpu in last.cpus]
+    if not chosen:
+        return {}
+    busy = sum(last.cpus[cpu].busy - first.cpus[cpu].busy for cpu in chosen) / last.ticks / seconds
+    steal = sum(last.cpus[cpu].steal - first.cpus[cpu].steal for cpu in chosen) / last.ticks / seconds
+    steal = min(steal, len(chosen))
+    return {"host_cpus": len(chosen), "host_busy_cores": min(busy, len(chosen) - steal), "steal_cores": steal}
 
 
 class Window:
-    """The server's CPU use and memory over one measured run.
+    """What the server's machine did over one measured run.
 
-    On this machine psutil reads the server's tree when the window opens and closes; on
-    a lab host, :func:`snapshot_command` run there at both moments (through the case's
-    shell on that host, so each costs no login).
+    On this machine psutil and ``/proc/stat`` are read when the window opens and closes;
+    on a lab host, :func:`snapshot_command` run there at both moments (through the case's
+    shell on that host, so each costs no login). ``cpus`` are the CPUs in play on the server's
+    machine (its partition; () for all), ``colocated`` says for each load host whether it runs
+    on the server's machine, ``harness_here`` whether this harness does.
     """
 
-    def __init__(self, server: Host, server_pid: int):
+    def __init__(self, server: Host, server_pid: int, *, cpus: tuple[int, ...] = (),
+                 colocated: tuple[bool, ...] = (), harness_here: bool | None = None):
         self.server, self.pid = server, server_pid
-        self.processes = process_tree(server_pid) if server.is_local else None
-        self.began = time.monotonic()
-        self.first: tuple[float, int, int] | None = None
+        self.cpus, self.colocated = tuple(cpus), tuple(colocated)
+        self.harness_here = server.is_local if harness_here is None else harness_here
+        self.began = self.ended = time.monotonic()
+        self.first: Reading | None = None
+        self.last: Reading | None = None
+        self.harness_began = self.harness_ended = 0.0
 
     @property
     def remote(self) -> bool:
-        return self.processes is None
+        return not self.server.is_local
 
     def open(self) -> None:
         """The run begins now (on a lab host, the first reading comes to :meth:`opened`)."""
         self.began = time.monotonic()
-        if self.processes is not None:
-            self.first = _local(self.processes)
+        self.harness_began = harness_cpu_s()
+        if not self.remote:
+            self.first = local_reading(self.pid)
 
     def opened(self, snapshot: str) -> None:
         """What the snapshot command printed as the run began, on a lab host."""
         self.first = _parsed(snapshot)
 
-    def close(self, snapshot: str | None = None, loadgen_cpu_s: float | None = None) -> dict:
-        """The sample; ``snapshot`` what the snapshot command printed now, on a lab host; ``loadgen_cpu_s`` the load generators' CPU, which
-        becomes their cores."""
-        wall = max(time.monotonic() - self.began, 1e-6)
-        last = _local(self.processes) if self.processes is not None else _parsed(snapshot)
-        if self.first is None or last is None:
-            return {"wall_s": round(wall, 3)}
-        cpu, rss, count = last
-        sample = {"wall_s": round(wall, 3), "server_cores": round((cpu - self.first[0]) / wall, 3),
-                  "server_rss_mb": round(rss / 2**20, 1), "server_processes": count}
-        if loadgen_cpu_s is not None:
-            sample["loadgen_cores"] = round(loadgen_cpu_s / wall, 3)
+    def close(self, snapshot: str | None = None) -> None:
+        """The run has ended; ``snapshot`` is what the snapshot command printed now, on a lab host."""
+        self.last = _parsed(snapshot) if self.remote else local_reading(self.pid)
+        self.harness_ended = harness_cpu_s()
+        self.ended = time.monotonic()
+
+    def sample(self, seconds: float | None, loadgen_cpu_s: list[float | None]) -> dict:
+        """The run's sample: ``seconds`` the load tool's own, ``loadgen_cpu_s`` each load host's CPU."""
+        wall = max(self.ended - self.began, 1e-6)
+        span = seconds if seconds and seconds > 0 else wall
+        sample = {"wall_s": round(wall, 3), "harness_cores": round((self.harness_ended - self.harness_began) / span, 4)}
+        loadgen = None if not loadgen_cpu_s or None in loadgen_cpu_s else sum(loadgen_cpu_s)
+        if loadgen is not None:
+            sample["loadgen_cores"] = round(loadgen / span, 3)
+        first, last = self.first, self.last
+        if first is None or last is None or first.server_cpu_s is None or last.server_cpu_s is None:
+            return sample
+        server = max(last.server_cpu_s - first.server_cpu_s, 0.0) / span
+        sample.update(server_cores=round(server, 3), server_rss_mb=round(last.server_rss / 2**20, 1),
+                      server_processes=last.server_processes)
+        host = host_cores(first, last, self.cpus, span)
+        if host:
+            beside = sum(cpu or 0.0 for cpu, here in zip(loadgen_cpu_s, self.colocated) if here) / span
+            harness = sample["harness_cores"] if self.harness_here else 0.0
+            host["other_cores"] = max(host["host_busy_cores"] - server - beside - harness, 0.0)
+            sample.update({key: round(value, 3) for key, value in host.items()})
         return sample
 
 
-def _parsed(snapshot: str | None) -> tuple[float, int, int] | None:
+def _parsed(snapshot: str | None) -> Reading | None:
     try:
-        return parse_session_stat(snapshot or "")
+        return parse_snapshot(snapshot or "")
     except (ValueError, IndexError):
         return None

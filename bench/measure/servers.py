@@ -46,6 +46,9 @@ class Rig:
     interpreters: dict[str, str]  # on the server host: name -> python path
     nginx: str | None
     server_cpus: int
+    # Per load host: on the server's machine, as their machine identities say; None: when it is the server host.
+    machines: tuple[bool, ...] | None = None
+    harness_here: bool | None = None  # this harness on the server's machine; None: when the server host is local
 
     @property
     def load(self) -> Host:
@@ -53,9 +56,16 @@ class Rig:
         return self.loaders[0].host
 
     @property
+    def colocated(self) -> tuple[bool, ...]:
+        """For each load host, whether it runs on the server's machine (so takes from its CPUs)."""
+        if self.machines is not None:
+            return self.machines
+        return tuple(loader.host is self.server for loader in self.loaders)
+
+    @property
     def same_host(self) -> bool:
-        """Server and load generator on one machine."""
-        return any(loader.host is self.server for loader in self.loaders)
+        """Server and some load generator on one machine."""
+        return any(self.colocated)
 
 
 @dataclass

@@ -1,17 +1,28 @@
 """Judgements about measurements: is the warm-up over, is a cell noisy, who was the limit.
 
-Pure functions over numbers, so each rule is tested on constructed data.
+Pure functions over numbers and records, so each rule is tested on constructed data.
+A round's sample (see :mod:`bench.measure.sampling`) holds the cores each side used and,
+on the server's machine, the busy and steal cores of the CPUs in play.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from bench.records import CellRecord, LoadResult
 from bench.stats import summarize
 
 # A load generator using this share of its threads' cores is saturated...
 CLIENT_BUSY = 0.90
-# ... and a server below this share of the cores it could use had room to spare.
+# ... and a server using this share of the cores it could use was busy too.
 SERVER_ROOM = 0.80
-# Server and load generator on one host using this share of its cores: the machine was the limit.
+# The server machine's CPUs in play this busy (steal included): the machine was full.
 MACHINE_BUSY = 0.90
+
+# The verdicts about the limit, as the report reads them from CellRecord.verdicts.
+CLIENT_BOUND = "client-bound"  # the load generator was saturated: req/s is a lower bound
+BOTH_SATURATED = "both saturated"  # ... and the server was busy too: nobody can say which side limited
+MACHINE_BOUND = "machine-bound"  # the machine's CPUs were full, and the server got less than its workers could use
+EXHAUSTED = "-n exhausted"  # weighttp ran out of its requests before its time: some runs were shorter
 
 
 def warmed_up(rates: list[float], tolerance: float) -> bool:
@@ -25,35 +36,82 @@ def noisy(rates: list[float], threshold: float) -> bool:
     return bool(summary and summary.n >= 2 and summary.cv > threshold)
 
 
-def server_capacity(workers: int, server_cpus: int, loadgen_cores: float, same_host: bool) -> float:
-    """Cores the server could have used: its workers, bounded by what the load generator left."""
-    cores = server_cpus - (loadgen_cores if same_host else 0.0)
-    return max(min(float(workers), cores), 0.0)
-
-
 def saturated(loadgen_cores: float, threads: int) -> bool:
     """A load generator used up the cores of its threads."""
     return loadgen_cores >= CLIENT_BUSY * threads
 
 
-def client_bound(*, loadgen_cores: float, threads: int, server_cores: float, workers: int,
-                 server_cpus: int, same_host: bool, load_saturated: bool | None = None) -> bool:
-    """The load generator used up its cores while the server still had room.
+@dataclass(frozen=True)
+class ServerRoom:
+    """Where the server ran: the CPUs it could use (its partition's with ``--server-cpus``,
+    else its machine's), and whether they were its alone (partitioned)."""
 
-    ``load_saturated``, when given, says whether some load host (of several) was saturated.
-    """
-    busy = saturated(loadgen_cores, threads) if load_saturated is None else load_saturated
-    capacity = server_capacity(workers, server_cpus, loadgen_cores, same_host)
-    return busy and server_cores < SERVER_ROOM * capacity
+    cpus: int
+    partitioned: bool
 
 
-def machine_bound(*, server_cores: float, loadgen_cores: float, cpus: int) -> bool:
-    """Server and load generator on one host used (nearly) all of its cores between them.
+def server_capacity(sample: dict, workers: int, room: ServerRoom) -> float:
+    """Cores the server could have used in a round: its workers, on its CPUs; on an unpartitioned
+    machine also no more than it used plus what was left idle."""
+    cores = float(min(workers, room.cpus))
+    if room.partitioned or "host_cpus" not in sample:
+        return cores
+    idle = sample["host_cpus"] - sample["host_busy_cores"] - sample["steal_cores"]
+    return min(cores, sample["server_cores"] + max(idle, 0.0))
 
-    Then neither side's req/s is its own limit: each took CPU from the other, and a ratio
-    between two servers also compares how much CPU the load generator left each of them.
-    """
-    return server_cores + loadgen_cores >= MACHINE_BUSY * cpus
+
+def machine_full(sample: dict) -> bool:
+    """The server machine's CPUs in play were busy (steal included) nearly all the time."""
+    return sample["host_busy_cores"] + sample["steal_cores"] >= MACHINE_BUSY * sample["host_cpus"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Who was at the limit in one round."""
+
+    client: bool  # the load generator (some load host, of several) was saturated
+    server: bool  # the server used most of what it could
+    machine: bool  # the machine was full while the server got less than its workers could use
+
+
+def round_limits(run: LoadResult, *, threads: int, workers: int, room: ServerRoom) -> Limits:
+    """Judge one measured run from its sample (and, with several load hosts, its parts')."""
+    sample = run.sample
+    if run.parts:
+        client = any((part.sample or {}).get("saturated") for part in run.parts)
+    else:
+        client = saturated(sample["loadgen_cores"], threads)
+    server = sample["server_cores"] >= SERVER_ROOM * server_capacity(sample, workers, room)
+    machine = ("host_cpus" in sample and machine_full(sample)
+               and sample["server_cores"] < SERVER_ROOM * min(workers, room.cpus))
+    return Limits(client=client, server=server, machine=machine)
+
+
+def limits(record: CellRecord, room: ServerRoom) -> list[str]:
+    """The cell's limit verdicts, from the rounds that are numbers and were sampled: client-bound
+    in most rounds, both saturated when the server was busy in most of those, machine-bound in
+    most rounds."""
+    judged = [round_limits(run, threads=record.cell.threads, workers=record.cell.workers, room=room)
+              for run in record.numbers if {"server_cores", "loadgen_cores"} <= set(run.sample or {})]
+    found = []
+    if mostly(limit.client for limit in judged):
+        found.append(CLIENT_BOUND)
+        if mostly(limit.server for limit in judged if limit.client):
+            found.append(BOTH_SATURATED)
+    if mostly(limit.machine for limit in judged):
+        found.append(MACHINE_BOUND)
+    return found
+
+
+def judged(record: CellRecord, room: ServerRoom, cv_threshold: float) -> list[str]:
+    """Every verdict on a measured cell: those it has (warm-up unstable), noisy, the limits, -n exhausted."""
+    found = list(record.verdicts)
+    if noisy([run.req_per_s for run in record.numbers], cv_threshold):
+        found.append("noisy")
+    found += limits(record, room)
+    if any((run.sample or {}).get("exhausted") for run in record.measured):
+        found.append(EXHAUSTED)
+    return found
 
 
 def mostly(judgements) -> bool:

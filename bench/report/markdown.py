@@ -118,12 +118,19 @@ def _mean(values) -> float | None:
 
 
 def limit_words(record: CellRecord) -> str:
+    """Who was the limit, from the cell's verdicts (see bench.measure.verdicts)."""
+    words = []
     if "client-bound" in record.verdicts:
         saturated = saturated_words(record)
-        return f"client-bound{f' ({saturated})' if saturated else ''}: req/s is a lower bound"
+        named = f" ({saturated})" if saturated else ""
+        if "both saturated" in record.verdicts:
+            words.append(f"client-bound{named}, both saturated: the server was busy too, so either may have "
+                         f"been the limit; req/s is a lower bound")
+        else:
+            words.append(f"client-bound{named}: req/s is a lower bound")
     if "machine-bound" in record.verdicts:
-        return "machine-bound: server and load generator shared the whole machine"
-    return "server"
+        words.append("machine-bound: the machine's CPUs were full and the server got less than its workers could use")
+    return "; ".join(words) or "server"
 
 
 def partition_words(env: dict) -> list[str]:
@@ -135,38 +142,62 @@ def partition_words(env: dict) -> list[str]:
             f"the load generator on CPUs {pinned.get('load')} (`taskset`).", ""]
 
 
+def _cores(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
 def saturation_section(records: list[CellRecord], env: dict) -> list[str]:
-    """CPU used by server and load generator during the measured runs, and who was the limit."""
+    """CPU used by server, load generator, other processes and steal during the measured runs, and who was the limit."""
     rows = []
     for record in records:
-        samples = [run.sample for run in record.numbers if run.sample]
+        samples = [run.sample for run in record.numbers if "server_cores" in (run.sample or {})]
         if not samples:
             continue
         cell = record.cell
         server = _mean(x["server_cores"] for x in samples)
         loadgen = _mean(x.get("loadgen_cores") for x in samples)
-        together = "—" if loadgen is None else f"{server + loadgen:.2f}"
+        cpus = max((x["host_cpus"] for x in samples if "host_cpus" in x), default=None)
+        busy = _mean(x["host_busy_cores"] + x["steal_cores"] for x in samples if "host_cpus" in x)
         rows.append([f"`{record.label}`", cell.payload, "yes" if cell.keepalive else "no", cell.workers,
-                     f"{server:.2f}", f"{max(x['server_rss_mb'] for x in samples):.0f}",
-                     "—" if loadgen is None else f"{loadgen:.2f}", threads_words(record, cell.threads), together,
-                     limit_words(record)])
+                     f"{server:.2f}", f"{max(x['server_rss_mb'] for x in samples):.0f}", _cores(loadgen),
+                     threads_words(record, cell.threads), "—" if busy is None else f"{busy:.2f} of {cpus}",
+                     _cores(_mean(x.get("other_cores") for x in samples)),
+                     _cores(_mean(x.get("steal_cores") for x in samples)), limit_words(record)])
     if not rows:
         return []
     hosts = ([] if not any(several(r) for r in records) else
              ["With several load hosts the load generator's cores are their sum and its threads each host's "
               "(1 + 1: two hosts of one thread); a cell is client-bound when, in most rounds, some load host "
-              "used up its threads' cores while the server had room, and the limit names the hosts saturated.", ""])
+              "used up its threads' cores, and the limit names the hosts saturated. Only a load host on the "
+              "server's machine counts against its CPUs.", ""])
     return ["## Who was the limit", "",
-            "CPU cores used on average during the measured runs. A cell is *client-bound* when the load "
-            "generator used up the cores of its threads while the server had room: its req/s is then a "
-            "lower bound for the server. It is *machine-bound* when server and load generator ran on one host "
-            "and together used 90 % or more of its cores: then each side's req/s is bounded by the CPU the "
-            "other left it, and a Twisted/Nginx ratio also compares how much CPU the load generator took from "
-            "each server. The per-core ratio in the first table sets that aside; `--server-cpus` and "
-            "`--load-cpus` keep the two apart.", "", *partition_words(env), *hosts,
+            "CPU cores used on average during the measured runs: each side's CPU seconds over a run divided by "
+            "the load tool's own seconds. *Machine busy* is what the server's machine spent on its CPUs in play "
+            "(all of them, or with `--server-cpus` the server's and a co-located load generator's), from its "
+            "`/proc/stat`, steal included; *other processes* is that minus the server, the load generators on "
+            "that machine and the harness; *steal* what the hypervisor gave to other guests. A cell is "
+            "*client-bound* when, in most rounds, the load generator used 90 % or more of its threads' cores: "
+            "its req/s is then a lower bound for the server; *both saturated* when in those rounds the server "
+            "also used 80 % or more of what it could, so nobody can say which side limited. It is "
+            "*machine-bound* when the machine was 90 % busy while the server got less than 80 % of what its "
+            "workers could use: the load generator, other processes or steal took the rest. The per-core ratio "
+            "in the first table divides each side's req/s by its server's cores: it assumes req/s scales "
+            "linearly with cores, which nothing here measured; `--server-cpus` and `--load-cpus` keep server "
+            "and load generator apart instead.", "", *partition_words(env), *hosts,
             tabulate(rows, ["cell", "payload", "keep-alive", "workers", "server cores", "server RSS (MB)",
-                            "load generator cores", "threads", "both", "limit"], tablefmt="github",
-                     disable_numparse=True), ""]
+                            "load generator cores", "threads", "machine busy", "other processes", "steal",
+                            "limit"], tablefmt="github", disable_numparse=True), "",
+            *harness_words(records)]
+
+
+def harness_words(records: list[CellRecord]) -> list[str]:
+    """The harness's own CPU during the measured runs, when the runs recorded it."""
+    cores = [run.sample["harness_cores"] for record in records for run in record.measured
+             if "harness_cores" in (run.sample or {})]
+    if not cores:
+        return []
+    return [f"The harness itself used {sum(cores) / len(cores):.3f} cores on average during the measured runs "
+            f"(at most {max(cores):.3f}).", ""]
 
 
 def workers_section(records: list[CellRecord]) -> list[str]:
