@@ -11,8 +11,10 @@ from invoke import Config
 
 from bench.measure import matrix
 from bench.measure.campaign import run_campaign
+from bench.measure.loadgen import GENERATORS
 from bench.measure.options import Options, resolve
 from bench.measure.runner import Settings
+from bench.measure.sampling import CpuTicks, Placement, Reading, run_sample
 from bench.records import Cell, CellRecord, LoadResult, Status, append_record, write_env
 from bench.standalone.events import read_events
 
@@ -160,4 +162,54 @@ def several_hosts_record(server, workers, rounds, status="ok", verdicts=(), payl
                       "loadgen_cores": sum(part.sample["loadgen_cores"] for part in parts)}
         record.runs.append(run)
     record.hosts = {"server": "root@10.200.5.2:2222", "load": ", ".join(dict.fromkeys(p.host for p in rounds[0]))}
+    return record
+
+
+# -- measured runs sampled as run_round samples them, for the verdicts and the report ---------------
+
+TIMED_WEIGHTTP = PROJECT / "tests" / "measure" / "fixtures" / "loadgen" / "weighttp-0.5-a-before-count.stdout"
+TICKS = 1_000_000  # clock ticks per second of the constructed readings: fine, so no CPU second is lost to rounding
+
+
+def machine_reading(server_cpu_s: float, busy_s: float, steal_s: float, cpus: int) -> Reading:
+    """The server's machine as /proc shows it, busy and steal time spread evenly on its CPUs."""
+    def ticks(seconds: float) -> int:
+        return round(seconds * TICKS / cpus)
+
+    return Reading(server_cpu_s=server_cpu_s, server_rss=50 * 2**20, server_processes=2, ticks=TICKS,
+                   cpus={cpu: CpuTicks(busy=ticks(busy_s), steal=ticks(steal_s), idle=0) for cpu in range(cpus)})
+
+
+def sampled_run(*, server: float, loadgen: float | list[float], busy: float, steal: float = 0.0, cpus: int = 2,
+                harness: float = 0.01, colocated=(True,), placement_cpus=()) -> LoadResult:
+    """A real timed weighttp 0.5 run (its recorded output) sampled as run_round samples it, from the cores
+    each side used over its seconds and the server machine's busy and steal cores (busy holds the
+    server, co-located load generators, the harness and any other process). ``loadgen`` is a list
+    with several load hosts, each with its share of the run."""
+    run = GENERATORS["weighttp-0.5"].parse(TIMED_WEIGHTTP.read_text(), "weighttp -n 2000000 -a 1 -c 10 -t 1 -k URL")
+    seconds = run.seconds
+    hosts = loadgen if isinstance(loadgen, list) else [loadgen]
+    if len(hosts) > 1:
+        parts = [replace(run, host=f"load{index}", cpu_s=cores * seconds,
+                         sample={"loadgen_cores": cores, "threads": 1, "saturated": cores >= 0.9})
+                 for index, cores in enumerate(hosts, 1)]
+        run = LoadResult.combined(parts)
+    run.cpu_s = sum(hosts) * seconds
+    run.sample = run_sample(machine_reading(0.0, 0.0, 0.0, cpus),
+                            machine_reading(server * seconds, busy * seconds, steal * seconds, cpus),
+                            Placement(cpus=tuple(placement_cpus), colocated=tuple(colocated), harness_here=True),
+                            seconds=seconds, wall=seconds + 0.1, harness_cpu_s=harness * seconds,
+                            loadgen_cpu_s=[cores * seconds for cores in hosts])
+    return run
+
+
+def sampled_record(server: str, runs: list[LoadResult], workers: int = 1, threads: int = 1,
+                   payload: int = 40) -> CellRecord:
+    """A cell measured in rounds, one sampled run each (:func:`sampled_run`), after one warm-up."""
+    record = constructed_record(server, workers, [], payload=payload)
+    record.cell = replace(record.cell, loadgen="weighttp-0.5", threads=threads)
+    record.group = "sampled"
+    for number, run in enumerate(runs):
+        run.round = number
+        record.runs.append(run)
     return record

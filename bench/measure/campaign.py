@@ -208,7 +208,8 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
                         server_cpus=options.server_cpus, load_cpus=options.load_cpus,
                         **{key: options.statistics[key] for key in STATISTICS})
     rig = Rig(server=server_host, loaders=loaders, address=address, interpreters=interpreters,
-              nginx=nginx_binary, server_cpus=server_cpus, machines=colocated, harness_here=harness_here)
+              nginx=nginx_binary, server_cpus=server_cpus,
+              load_on_server_machine=colocated, harness_on_server_machine=harness_here)
     if resume is None:
         env = capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary, machines)
         write_env(run_dir / "env.json", env)

@@ -227,8 +227,7 @@ class Runner:
         if warmup:
             load = warmup_load(load, self.settings.warmup)
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
-        window = None if warmup else sampling.Window(self.rig.server, running.pid, cpus=self._cpus_in_play(),
-                                                     colocated=self.rig.colocated, harness_here=self.rig.harness_here)
+        window = None if warmup else sampling.Window(self.rig.server, running.pid, self._placement())
         try:
             result = loading.run_round(self.sessions, list(self.rig.loaders), replace(load, rate=warmup_rate(record)),
                                        timeout=budget, cpus=self.settings.load_cpus, window=window)
@@ -245,15 +244,15 @@ class Runner:
             record.flag(("warm-up " if warmup else "") + _unclean(result))
         return result
 
-    def _cpus_in_play(self) -> tuple[int, ...]:
-        """The server machine's CPUs the run uses: with a partition, the server's and (when a load host
-        shares the machine) the load generator's; () for all of them."""
-        s = self.settings
-        if not s.server_cpus:
-            return ()
-        return tuple(sorted(set(s.server_cpus) | (set(s.load_cpus) if self.rig.same_host else set())))
+    def _placement(self) -> sampling.Placement:
+        """Where the run's parts are, seen from the server's machine. Its CPUs in play: with a partition,
+        the server's and (when a load host shares the machine) the load generator's; else all of them."""
+        s, rig = self.settings, self.rig
+        cpus = set(s.server_cpus) | (set(s.load_cpus) if rig.same_host else set()) if s.server_cpus else set()
+        return sampling.Placement(cpus=tuple(sorted(cpus)), colocated=rig.colocated, harness_here=rig.harness_here)
 
     def _verdicts(self, record: CellRecord) -> list[str]:
+        """The cell's verdicts (:func:`verdicts.judged`), its server's room from the run's CPUs."""
         s = self.settings
         room = verdicts.ServerRoom(cpus=len(s.server_cpus) or self.rig.server_cpus, partitioned=bool(s.server_cpus))
         return verdicts.judged(record, room, s.cv_threshold)

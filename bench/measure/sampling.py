@@ -126,21 +126,51 @@ def host_cores(first: Reading, last: Reading, cpus: tuple[int, ...], seconds: fl
     return {"host_cpus": len(chosen), "host_busy_cores": min(busy, len(chosen) - steal), "steal_cores": steal}
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a run's parts ran, seen from the server's machine: its CPUs in play (its partition; ()
+    for all), for each load host whether it runs there, and whether this harness does."""
+
+    cpus: tuple[int, ...] = ()
+    colocated: tuple[bool, ...] = ()
+    harness_here: bool = False
+
+
+def run_sample(first: Reading | None, last: Reading | None, placement: Placement, *, seconds: float | None,
+               wall: float, harness_cpu_s: float, loadgen_cpu_s: list[float | None]) -> dict:
+    """A measured run's sample from the readings around it: ``seconds`` the load tool's own (the
+    cores' denominator; ``wall`` when it has none), ``harness_cpu_s`` what this harness used meanwhile,
+    ``loadgen_cpu_s`` each load host's CPU. "Other processes" are the machine's busy cores less the
+    server, the load generators on that machine and the harness when it runs there."""
+    span = seconds if seconds and seconds > 0 else wall
+    sample = {"wall_s": round(wall, 3), "harness_cores": round(harness_cpu_s / span, 4)}
+    if loadgen_cpu_s and None not in loadgen_cpu_s:
+        sample["loadgen_cores"] = round(sum(loadgen_cpu_s) / span, 3)
+    if first is None or last is None or first.server_cpu_s is None or last.server_cpu_s is None:
+        return sample
+    server = max(last.server_cpu_s - first.server_cpu_s, 0.0) / span
+    sample.update(server_cores=round(server, 3), server_rss_mb=round(last.server_rss / 2**20, 1),
+                  server_processes=last.server_processes)
+    host = host_cores(first, last, placement.cpus, span)
+    if host:
+        beside = sum(cpu or 0.0 for cpu, here in zip(loadgen_cpu_s, placement.colocated) if here) / span
+        harness = harness_cpu_s / span if placement.harness_here else 0.0
+        host["other_cores"] = max(host["host_busy_cores"] - server - beside - harness, 0.0)
+        sample.update({key: round(value, 3) for key, value in host.items()})
+    return sample
+
+
 class Window:
     """What the server's machine did over one measured run.
 
     On this machine psutil and ``/proc/stat`` are read when the window opens and closes;
     on a lab host, :func:`snapshot_command` run there at both moments (through the case's
-    shell on that host, so each costs no login). ``cpus`` are the CPUs in play on the server's
-    machine (its partition; () for all), ``colocated`` says for each load host whether it runs
-    on the server's machine, ``harness_here`` whether this harness does.
+    shell on that host, so each costs no login).
     """
 
-    def __init__(self, server: Host, server_pid: int, *, cpus: tuple[int, ...] = (),
-                 colocated: tuple[bool, ...] = (), harness_here: bool | None = None):
+    def __init__(self, server: Host, server_pid: int, placement: Placement | None = None):
         self.server, self.pid = server, server_pid
-        self.cpus, self.colocated = tuple(cpus), tuple(colocated)
-        self.harness_here = server.is_local if harness_here is None else harness_here
+        self.placement = placement or Placement(harness_here=server.is_local)
         self.began = self.ended = time.monotonic()
         self.first: Reading | None = None
         self.last: Reading | None = None
@@ -168,26 +198,10 @@ class Window:
         self.ended = time.monotonic()
 
     def sample(self, seconds: float | None, loadgen_cpu_s: list[float | None]) -> dict:
-        """The run's sample: ``seconds`` the load tool's own, ``loadgen_cpu_s`` each load host's CPU."""
-        wall = max(self.ended - self.began, 1e-6)
-        span = seconds if seconds and seconds > 0 else wall
-        sample = {"wall_s": round(wall, 3), "harness_cores": round((self.harness_ended - self.harness_began) / span, 4)}
-        loadgen = None if not loadgen_cpu_s or None in loadgen_cpu_s else sum(loadgen_cpu_s)
-        if loadgen is not None:
-            sample["loadgen_cores"] = round(loadgen / span, 3)
-        first, last = self.first, self.last
-        if first is None or last is None or first.server_cpu_s is None or last.server_cpu_s is None:
-            return sample
-        server = max(last.server_cpu_s - first.server_cpu_s, 0.0) / span
-        sample.update(server_cores=round(server, 3), server_rss_mb=round(last.server_rss / 2**20, 1),
-                      server_processes=last.server_processes)
-        host = host_cores(first, last, self.cpus, span)
-        if host:
-            beside = sum(cpu or 0.0 for cpu, here in zip(loadgen_cpu_s, self.colocated) if here) / span
-            harness = sample["harness_cores"] if self.harness_here else 0.0
-            host["other_cores"] = max(host["host_busy_cores"] - server - beside - harness, 0.0)
-            sample.update({key: round(value, 3) for key, value in host.items()})
-        return sample
+        """The run's sample (:func:`run_sample`)."""
+        return run_sample(self.first, self.last, self.placement, seconds=seconds,
+                          wall=max(self.ended - self.began, 1e-6), harness_cpu_s=self.harness_ended - self.harness_began,
+                          loadgen_cpu_s=loadgen_cpu_s)
 
 
 def _parsed(snapshot: str | None) -> Reading | None:

@@ -46,9 +46,10 @@ class Rig:
     interpreters: dict[str, str]  # on the server host: name -> python path
     nginx: str | None
     server_cpus: int
-    # Per load host: on the server's machine, as their machine identities say; None: when it is the server host.
-    machines: tuple[bool, ...] | None = None
-    harness_here: bool | None = None  # this harness on the server's machine; None: when the server host is local
+    # On the server's machine, as the machine identities say: each load host (None: when it is the
+    # server host) and this harness (None: when the server host is local).
+    load_on_server_machine: tuple[bool, ...] | None = None
+    harness_on_server_machine: bool | None = None
 
     @property
     def load(self) -> Host:
@@ -58,9 +59,14 @@ class Rig:
     @property
     def colocated(self) -> tuple[bool, ...]:
         """For each load host, whether it runs on the server's machine (so takes from its CPUs)."""
-        if self.machines is not None:
-            return self.machines
+        if self.load_on_server_machine is not None:
+            return self.load_on_server_machine
         return tuple(loader.host is self.server for loader in self.loaders)
+
+    @property
+    def harness_here(self) -> bool:
+        """This harness runs on the server's machine (so takes from its CPUs)."""
+        return self.server.is_local if self.harness_on_server_machine is None else self.harness_on_server_machine
 
     @property
     def same_host(self) -> bool:
