@@ -171,21 +171,29 @@ TIMED_WEIGHTTP = PROJECT / "tests" / "measure" / "fixtures" / "loadgen" / "weigh
 TICKS = 1_000_000  # clock ticks per second of the constructed readings: fine, so no CPU second is lost to rounding
 
 
-def machine_reading(server_cpu_s: float, busy_s: float, steal_s: float, cpus: int) -> Reading:
-    """The server's machine as /proc shows it, busy and steal time spread evenly on its CPUs."""
+def machine_reading(server_cpu_s: float, busy_s, steal_s: float, cpus: int) -> Reading:
+    """The server's machine as /proc shows it: ``busy_s`` each CPU's (a list) or the machine's, spread
+    evenly on its CPUs like ``steal_s``."""
+    per_cpu = busy_s if isinstance(busy_s, list) else [busy_s / cpus] * cpus
+
     def ticks(seconds: float) -> int:
-        return round(seconds * TICKS / cpus)
+        return round(seconds * TICKS)
 
     return Reading(server_cpu_s=server_cpu_s, server_rss=50 * 2**20, server_processes=2, ticks=TICKS,
-                   cpus={cpu: CpuTicks(busy=ticks(busy_s), steal=ticks(steal_s), idle=0) for cpu in range(cpus)})
+                   cpus={cpu: CpuTicks(busy=ticks(busy), steal=ticks(steal_s / cpus), idle=0)
+                         for cpu, busy in enumerate(per_cpu)})
 
 
-def sampled_run(*, server: float, loadgen: float | list[float], busy: float, steal: float = 0.0, cpus: int = 2,
-                harness: float = 0.01, colocated=(True,), placement_cpus=()) -> LoadResult:
+# --server-cpus 1 --load-cpus 0 on a 2-CPU machine, the load generator there too
+PINNED_PLACEMENT = Placement(server_cpus=(1,), load_cpus=(0,), colocated=(True,), harness_here=True)
+
+
+def sampled_run(*, server: float, loadgen: float | list[float], busy, steal: float = 0.0, cpus: int = 2,
+                harness: float = 0.01, colocated=(True,), placement: Placement | None = None) -> LoadResult:
     """A real timed weighttp 0.5 run (its recorded output) sampled as run_round samples it, from the cores
     each side used over its seconds and the server machine's busy and steal cores (busy holds the
-    server, co-located load generators, the harness and any other process). ``loadgen`` is a list
-    with several load hosts, each with its share of the run."""
+    server, co-located load generators, the harness and any other process; a list gives each CPU's).
+    ``loadgen`` is a list with several load hosts, each with its share of the run."""
     run = GENERATORS["weighttp-0.5"].parse(TIMED_WEIGHTTP.read_text(), "weighttp -n 2000000 -a 1 -c 10 -t 1 -k URL")
     seconds = run.seconds
     hosts = loadgen if isinstance(loadgen, list) else [loadgen]
@@ -195,9 +203,10 @@ def sampled_run(*, server: float, loadgen: float | list[float], busy: float, ste
                  for index, cores in enumerate(hosts, 1)]
         run = LoadResult.combined(parts)
     run.cpu_s = sum(hosts) * seconds
-    run.sample = run_sample(machine_reading(0.0, 0.0, 0.0, cpus),
-                            machine_reading(server * seconds, busy * seconds, steal * seconds, cpus),
-                            Placement(cpus=tuple(placement_cpus), colocated=tuple(colocated), harness_here=True),
+    scaled = [value * seconds for value in busy] if isinstance(busy, list) else busy * seconds
+    run.sample = run_sample(machine_reading(0.0, [0.0] * cpus, 0.0, cpus),
+                            machine_reading(server * seconds, scaled, steal * seconds, cpus),
+                            placement or Placement(colocated=tuple(colocated), harness_here=True),
                             seconds=seconds, wall=seconds + 0.1, harness_cpu_s=harness * seconds,
                             loadgen_cpu_s=[cores * seconds for cores in hosts])
     return run

@@ -245,16 +245,17 @@ class Runner:
         return result
 
     def _placement(self) -> sampling.Placement:
-        """Where the run's parts are, seen from the server's machine. Its CPUs in play: with a partition,
-        the server's and (when a load host shares the machine) the load generator's; else all of them."""
+        """Where the run's parts are, seen from the server's machine."""
         s, rig = self.settings, self.rig
-        cpus = set(s.server_cpus) | (set(s.load_cpus) if rig.same_host else set()) if s.server_cpus else set()
-        return sampling.Placement(cpus=tuple(sorted(cpus)), colocated=rig.colocated, harness_here=rig.harness_here)
+        return sampling.Placement(server_cpus=s.server_cpus, load_cpus=s.load_cpus if rig.same_host else (),
+                                  colocated=rig.colocated, harness_here=rig.harness_here)
 
     def _verdicts(self, record: CellRecord) -> list[str]:
         """The cell's verdicts (:func:`verdicts.judged`), its server's room from the run's CPUs."""
         s = self.settings
-        room = verdicts.ServerRoom(cpus=len(s.server_cpus) or self.rig.server_cpus, partitioned=bool(s.server_cpus))
+        room = verdicts.Room(server_cpus=len(s.server_cpus) or self.rig.server_cpus,
+                             load_cpus=len(s.load_cpus) if s.server_cpus and self.rig.same_host else 0,
+                             partitioned=bool(s.server_cpus))
         return verdicts.judged(record, room, s.cv_threshold)
 
 

@@ -128,20 +128,31 @@ def host_cores(first: Reading, last: Reading, cpus: tuple[int, ...], seconds: fl
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a run's parts ran, seen from the server's machine: its CPUs in play (its partition; ()
-    for all), for each load host whether it runs there, and whether this harness does."""
+    """Where a run's parts ran, seen from the server's machine: with a partition, the server's CPUs
+    and the load generator's (when it shares the machine); for each load host whether it runs there;
+    whether this harness does."""
 
-    cpus: tuple[int, ...] = ()
+    server_cpus: tuple[int, ...] = ()
+    load_cpus: tuple[int, ...] = ()
     colocated: tuple[bool, ...] = ()
     harness_here: bool = False
+
+    @property
+    def cpus(self) -> tuple[int, ...]:
+        """The machine's CPUs in play: the partition's, or () for all of them."""
+        return tuple(sorted(set(self.server_cpus) | set(self.load_cpus)))
 
 
 def run_sample(first: Reading | None, last: Reading | None, placement: Placement, *, seconds: float | None,
                wall: float, harness_cpu_s: float, loadgen_cpu_s: list[float | None]) -> dict:
     """A measured run's sample from the readings around it: ``seconds`` the load tool's own (the
     cores' denominator; ``wall`` when it has none), ``harness_cpu_s`` what this harness used meanwhile,
-    ``loadgen_cpu_s`` each load host's CPU. "Other processes" are the machine's busy cores less the
-    server, the load generators on that machine and the harness when it runs there."""
+    ``loadgen_cpu_s`` each load host's CPU.
+
+    The machine's CPUs in play give its busy and steal cores; "other processes" are its busy cores
+    less the server, the load generators on that machine and the harness when it runs there. With a
+    partition, each side's CPUs also say how busy they were (busy + steal), whoever kept them busy.
+    """
     span = seconds if seconds and seconds > 0 else wall
     sample = {"wall_s": round(wall, 3), "harness_cores": round(harness_cpu_s / span, 4)}
     if loadgen_cpu_s and None not in loadgen_cpu_s:
@@ -156,6 +167,10 @@ def run_sample(first: Reading | None, last: Reading | None, placement: Placement
         beside = sum(cpu or 0.0 for cpu, here in zip(loadgen_cpu_s, placement.colocated) if here) / span
         harness = harness_cpu_s / span if placement.harness_here else 0.0
         host["other_cores"] = max(host["host_busy_cores"] - server - beside - harness, 0.0)
+        for side, cpus in (("server", placement.server_cpus), ("load", placement.load_cpus)):
+            busy = host_cores(first, last, cpus, span) if cpus else {}
+            if busy:
+                host[f"{side}_cpus_busy_cores"] = busy["host_busy_cores"] + busy["steal_cores"]
         sample.update({key: round(value, 3) for key, value in host.items()})
     return sample
 

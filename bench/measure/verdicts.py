@@ -15,13 +15,13 @@ from bench.stats import summarize
 CLIENT_BUSY = 0.90
 # ... and a server using this share of the cores it could use was busy too.
 SERVER_ROOM = 0.80
-# The server machine's CPUs in play this busy (steal included): the machine was full.
+# CPUs this busy (steal included) were full.
 MACHINE_BUSY = 0.90
 
 # The verdicts about the limit, as the report reads them from CellRecord.verdicts.
 CLIENT_BOUND = "client-bound"  # the load generator was saturated: req/s is a lower bound
 BOTH_SATURATED = "both saturated"  # ... and the server was busy too: nobody can say which side limited
-MACHINE_BOUND = "machine-bound"  # the machine's CPUs were full, and the server got less than its workers could use
+MACHINE_BOUND = "machine-bound"  # CPUs full, so a side got less than it could use: others or steal took the rest
 EXHAUSTED = "-n exhausted"  # weighttp ran out of its requests before its time: some runs were shorter
 
 
@@ -42,27 +42,47 @@ def saturated(loadgen_cores: float, threads: int) -> bool:
 
 
 @dataclass(frozen=True)
-class ServerRoom:
-    """Where the server ran: the CPUs it could use (its partition's with ``--server-cpus``,
-    else its machine's), and whether they were its alone (partitioned)."""
+class Room:
+    """The CPUs each side could run on: the server's (its partition's with ``--server-cpus``, else its
+    machine's) and, with a partition on a machine the load generator shares, the load generator's."""
 
-    cpus: int
-    partitioned: bool
+    server_cpus: int
+    load_cpus: int = 0
+    partitioned: bool = False
 
 
-def server_capacity(sample: dict, workers: int, room: ServerRoom) -> float:
-    """Cores the server could have used in a round: its workers, on its CPUs; on an unpartitioned
-    machine also no more than it used plus what was left idle."""
-    cores = float(min(workers, room.cpus))
-    if room.partitioned or "host_cpus" not in sample:
+def server_side(sample: dict, room: Room) -> tuple[int, float] | None:
+    """(CPUs, busy + steal cores) of the CPUs the server could run on, when the sample has them."""
+    if room.partitioned:
+        return (room.server_cpus, sample["server_cpus_busy_cores"]) if "server_cpus_busy_cores" in sample else None
+    return (sample["host_cpus"], sample["host_busy_cores"] + sample["steal_cores"]) if "host_cpus" in sample else None
+
+
+def server_capacity(sample: dict, workers: int, room: Room) -> float:
+    """Cores the server could have used in a round: its workers, on its CPUs, and no more than it
+    used plus what its CPUs had left idle."""
+    cores = float(min(workers, room.server_cpus))
+    side = server_side(sample, room)
+    if side is None:
         return cores
-    idle = sample["host_cpus"] - sample["host_busy_cores"] - sample["steal_cores"]
-    return min(cores, sample["server_cores"] + max(idle, 0.0))
+    cpus, busy = side
+    return min(cores, sample["server_cores"] + max(cpus - busy, 0.0))
 
 
-def machine_full(sample: dict) -> bool:
-    """The server machine's CPUs in play were busy (steal included) nearly all the time."""
-    return sample["host_busy_cores"] + sample["steal_cores"] >= MACHINE_BUSY * sample["host_cpus"]
+def full(cpus: int, busy: float) -> bool:
+    """CPUs busy (steal included) nearly all the time."""
+    return busy >= MACHINE_BUSY * cpus
+
+
+def held_back_by_machine(sample: dict, *, threads: int, workers: int, room: Room) -> bool:
+    """The server's CPUs were full while the server got less than its workers could use (the load
+    generator, other processes or steal took the rest); with a partition, also the load generator's
+    CPUs full while it got less than its threads could use."""
+    side = server_side(sample, room)
+    server = side is not None and full(*side) and sample["server_cores"] < SERVER_ROOM * min(workers, room.server_cpus)
+    load = (room.load_cpus > 0 and "load_cpus_busy_cores" in sample and full(room.load_cpus, sample["load_cpus_busy_cores"])
+            and sample["loadgen_cores"] < CLIENT_BUSY * min(threads, room.load_cpus))
+    return server or load
 
 
 @dataclass(frozen=True)
@@ -71,10 +91,10 @@ class Limits:
 
     client: bool  # the load generator (some load host, of several) was saturated
     server: bool  # the server used most of what it could
-    machine: bool  # the machine was full while the server got less than its workers could use
+    machine: bool  # a side got less than it could use because its CPUs were full
 
 
-def round_limits(run: LoadResult, *, threads: int, workers: int, room: ServerRoom) -> Limits:
+def round_limits(run: LoadResult, *, threads: int, workers: int, room: Room) -> Limits:
     """Judge one measured run from its sample (and, with several load hosts, its parts')."""
     sample = run.sample
     if run.parts:
@@ -82,12 +102,11 @@ def round_limits(run: LoadResult, *, threads: int, workers: int, room: ServerRoo
     else:
         client = saturated(sample["loadgen_cores"], threads)
     server = sample["server_cores"] >= SERVER_ROOM * server_capacity(sample, workers, room)
-    machine = ("host_cpus" in sample and machine_full(sample)
-               and sample["server_cores"] < SERVER_ROOM * min(workers, room.cpus))
-    return Limits(client=client, server=server, machine=machine)
+    return Limits(client=client, server=server,
+                  machine=held_back_by_machine(sample, threads=threads, workers=workers, room=room))
 
 
-def limits(record: CellRecord, room: ServerRoom) -> list[str]:
+def limits(record: CellRecord, room: Room) -> list[str]:
     """The cell's limit verdicts, from the rounds that are numbers and were sampled: client-bound
     in most rounds, both saturated when the server was busy in most of those, machine-bound in
     most rounds."""
@@ -103,7 +122,7 @@ def limits(record: CellRecord, room: ServerRoom) -> list[str]:
     return found
 
 
-def judged(record: CellRecord, room: ServerRoom, cv_threshold: float) -> list[str]:
+def judged(record: CellRecord, room: Room, cv_threshold: float) -> list[str]:
     """Every verdict on a measured cell: those it has (warm-up unstable), noisy, the limits, -n exhausted."""
     found = list(record.verdicts)
     if noisy([run.req_per_s for run in record.numbers], cv_threshold):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import free_port, once_listening, sampled_record, sampled_run, twisted_cell
+from support import PINNED_PLACEMENT, free_port, once_listening, sampled_record, sampled_run, twisted_cell
 from support import settings as support_settings
 
 from bench import ratios
@@ -18,7 +18,6 @@ from bench.hosts import LocalHost
 from bench.measure import loadgen
 from bench.measure.loading import Loader
 from bench.measure.runner import Runner
-from bench.measure.sampling import Placement
 from bench.measure.servers import Rig, Running
 from bench.records import CellRecord, Status, read_records
 
@@ -198,8 +197,12 @@ def test_the_runner_judges_a_cell_from_its_samples_and_the_runs_cpus(tmp_path):
     pinned = Runner(rig, support_settings(tmp_path, server_cpus=(1,), load_cpus=(0,)), tmp_path / "pinned")
     unpinned = Runner(rig, support_settings(tmp_path), tmp_path / "unpinned")
     # Nginx's 2 workers at 1.0 core in all, weighttp at 0.95, the 2-CPU machine full.
-    record = sampled_record("nginx", [sampled_run(server=1.0, loadgen=0.95, busy=1.97) for _ in range(3)], workers=2)
-    assert pinned._verdicts(record) == ["client-bound", "both saturated"]  # on its one CPU, the server was busy
-    assert unpinned._verdicts(record) == ["client-bound", "both saturated", "machine-bound"]
-    assert pinned._placement() == Placement(cpus=(0, 1), colocated=(True,), harness_here=True)
+    pinned_runs = [sampled_run(server=1.0, loadgen=0.95, busy=[0.97, 1.0], placement=PINNED_PLACEMENT) for _ in range(3)]
+    unpinned_runs = [sampled_run(server=1.0, loadgen=0.95, busy=1.97) for _ in range(3)]
+    # On its one CPU the server was busy, and nothing else took it ...
+    assert pinned._verdicts(sampled_record("nginx", pinned_runs, workers=2)) == ["client-bound", "both saturated"]
+    # ... on two, its second worker had no CPU left.
+    assert unpinned._verdicts(sampled_record("nginx", unpinned_runs, workers=2)) == [
+        "client-bound", "both saturated", "machine-bound"]
+    assert pinned._placement() == PINNED_PLACEMENT
     assert unpinned._placement().cpus == ()

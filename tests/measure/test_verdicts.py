@@ -5,14 +5,14 @@ sampled by the same function as a measured run (support.sampled_run), so the cor
 machine's other processes in each sample are computed, not written in.
 """
 import pytest
-from support import sampled_record, sampled_run
+from support import PINNED_PLACEMENT, sampled_record, sampled_run
 
 from bench.measure.verdicts import (
     BOTH_SATURATED,
     CLIENT_BOUND,
     EXHAUSTED,
     MACHINE_BOUND,
-    ServerRoom,
+    Room,
     judged,
     mostly,
     noisy,
@@ -21,8 +21,8 @@ from bench.measure.verdicts import (
     warmed_up,
 )
 
-PINNED = ServerRoom(cpus=1, partitioned=True)  # --server-cpus 1 --load-cpus 0 on a 2-CPU machine
-TWO_CPUS = ServerRoom(cpus=2, partitioned=False)
+PINNED = Room(server_cpus=1, load_cpus=1, partitioned=True)  # --server-cpus 1 --load-cpus 0 on a 2-CPU machine
+TWO_CPUS = Room(server_cpus=2)
 
 
 @pytest.mark.parametrize("rates, tolerance, expected", [
@@ -69,27 +69,43 @@ def limits(record, room):
     return [verdict for verdict in judged(record, room, cv_threshold=1.0) if verdict in LIMITS]
 
 
+def pinned_run(server, loadgen, other_on_load=0.0, other_on_server=0.0):
+    """A run of the issue's pinned command: the load generator (and the harness) on CPU 0, the server on CPU 1."""
+    return sampled_run(server=server, loadgen=loadgen, busy=[loadgen + 0.01 + other_on_load, server + other_on_server],
+                       placement=PINNED_PLACEMENT)
+
+
 def test_the_issues_pinned_nginx_is_client_bound_and_both_saturated():
     # Nginx, 1 worker pinned to CPU 1, at 0.95 of it; weighttp -t1 on CPU 0 at 0.97-0.98 of its core.
-    runs = [sampled_run(server=0.95, loadgen=load, busy=0.95 + load + 0.01) for load in (0.97, 0.98, 0.97, 0.98)]
+    runs = [pinned_run(server=0.95, loadgen=load) for load in (0.97, 0.98, 0.97, 0.98)]
     assert limits(sampled_record("nginx", runs), PINNED) == [CLIENT_BOUND, BOTH_SATURATED]
+    assert (runs[0].sample["server_cpus_busy_cores"], runs[0].sample["load_cpus_busy_cores"]) == (0.95, 0.98)
 
 
 def test_the_same_load_generator_beside_a_server_with_room_is_client_bound_alone():
-    runs = [sampled_run(server=0.5, loadgen=0.97, busy=1.5) for _ in range(3)]
+    runs = [pinned_run(server=0.5, loadgen=0.97) for _ in range(3)]
     assert limits(sampled_record("nginx", runs), PINNED) == [CLIENT_BOUND]
 
 
 def test_twisted_on_its_cpu_with_weighttp_at_half_a_core_is_the_servers_limit():
-    runs = [sampled_run(server=0.98, loadgen=0.6, busy=1.6) for _ in range(3)]
+    runs = [pinned_run(server=0.98, loadgen=0.6) for _ in range(3)]
     assert limits(sampled_record("twisted", runs), PINNED) == []
 
 
 def test_client_bound_takes_most_rounds_and_both_saturated_most_of_those():
-    saturated = [sampled_run(server=0.95, loadgen=0.97, busy=1.93), sampled_run(server=0.4, loadgen=0.96, busy=1.37)]
-    idle = [sampled_run(server=0.95, loadgen=0.5, busy=1.46)]
+    saturated = [pinned_run(server=0.95, loadgen=0.97), pinned_run(server=0.4, loadgen=0.96)]
+    idle = [pinned_run(server=0.95, loadgen=0.5)]
     assert limits(sampled_record("nginx", saturated + idle), PINNED) == [CLIENT_BOUND]  # busy server in 1 of 2
     assert limits(sampled_record("nginx", saturated[:1] + idle * 2), PINNED) == []  # saturated in 1 of 3
+
+
+def test_pinned_another_process_on_either_sides_cpu_makes_it_machine_bound():
+    # On the server's CPU: Nginx got half of it. On the load generator's: weighttp got 0.55 of its core.
+    server_side = [pinned_run(server=0.5, loadgen=0.6, other_on_server=0.48) for _ in range(3)]
+    load_side = [pinned_run(server=0.6, loadgen=0.55, other_on_load=0.43) for _ in range(3)]
+    assert limits(sampled_record("nginx", server_side), PINNED) == [MACHINE_BOUND]
+    assert limits(sampled_record("nginx", load_side), PINNED) == [MACHINE_BOUND]
+    assert server_side[0].sample["other_cores"] == pytest.approx(0.48, abs=0.002)
 
 
 def test_unpinned_on_two_cpus_a_saturated_load_generator_and_a_full_machine_are_all_said():
@@ -110,18 +126,18 @@ def test_steal_fills_the_machine_too():
     # A separate load host; the hypervisor took 1.8 of the server's 4 CPUs.
     runs = [sampled_run(server=2.0, loadgen=0.4, busy=2.1, steal=1.8, cpus=4, colocated=(False,)) for _ in range(3)]
     record = sampled_record("nginx", runs, workers=4)
-    assert limits(record, ServerRoom(cpus=4, partitioned=False)) == [MACHINE_BOUND]
+    assert limits(record, Room(server_cpus=4)) == [MACHINE_BOUND]
     assert runs[0].sample["steal_cores"] == pytest.approx(1.8, abs=0.002)
     assert runs[0].sample["other_cores"] == pytest.approx(2.1 - 2.0 - 0.01, abs=0.002)  # the load host is elsewhere
 
 
 def test_a_server_filling_its_own_machine_is_its_own_limit():
     runs = [sampled_run(server=7.8, loadgen=0.5, busy=7.85, cpus=8, colocated=(False,)) for _ in range(3)]
-    assert limits(sampled_record("nginx", runs, workers=8), ServerRoom(cpus=8, partitioned=False)) == []
+    assert limits(sampled_record("nginx", runs, workers=8), Room(server_cpus=8)) == []
 
 
 def test_with_several_load_hosts_only_the_co_located_one_counts_against_the_server_machine():
-    # load1 shares the server's 2 CPUs, load2 is elsewhere; the machine: Nginx 1.0 + load1 0.9 + harness + 0.09 other.
+    # load1 shares the server's 2 CPUs, load2 is elsewhere; the machine: Nginx 1.0 + load1 0.92 + harness + other.
     runs = [sampled_run(server=1.0, loadgen=[0.92, 0.92], busy=2.0, colocated=(True, False)) for _ in range(3)]
     assert runs[0].sample["other_cores"] == pytest.approx(2.0 - 1.0 - 0.92 - 0.01, abs=0.002)
     assert runs[0].sample["loadgen_cores"] == pytest.approx(1.84, abs=0.002)
@@ -129,7 +145,7 @@ def test_with_several_load_hosts_only_the_co_located_one_counts_against_the_serv
 
 
 def test_the_verdicts_keep_the_warm_ups_and_add_noise_and_exhausted_requests():
-    runs = [sampled_run(server=0.5, loadgen=0.3, busy=0.85) for _ in range(3)]
+    runs = [pinned_run(server=0.5, loadgen=0.3) for _ in range(3)]
     runs[1].req_per_s *= 1.5
     runs[2].sample["exhausted"] = True
     record = sampled_record("nginx", runs)
@@ -140,5 +156,6 @@ def test_the_verdicts_keep_the_warm_ups_and_add_noise_and_exhausted_requests():
 def test_server_capacity_is_its_workers_on_its_cpus_and_what_the_rest_left_idle():
     full = sampled_run(server=1.0, loadgen=0.95, busy=1.97).sample
     assert server_capacity(full, 2, TWO_CPUS) == pytest.approx(1.03, abs=0.002)  # idle 0.03 beside its 1.0
-    assert server_capacity(full, 2, ServerRoom(cpus=1, partitioned=True)) == 1.0
+    shared = pinned_run(server=0.5, loadgen=0.6, other_on_server=0.3).sample
+    assert server_capacity(shared, 2, PINNED) == pytest.approx(0.7, abs=0.002)  # its one CPU, less what others took
     assert server_capacity({"server_cores": 0.4}, 4, TWO_CPUS) == 2.0  # a sample without the machine's figures

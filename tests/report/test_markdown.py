@@ -3,10 +3,10 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from support import sampled_record, sampled_run
+from support import PINNED_PLACEMENT, sampled_record, sampled_run
 
 from bench import report as report_area
-from bench.measure.verdicts import ServerRoom, judged
+from bench.measure.verdicts import Room, judged
 from bench.records import Status, read_env, read_records
 from bench.report import headline
 from bench.report import markdown as report
@@ -135,9 +135,10 @@ def limit_column(records, label):
 
 def test_a_saturated_load_generator_beside_a_busy_nginx_marks_it_and_its_ratio():
     # The pinned run: Nginx at 0.95 of its CPU, weighttp at 0.97 of its own; Twisted had weighttp at 0.6.
-    records = judged_case([sampled_run(server=0.95, loadgen=0.97, busy=1.93) for _ in range(3)],
-                          [sampled_run(server=0.98, loadgen=0.6, busy=1.59) for _ in range(3)],
-                          ServerRoom(cpus=1, partitioned=True))
+    records = judged_case(
+        [sampled_run(server=0.95, loadgen=0.97, busy=[0.98, 0.95], placement=PINNED_PLACEMENT) for _ in range(3)],
+        [sampled_run(server=0.98, loadgen=0.6, busy=[0.61, 0.98], placement=PINNED_PLACEMENT) for _ in range(3)],
+        Room(server_cpus=1, load_cpus=1, partitioned=True))
     nginx, twisted = limit_column(records, "nginx"), limit_column(records, "twisted/pypy/shared/fixed")
     assert nginx[-1].startswith("client-bound, both saturated") and nginx[-1].endswith("req/s is a lower bound")
     assert twisted[-1] == "server"
@@ -152,7 +153,7 @@ def test_other_processes_filling_the_machine_show_and_make_it_machine_bound():
     # The newcomer run: Nginx 0.89, wrk 0.53, something else took the rest of the 2 CPUs.
     records = judged_case([sampled_run(server=0.89, loadgen=0.53, busy=2.0) for _ in range(3)],
                           [sampled_run(server=1.2, loadgen=0.4, busy=1.65) for _ in range(3)],
-                          ServerRoom(cpus=2, partitioned=False), workers=2)
+                          Room(server_cpus=2), workers=2)
     nginx, twisted = limit_column(records, "nginx"), limit_column(records, "twisted/pypy/shared/fixed")
     assert nginx[-1].startswith("machine-bound") and nginx[9] == "0.57"  # other processes: 2.0 - 0.89 - 0.53 - 0.01
     assert twisted[-1] == "server"
