@@ -129,7 +129,7 @@ def limit_words(record: CellRecord) -> str:
         else:
             words.append(f"client-bound{named}: req/s is a lower bound")
     if "machine-bound" in record.verdicts:
-        words.append("machine-bound: the machine's CPUs were full and the server got less than its workers could use")
+        words.append("machine-bound: its CPUs were full, something else took what it could have used")
     return "; ".join(words) or "server"
 
 
@@ -171,19 +171,17 @@ def saturation_section(records: list[CellRecord], env: dict) -> list[str]:
               "used up its threads' cores, and the limit names the hosts saturated. Only a load host on the "
               "server's machine counts against its CPUs.", ""])
     return ["## Who was the limit", "",
-            "CPU cores used on average during the measured runs: each side's CPU seconds over a run divided by "
-            "the load tool's own seconds. *Machine busy* is what the server's machine spent on its CPUs in play "
-            "(all of them, or with `--server-cpus` the server's and a co-located load generator's), from its "
-            "`/proc/stat`, steal included; *other processes* is that minus the server, the load generators on "
-            "that machine and the harness; *steal* what the hypervisor gave to other guests. A cell is "
-            "*client-bound* when, in most rounds, the load generator used 90 % or more of its threads' cores: "
-            "its req/s is then a lower bound for the server; *both saturated* when in those rounds the server "
-            "also used 80 % or more of what it could, so nobody can say which side limited. It is "
-            "*machine-bound* when the machine was 90 % busy while the server got less than 80 % of what its "
-            "workers could use: the load generator, other processes or steal took the rest. The per-core ratio "
-            "in the first table divides each side's req/s by its server's cores: it assumes req/s scales "
-            "linearly with cores, which nothing here measured; `--server-cpus` and `--load-cpus` keep server "
-            "and load generator apart instead.", "", *partition_words(env), *hosts,
+            "CPU cores used on average during the measured runs (CPU seconds over each run ÷ the load tool's "
+            "own seconds). *Machine busy* is the server machine's busy and steal time on the CPUs in play (all, or "
+            "the partition's), from its `/proc/stat`; *other processes* is the busy part less the server, the load "
+            "generators on that machine and the harness; *steal* what the hypervisor gave other guests. "
+            "*client-bound*: in most rounds the load generator used 90 % or more of its threads' cores, so req/s "
+            "is a lower bound for the server; *both saturated*: in those rounds the server also used 80 % or more "
+            "of what it could, so either side may have been the limit. *machine-bound*: the CPUs the server could "
+            "run on were 90 % busy while it got less than 80 % of what its workers could use (with a partition, "
+            "likewise the load generator on its CPUs): something else took the rest. The per-core ratio in the "
+            "first table divides each side's req/s by its server's cores: it assumes req/s scales linearly with "
+            "cores, which nothing here measured.", "", *partition_words(env), *hosts,
             tabulate(rows, ["cell", "payload", "keep-alive", "workers", "server cores", "server RSS (MB)",
                             "load generator cores", "threads", "machine busy", "other processes", "steal",
                             "limit"], tablefmt="github", disable_numparse=True), "",
