@@ -15,7 +15,9 @@ import pytest
 from support import constructed_record, free_port, options, write_run
 
 from bench.errors import BenchError
-from bench.measure.campaign import claimed, new_run_dir, run_campaign, unclean_cells
+from bench.hosts import LocalHost
+from bench.measure.campaign import claimed, new_run_dir, on_server_machine, run_campaign, unclean_cells
+from bench.measure.environment import machine_identity
 from bench.records import read_records
 from bench.report.charts import write_charts
 from bench.report.markdown import render
@@ -64,11 +66,35 @@ def test_tiny_bench_writes_a_report_with_nginx_and_twisted(tmp_path):
     assert "### 40 bytes, keep-alive" in report
     env = json.loads((run / "env.json").read_text())
     assert env["hosts"][0]["cpus"] >= 1
+    assert env["hosts"][0]["machine"]["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     # The report is a pure function of the run's files.
     assert report.count("](chart-") >= 1
     names = [path.name for path in write_charts(run)]
     assert render(records, env, names) == report
     assert not our_servers(run.name)
+
+
+@pytest.mark.skipif(os.cpu_count() < 2, reason="a partition needs two CPUs")
+def test_a_partition_gives_each_server_one_worker_per_server_cpu_and_reads_each_sides_cpus(tmp_path):
+    port = free_port()
+    done = inv(tmp_path, "bench", "--servers", "nginx", "--keepalive", "--profile", "tiny", "--payloads", "40",
+               "--repeats", "1", "--server-cpus", "1", "--load-cpus", "0", "--loadgen", "wrk", "--port", str(port),
+               "--name", f"pinned-{port}", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record, = read_records(tmp_path / f"pinned-{port}" / "results.jsonl")
+    assert record.cell.workers == 1  # --server-cpus 1, not the machine's 2 CPUs
+    sample = record.measured[0].sample
+    assert sample["host_cpus"] == 2 and 0 <= sample["server_cpus_busy_cores"] <= 1.0
+    assert 0 <= sample["load_cpus_busy_cores"] <= 1.0
+
+
+def test_two_hosts_of_one_machine_are_told_by_identity_not_by_object():
+    # Two LocalHost objects stand for the namespace lab's two hosts: one machine, two names.
+    server, load = LocalHost(), LocalHost()
+    machines = {id(host): machine_identity(host) for host in (server, load)}
+    assert on_server_machine(server, [load], machines) == ((True,), True)
+    other = {**machines[id(load)], "boot_id": "another-kernel"}
+    assert on_server_machine(server, [load], {**machines, id(load): other}) == ((False,), True)
 
 
 def test_report_task_rebuilds_the_report(tmp_path):
