@@ -74,14 +74,19 @@ def test_tiny_bench_writes_a_report_with_nginx_and_twisted(tmp_path):
     assert not our_servers(run.name)
 
 
+def nginx_alone(tmp_path, name: str, *flags: str) -> Path:
+    """A clean `inv bench` of Nginx alone, 40 bytes with keep-alive, one tiny wrk round, with ``flags``: its folder."""
+    port = free_port()
+    done = inv(tmp_path, "bench", "--profile", "tiny", "--servers", "nginx", "--keepalive", "--payloads", "40",
+               "--loadgen", "wrk", "--repeats", "1", *flags, "--port", str(port), "--name", f"{name}-{port}", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return tmp_path / f"{name}-{port}"
+
+
 @pytest.mark.skipif(os.cpu_count() < 2, reason="a partition needs two CPUs")
 def test_a_partition_gives_each_server_one_worker_per_server_cpu_and_reads_each_sides_cpus(tmp_path):
-    port = free_port()
-    done = inv(tmp_path, "bench", "--servers", "nginx", "--keepalive", "--profile", "tiny", "--payloads", "40",
-               "--repeats", "1", "--server-cpus", "1", "--load-cpus", "0", "--loadgen", "wrk", "--port", str(port),
-               "--name", f"pinned-{port}", timeout=240)
-    assert done.returncode == 0, done.stdout + done.stderr
-    record, = read_records(tmp_path / f"pinned-{port}" / "results.jsonl")
+    run = nginx_alone(tmp_path, "pinned", "--server-cpus", "1", "--load-cpus", "0")
+    record, = read_records(run / "results.jsonl")
     assert record.cell.workers == 1  # --server-cpus 1, not the machine's 2 CPUs
     sample = record.measured[0].sample
     assert sample["host_cpus"] == 2 and 0 <= sample["server_cpus_busy_cores"] <= 1.0
@@ -111,12 +116,7 @@ def test_report_task_rebuilds_the_report(tmp_path):
 
 
 def test_load_flags_override_the_profile_for_one_run(tmp_path):
-    port = free_port()
-    done = inv(tmp_path, "bench", "--profile", "tiny", "--servers", "nginx", "--keepalive", "--payloads", "40",
-               "--loadgen", "wrk", "--duration", "1", "--concurrency", "5", "--repeats", "1", "--port", str(port),
-               "--name", f"flags-{port}", timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    run = tmp_path / f"flags-{port}"
+    run = nginx_alone(tmp_path, "flags", "--duration", "1", "--concurrency", "5")
     env = json.loads((run / "env.json").read_text())
     assert env["settings"]["load"]["keepalive"] == {"duration": 1, "concurrency": 5, "threads": 1}
     assert env["settings"]["load"]["flags"] == {"concurrency": 5, "duration": 1}
