@@ -1,5 +1,6 @@
 """Helpers the tests share: free ports and real runs made the way `inv bench` makes them."""
 import random
+import shutil
 import socket
 import threading
 import time
@@ -161,3 +162,19 @@ def several_hosts_record(server, workers, rounds, status="ok", verdicts=(), payl
         record.runs.append(run)
     record.hosts = {"server": "root@10.200.5.2:2222", "load": ", ".join(dict.fromkeys(p.host for p in rounds[0]))}
     return record
+
+
+# -- spies: real commands on PATH that record what they were given ------------------------
+
+def spied_environment(folder: Path, commands, env: dict) -> tuple[dict, Path]:
+    """``env`` with a folder of spies first on its PATH, one per name in ``commands``: each appends
+    "spy NAME" and its whole environment to the returned log, then runs the real command."""
+    spies, log = folder / "spies", folder / "spies.log"
+    spies.mkdir()
+    printenv = shutil.which("env", path=env["PATH"])  # by its path: `env` may be spied on itself
+    for name in commands:
+        spy = spies / name
+        spy.write_text(f"#!/bin/sh\n{{ echo 'spy {name}'; {printenv}; }} >>'{log}'\n"
+                       f"PATH='{env['PATH']}' exec {name} \"$@\"\n")
+        spy.chmod(0o755)
+    return {**env, "PATH": f"{spies}:{env['PATH']}"}, log

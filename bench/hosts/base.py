@@ -11,9 +11,6 @@ import signal
 import time
 from pathlib import Path
 
-# Where a lab user's sudo password comes from: this variable, read by the harness alone.
-SUDO_PASSWORD_VARIABLE = "BENCH_SUDO_PASSWORD"
-
 
 class Host:
     """The operations every host offers; subclasses implement the transport."""

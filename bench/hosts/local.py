@@ -11,9 +11,9 @@ from pathlib import Path
 from invoke import Result
 
 from bench.errors import BenchError
+from bench.sudo import sudo_password
 
 from .base import (
-    SUDO_PASSWORD_VARIABLE,
     Host,
     cannot_start,
     command_failed,
@@ -176,8 +176,8 @@ class LocalJob(Job):
 
 def child_environment(extra: dict | None = None) -> dict[str, str]:
     """This process's environment for a child, without the sudo password: the harness alone reads it."""
-    inherited = {name: value for name, value in os.environ.items() if name != SUDO_PASSWORD_VARIABLE}
-    return {**inherited, **(extra or {})}
+    sudo_password()  # one set since the package loaded leaves the environment too
+    return {**os.environ, **(extra or {})}
 
 
 def _kill_tree(child: subprocess.Popen) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 from invoke.exceptions import AuthFailure, CommandTimedOut, UnexpectedExit
 
 from bench.errors import BenchError, HostLost
+from bench.sudo import SUDO_PASSWORD_VARIABLE, sudo_password
 
 from .base import (
-    SUDO_PASSWORD_VARIABLE,
     Host,
     cannot_start,
     command_failed,
@@ -324,4 +324,4 @@ def open_host(target: str | None, lab, *, key: str | None = None, known_hosts: s
         return LocalHost()
     return connect(target, user=lab.get("user"), port=lab.get("port"), key_filename=key or lab.get("key"),
                    known_hosts=known_hosts or lab.get("known_hosts"), trust_new=trust_new,
-                   sudo_password=os.environ.get(SUDO_PASSWORD_VARIABLE))
+                   sudo_password=sudo_password())
