@@ -227,7 +227,7 @@ class Runner:
         if warmup:
             load = warmup_load(load, self.settings.warmup)
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
-        window = None if warmup else sampling.Window(self.rig.server, running.pid)
+        window = None if warmup else sampling.Window(self.rig.server, running.pid, running.started)
         try:
             result = loading.run_round(self.sessions, list(self.rig.loaders), load, timeout=budget,
                                        cpus=self.settings.load_cpus, window=window)
