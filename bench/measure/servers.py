@@ -22,7 +22,7 @@ from bench.standalone import probe
 from bench.standalone.events import read_events, worker_counts
 from bench.standalone.payload import payload_bytes
 
-from . import nginx, verdicts
+from . import keeper, nginx, verdicts
 from .cpus import format_cpus
 from .loading import Loader
 
@@ -106,13 +106,15 @@ def _waiting(ready: str, timeout: float, log: str, lines: int = 5) -> str:
             f"tail -n {lines} {shlex.quote(log)} 2>/dev/null\n")
 
 
-def launch_script(argv: list[str], log: str, ready: str, timeout: float, tail_log: str, before: str = "") -> str:
-    """Start ``argv`` detached in its own session (output to ``log``) after ``before``, then wait as wait_script."""
+def launch_script(argv: list[str], log: str, ready: str, timeout: float, tail_log: str, before: str = "",
+                  after: str = "") -> str:
+    """Start ``argv`` detached in its own session (output to ``log``) after ``before``, note its start
+    time, run ``after``, then wait as wait_script."""
     # Without job control the background job is no group leader, so setsid execs in place and $! is the server's pid.
     return (f"{HELPERS}mkdir -p {shlex.quote(str(Path(log).parent))} || exit\n"
             f"command -v {shlex.quote(argv[0])} >/dev/null || exit 127\n{before}"
             f"pid=$(setsid {shlex.join(argv)} >>{shlex.quote(log)} 2>&1 </dev/null & echo $!)\n"
-            f"{process_line()}" + _waiting(ready, timeout, tail_log))
+            f"{process_line()}{after}" + _waiting(ready, timeout, tail_log))
 
 
 def write_script(path: str, text: str) -> str:
@@ -131,6 +133,18 @@ class Servers:
         self.interface, self.backlog, self.server_log, self.start_timeout = interface, backlog, server_log, start_timeout
         self.cpus = cpus  # each worker pinned to one of these
         self.probe_path = ""  # on a remote load host, where the runner put the probe
+        self.keeper: keeper.Keeper | None = None  # stops the servers if the harness goes away
+
+    def keep(self) -> None:
+        """Have a keeper on the server host (a new one if the last one ended): see ``keeper``."""
+        if self.keeper is None or not self.keeper.running:
+            self.keeper = keeper.Keeper(self.rig.server, self.workdir)
+
+    def release(self) -> None:
+        """Let the keeper go: it stops any server still listed, then ends."""
+        if self.keeper is not None:
+            self.keeper.close()
+            self.keeper = None
 
     def url(self, port: int) -> str:
         return f"http://{bracket(self.rig.address)}:{port}/"
@@ -144,6 +158,12 @@ class Servers:
         """
         running = Running(cell=cell, port=port, url=self.url(port), began=time.monotonic())
         host = self.rig.server
+        try:
+            self.keep()
+        except HostLost:
+            raise
+        except BenchError as exc:
+            raise CellFailed(str(exc)) from None
         running.log = f"{self.workdir}/logs/{cell.id}.log"
         before, output = "", running.log
         if cell.server == "nginx":
@@ -182,7 +202,7 @@ class Servers:
             record.server_command = shlex.join(argv)
         running.ready = ready
         wait = min(self.start_timeout, START_WAIT)
-        script = launch_script(argv, output, ready, wait, running.log, before=before)
+        script = launch_script(argv, output, ready, wait, running.log, before=before, after=keeper.listed(self.workdir))
         try:
             result = host.run(script, warn=True, timeout=wait + 30)
         except HostLost:
@@ -193,6 +213,9 @@ class Servers:
             raise CellFailed(cannot_start(str(host), argv[0], "not found"))
         if result.exited == nginx.REJECTED and cell.server == "nginx":
             raise CellFailed(nginx.rejected(host, result))
+        if result.exited == keeper.UNKEPT:
+            raise CellFailed(f"the keeper of the run's servers on {host} ended as {cell.label} started, "
+                             f"so it was stopped at once; run again")
         said = report(result.stdout)
         if not result.ok or said is None or not said[0].get("pid", "").isdigit():
             raise CellFailed(command_failed(str(host), record.server_command, result))
@@ -270,7 +293,8 @@ class Servers:
     def _stop(self, running: Running, record: CellRecord) -> None:
         if running.pid is not None and not running.stopped:
             # One command: whether it still ran, its graceful stop waited for there, then its group killed.
-            result = self.rig.server.run(stop_script(running.pid, running.started, running.stop_steps), warn=True,
+            result = self.rig.server.run(stop_script(running.pid, running.started, running.stop_steps)
+                                         + keeper.unlisted(self.workdir, running.pid), warn=True,
                                          timeout=sum(seconds for _, seconds in running.stop_steps) + 30)
             said = report(result.stdout)
             if said is None:

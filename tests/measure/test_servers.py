@@ -51,6 +51,7 @@ def servers_on(host, tmp_path, interpreter: str, start_timeout: float = 5.0) -> 
 
 
 def remove(host, servers: Servers) -> None:
+    servers.release()
     host.run(f"rm -rf {servers.workdir}", warn=True)
 
 
