@@ -1,11 +1,11 @@
 """bench.hosts.base: the same Host surface on this machine and over SSH to a real sshd in the lab."""
 import os
-import subprocess
 import threading
 import time
 
 import psutil
 import pytest
+from support import alive, group_of, setsid_group
 
 from bench.errors import BenchError
 from bench.hosts import LocalHost
@@ -127,19 +127,14 @@ def test_start_of_missing_binary(host, tmp_path):
 
 def test_stop_kills_the_stragglers_of_a_group_whose_leader_was_reaped_at_once(host):
     # The leader ends on SIGTERM and its parent (a thread here) reaps it at once; its child ignores SIGTERM.
-    leader = subprocess.Popen(["sh", "-c", "(trap '' TERM; exec sleep 60) & wait"], start_new_session=True)
+    leader = setsid_group("(trap '' TERM; exec sleep 60) & wait")
     threading.Thread(target=leader.wait, daemon=True).start()
+    members = [psutil.Process(pid) for pid in group_of(leader.pid)]
     try:
-        deadline = time.monotonic() + 5
-        while len(members := members_of(leader.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
         assert host.stop(leader.pid, timeout=5, started=start_time(leader.pid)) == STOPPED
         time.sleep(0.2)
-        assert len(members) == 2 and not [pid for pid in members
-                                          if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        assert not [member for member in members if alive(member)]
     finally:
-        subprocess.run(["pkill", "-KILL", "-g", str(leader.pid)])
-
-
-def members_of(group: int) -> list[int]:
-    return [int(pid) for pid in subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()]
+        for member in members:
+            if alive(member):
+                member.kill()

@@ -10,31 +10,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import free_port
+from support import free_port, alive, group_of, setsid_group
 
 from bench.hosts import LocalHost
 from bench.measure import keeper
 
 PROJECT = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).with_name("keeper_harness.py")
-
-
-def group_of(pid: int) -> list[int]:
-    """The processes of ``pid``'s group (a server: its master and workers)."""
-    return [int(p) for p in subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()]
-
-
-def running(process: psutil.Process | int) -> bool:
-    try:
-        process = process if isinstance(process, psutil.Process) else psutil.Process(process)
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def other_group() -> subprocess.Popen:
-    """A setsid group nobody should touch: a sleep and its child."""
-    return subprocess.Popen(["sh", "-c", "sleep 60 & exec sleep 61"], start_new_session=True)
 
 
 def start_harness(tmp_path, *lab: str) -> tuple[subprocess.Popen, dict]:
@@ -51,18 +33,18 @@ def start_harness(tmp_path, *lab: str) -> tuple[subprocess.Popen, dict]:
 @contextmanager
 def harnessed(tmp_path, *lab: str):
     """A harness with its servers up (and a group nobody should touch): (harness, its line, the servers' processes)."""
-    untouched = other_group()
+    untouched = setsid_group()
     harness, started = start_harness(tmp_path, *lab)
     # psutil's Process knows its start time: the cleanup below cannot hit a reused pid.
     servers = [psutil.Process(pid) for leader in started["pids"] for pid in group_of(leader)]
     try:
         assert len(servers) >= 5, servers  # nginx's master and worker, Twisted's master and 2 workers
         yield harness, started, servers
-        assert len(group_of(untouched.pid)) == 2 and all(map(running, group_of(untouched.pid)))
+        assert len(group_of(untouched.pid)) == 2 and all(map(alive, group_of(untouched.pid)))
     finally:
         harness.kill()
         for server in servers:
-            if running(server):
+            if alive(server):
                 server.kill()
         os.killpg(untouched.pid, signal.SIGKILL)
         untouched.wait()
@@ -74,9 +56,9 @@ def servers_end_with_a_killed_harness(tmp_path, *lab: str) -> None:
         harness.kill()  # SIGKILL: no finally, no signal handler runs
         harness.wait()
         deadline = time.monotonic() + 10
-        while any(running(server) for server in servers) and time.monotonic() < deadline:
+        while any(alive(server) for server in servers) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not [server for server in servers if running(server)], "servers outlived their harness"
+        assert not [server for server in servers if alive(server)], "servers outlived their harness"
 
 
 def test_the_servers_of_a_sigkilled_harness_stop_within_seconds(tmp_path):
@@ -94,16 +76,16 @@ def test_what_a_killed_keeper_left_is_stopped_by_the_next_run_which_says_so(tmp_
     with harnessed(tmp_path) as (harness, started, servers):
         folder = started["workdir"]
         assert keeper.reap(host, folder) is None  # its keeper runs: a live run's servers are not reaped
-        assert all(map(running, servers))
+        assert all(map(alive, servers))
         os.kill(int(Path(folder, "keeper").read_text().split()[0]), signal.SIGKILL)  # killed with its harness
         harness.kill()
         harness.wait()
         time.sleep(0.5)
-        assert all(map(running, servers)), "nothing watches them now"
+        assert all(map(alive, servers)), "nothing watches them now"
         said = keeper.reap(host, folder)
         assert said.startswith("local: stopped 2 server processes an earlier run left running when its harness "
                                "went away (pid ")
         assert sorted(said.rstrip(")").split("(pid ")[1].split(", ")) == sorted(map(str, started["pids"]))
         time.sleep(0.3)
-        assert not [server for server in servers if running(server)]
+        assert not [server for server in servers if alive(server)]
         assert keeper.reap(host, folder) is None

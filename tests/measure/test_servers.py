@@ -5,12 +5,11 @@ commands a step sends.
 """
 import os
 import signal
-import subprocess
 import time
 
 import psutil
 import pytest
-from support import twisted_cell
+from support import alive, group_of, setsid_group, twisted_cell
 
 from bench.hosts import LocalHost
 from bench.hosts.local import start_time
@@ -168,46 +167,30 @@ def test_a_missing_log_is_collected_as_absent_without_asking_first(host, tmp_pat
         remove(host, servers)
 
 
-def other_group() -> tuple[subprocess.Popen, list[int]]:
-    """A setsid group the harness did not start (a sleep and its child), as a reused pid may name one."""
-    leader = subprocess.Popen(["sh", "-c", "sleep 60 & exec sleep 61"], start_new_session=True)
-    deadline = time.monotonic() + 5
-    while len(members := members_of(leader.pid)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(members) == 2, members
-    return leader, members
-
-
-def members_of(group: int) -> list[int]:
-    return [int(pid) for pid in subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()]
-
-
-def running_now(pid: int) -> bool:
-    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-
-
 def test_a_pid_that_names_another_process_now_is_left_alone_with_its_group(host, tmp_path):
     servers = servers_on(host, tmp_path, interpreter="/bin/sh")
-    leader, members = other_group()
+    leader = setsid_group()
+    members = [psutil.Process(pid) for pid in group_of(leader.pid)]
     try:
         cell = twisted_cell()
         # The record of a server that was started with this pid, earlier (so at another start time).
         record = CellRecord(cell=cell)
-        running = Running(cell=cell, port=1, url="", pid=leader.pid, started=start_time(leader.pid) - 1)
-        servers.stop(running, record)
+        earlier = Running(cell=cell, port=1, url="", pid=leader.pid, started=start_time(leader.pid) - 1)
+        servers.stop(earlier, record)
         assert record.status == "flagged"
         assert record.reasons == [f"{cell.label} exited during the run on {host}; pid reused: left alone "
                                   f"(pid {leader.pid} is another process now)"]
         assert host.stop(leader.pid, timeout=1, started=start_time(leader.pid) + 1) == REUSED
         time.sleep(0.2)
-        assert all(running_now(pid) for pid in members), "the other group was signalled"
+        assert all(map(alive, members)), "the other group was signalled"
         # Its own start time: that is the process to stop, and its group goes with it.
         assert host.stop(leader.pid, timeout=5, started=start_time(leader.pid)) == STOPPED
         time.sleep(0.2)
-        assert not any(running_now(pid) for pid in members)
+        assert not any(map(alive, members))
     finally:
-        leader.kill()
+        for member in members:
+            if alive(member):
+                member.kill()
         leader.wait()
-        host.run(f"pkill -KILL -g {leader.pid}", warn=True)
         remove(host, servers)
 
