@@ -214,6 +214,9 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         f"({options.order}), {generator.name} as load generator{where}, results in {run_dir}/")
     with interrupts.as_interrupts():  # SIGTERM and SIGHUP end a run as Ctrl-C does
         try:
+            reaped = runner.reap()
+            if reaped:
+                say(reaped)
             runner.prepare(options.payloads, ports=max((len(case) for case in cases), default=1))
             number = 0
             for index, case in enumerate(cases, 1):
