@@ -25,7 +25,7 @@ from bench.records import Cell, CellRecord, Load, LoadResult, Status, append_rec
 from bench.standalone.payload import payload_bytes
 from bench.stats import Interval, median_interval
 
-from . import interrupts, loading, sampling, verdicts
+from . import interrupts, keeper, loading, sampling, verdicts
 from .progress import Progress
 from .servers import CellFailed, Rig, Running, Servers, payload_name
 
@@ -86,6 +86,7 @@ class Runner:
             folder = self.workdir if self.rig.load is host else self._make_workdir(self.rig.load)
             self.servers.probe_path = f"{folder}/probe.py"
             self.rig.load.put(standalone.PROBE, self.servers.probe_path)
+        self.servers.keep()
         for port in range(self.settings.port, self.settings.port + ports):
             if self.servers.probe(self.servers.url(port)).get("connected", True):
                 raise BenchError(f"port {port} on {self.rig.address} is in use: stop what listens there "
@@ -103,9 +104,15 @@ class Runner:
         self.made.append((host, path))
         return path
 
+    def reap(self) -> str | None:
+        """Stop the servers that earlier runs on the server host left running when their harness went away
+        (see ``keeper``); the line that says so, or None."""
+        return keeper.reap(self.rig.server, f"{WORK_PARENT}/twisted-lab-")
+
     def cleanup(self) -> None:
         """Remove the work folders this run made, and only those."""
         self.sessions.close()
+        self.servers.release()
         lost = []
         while self.made:
             host, path = self.made.pop()
@@ -227,7 +234,7 @@ class Runner:
         if warmup:
             load = warmup_load(load, self.settings.warmup)
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
-        window = None if warmup else sampling.Window(self.rig.server, running.pid, self._placement())
+        window = None if warmup else sampling.Window(self.rig.server, running.pid, running.started, self._placement())
         try:
             result = loading.run_round(self.sessions, list(self.rig.loaders), replace(load, rate=warmup_rate(record)),
                                        timeout=budget, cpus=self.settings.load_cpus, window=window)

@@ -80,18 +80,21 @@ def snapshot_command(session: int) -> str:
                                    f"for p in $(pgrep -s {int(session)}); do cat /proc/$p/stat 2>/dev/null; done"])
 
 
-def process_tree(pid: int) -> list[psutil.Process]:
+def process_tree(pid: int, started: int | None) -> list[psutil.Process]:
+    """The process ``pid`` started at ``started`` (clock ticks since boot) and its descendants; none when
+    that pid is gone or names another process now."""
     try:
         root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
+        since = round((root.create_time() - psutil.boot_time()) * os.sysconf("SC_CLK_TCK"))
+        return [root, *root.children(recursive=True)] if since == started else []
     except psutil.NoSuchProcess:
         return []
 
 
-def local_reading(pid: int) -> Reading:
-    """The server's tree and this machine's CPUs, read here."""
+def local_reading(pid: int, started: int | None) -> Reading:
+    """The server's tree (the process ``pid`` started at ``started``) and this machine's CPUs, read here."""
     cpu, rss, count = 0.0, 0, 0
-    for process in process_tree(pid):
+    for process in process_tree(pid, started):
         try:
             times = process.cpu_times()
         except psutil.NoSuchProcess:
@@ -183,8 +186,8 @@ class Window:
     shell on that host, so each costs no login).
     """
 
-    def __init__(self, server: Host, server_pid: int, placement: Placement | None = None):
-        self.server, self.pid = server, server_pid
+    def __init__(self, server: Host, server_pid: int, started: int | None = None, placement: Placement | None = None):
+        self.server, self.pid, self.started = server, server_pid, started
         self.placement = placement or Placement(harness_here=server.is_local)
         self.began = self.ended = time.monotonic()
         self.first: Reading | None = None
@@ -200,7 +203,7 @@ class Window:
         self.began = time.monotonic()
         self.harness_began = harness_cpu_s()
         if not self.remote:
-            self.first = local_reading(self.pid)
+            self.first = local_reading(self.pid, self.started)
 
     def opened(self, snapshot: str) -> None:
         """What the snapshot command printed as the run began, on a lab host."""
@@ -208,7 +211,7 @@ class Window:
 
     def close(self, snapshot: str | None = None) -> None:
         """The run has ended; ``snapshot`` is what the snapshot command printed now, on a lab host."""
-        self.last = _parsed(snapshot) if self.remote else local_reading(self.pid)
+        self.last = _parsed(snapshot) if self.remote else local_reading(self.pid, self.started)
         self.harness_ended = harness_cpu_s()
         self.ended = time.monotonic()
 

@@ -23,6 +23,7 @@ from support import PROJECT, free_port, project_config, wait_accepting
 from bench.config import plain
 from bench.errors import BenchError
 from bench.hosts import LocalHost
+from bench.hosts.local import start_time
 from bench.measure.loadgen import WEIGHTTP_MIN_REQUESTS, WEIGHTTP_REQUESTS, Weighttp04, Weighttp05, ran_out
 from bench.measure.loading import Loader, run, run_round, sessions_for
 from bench.measure.sampling import Window
@@ -219,7 +220,7 @@ def test_a_timed_run_that_uses_up_its_sized_requests_is_marked(weighttp, nginx_u
     watched = subprocess.Popen(["sleep", "60"])  # the window needs a server process; this one idles
     try:
         with sessions_for(loaders) as sessions:
-            result = run_round(sessions, loaders, load, timeout=60, window=Window(LocalHost(), watched.pid))
+            result = run_round(sessions, loaders, load, timeout=60, window=Window(LocalHost(), watched.pid, start_time(watched.pid)))
     finally:
         watched.kill()
         watched.wait()
