@@ -117,7 +117,12 @@ class LoadResult:
     raw: str = ""
     warmup: bool = False
     cpu_s: float | None = None  # CPU (user + system) the load generator used
-    sample: dict | None = None  # CPU and memory of server and load generator during a measured run
+    # A measured run's CPU and memory (bench.measure.sampling), each key optional (older runs lack the
+    # later ones): wall_s; cores over the tool's seconds: server_cores, loadgen_cores, harness_cores; the
+    # server's machine: host_cpus (in play), host_busy_cores, steal_cores, other_cores and, with a
+    # partition, server_cpus_busy_cores / load_cpus_busy_cores; server_rss_mb, server_processes;
+    # exhausted (weighttp used up its -n before its time). A load host's part: its share and saturated.
+    sample: dict | None = None
     round: int | None = None  # which round of its group a measured run belongs to
     host: str | None = None  # the load host that made it, when there were several
     parts: list[LoadResult] = field(default_factory=list)  # several load hosts: each one's run, this is their sum
