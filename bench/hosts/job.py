@@ -47,6 +47,21 @@ class Job:
     def stderr(self) -> str:
         return self._err.decode(errors="replace")
 
+    @property
+    def size(self) -> int:
+        """Bytes of output so far: where the next output starts."""
+        return len(self._out)
+
+    def stdout_from(self, start: int) -> str:
+        """The output from byte ``start`` on (decoding only that part)."""
+        with self._changed:
+            return bytes(self._out[start:]).decode(errors="replace")
+
+    def wait_for_output(self, size: int, timeout: float) -> None:
+        """Return once the output is longer than ``size`` bytes, or its streams ended, or ``timeout`` passed."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._out) > size or not self._open, timeout)
+
     def wait_for(self, text: str, timeout: float) -> bool:
         """Whether ``text`` appeared on the job's output within ``timeout`` (False once its output ended without it)."""
         wanted = text.encode()

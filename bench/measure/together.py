@@ -45,14 +45,14 @@ class Session:
         self.host = host
         self.job: Job | None = None
         self.cpu = 0.0  # the children's CPU so far, as `times` last said
-        self.begun = 0  # where the running command's output starts
+        self.begun = 0  # the byte where the running command's output starts
 
     def begin(self) -> None:
         self.job = self.host.begin(LOOP)
 
     def ready(self, timeout: float) -> None:
         if self.job.wait_for(READY + "\n", timeout):
-            self.begun = self.job.stdout.index(READY + "\n") + len(READY) + 1
+            self.begun = self.job.stdout_from(0).encode().index(f"{READY}\n".encode()) + len(READY) + 1
             return
         status = self.job.wait(1.0)  # a lost host raises HostLost here
         said = " | ".join(self.job.stderr.strip().splitlines()[-2:]) or "no output"
@@ -64,7 +64,7 @@ class Session:
         """Start ``line`` (a shell command of one line); its outcome comes from :meth:`outcome`."""
         if "\n" in line:
             raise ValueError("a session runs one-line commands")
-        self.begun = len(self.job.stdout)
+        self.begun = self.job.size
         self.job.tell(line)
 
     def outcome(self) -> tuple[int, str, float | None] | None:
@@ -72,7 +72,7 @@ class Session:
 
         HostLost when the host's connection went; a BenchError when the shell itself ended.
         """
-        output = self.job.stdout[self.begun:]
+        output = self.job.stdout_from(self.begun)
         ended = _ENDED.search(output)
         if ended is None:
             status = self.job.wait(0)
@@ -150,8 +150,10 @@ class Sessions:
         done: dict[int, tuple] = {}
         try:
             while len(done) < len(lines):
+                seen = {}  # each pending session's output size before it was read: what to wait beyond
                 for index, (session, _) in enumerate(lines):
                     if index not in done:
+                        seen[index] = session.job.size
                         outcome = session.outcome()
                         if outcome is not None:
                             done[index] = outcome
@@ -161,7 +163,9 @@ class Sessions:
                                          if index not in done)
                         raise BenchError(f"{late}: the load did not end within {timeout:g}s; "
                                          f"check the host's load or lower the load")
-                    time.sleep(0.005)
+                    # Woken by output, not by polling: the harness's own CPU stays off the machine.
+                    index = next(index for index in seen if index not in done)
+                    lines[index][0].job.wait_for_output(seen[index], 0.05)
         except BaseException:
             # Their inputs close: each stops what it runs. The next run begins fresh shells.
             self.close()

@@ -74,3 +74,16 @@ def test_a_line_may_not_hold_a_newline():
 ])
 def test_split_times_takes_the_shells_times_off_the_output(output, rest, cpu):
     assert split_times(output) == (rest, cpu)
+
+
+def test_waiting_for_a_line_costs_the_harness_next_to_no_cpu():
+    """The harness waits on the shells' output, not by polling: its CPU is part of every measurement."""
+    harness = psutil.Process()
+    with Sessions([LocalHost(), LocalHost()]) as sessions:
+        sessions.run([(0, "true"), (1, "true")], timeout=10)
+        before, began = sum(harness.cpu_times()[:2]), time.monotonic()
+        outcomes = sessions.run([(0, "sleep 3"), (1, "sleep 3")], timeout=10)
+        cores = (sum(harness.cpu_times()[:2]) - before) / (time.monotonic() - began)
+    assert [status for status, _, _ in outcomes] == [0, 0]
+    # CPU time is counted in 10 ms ticks; polling every 5 ms cost 0.010 cores here.
+    assert cores < 0.008, f"the harness used {cores:.3f} cores waiting for two idle lines"
