@@ -117,7 +117,7 @@ def ratios(records: list[CellRecord]) -> list[Ratio]:
         case = (mine.cell.payload, mine.cell.keepalive)
         interval = headline.clean_ratio(mine, theirs)
         if interval is not None:
-            found.append(Ratio(case, mine.label, mine.cell.workers, interval.median, low=interval.low, high=interval.high))
+            found.append(Ratio(case, mine.label, mine.cell.workers, interval.centre, low=interval.low, high=interval.high))
         elif mine.status is not Status.OK:
             found.append(Ratio(case, mine.label, mine.cell.workers, None, f"twisted {mine.status}"))
         else:
@@ -207,7 +207,7 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
     width = 0.8 / len(case_list)
     fig = _figure(min(16.0, max(7.0, 0.6 * len(groups) * len(case_list) + 2)))
     ax = fig.add_subplot()
-    top = max([r.high for r in found if r.value is not None] + [1.0])
+    top = max([r.high or r.value for r in found if r.value is not None] + [1.0])
     for i, group in enumerate(groups):
         for j, case in enumerate(case_list):
             r = next((r for r in found if (r.label, r.workers) == group and r.case == case), None)
@@ -217,8 +217,8 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
             if r.value is None:
                 _mark_missing(ax, x, top, r.why_not, fontsize=8)
                 continue
-            ax.bar([x], [r.value], width * 0.9, color=colors[case],
-                   yerr=[[r.value - r.low], [r.high - r.value]], capsize=3, ecolor="black")
+            ax.bar([x], [r.value], width * 0.9, color=colors[case], capsize=3, ecolor="black",
+                   yerr=None if r.low is None else [[r.value - r.low], [r.high - r.value]])
             ax.text(x, r.value + top * 0.01, f"{r.value:.2f}", ha="center", va="bottom", fontsize=8)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
     ax.set_xticks(range(len(groups)), [f"{_tick(label)}\n×{workers}" for label, workers in groups], fontsize=8)
