@@ -85,14 +85,14 @@ def short_of_target(shown: dict[tuple, list[tuple[CellRecord, CellRecord]]]) -> 
                 or interval.half_width <= ending["target"]):
             continue
         needed = rounds_needed(ratios.estimate(*widest), ending["target"], ending["confidence"])
-        would = f"; about {needed} would reach it at this noise" if needed else ""
-        found.append(f"{case_words(key)} ±{interval.half_width:.0%} after {ending['rounds']} rounds "
+        would = f"; about {needed} rounds would reach it at this noise" if needed else ""
+        found.append(f"{case_words(key)} ±{interval.half_width:.1%} after {ending['rounds']} rounds "
                      f"({ending['ended']}{would})")
         targets.add(ending["target"])
     if not found:
         return []
-    return [f"Short of ±{max(targets):.0%} when their cap came: {'; '.join(found)} (bench.statistics: "
-            "max_seconds, max_repeats).", ""]
+    return [f"Short of ±{max(targets):.0%} when their cap came (bench.statistics: max_seconds, max_repeats): "
+            f"{'; '.join(found)}.", ""]
 
 
 def round_rate(records: list[CellRecord]) -> list[str]:
@@ -124,11 +124,11 @@ def stopping_words(records: list[CellRecord]) -> str:
     if not endings:
         return ""
     target, confidence = max(e["target"] for e in endings), max(e["confidence"] for e in endings)
-    return (f"*n*: the rounds it rests on; {REACHED}: the interval is within ±{target:.0%} of the ratio; *{CAPPED}*: "
+    return (f" *n*: the rounds it rests on; {REACHED}: the interval is within ±{target:.0%} of the ratio; *{CAPPED}*: "
             f"the case's time or round cap ended its rounds first. A case ends early on that target only from "
             f"bench.statistics.min_rounds on, and only once a stricter interval ({confidence:.1%}: the 5 % of error "
             f"spent over every round at which it may stop) is within ±{target:.0%}; that interval is then the one "
-            f"shown, as stopping at the first narrow interval would claim more confidence than it has. ")
+            f"shown, as stopping at the first narrow interval would claim more confidence than it has.")
 
 
 def answer_section(records: list[CellRecord]) -> list[str]:
@@ -160,8 +160,8 @@ def answer_section(records: list[CellRecord]) -> list[str]:
         headers += [f"{payload} B, {'close' if closing else 'keep-alive'}", "per core"]
     table = [[name, *[part for case in cases for part in found.get(case, ("—", "—"))]] for name, found in rows.items()]
     return ["## Twisted against Nginx", "",
-            f"Twisted's req/s divided by Nginx's, same payload, keep-alive and workers: {how_words(paired)}. "
-            f"{stopping_words(twisted)}"
+            f"Twisted's req/s divided by Nginx's, same payload, keep-alive and workers: {how_words(paired)}."
+            f"{stopping_words(twisted)}", "",
             "≤: Nginx was held back by its load generator (client-bound, also when its server was busy too: its "
             "req/s is a lower bound), so the ratio is an upper bound; ≥: Twisted was, so the ratio is a lower bound; "
             f"{BOTH_BOUND}: both were, so the ratio may be off either way and no direction can be given; "
