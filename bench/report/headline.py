@@ -124,11 +124,14 @@ def stopping_words(records: list[CellRecord]) -> str:
     if not endings:
         return ""
     target, confidence = max(e["target"] for e in endings), max(e["confidence"] for e in endings)
-    return (f" *n*: the rounds it rests on; {REACHED}: the interval is within ±{target:.0%} of the ratio; *{CAPPED}*: "
-            f"the case's time or round cap ended its rounds first. A case ends early on that target only from "
-            f"bench.statistics.min_rounds on, and only once a stricter interval ({confidence:.1%}: the 5 % of error "
-            f"spent over every round at which it may stop) is within ±{target:.0%}; that interval is then the one "
-            f"shown, as stopping at the first narrow interval would claim more confidence than it has.")
+    words = (f" *n*: the rounds it rests on; {REACHED}: the interval is within ±{target:.0%} of the ratio; "
+             f"*{CAPPED}*: the case's time or round cap ended its rounds first.")
+    if confidence > ratios.CONFIDENCE:
+        words += (f" A case ends early on that target only from bench.statistics.min_rounds on, and only once a "
+                  f"stricter interval ({confidence:.1%}: the 5 % of error spent over every round at which it may "
+                  f"stop) is within ±{target:.0%}; that interval is then the one shown, as stopping at the first "
+                  f"narrow interval would claim more confidence than it has.")
+    return words
 
 
 def answer_section(records: list[CellRecord]) -> list[str]:
