@@ -211,7 +211,7 @@ class Runner:
         began = time.monotonic()
         number = 0
         while live:
-            self.progress.phase("round", round=number + 1, detail=stopping.widest(records, self.rule))
+            self.progress.phase("round", round=number + 1, detail=stopping.widest(records, self.rule, number))
             turn = number % len(live)
             for record, running in live[turn:] + live[:turn]:
                 if record.status is not Status.FAILED:

@@ -85,10 +85,13 @@ def outcome(rule: Rule, rounds: int, seconds: float, why: str) -> dict:
             "confidence": round(rule.confidence, 6)}
 
 
-def widest(records: list[CellRecord], rule: Rule) -> str:
-    """The rule's progress: the widest interval it watches so far, against its target."""
-    widths = [found.half_width for found in intervals(records, rule.confidence)
-              if found is not None and found.low is not None]
+def widest(records: list[CellRecord], rule: Rule, rounds: int) -> str:
+    """The rule's progress after ``rounds`` rounds: the widest interval it watches, against its target (before the
+    target may end the case, the 95 % interval)."""
+    checked = rounds >= rule.first
+    confidence = rule.confidence if checked else ratios.CONFIDENCE
+    widths = [found.half_width for found in intervals(records, confidence) if found is not None and found.low is not None]
     if not widths:
         return ""
-    return f"widest interval ±{max(widths):.1%} at {rule.confidence:.1%} (target ±{rule.target:.0%})"
+    target = f"target ±{rule.target:.0%}" if checked else f"target ±{rule.target:.0%} from round {rule.first}"
+    return f"widest interval ±{max(widths):.1%} at {confidence:.1%} ({target})"

@@ -109,8 +109,11 @@ def test_the_outcome_a_record_keeps():
         "rounds": 9, "ended": TIME_CAP, "seconds": 47.25, "target": 0.05, "confidence": round(1 - 0.05 / 25, 6)}
 
 
-def test_the_progress_shows_the_widest_interval_at_the_rules_confidence():
+def test_the_progress_shows_the_widest_interval_the_rule_would_check():
     records = case([100.0] * 8, STEADY, NOISY)
     widest = max(interval.half_width for interval in stopping.intervals(records, RULE.confidence))
-    assert stopping.widest(records, RULE) == f"widest interval ±{widest:.1%} at 99.8% (target ±5%)"
-    assert stopping.widest(case([100.0], [60.0]), RULE) == ""
+    assert stopping.widest(records, RULE, 8) == f"widest interval ±{widest:.1%} at 99.8% (target ±5%)"
+    early = case([100.0] * 4, STEADY[:4], NOISY[:4])
+    widest = max(interval.half_width for interval in stopping.intervals(early))
+    assert stopping.widest(early, RULE, 4) == f"widest interval ±{widest:.1%} at 95.0% (target ±5% from round 6)"
+    assert stopping.widest(case([100.0], [60.0]), RULE, 1) == ""
