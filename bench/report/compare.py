@@ -40,8 +40,9 @@ from . import headline
 from .summary import MARK, load_run, req_per_s, workers
 
 ALPHA = 0.05
-# Where the server listens and how many repeats were taken do not change what one repeat measures.
-NOT_COMPATIBILITY = ("port", "repeats")
+# Where the server listens, and how many repeats were taken and when they stopped, do not change what one repeat
+# measures.
+NOT_COMPATIBILITY = ("port", "repeats", "statistics")
 # A live counter of open files, not a setting: it differs between any two captures.
 VOLATILE = ("fs.file-nr",)
 # When something happened (a run started, a manifest was written, a tool installed): it differs between any two runs.
@@ -143,7 +144,7 @@ def answer_row(key: tuple, label: str, a: tuple, b: tuple) -> list[str]:
     interval, and whether that is within noise."""
     shown_a, shown_b = headline.clean_ratio(*a), headline.clean_ratio(*b)
     row = [f"`{label}`", headline.case_words(key)]
-    row += [f"{headline.interval_words(shown)} n={shown.n}" if shown else "—" for shown in (shown_a, shown_b)]
+    row += [headline.ratio_words(*pair, shown) if shown else "—" for pair, shown in ((a, shown_a), (b, shown_b))]
     if shown_a is None or shown_b is None:
         return row + ["—", f"not compared: no clean ratio in {'A' if shown_a is None else 'B'}"]
     confidence = ratios.shown_confidence(*a, *b)
@@ -168,7 +169,7 @@ def answer_section(records_a: list[CellRecord], records_b: list[CellRecord]) -> 
     if not rows:
         return []
     return ["## Twisted against Nginx, B against A", "",
-            "Each run's Twisted/Nginx ratio (as its report gives it, with its interval and rounds), and B's ratio "
+            "Each run's Twisted/Nginx ratio as its report gives it (interval, rounds, marks), and B's ratio "
             "over A's with its 95 % interval: Welch's t on the difference of the two runs' log ratios, each from "
             "that run's own rounds (at the stricter confidence a run's stopping rule used, where it ended on its "
             "target). *Within noise* when the interval holds 1; *changed* when it does not.", "",

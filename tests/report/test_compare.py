@@ -199,8 +199,9 @@ def test_runs_with_other_settings_or_tool_versions_are_refused_unless_forced(tmp
     assert len(table_rows(forced, "Matching cells")) == 1
 
 
-def test_host_facts_port_and_repeats_leave_runs_comparable_and_are_listed(tmp_path):
-    other = env_with(run="b", git="def5678", settings__port=9090, settings__repeats=3, hosts__0__kernel="Linux 6.12",
+def test_host_facts_port_repeats_and_statistics_leave_runs_comparable_and_are_listed(tmp_path):
+    other = env_with(run="b", git="def5678", settings__port=9090, settings__repeats=3,
+                     settings__statistics={"max_seconds": 50, "min_rounds": 6}, hosts__0__kernel="Linux 6.12",
                      hosts__0__sysctl={"net.core.somaxconn": "65535", "fs.file-nr": "2048 0 100"})
     assert compare.compatibility_id(other) == compare.compatibility_id(ENV)
     a = write_run(tmp_path / "a", [record([100, 101])], ENV)
@@ -213,6 +214,8 @@ def test_host_facts_port_and_repeats_leave_runs_comparable_and_are_listed(tmp_pa
         ["`server+load.sysctl.net.core.somaxconn`", "4096", "65535"],
         ["`settings.port`", "8080", "9090"],
         ["`settings.repeats`", "5", "3"],
+        ["`settings.statistics.max_seconds`", "absent", "50"],
+        ["`settings.statistics.min_rounds`", "absent", "6"],
     ]
 
 
