@@ -1,11 +1,14 @@
 """Helpers the tests share: free ports and real runs made the way `inv bench` makes them."""
 import random
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 from invoke import Config
 
@@ -162,3 +165,45 @@ def several_hosts_record(server, workers, rounds, status="ok", verdicts=(), payl
         record.runs.append(run)
     record.hosts = {"server": "root@10.200.5.2:2222", "load": ", ".join(dict.fromkeys(p.host for p in rounds[0]))}
     return record
+
+
+# -- spies: real commands on PATH that record what they were given ------------------------
+
+def spied_environment(folder: Path, commands, env: dict) -> tuple[dict, Path]:
+    """``env`` with a folder of spies first on its PATH, one per name in ``commands``: each appends
+    "spy NAME" and its whole environment to the returned log, then runs the real command."""
+    spies, log = folder / "spies", folder / "spies.log"
+    spies.mkdir()
+    printenv = shutil.which("env", path=env["PATH"])  # by its path: `env` may be spied on itself
+    for name in commands:
+        spy = spies / name
+        spy.write_text(f"#!/bin/sh\n{{ echo 'spy {name}'; {printenv}; }} >>'{log}'\n"
+                       f"PATH='{env['PATH']}' exec {name} \"$@\"\n")
+        spy.chmod(0o755)
+    return {**env, "PATH": f"{spies}:{env['PATH']}"}, log
+
+
+# -- process groups, as the harness starts its servers ---------------------------------
+
+def group_of(leader: int) -> list[int]:
+    """The processes of the group ``leader`` leads (a server: its master and workers)."""
+    return [int(pid) for pid in subprocess.run(["pgrep", "-g", str(leader)], capture_output=True, text=True).stdout.split()]
+
+
+def alive(process: psutil.Process | int) -> bool:
+    """Whether it runs (a zombie does not); a psutil Process is one at its own start time, never a reused pid."""
+    try:
+        process = process if isinstance(process, psutil.Process) else psutil.Process(process)
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def setsid_group(command: str = "sleep 60 & exec sleep 61") -> subprocess.Popen:
+    """A group in a session of its own, of two processes: by default a sleep and its child."""
+    leader = subprocess.Popen(["sh", "-c", command], start_new_session=True)
+    deadline = time.monotonic() + 5
+    while len(group_of(leader.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(group_of(leader.pid)) == 2, f"{command!r} did not make a group of two"
+    return leader

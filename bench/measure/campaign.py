@@ -18,7 +18,6 @@ from bench import clock, manifest, report, tune
 from bench.errors import BenchError
 from bench.hosts import Host, open_host
 from bench.records import CellRecord, Status, latest, read_records, write_env
-from bench.stats import summarize
 
 from . import cpus, environment, interrupts, loadgen, matrix, nginx
 from .loading import Loader, split
@@ -215,6 +214,9 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         f"({options.order}), {generator.name} as load generator{where}, results in {run_dir}/")
     with interrupts.as_interrupts():  # SIGTERM and SIGHUP end a run as Ctrl-C does
         try:
+            reaped = runner.reap()
+            if reaped:
+                say(reaped)
             runner.prepare(options.payloads, ports=max((len(case) for case in cases), default=1))
             number = 0
             for index, case in enumerate(cases, 1):
@@ -313,13 +315,15 @@ def unclean_cells(run_dir: Path) -> list[str]:
 
 
 def progress_line(record: CellRecord) -> str:
+    """A finished cell in one line: its req/s only when it is clean; the rounds measured, and how many were clean."""
     cell = record.cell
     words = f"{record.label} {cell.payload}B {'keep-alive' if cell.keepalive else 'close'} ×{cell.workers}"
-    summary = summarize(run.req_per_s for run in record.numbers)
-    if record.status is Status.FAILED or not summary:
-        return f"{words}: FAILED — {'; '.join(record.reasons)}"
-    notes = [*record.verdicts]
-    if record.status is not Status.OK:
-        notes.append(f"{record.status}: {'; '.join(dict.fromkeys(record.reasons))}")
-    return (f"{words}: {summary.median:,.0f} req/s ({summary.low:,.0f}–{summary.high:,.0f}, {summary.n} rounds), "
-            f"harness overhead {record.timing['overhead'] / record.timing.get('cells', 1):.1f}s per cell" + (f" [{', '.join(notes)}]" if notes else ""))
+    summary = report.req_per_s(record)
+    if not summary:  # flagged, failed or interrupted: why, never a rate
+        reasons = "; ".join(dict.fromkeys(record.reasons)) or "no clean round"
+        verdicts = f" [{', '.join(record.verdicts)}]" if record.verdicts else ""
+        return f"{words}: {str(record.status).upper()} — {reasons} ({report.rounds_words(record)}: not a result){verdicts}"
+    notes = f" [{', '.join(record.verdicts)}]" if record.verdicts else ""
+    return (f"{words}: {summary.median:,.0f} req/s ({summary.low:,.0f}–{summary.high:,.0f}; "
+            f"{report.rounds_words(record)}), "
+            f"harness overhead {record.timing['overhead'] / record.timing.get('cells', 1):.1f}s per cell{notes}")

@@ -24,7 +24,7 @@ from bench.hosts import Host
 from bench.records import Cell, CellRecord, Load, LoadResult, Status, append_record
 from bench.standalone.payload import payload_bytes
 
-from . import interrupts, loading, sampling, stopping, verdicts
+from . import interrupts, keeper, loading, sampling, stopping, verdicts
 from .progress import Progress
 from .servers import CellFailed, Rig, Running, Servers, payload_name
 
@@ -89,6 +89,7 @@ class Runner:
             folder = self.workdir if self.rig.load is host else self._make_workdir(self.rig.load)
             self.servers.probe_path = f"{folder}/probe.py"
             self.rig.load.put(standalone.PROBE, self.servers.probe_path)
+        self.servers.keep()
         for port in range(self.settings.port, self.settings.port + ports):
             if self.servers.probe(self.servers.url(port)).get("connected", True):
                 raise BenchError(f"port {port} on {self.rig.address} is in use: stop what listens there "
@@ -106,9 +107,15 @@ class Runner:
         self.made.append((host, path))
         return path
 
+    def reap(self) -> str | None:
+        """Stop the servers that earlier runs on the server host left running when their harness went away
+        (see ``keeper``); the line that says so, or None."""
+        return keeper.reap(self.rig.server, f"{WORK_PARENT}/twisted-lab-")
+
     def cleanup(self) -> None:
         """Remove the work folders this run made, and only those."""
         self.sessions.close()
+        self.servers.release()
         lost = []
         while self.made:
             host, path = self.made.pop()
@@ -231,7 +238,7 @@ class Runner:
         if warmup:
             load = warmup_load(load, self.settings.warmup)
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
-        window = None if warmup else sampling.Window(self.rig.server, running.pid)
+        window = None if warmup else sampling.Window(self.rig.server, running.pid, running.started)
         try:
             result = loading.run_round(self.sessions, list(self.rig.loaders), load, timeout=budget,
                                        cpus=self.settings.load_cpus, window=window)

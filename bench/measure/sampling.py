@@ -7,6 +7,7 @@ comes from the shells that run them (see ``together``).
 """
 from __future__ import annotations
 
+import os
 import shlex
 import time
 
@@ -15,10 +16,13 @@ import psutil
 from bench.hosts import Host
 
 
-def process_tree(pid: int) -> list[psutil.Process]:
+def process_tree(pid: int, started: int | None) -> list[psutil.Process]:
+    """The process ``pid`` started at ``started`` (clock ticks since boot) and its descendants; none when
+    that pid is gone or names another process now."""
     try:
         root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
+        since = round((root.create_time() - psutil.boot_time()) * os.sysconf("SC_CLK_TCK"))
+        return [root, *root.children(recursive=True)] if since == started else []
     except psutil.NoSuchProcess:
         return []
 
@@ -64,9 +68,9 @@ class Window:
     shell on that host, so each costs no login).
     """
 
-    def __init__(self, server: Host, server_pid: int):
+    def __init__(self, server: Host, server_pid: int, started: int | None = None):
         self.server, self.pid = server, server_pid
-        self.processes = process_tree(server_pid) if server.is_local else None
+        self.processes = process_tree(server_pid, started) if server.is_local else None
         self.began = time.monotonic()
         self.first: tuple[float, int, int] | None = None
 

@@ -13,6 +13,8 @@ from bench import ratios
 from bench.records import ROUND_CAP, TARGET, TIME_CAP, CellRecord, Status
 from bench.stats import Interval, drift, rounds_needed
 
+from . import summary
+
 CLIENT_BOUND, BOTH_BOUND, MACHINE_BOUND = "client-bound", "*", "†"
 REACHED, CAPPED = "✓", "cap"
 
@@ -60,6 +62,14 @@ def bound(twisted: CellRecord, nginx: CellRecord) -> tuple[str, str]:
     suffix = (f" {BOTH_BOUND}" if all(held) else "") + (
         f" {MACHINE_BOUND}" if any("machine-bound" in r.verdicts for r in (twisted, nginx)) else "")
     return prefix, suffix
+
+
+def bounded_words(twisted: CellRecord, nginx: CellRecord, interval: Interval | None) -> str:
+    """'≤ 0.87 (0.83–0.91) †': the ratio and its interval with its marks."""
+    if interval is None:
+        return interval_words(interval)
+    prefix, suffix = bound(twisted, nginx)
+    return f"{prefix}{interval_words(interval)}{suffix}"
 
 
 def ratio_words(twisted: CellRecord, nginx: CellRecord, interval: Interval) -> str:
@@ -176,10 +186,10 @@ def answer_section(records: list[CellRecord]) -> list[str]:
 
 
 def drift_section(records: list[CellRecord]) -> list[str]:
-    """Each server's req/s in a case's first third of rounds against its last third."""
+    """Each clean server's req/s in a case's first third of rounds against its last third."""
     rows = []
     for record in records:
-        numbers = [run for run in record.numbers if run.round is not None]
+        numbers = [run for run in summary.numbers(record) if run.round is not None]
         ends = drift([run.req_per_s for run in numbers])
         if ends is None or not ends[0]:
             continue

@@ -8,7 +8,7 @@ from itertools import groupby
 
 from tabulate import tabulate
 
-from bench.records import CellRecord, Status, latest
+from bench.records import CellRecord, LoadResult, Status, latest
 from bench.stats import summarize
 
 from . import headline
@@ -26,20 +26,20 @@ from .machines import (
     settings_section,
     tuning_warnings,
 )
-from .summary import MARK, per_core, req_per_s, workers
+from .summary import MARK, kbyte_per_s, numbers, per_core, req_per_s, rounds_words, workers
 
 
 def _count(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _median_latency(runs: list[CellRecord], key: str) -> float | None:
+def _median_latency(runs: list[LoadResult], key: str) -> float | None:
     values = [run.latency_us[key] for run in runs if run.latency_us.get(key) is not None]
     summary = summarize(values)
     return summary.median if summary else None
 
 
-def _latency(runs: list[CellRecord]) -> str:
+def _latency(runs: list[LoadResult]) -> str:
     p50, p90, p99 = (_median_latency(runs, key) for key in ("p50", "p90", "p99"))
     if p50 is None:  # several load hosts: each has its own percentiles, never averaged into one
         return PER_HOST if any(run.parts for run in runs) else "—"
@@ -50,14 +50,13 @@ def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
     cell = record.cell
     summary = req_per_s(record)
     runs = record.measured
-    if not summary:  # no run is a number: failed requests are never shown as throughput
+    if not summary:  # not a clean cell, or no run is a number: shown as "—" with its status, never as a rate
         rate, spread, cv, kbytes, core = f"— {MARK}", "", "", "", ""
     else:
-        flag = f" {MARK}" if record.status is not Status.OK else ""
-        rate = _count(summary.median) + flag
+        rate = _count(summary.median)
         spread = f"{_count(summary.low)}–{_count(summary.high)}"
         cv = f"{summary.cv:.1%}"
-        kbytes = _count(summarize(run.kbyte_per_s for run in record.numbers).median)
+        kbytes = _count(kbyte_per_s(record).median)
         cores = per_core(record)
         core = _count(cores.median) if cores else "—"
     failed = sum(run.failed for run in runs)
@@ -66,13 +65,13 @@ def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
     if cell.server == "nginx":
         ratio = "1.00" if summary else "—"
     else:
-        ratio = headline.interval_words(headline.clean_ratio(record, nginx))
+        ratio = headline.bounded_words(record, nginx, headline.clean_ratio(record, nginx))
     notes = list(record.verdicts)
     if record.status is not Status.OK:
         notes.insert(0, str(record.status))
     return [
         cell.server, cell.interpreter or "", cell.mode or "", cell.resource, cell.workers,
-        rate, spread, cv, core, kbytes, _latency(record.numbers), failed, errored, non_2xx, ratio, ", ".join(notes),
+        rate, spread, cv, core, kbytes, _latency(numbers(record)), failed, errored, non_2xx, ratio, ", ".join(notes),
     ]
 
 
@@ -97,13 +96,14 @@ def results_section(records: list[CellRecord]) -> list[str]:
 
 
 def problems_section(records: list[CellRecord]) -> list[str]:
-    bad = [r for r in records if r.status != "ok"]
+    bad = [r for r in records if r.status is not Status.OK]
     if not bad:
         return []
     lines = [f"## {MARK} Cells that are not clean numbers", ""]
     for record in bad:
         reasons = "; ".join(dict.fromkeys(record.reasons)) or "no reason recorded"
-        lines.append(f"- `{record.label}` ({_cell_words(record.cell)}): **{record.status}** — {reasons}")
+        measured = f" ({rounds_words(record)}: no figure shown)" if record.measured else ""
+        lines.append(f"- `{record.label}` ({_cell_words(record.cell)}): **{record.status}** — {reasons}{measured}")
     return lines + [""]
 
 
@@ -195,7 +195,7 @@ def scaling_section(records: list[CellRecord]) -> list[str]:
     series: dict[tuple, dict[int, float]] = {}
     for record in records:
         summary = req_per_s(record)
-        if record.status != "ok" or not summary:
+        if not summary:
             continue
         cell = record.cell
         key = (record.label, cell.payload, cell.keepalive)
@@ -244,7 +244,8 @@ def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
         intro += [f"Started {env['started']}, `{env.get('command', 'inv bench')}`, "
                   f"harness commit {env.get('git') or 'unknown'}.", ""]
     intro += [f"{len(records)} cells; req/s is the median of the measured runs that are clean numbers (warm-ups "
-              f"and runs with failed, errored or non-2xx requests excluded), min–max their spread; *vs nginx* is "
+              f"and runs with failed, errored or non-2xx requests excluded), min–max their spread; a cell that is not clean "
+              f"(flagged, failed, interrupted) shows no figure anywhere, only why; *vs nginx* is "
               f"the Twisted/Nginx ratio at the same workers with its 95 % interval.", ""]
     body = (tuning_warnings(env) + loadgen_warnings(env) + headline.answer_section(records) + problems_section(records) + ["## Results", ""]
             + results_section(records) + load_hosts_section(records) + headline.drift_section(records)

@@ -137,7 +137,7 @@ def test_an_unknown_host_key_is_refused_unless_trusted(tmp_path, lab):
 
 
 @pytest.fixture
-def own_lab(tmp_path):
+def own_lab(lab_machine, tmp_path):
     """A lab of this test's own: its load host's sshd gets killed."""
     running = lab_module.up(tmp_path / "own-lab")
     yield running

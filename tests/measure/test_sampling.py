@@ -6,6 +6,7 @@ import time
 import pytest
 
 from bench.hosts import LocalHost
+from bench.hosts.local import start_time
 from bench.measure.sampling import Window, parse_session_stat, snapshot_command
 from bench.measure.together import Sessions
 
@@ -23,7 +24,7 @@ def test_parse_session_stat_sums_the_session():
 def test_a_busy_server_is_seen_locally_with_the_load_generators_cpu():
     server = subprocess.Popen([sys.executable, "-c", SPIN], start_new_session=True)
     try:
-        window = Window(LocalHost(), server.pid)
+        window = Window(LocalHost(), server.pid, start_time(server.pid))
         assert not window.remote  # psutil reads it here
         window.open()
         subprocess.run(["sleep", "0.5"])
