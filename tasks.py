@@ -1,6 +1,7 @@
 """The lab's Invoke tasks: `inv --list` shows them; logic lives in bench/."""
 from invoke import Collection
 
-from bench.tasks import compare, lab, run, setup, testing, tune
+from bench.tasks import compare, coverage, lab, run, setup, testing, tune
 
-ns = Collection(run.bench, run.report, compare.compare, setup.setup, tune.tune, lab, testing.test)
+ns = Collection(run.bench, run.report, compare.compare, coverage.coverage, setup.setup, tune.tune, lab,
+                testing.test)

@@ -2,22 +2,23 @@
 
 Cells measured in one group took turns, round by round, so a round's two samples were
 taken seconds apart and share the machine's drift: the ratio is taken per round, and
-the headline is the median of those ratios with its bootstrap interval. Cells measured
-apart (the sequential order, or runs from before rounds) give the ratio of their
-medians, with an interval from resampling each side on its own.
+the headline is their geometric mean with a t interval on the log ratios. Cells measured
+apart (the sequential order, or runs from before rounds) give the ratio of the two
+sides' geometric means, with Welch's interval on the difference of their log means.
+
+The interval is at 95 %, unless the case's rounds ended on its target: the stopping rule
+then checked a stricter interval (see ``bench.measure.stopping``), and that is the one
+shown, as stopping at the first narrow interval would claim more confidence than it has.
 
 The same ratio per server core divides each side's req/s by the CPU cores its server
-used in that run: like for like when the load generator takes its CPU from the server.
+used in that run.
 """
 from __future__ import annotations
 
-import random
-import statistics
+from bench.records import TARGET, CellRecord, LoadResult
+from bench.stats import Interval, LogMean, difference, interval, log_mean
 
-from bench.records import CellRecord, LoadResult
-from bench.stats import Interval, median_interval, percentiles
-
-RESAMPLES = 2000
+CONFIDENCE = 0.95
 
 
 def _rate(run: LoadResult, per_core: bool) -> float | None:
@@ -38,22 +39,35 @@ def round_ratios(twisted: CellRecord, nginx: CellRecord, per_core: bool = False)
     for run in twisted.numbers:
         other = theirs.get(run.round)
         mine, base = (_rate(run, per_core), _rate(other, per_core)) if other else (None, None)
-        if mine is not None and base:
+        if mine and base:
             ratios.append(mine / base)
     return ratios
 
 
-def ratio(twisted: CellRecord, nginx: CellRecord, per_core: bool = False) -> Interval | None:
-    """The headline ratio with its 95 % interval; None when either side has no clean number."""
-    seed = f"{twisted.id}/{nginx.id}/{'core' if per_core else 'req'}"
+def estimate(twisted: CellRecord, nginx: CellRecord, per_core: bool = False) -> LogMean | None:
+    """The log of the headline ratio with its variance; None when either side has no clean number."""
     if paired(twisted, nginx):
-        return median_interval(round_ratios(twisted, nginx, per_core), seed=seed, resamples=RESAMPLES)
-    mine = [r for r in (_rate(run, per_core) for run in twisted.numbers) if r is not None]
-    base = [r for r in (_rate(run, per_core) for run in nginx.numbers) if r]
-    if not mine or not base:
+        return log_mean(round_ratios(twisted, nginx, per_core))
+    mine = log_mean(r for r in (_rate(run, per_core) for run in twisted.numbers) if r)
+    base = log_mean(r for r in (_rate(run, per_core) for run in nginx.numbers) if r)
+    if mine is None or base is None:
         return None
-    rng = random.Random(seed)
-    low, high = percentiles([statistics.median(rng.choices(mine, k=len(mine)))
-                             / statistics.median(rng.choices(base, k=len(base))) for _ in range(RESAMPLES)])
-    return Interval(n=min(len(mine), len(base)), median=statistics.median(mine) / statistics.median(base),
-                    low=low, high=high)
+    return difference(mine, base)
+
+
+def shown_confidence(*records: CellRecord) -> float:
+    """The confidence of the interval shown for these records: 95 %, or the stricter one their stopping rule
+    met when their rounds ended on its target."""
+    stopped = [r.stopping.get("confidence", CONFIDENCE) for r in records
+               if r.stopping and r.stopping.get("ended") == TARGET]
+    return max([CONFIDENCE, *stopped])
+
+
+def ratio(twisted: CellRecord, nginx: CellRecord, per_core: bool = False,
+          confidence: float | None = None) -> Interval | None:
+    """The headline ratio with its interval (at ``confidence``, by default the one shown for these records);
+    None when either side has no clean number."""
+    found = estimate(twisted, nginx, per_core)
+    if found is None:
+        return None
+    return interval(found, confidence or shown_confidence(twisted, nginx))

@@ -25,6 +25,11 @@ FORMAT = 3
 KNOWN_FORMATS = (1, 2, 3)
 
 
+# Why a case's rounds ended: every interval the stopping rule watches was within its target, or a cap came first.
+TARGET, ROUND_CAP, TIME_CAP = "target", "round cap", "time cap"
+ENDINGS = (TARGET, ROUND_CAP, TIME_CAP)
+
+
 class Status(str, Enum):
     """How a cell ended: only ``OK`` is a clean number."""
 
@@ -201,6 +206,9 @@ class CellRecord:
     # seconds: start_verify, load, stop, total, overhead (beyond the tools' own seconds), all of its
     # case's, and the case's number of cells
     timing: dict[str, float] = field(default_factory=dict)
+    # How its case's rounds ended: rounds, ended (one of ENDINGS), seconds (of the rounds), target, and
+    # confidence (of the interval the stopping rule checked). None in runs from before it was recorded.
+    stopping: dict | None = None
 
     @property
     def id(self) -> str:
@@ -279,7 +287,7 @@ RECORD_FIELDS = {
     "server_command": (TEXT + (type(None),), False), "server_config": (TEXT + (type(None),), False),
     "server_log": (TEXT + (type(None),), False), "verify": ((dict, type(None)), False),
     "workers": ((dict,), False), "spread": ((dict, type(None)), False), "verdicts": ((list,), False),
-    "warmup_rounds": ((int,), False), "timing": ((dict,), False),
+    "warmup_rounds": ((int,), False), "timing": ((dict,), False), "stopping": ((dict, type(None)), False),
 }
 
 

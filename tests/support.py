@@ -78,14 +78,15 @@ def bench_run(reports: Path, name: str, *, workers=(1,), repeats: int = 2, serve
                              payloads="40", keepalive=True, workers=",".join(map(str, workers)), loadgen="wrk",
                              order=order, port=free_port(), name=name),
                      repeats=repeats, profile=TINY, reports=str(reports),
-                     statistics={"max_repeats": repeats, "ci_target": 0.05, "max_seconds": 30, "cv_threshold": 0.05})
+                     statistics={"max_repeats": repeats, "ci_target": 0.05, "max_seconds": 30, "cv_threshold": 0.05,
+                                 "min_rounds": 6})
     return run_campaign(chosen, say=lambda line: None)
 
 
 def settings(tmp_path: Path, **change) -> Settings:
     """Runner settings for one quick cell: one measured round, no warm-up; the runner makes its own work folder."""
     base = dict(port=free_port(), interface="127.0.0.1", backlog=511, server_log=False, repeats=1, max_repeats=1,
-                ci_target=0.05, max_seconds=30, cv_threshold=0.05, warmup={}, work_name="test",
+                ci_target=0.05, min_rounds=6, max_seconds=30, cv_threshold=0.05, warmup={}, work_name="test",
                 start_timeout=5)
     return Settings(**{**base, **change})
 

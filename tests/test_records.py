@@ -7,6 +7,7 @@ from support import constructed_record
 from bench.errors import BenchError
 from bench.records import (
     FORMAT,
+    TIME_CAP,
     CellRecord,
     LoadResult,
     Status,
@@ -32,6 +33,18 @@ def test_a_record_round_trips_with_its_format_and_status(tmp_path):
     assert line["format"] == FORMAT and line["status"] == "ok" and line["id"] == record.id
     (back,) = read_records(tmp_path / "results.jsonl")
     assert back == record and back.status is Status.OK
+
+
+def test_how_a_cases_rounds_ended_round_trips_and_older_lines_have_none(tmp_path):
+    record = constructed_record("twisted", 2, [100, 110])
+    record.stopping = {"rounds": 9, "ended": TIME_CAP, "seconds": 47.5, "target": 0.05, "confidence": 0.998}
+    append_record(tmp_path / "results.jsonl", record)
+    older = constructed_record("nginx", 2, [100, 110]).to_dict()
+    del older["stopping"]
+    with open(tmp_path / "results.jsonl", "a") as out:
+        out.write(json.dumps(older) + "\n")
+    (back, old) = read_records(tmp_path / "results.jsonl")
+    assert back.stopping == record.stopping and old.stopping is None
 
 
 def test_a_line_without_a_format_reads_as_format_1(tmp_path):

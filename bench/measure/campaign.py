@@ -27,7 +27,7 @@ from .runner import Runner, Settings, warmup_load
 from .servers import Rig
 
 # The keys of bench.statistics in invoke.yaml that the runner takes.
-STATISTICS = ("max_repeats", "ci_target", "max_seconds", "cv_threshold")
+STATISTICS = ("max_repeats", "ci_target", "max_seconds", "cv_threshold", "min_rounds")
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ port of its own and is checked and warmed up; then each round loads every server
 in an order that turns from round to round, so one round's samples are seconds apart
 and share the machine's drift. Rounds go on until each Twisted/Nginx ratio is known to
 within ``ci_target`` (or each server's req/s, in a case without Nginx), or until the
-case's time or round cap. The sequential order is the same machinery with one server
-per case.
+case's time or round cap: :mod:`.stopping` decides, and each record keeps why. The
+sequential order is the same machinery with one server per case.
 
 The case's records are appended to ``results.jsonl`` once its servers are stopped,
 also when a failure or Ctrl-C ends it early.
@@ -23,9 +23,8 @@ from bench.errors import BenchError, HostLost
 from bench.hosts import Host
 from bench.records import Cell, CellRecord, Load, LoadResult, Status, append_record
 from bench.standalone.payload import payload_bytes
-from bench.stats import Interval, median_interval
 
-from . import interrupts, keeper, loading, sampling, verdicts
+from . import interrupts, keeper, loading, sampling, stopping, verdicts
 from .progress import Progress
 from .servers import CellFailed, Rig, Running, Servers, payload_name
 
@@ -42,7 +41,8 @@ class Settings:
     server_log: bool
     repeats: int  # rounds at least ...
     max_repeats: int  # ... and at most,
-    ci_target: float  # stopping once every interval's half-width is at most this share of its median,
+    ci_target: float  # stopping once every interval's half-width is at most this share of its centre,
+    min_rounds: int  # (from this round on)
     max_seconds: float  # or once the case's rounds have taken this long
     cv_threshold: float  # more spread than this across a cell's runs is "noisy"
     warmup: dict
@@ -59,6 +59,9 @@ class Runner:
         self.rig = rig
         self.progress = progress or Progress()  # the base class shows nothing
         self.settings = settings
+        self.rule = stopping.Rule(repeats=settings.repeats, min_rounds=settings.min_rounds,
+                                  max_repeats=settings.max_repeats, max_seconds=settings.max_seconds,
+                                  target=settings.ci_target)
         self.run_dir = Path(run_dir)
         self.results = self.run_dir / "results.jsonl"
         # A shell on each load host (and on a lab server host, for its CPU), kept open for a case.
@@ -169,13 +172,19 @@ class Runner:
         return records
 
     def _start(self, records: list[CellRecord], started: list) -> list[tuple[CellRecord, Running]]:
-        """Start each server on its port and check its answer; a server that cannot is its cell's failure."""
-        live = []
+        """Start every server on its port, then check each one's answer (they start up meanwhile, together);
+        a server that cannot is its cell's failure."""
+        launched, live = [], []
         for index, record in enumerate(records):
             try:
                 with interrupts.deferred():  # a server that started is always known, so always stopped
-                    running = self.servers.start(record.cell, self.settings.port + index, record)
+                    running = self.servers.start(record.cell, self.settings.port + index, record, wait=0.0)
                     started.append((record, running))
+                launched.append((record, running))
+            except CellFailed as exc:
+                record.fail(str(exc))
+        for record, running in launched:
+            try:
                 record.verify = self.servers.wait_ready(running)
                 live.append((record, running))
             except CellFailed as exc:
@@ -204,29 +213,24 @@ class Runner:
             record.verdicts.append("warm-up unstable")
 
     def _rounds(self, records: list[CellRecord], live: list[tuple[CellRecord, Running]]) -> None:
-        """Each round loads every live server once, the order turned by one each round."""
+        """Each round loads every live server once, the order turned by one each round, until the stopping rule
+        says the rounds end; each record keeps why."""
         began = time.monotonic()
         number = 0
         while live:
-            self.progress.phase("round", round=number + 1, detail=_widest(intervals(records), self.settings.ci_target))
+            self.progress.phase("round", round=number + 1, detail=stopping.widest(records, self.rule, number))
             turn = number % len(live)
             for record, running in live[turn:] + live[:turn]:
                 if record.status is not Status.FAILED:
                     self._load(record, running, warmup=False, round_number=number)
             live = [(record, running) for record, running in live if record.status is not Status.FAILED]
             number += 1
-            if self._settled(records, number, time.monotonic() - began):
+            seconds = time.monotonic() - began
+            why = stopping.ended(records, number, seconds, self.rule)
+            if why:
+                for record in records:
+                    record.stopping = stopping.outcome(self.rule, number, seconds, why)
                 return
-
-    def _settled(self, records: list[CellRecord], rounds: int, seconds: float) -> bool:
-        """Enough rounds: the minimum is done, and the intervals are narrow or one more round would pass a cap."""
-        s = self.settings
-        if rounds < s.repeats:
-            return False
-        if rounds >= s.max_repeats or seconds + seconds / rounds > s.max_seconds:
-            return True
-        found = intervals(records)
-        return bool(found) and all(interval is not None and interval.half_width <= s.ci_target for interval in found)
 
     def _load(self, record: CellRecord, running: Running, warmup: bool, round_number: int | None = None) -> LoadResult | None:
         """One load run, kept in the record; measured runs carry the CPU use of both sides. None if it failed."""
@@ -264,24 +268,6 @@ class Runner:
                              load_cpus=len(s.load_cpus) if s.server_cpus and self.rig.same_host else 0,
                              partitioned=bool(s.server_cpus))
         return verdicts.judged(record, room, s.cv_threshold)
-
-
-def intervals(records: list[CellRecord]) -> list[Interval | None]:
-    """What the stopping rule watches: each Twisted/Nginx ratio, or each server's req/s where there is no Nginx."""
-    nginx = next((r for r in records if r.cell.server == "nginx" and r.status is not Status.FAILED), None)
-    twisted = [r for r in records if r.cell.server == "twisted" and r.status is not Status.FAILED]
-    if nginx is not None and twisted:
-        return [ratios.ratio(record, nginx) for record in twisted]
-    return [median_interval([run.req_per_s for run in record.numbers], seed=record.id)
-            for record in records if record.status is not Status.FAILED]
-
-
-def _widest(found: list[Interval | None], target: float) -> str:
-    """The stopping rule's progress: the widest interval so far against its target."""
-    widths = [interval.half_width for interval in found if interval is not None and interval.n >= 2]
-    if not widths:
-        return ""
-    return f"widest interval ±{max(widths):.1%} (target ±{target:.0%})"
 
 
 def warmup_rate(record: CellRecord) -> float | None:

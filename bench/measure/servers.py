@@ -166,8 +166,9 @@ class Servers:
         return f"http://{bracket(self.rig.address)}:{port}/"
 
     # -- start -------------------------------------------------------------------------
-    def start(self, cell: Cell, port: int, record: CellRecord) -> Running:
-        """Start the cell's server on ``port`` and wait there (briefly) until it is up; CellFailed when it cannot start.
+    def start(self, cell: Cell, port: int, record: CellRecord, wait: float = START_WAIT) -> Running:
+        """Start the cell's server on ``port`` and wait there (at most ``wait`` seconds) until it is up; CellFailed
+        when it cannot start.
 
         One command on the server host: Nginx's config written and checked, the server started
         detached, and its readiness awaited there (Twisted's ``listening`` event, Nginx's pid file).
@@ -217,7 +218,7 @@ class Servers:
             ready = f"grep -q {LISTENING} {shlex.quote(running.log)}"
             record.server_command = shlex.join(argv)
         running.ready = ready
-        wait = min(self.start_timeout, START_WAIT)
+        wait = min(self.start_timeout, wait)
         script = launch_script(argv, output, ready, wait, running.log, before=before, after=keeper.listed(self.workdir))
         try:
             result = host.run(script, warn=True, timeout=wait + 30)

@@ -35,8 +35,8 @@ NOT_CLEAN = "tab:red"
 PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
            "tab:olive", "tab:cyan", "tab:gray")
 BOUND_HATCH = {"client-bound": "//", "machine-bound": ".."}
-BOUND_WORDS = {"client-bound": "a side client-bound: a bound (≤ upper, ≥ lower), not a ratio",
-               "machine-bound": "machine-bound: a side's CPU went to the load generator"}
+BOUND_WORDS = {"client-bound": "≤ ≥ *: a side client-bound: a bound (≤ upper, ≥ lower, * both: no direction)",
+               "machine-bound": "†: machine-bound: a side's CPU went to the load generator"}
 # No "Software" (matplotlib's version) in the file: the bytes depend on the data alone.
 PNG_METADATA = {"Software": None}
 
@@ -75,13 +75,13 @@ class Ratio:
     low: float | None = None
     high: float | None = None
     bounds: tuple[str, ...] = ()  # "client-bound", "machine-bound": a side was held back, so this is a bound
-    direction: str = ""  # "≤" an upper bound (Nginx held back by its load generator), "≥" a lower bound
+    direction: str = ""  # "≤ " an upper bound (Nginx held back by its load generator), "≥ " a lower bound
+    marks: str = ""  # " *" both sides client-bound (no direction), " †" machine-bound: as the report marks them
 
     @property
     def words(self) -> str:
         """The value as drawn beside the bar: with its direction and the report's marks when it is a bound."""
-        marks = "".join(headline.MARKS.get(bound, "") for bound in self.bounds)
-        return f"{self.direction}{self.value:.2f}" + (f" {marks}" if marks else "")
+        return f"{self.direction}{self.value:.2f}{self.marks}"
 
 
 # -- planning (pure) -------------------------------------------------------------------
@@ -129,7 +129,7 @@ def ratios(records: list[CellRecord]) -> list[Ratio]:
         case = (mine.cell.payload, mine.cell.keepalive)
         interval = headline.clean_ratio(mine, theirs)
         if interval is not None:
-            found.append(Ratio(case, mine.label, mine.cell.workers, interval.median, low=interval.low,
+            found.append(Ratio(case, mine.label, mine.cell.workers, interval.centre, low=interval.low,
                                high=interval.high, **bound(mine, theirs)))
         elif mine.status is not Status.OK:
             found.append(Ratio(case, mine.label, mine.cell.workers, None, f"twisted {mine.status}"))
@@ -139,12 +139,10 @@ def ratios(records: list[CellRecord]) -> list[Ratio]:
 
 
 def bound(twisted: CellRecord, nginx: CellRecord) -> dict:
-    """Which limits make a ratio a bound, and its direction: Nginx client-bound (its req/s only a lower
-    bound) makes the ratio an upper bound, Twisted client-bound a lower one; both, or machine-bound, no direction."""
+    """Which limits make a ratio a bound (its hatching), and its direction and marks as the report gives them."""
     bounds = tuple(verdict for verdict in BOUND_HATCH if verdict in twisted.verdicts or verdict in nginx.verdicts)
-    held_back = ("client-bound" in nginx.verdicts, "client-bound" in twisted.verdicts)
-    direction = {(True, False): "≤", (False, True): "≥"}.get(held_back, "") if bounds == ("client-bound",) else ""
-    return {"bounds": bounds, "direction": direction}
+    direction, marks = headline.bound(twisted, nginx)
+    return {"bounds": bounds, "direction": direction, "marks": marks}
 
 
 def scaling_lines(points: list[Point]) -> dict[str, list[Point]]:
@@ -233,7 +231,7 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
     width = 0.8 / len(case_list)
     fig = _figure(min(16.0, max(7.0, 0.6 * len(groups) * len(case_list) + 2)))
     ax = fig.add_subplot()
-    top = max([r.high for r in found if r.value is not None] + [1.0])
+    top = max([r.high or r.value for r in found if r.value is not None] + [1.0])
     for i, group in enumerate(groups):
         for j, case in enumerate(case_list):
             r = next((r for r in found if (r.label, r.workers) == group and r.case == case), None)
@@ -245,9 +243,9 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
                 continue
             # A bound is hatched, unfilled, and says its direction and marks: never drawn like a clean ratio.
             ax.bar([x], [r.value], width * 0.9, color="none" if r.bounds else colors[case], edgecolor=colors[case],
-                   hatch="".join(BOUND_HATCH[b] for b in r.bounds) or None,
-                   yerr=[[r.value - r.low], [r.high - r.value]], capsize=3, ecolor="black")
-            ax.text(x, r.high + top * 0.01, r.words, ha="center", va="bottom", fontsize=8)
+                   hatch="".join(BOUND_HATCH[b] for b in r.bounds) or None, capsize=3, ecolor="black",
+                   yerr=None if r.low is None else [[r.value - r.low], [r.high - r.value]])
+            ax.text(x, (r.high or r.value) + top * 0.01, r.words, ha="center", va="bottom", fontsize=8)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
     ax.set_xticks(range(len(groups)), [f"{_tick(label)}\n×{workers}" for label, workers in groups], fontsize=8)
     ax.set_ylim(0, top * 1.5)  # room for the legend above the parity line
@@ -258,7 +256,7 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
     for verdict, words in BOUND_WORDS.items():
         if any(verdict in r.bounds for r in found):
             handles.append(Patch(facecolor="none", edgecolor="black", hatch=BOUND_HATCH[verdict],
-                                 label=f"{headline.MARKS.get(verdict, '')} {words}".strip()))
+                                 label=words))
     if any(r.value is None for r in found):
         handles.append(_no_figure("not clean: no ratio"))
     ax.legend(handles=handles, fontsize=8, loc="upper right")

@@ -1,11 +1,18 @@
-"""Two runs side by side: what changed around them, and which cells really got faster.
+"""Two runs side by side: did the answer change, what changed around them, and which cells got faster.
 
-Cells match by id (the same settings). A change counts as *significant* when a test on
-the measured runs that are clean numbers (warm-ups excluded) gives p < 0.05: Mann-Whitney U (two-sided) when
-it can reach that level, else Welch's t-test. With 3 repeats against 3 the smallest
-p-value the rank test can give is 0.1, so 3 repeats get Welch's t and 4 or more the rank test.
-The p-values of all the cells compared are adjusted together (Holm–Bonferroni), so that
-comparing twenty cells does not find a "significant" change by chance alone.
+First the headline: each Twisted/Nginx ratio of run B against the same ratio of run A,
+as the ratio of the two (the difference of their log ratios), with Welch's interval from
+each run's own rounds; "within noise" when it holds 1, else "changed". Paired rounds
+cancel the machine's drift within a run, so this compares what the lab measures.
+
+Then cells match by id (the same settings). A change in req/s counts as *significant*
+when a test on the measured runs that are clean numbers (warm-ups excluded) gives p < 0.05
+once the p-values of all the cells compared are adjusted together (Holm–Bonferroni), so
+that comparing twenty cells does not find a "significant" change by chance alone.
+Mann-Whitney U (two-sided) is used where it can reach that level after the adjustment,
+else Welch's t-test: the smallest p the rank test can give is 2 / C(n_a + n_b, n_a)
+(0.029 for 4 rounds against 4), and Holm multiplies the smallest p by the number of cells.
+req/s across runs also carries the machine's drift between them, which the ratio does not.
 
 Runs are comparable when their compatibility ids match: a hash of the settings that shape
 one measurement and of the tool versions (pyperformance's idea). Host facts (CPU, kernel,
@@ -16,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,16 +31,22 @@ from pathlib import Path
 from scipy import stats as scipy_stats
 from tabulate import tabulate
 
+from bench import ratios
 from bench.errors import BenchError
 from bench.records import CellRecord, latest
+from bench.stats import difference, interval
 
+from . import headline
 from .summary import MARK, load_run, req_per_s, workers
 
 ALPHA = 0.05
-# Where the server listens and how many repeats were taken do not change what one repeat measures.
-NOT_COMPATIBILITY = ("port", "repeats")
+# Where the server listens, and how many repeats were taken and when they stopped, do not change what one repeat
+# measures.
+NOT_COMPATIBILITY = ("port", "repeats", "statistics")
 # A live counter of open files, not a setting: it differs between any two captures.
 VOLATILE = ("fs.file-nr",)
+# When something happened (a run started, a manifest was written, a tool installed): it differs between any two runs.
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 TOOL_FACTS = ("implementation", "version", "pypy", "twisted", "error")
 
 
@@ -112,11 +126,55 @@ def environment_facts(env: dict) -> dict[str, str]:
 
 
 def environment_differences(env_a: dict, env_b: dict) -> list[tuple[str, str, str]]:
-    """(fact, value in A, value in B) for every fact that differs, volatile counters left out."""
+    """(fact, value in A, value in B) for every fact that differs, volatile counters and timestamps left out."""
     a, b = environment_facts(env_a), environment_facts(env_b)
+
+    def when(key: str) -> bool:
+        return all(TIMESTAMP.match(facts[key]) for facts in (a, b) if key in facts)
+
     keys = sorted(key for key in a.keys() | b.keys()
-                  if a.get(key) != b.get(key) and not any(volatile in key for volatile in VOLATILE))
+                  if a.get(key) != b.get(key) and not any(volatile in key for volatile in VOLATILE) and not when(key))
     return [(key, a.get(key, "absent"), b.get(key, "absent")) for key in keys]
+
+
+# -- the answer, B against A (pure) ----------------------------------------------------
+
+def answer_row(key: tuple, label: str, a: tuple, b: tuple) -> list[str]:
+    """One Twisted configuration and case: its ratio in A and in B (each (twisted, nginx)), B's over A's with its
+    interval, and whether that is within noise."""
+    shown_a, shown_b = headline.clean_ratio(*a), headline.clean_ratio(*b)
+    row = [f"`{label}`", headline.case_words(key)]
+    row += [headline.ratio_words(*pair, shown) if shown else "—" for pair, shown in ((a, shown_a), (b, shown_b))]
+    if shown_a is None or shown_b is None:
+        return row + ["—", f"not compared: no clean ratio in {'A' if shown_a is None else 'B'}"]
+    confidence = ratios.shown_confidence(*a, *b)
+    change = interval(difference(ratios.estimate(*b), ratios.estimate(*a)), confidence)
+    if change.low is None:
+        return row + [f"{change.centre:.3f}", "cannot tell: a run has one round"]
+    words = ("within noise" if change.low <= 1 <= change.high else
+             f"changed: {'higher' if change.low > 1 else 'lower'} in B ({change.centre - 1:+.1%})")
+    return row + [f"{change.centre:.3f} ({change.low:.3f}–{change.high:.3f})", words]
+
+
+def answer_section(records_a: list[CellRecord], records_b: list[CellRecord]) -> list[str]:
+    """The headline ratios of both runs, B's against A's, per Twisted configuration and case."""
+    a, b = latest(records_a), latest(records_b)
+    nginx_a, nginx_b = headline.nginx_baselines(a), headline.nginx_baselines(b)
+    twisted_b = {r.id: r for r in b if r.cell.server == "twisted"}
+    rows = []
+    for mine in sorted((r for r in a if r.cell.server == "twisted" and r.id in twisted_b), key=_order):
+        key = headline.case_key(mine)
+        if key in nginx_a and key in nginx_b:
+            rows.append(answer_row(key, mine.label, (mine, nginx_a[key]), (twisted_b[mine.id], nginx_b[key])))
+    if not rows:
+        return []
+    return ["## Twisted against Nginx, B against A", "",
+            "Each run's Twisted/Nginx ratio as its report gives it (interval, rounds, marks), and B's ratio "
+            "over A's with its 95 % interval: Welch's t on the difference of the two runs' log ratios, each from "
+            "that run's own rounds (at the stricter confidence a run's stopping rule used, where it ended on its "
+            "target). *Within noise* when the interval holds 1; *changed* when it does not.", "",
+            tabulate(rows, ["configuration", "case", "A", "B", "B ÷ A", "verdict"], tablefmt="github",
+                     disable_numparse=True), ""]
 
 
 # -- matching and statistics (pure) ----------------------------------------------------
@@ -172,21 +230,24 @@ def holm(ps: list[float]) -> list[float]:
 
 def significances(pairs: list[tuple[dict, dict]]) -> list[Significance | None]:
     """The test of each clean pair (None where a side is not clean), Holm-adjusted across them."""
-    found = [significance(rates(a), rates(b)) if _comparable(a, b) else None for a, b in pairs]
+    cells = sum(_comparable(a, b) for a, b in pairs)
+    found = [significance(rates(a), rates(b), cells) if _comparable(a, b) else None for a, b in pairs]
     tested = [i for i, sig in enumerate(found) if sig is not None and sig.p is not None]
     for index, adjusted in zip(tested, holm([found[i].p for i in tested])):
         found[index] = replace(found[index], holm=adjusted)
     return found
 
 
-def rank_test_can_reject(n_a: int, n_b: int) -> bool:
-    """Whether Mann-Whitney U can reach p < ALPHA at all: its smallest two-sided p is 2 / C(n_a + n_b, n_a)."""
-    return 2 / math.comb(n_a + n_b, n_a) < ALPHA
+def rank_test_can_reject(n_a: int, n_b: int, cells: int = 1) -> bool:
+    """Whether Mann-Whitney U can reach p < ALPHA at all, once Holm has multiplied the smallest p by the number of
+    cells compared: its smallest two-sided p is 2 / C(n_a + n_b, n_a)."""
+    return cells * 2 / math.comb(n_a + n_b, n_a) < ALPHA
 
 
-def significance(a: list[float], b: list[float]) -> Significance:
-    """Test whether two sets of repeats differ: Mann-Whitney U, else Welch's t, else nothing."""
-    if min(len(a), len(b)) >= 3 and rank_test_can_reject(len(a), len(b)):
+def significance(a: list[float], b: list[float], cells: int = 1) -> Significance:
+    """Test whether two sets of repeats differ: Mann-Whitney U where it can answer among ``cells`` cells compared,
+    else Welch's t, else nothing."""
+    if min(len(a), len(b)) >= 3 and rank_test_can_reject(len(a), len(b), cells):
         test, run = "Mann-Whitney U", lambda: scipy_stats.mannwhitneyu(a, b, alternative="two-sided").pvalue
     elif min(len(a), len(b)) >= 2:
         test, run = "Welch's t", lambda: scipy_stats.ttest_ind(a, b, equal_var=False).pvalue
@@ -257,6 +318,7 @@ def render_comparison(records_a: list[CellRecord], env_a: dict, records_b: list[
                       names: tuple[str, str] = ("A", "B")) -> str:
     """The comparison as markdown: environment differences, then matching cells, then the rest."""
     lines = ["# Run B against run A", "", _run_line("A", env_a, names[0]), _run_line("B", env_b, names[1]), ""]
+    lines += answer_section(records_a, records_b)
     if not env_a or not env_b:
         lines += [f"{MARK} Compared with --force: an env.json is missing, so the runs' settings "
                   "and tool versions are unknown.", ""]
@@ -276,7 +338,9 @@ def render_comparison(records_a: list[CellRecord], env_a: dict, records_b: list[
         rows = [cell_row(a, b, sig) for (a, b), sig in zip(pairs, significances(pairs))]
         lines += [f"req/s is the median of the measured repeats (n of them, warm-ups excluded); change is "
                   f"(B − A) / A; significant means p < {ALPHA} on the repeats once adjusted (Holm) for the "
-                  f"{len(pairs)} cells compared. {MARK} marks a cell that is not a clean number.", "",
+                  f"{len(pairs)} cells compared (Mann-Whitney U where it can get there, else Welch's t). Unlike "
+                  f"the ratio above, req/s across runs also carries the machine's drift between them. {MARK} marks "
+                  "a cell that is not a clean number.", "",
                   tabulate(rows, CELL_HEADERS, tablefmt="github", disable_numparse=True), ""]
     else:
         lines += ["None: the runs measured no cell with the same settings.", ""]

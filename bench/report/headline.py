@@ -5,15 +5,18 @@ can tell the machine's drift from a difference between servers.
 """
 from __future__ import annotations
 
+import statistics
+
 from tabulate import tabulate
 
 from bench import ratios
-from bench.records import CellRecord, Status
-from bench.stats import Interval, drift
+from bench.records import ROUND_CAP, TARGET, TIME_CAP, CellRecord, Status
+from bench.stats import Interval, drift, rounds_needed
 
 from . import summary
 
-MARKS = {"client-bound": "*", "machine-bound": "†"}
+CLIENT_BOUND, BOTH_BOUND, MACHINE_BOUND = "client-bound", "*", "†"
+REACHED, CAPPED = "✓", "cap"
 
 
 def case_key(record: CellRecord) -> tuple:
@@ -35,12 +38,110 @@ def clean_ratio(twisted: CellRecord, nginx: CellRecord | None, per_core: bool = 
 def interval_words(interval: Interval | None) -> str:
     if interval is None:
         return "—"
-    return f"{interval.median:.2f} ({interval.low:.2f}–{interval.high:.2f})"
+    if interval.low is None:
+        return f"{interval.centre:.2f} (n={interval.n}: no interval)"
+    return f"{interval.centre:.2f} ({interval.low:.2f}–{interval.high:.2f})"
 
 
-def marks(*records: CellRecord | None) -> str:
-    found = [mark for verdict, mark in MARKS.items() if any(r and verdict in r.verdicts for r in records)]
-    return (" " + "".join(found)) if found else ""
+def reached(interval: Interval, record: CellRecord) -> str:
+    """' ✓' when the interval is within its case's target, ', cap' when a cap ended the case short of it;
+    nothing for a run that did not record how its rounds ended."""
+    ending = record.stopping
+    if not ending or interval.low is None:
+        return ""
+    if ending["ended"] == TARGET or interval.half_width <= ending["target"]:
+        return f" {REACHED}"
+    return f", {CAPPED}"
+
+
+def bound(twisted: CellRecord, nginx: CellRecord) -> tuple[str, str]:
+    """The ratio's marks from who held whom back: a prefix (≤ when Nginx's req/s is only a lower bound, ≥ when
+    Twisted's is) and a suffix (* when both were, † when the machine was used up)."""
+    held = (CLIENT_BOUND in twisted.verdicts, CLIENT_BOUND in nginx.verdicts)
+    prefix = {(False, True): "≤ ", (True, False): "≥ "}.get(held, "")
+    suffix = (f" {BOTH_BOUND}" if all(held) else "") + (
+        f" {MACHINE_BOUND}" if any("machine-bound" in r.verdicts for r in (twisted, nginx)) else "")
+    return prefix, suffix
+
+
+def bounded_words(twisted: CellRecord, nginx: CellRecord, interval: Interval | None) -> str:
+    """'≤ 0.87 (0.83–0.91) †': the ratio and its interval with its marks."""
+    if interval is None:
+        return interval_words(interval)
+    prefix, suffix = bound(twisted, nginx)
+    return f"{prefix}{interval_words(interval)}{suffix}"
+
+
+def ratio_words(twisted: CellRecord, nginx: CellRecord, interval: Interval) -> str:
+    """'≤ 0.87 (0.83–0.91) n=9 ✓ †': the ratio, its interval, its rounds, whether it met its target, its marks."""
+    prefix, suffix = bound(twisted, nginx)
+    if interval.low is None:
+        return f"{prefix}{interval.centre:.2f} n={interval.n}: no interval{suffix}"
+    return f"{prefix}{interval_words(interval)} n={interval.n}{reached(interval, twisted)}{suffix}"
+
+
+def case_words(key: tuple) -> str:
+    keepalive, payload, workers = key
+    return f"{'keep-alive' if keepalive else 'close'} {payload} B ×{workers}"
+
+
+def short_of_target(shown: dict[tuple, list[tuple[CellRecord, CellRecord]]]) -> list[str]:
+    """One line naming the cases a cap ended before their widest ratio met its target, and what it would take."""
+    found, targets = [], set()
+    for key in sorted(shown, key=lambda key: (not key[0], key[1], key[2])):
+        widest = max(shown[key], key=lambda pair: clean_ratio(*pair).half_width)
+        interval, ending = clean_ratio(*widest), widest[0].stopping
+        if (not ending or interval.low is None or ending["ended"] not in (ROUND_CAP, TIME_CAP)
+                or interval.half_width <= ending["target"]):
+            continue
+        needed = rounds_needed(ratios.estimate(*widest), ending["target"], ending["confidence"])
+        would = f"; about {needed} rounds would reach it at this noise" if needed else ""
+        found.append(f"{case_words(key)} ±{interval.half_width:.1%} after {ending['rounds']} rounds "
+                     f"({ending['ended']}{would})")
+        targets.add(ending["target"])
+    if not found:
+        return []
+    return [f"Short of ±{max(targets):.0%} when their cap came (bench.statistics: max_seconds, max_repeats): "
+            f"{'; '.join(found)}.", ""]
+
+
+def round_rate(records: list[CellRecord]) -> list[str]:
+    """The rounds each case had and how long a round took, from how the cases' rounds ended."""
+    cases = {r.group or r.id: r.stopping for r in records if r.stopping and r.stopping.get("rounds")}
+    if not cases:
+        return []
+    rounds = [ending["rounds"] for ending in cases.values()]
+    seconds = sum(ending["seconds"] for ending in cases.values())
+    spread = f"{min(rounds)}" if min(rounds) == max(rounds) else f"{min(rounds)}–{max(rounds)}"
+    return [f"Rounds: {spread} per case ({statistics.fmean(rounds):.1f} on average over {len(cases)} "
+            f"{'case' if len(cases) == 1 else 'cases'}), {seconds / sum(rounds):.1f} s a round.", ""]
+
+
+def how_words(paired: set[bool]) -> str:
+    how = {frozenset({True}): "the geometric mean of the per-round ratios (the servers of a case took turns, round "
+                              "by round, so each round's two numbers were measured seconds apart); in brackets its "
+                              "95 % interval, a t interval on the logs of the per-round ratios",
+           frozenset({False}): "the ratio of each side's geometric mean (the servers were measured one after "
+                               "another, so the machine's drift between them is in the ratio); in brackets its "
+                               "95 % interval, Welch's t interval on the difference of the two sides' log means"}
+    return how.get(frozenset(paired), "per round where the servers took turns (the geometric mean of the "
+                                      "per-round ratios), else the ratio of each side's geometric mean; in brackets "
+                                      "its 95 % t interval on the log scale")
+
+
+def stopping_words(records: list[CellRecord]) -> str:
+    endings = [r.stopping for r in records if r.stopping]
+    if not endings:
+        return ""
+    target, confidence = max(e["target"] for e in endings), max(e["confidence"] for e in endings)
+    words = (f" *n*: the rounds it rests on; {REACHED}: the interval is within ±{target:.0%} of the ratio; "
+             f"*{CAPPED}*: the case's time or round cap ended its rounds first.")
+    if confidence > ratios.CONFIDENCE:
+        words += (f" A case ends early on that target only from bench.statistics.min_rounds on, and only once a "
+                  f"stricter interval ({confidence:.1%}: the 5 % of error spent over every round at which it may "
+                  f"stop) is within ±{target:.0%}; that interval is then the one shown, as stopping at the first "
+                  f"narrow interval would claim more confidence than it has.")
+    return words
 
 
 def answer_section(records: list[CellRecord]) -> list[str]:
@@ -52,35 +153,36 @@ def answer_section(records: list[CellRecord]) -> list[str]:
     cases = sorted({(not r.cell.keepalive, r.cell.payload) for r in twisted})
     several = len({r.cell.workers for r in twisted}) > 1
     rows: dict[str, dict] = {}
-    rounds = set()
+    paired: set[bool] = set()
+    shown: dict[tuple, list[tuple[CellRecord, CellRecord]]] = {}
     for record in twisted:
         cell = record.cell
         name = f"`{record.label}`" + (f" ×{cell.workers}" if several else "")
         baseline = nginx.get(case_key(record))
-        shown = ratio = per_core = None
+        words = per_core = None
         if baseline is not None:
             ratio, per_core = clean_ratio(record, baseline), clean_ratio(record, baseline, per_core=True)
-            shown = ratio and interval_words(ratio) + marks(record, baseline)
-            rounds.add(ratios.paired(record, baseline))
+            if ratio is not None:
+                words = ratio_words(record, baseline, ratio)
+                shown.setdefault(case_key(record), []).append((record, baseline))
+            paired.add(ratios.paired(record, baseline))
         rows.setdefault(name, {})[(not cell.keepalive, cell.payload)] = (
-            shown or "—", f"{per_core.median:.2f}" if per_core else "—")
+            words or "—", f"{per_core.centre:.2f}" if per_core else "—")
     headers = ["Twisted"]
     for closing, payload in cases:
         headers += [f"{payload} B, {'close' if closing else 'keep-alive'}", "per core"]
     table = [[name, *[part for case in cases for part in found.get(case, ("—", "—"))]] for name, found in rows.items()]
-    how = {frozenset({True}): "the median of per-round ratios: the servers of a case took turns, round by round, "
-                              "so each round's two numbers were measured seconds apart",
-           frozenset({False}): "the ratio of medians: the servers were measured one after another, so the "
-                               "machine's drift between them is in the ratio"}
     return ["## Twisted against Nginx", "",
-            f"Twisted's req/s divided by Nginx's, same payload, keep-alive and workers: "
-            f"{how.get(frozenset(rounds), 'per round where the servers took turns, else the ratio of medians')}; "
-            "in brackets its 95 % bootstrap interval. *Per core* divides each side's req/s by the CPU cores its "
-            "server used: the ratio like for like when the load generator took CPU from the server. "
-            "— where either side has no clean number; * where a side was client-bound (its req/s is only a "
-            "lower bound); † where server and load generator together used the whole machine: see "
-            "*Who was the limit*.", "",
-            tabulate(table, headers, tablefmt="github", disable_numparse=True), ""]
+            f"Twisted's req/s divided by Nginx's, same payload, keep-alive and workers: {how_words(paired)}."
+            f"{stopping_words(twisted)}", "",
+            "≤: Nginx was held back by its load generator (client-bound, also when its server was busy too: its "
+            "req/s is a lower bound), so the ratio is an upper bound; ≥: Twisted was, so the ratio is a lower bound; "
+            f"{BOTH_BOUND}: both were, so the ratio may be off either way and no direction can be given; "
+            f"{MACHINE_BOUND}: server and load generator together used the whole machine (see *Who was the limit*). "
+            "— where either side has no clean number. *Per core* divides each side's req/s by the CPU cores its "
+            "server used; it assumes req/s grows in proportion to cores, which nothing here measured.", "",
+            tabulate(table, headers, tablefmt="github", disable_numparse=True), "",
+            *short_of_target(shown), *round_rate(records)]
 
 
 def drift_section(records: list[CellRecord]) -> list[str]:

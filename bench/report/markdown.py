@@ -65,8 +65,7 @@ def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
     if cell.server == "nginx":
         ratio = "1.00" if summary else "—"
     else:
-        interval = headline.clean_ratio(record, nginx)
-        ratio = headline.interval_words(interval) + (headline.marks(record, nginx) if interval else "")
+        ratio = headline.bounded_words(record, nginx, headline.clean_ratio(record, nginx))
     notes = list(record.verdicts)
     if record.status is not Status.OK:
         notes.insert(0, str(record.status))

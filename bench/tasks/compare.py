@@ -18,7 +18,7 @@ from . import exits, run_folder
 })
 @exits()
 def compare(c, run_a, run_b, force=False, output=None):
-    """Compare two runs: environment differences, then req/s per matching cell and its significance."""
+    """Compare two runs: the Twisted/Nginx ratios (within noise or changed), what differs around them, req/s per cell."""
     reports = c.config.bench.reports
     markdown = compare_runs(run_folder(run_a, reports), run_folder(run_b, reports), force=force)
     print(markdown, end="")

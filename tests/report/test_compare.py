@@ -1,19 +1,23 @@
 """Comparing runs: on two real small runs, and on constructed result sets with known answers."""
 import copy
 import json
+import math
 
+import numpy as np
 import pytest
 from invoke import Config, Context, Exit
+from scipy import stats as scipy_stats
 from support import TINY, bench_run, constructed_record, write_run
 
 from bench.errors import BenchError
+from bench.records import Status
 from bench.report import compare
 from bench.tasks.compare import compare as compare_task
 
 
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory):
-    """Two real runs, 4 repeats a cell (enough for the rank test); B also measures 2 workers."""
+    """Two real runs, 4 repeats a cell; B also measures 2 workers."""
     reports = tmp_path_factory.mktemp("reports")
     return (bench_run(reports, "before", workers=(1,), repeats=4),
             bench_run(reports, "after", workers=(1, 2), repeats=4))
@@ -34,12 +38,17 @@ def test_two_real_runs_match_their_cells_and_test_each_change(real_runs):
         a, b = (float(value.split(" ")[0].replace(",", "")) for value in row[4:6])
         # the change is computed from the unrounded medians, the columns show them rounded
         assert abs(float(row[6].rstrip("%")) - (b - a) / a * 100) <= 0.1
-        assert "Mann-Whitney U" in row[7] and " (p = " in row[7]
+        # 4 rounds against 4 in 2 cells: the rank test's smallest p (0.029) is 0.057 after Holm
+        assert "Welch's t" in row[7] and " (p = " in row[7]
     only_b = markdown.split("## Only in B\n", 1)[1]
     assert "`nginx` (40 bytes, keep-alive, 2 workers)" in only_b
     assert "`twisted/cpython/shared/fixed` (40 bytes, keep-alive, 2 workers)" in only_b
     assert "## Only in A" not in markdown
     assert [row[0] for row in table_rows(markdown, "Environment differences")] == ["`settings.port`"]
+    (answer,) = table_rows(markdown, "Twisted against Nginx, B against A")
+    assert answer[:2] == ["`twisted/cpython/shared/fixed`", "keep-alive 40 B ×1"]
+    assert answer[5] == "within noise" or answer[5].startswith("changed: ")
+    assert markdown.index("## Twisted against Nginx, B against A") < markdown.index("## Matching cells")
 
 
 def test_inv_compare_finds_runs_by_name_prints_and_writes_the_comparison(real_runs, tmp_path, capsys):
@@ -124,6 +133,11 @@ def test_the_rank_test_is_used_only_where_it_can_reject():
     assert not compare.rank_test_can_reject(3, 4)
     assert compare.rank_test_can_reject(3, 5)
     assert compare.rank_test_can_reject(4, 4)
+    # ... but not once Holm has multiplied its smallest p (2/70) by the two cells compared
+    assert not compare.rank_test_can_reject(4, 4, cells=2)
+    assert compare.rank_test_can_reject(5, 5, cells=2)
+    assert compare.significance([100, 102, 98, 101], [150, 149, 152, 148], cells=2).test == "Welch's t"
+    assert compare.significance([100, 102, 98, 101], [150, 149, 152, 148]).test == "Mann-Whitney U"
 
 
 def test_holm_adjusts_p_values_for_the_cells_compared_together():
@@ -185,8 +199,9 @@ def test_runs_with_other_settings_or_tool_versions_are_refused_unless_forced(tmp
     assert len(table_rows(forced, "Matching cells")) == 1
 
 
-def test_host_facts_port_and_repeats_leave_runs_comparable_and_are_listed(tmp_path):
-    other = env_with(run="b", git="def5678", settings__port=9090, settings__repeats=3, hosts__0__kernel="Linux 6.12",
+def test_host_facts_port_repeats_and_statistics_leave_runs_comparable_and_are_listed(tmp_path):
+    other = env_with(run="b", git="def5678", settings__port=9090, settings__repeats=3,
+                     settings__statistics={"max_seconds": 50, "min_rounds": 6}, hosts__0__kernel="Linux 6.12",
                      hosts__0__sysctl={"net.core.somaxconn": "65535", "fs.file-nr": "2048 0 100"})
     assert compare.compatibility_id(other) == compare.compatibility_id(ENV)
     a = write_run(tmp_path / "a", [record([100, 101])], ENV)
@@ -199,6 +214,8 @@ def test_host_facts_port_and_repeats_leave_runs_comparable_and_are_listed(tmp_pa
         ["`server+load.sysctl.net.core.somaxconn`", "4096", "65535"],
         ["`settings.port`", "8080", "9090"],
         ["`settings.repeats`", "5", "3"],
+        ["`settings.statistics.max_seconds`", "absent", "50"],
+        ["`settings.statistics.min_rounds`", "absent", "6"],
     ]
 
 
@@ -211,3 +228,59 @@ def test_a_run_without_env_json_or_results_is_refused(tmp_path):
     assert "an env.json is missing" in compare.compare_runs(a, b, force=True)
     with pytest.raises(BenchError, match="has no results.jsonl: give a run folder"):
         compare.compare_runs(a, tmp_path / "nowhere")
+
+
+# -- the answer, B against A -------------------------------------------------------------
+
+def paired_case(twisted_rates, nginx_rates, stopping=None):
+    records = [record(twisted_rates), record(nginx_rates, server="nginx")]
+    for each in records:
+        each.group, each.stopping = "case", stopping
+        for number, run in enumerate(each.measured):
+            run.round = number
+    return records
+
+
+NGINX = [100.0, 120.0, 90.0, 110.0, 105.0, 95.0]
+A = [60.0, 73.0, 53.0, 67.0, 62.0, 58.0]
+
+
+@pytest.mark.parametrize("b, verdict", [
+    ([61.0, 71.0, 54.0, 66.0, 63.0, 57.0], "within noise"),
+    ([70.0, 85.0, 62.0, 78.0, 74.0, 66.0], "changed: higher in B"),
+    ([50.0, 61.0, 45.0, 55.0, 52.0, 47.0], "changed: lower in B"),
+])
+def test_the_headline_ratios_are_compared_first_with_welchs_interval(tmp_path, b, verdict):
+    first = write_run(tmp_path / "a", paired_case(A, NGINX), ENV)
+    second = write_run(tmp_path / "b", paired_case(b, NGINX), env_with(run="b"))
+    markdown = compare.compare_runs(first, second)
+    (row,) = table_rows(markdown, "Twisted against Nginx, B against A")
+    logs_a, logs_b = np.log(np.array(A) / NGINX), np.log(np.array(b) / NGINX)
+    low, high = scipy_stats.ttest_ind(logs_b, logs_a, equal_var=False).confidence_interval(0.95)
+    centre = math.exp(logs_b.mean() - logs_a.mean())
+    assert row[4] == f"{centre:.3f} ({math.exp(low):.3f}–{math.exp(high):.3f})"
+    assert row[5].startswith(verdict)
+    assert row[2].endswith(" n=6") and row[3].endswith(" n=6")
+
+
+def test_a_ratio_without_a_clean_side_or_with_one_round_is_not_compared(tmp_path):
+    flagged = paired_case(A, NGINX)
+    flagged[1].status = Status.FLAGGED
+    first = write_run(tmp_path / "a", paired_case(A, NGINX), ENV)
+    (row,) = table_rows(compare.compare_runs(first, write_run(tmp_path / "b", flagged, ENV)),
+                        "Twisted against Nginx, B against A")
+    assert row[3:] == ["—", "—", "not compared: no clean ratio in B"]
+    single = write_run(tmp_path / "c", paired_case(A[:1], NGINX[:1]), ENV)
+    (row,) = table_rows(compare.compare_runs(first, single), "Twisted against Nginx, B against A")
+    assert row[5] == "cannot tell: a run has one round"
+
+
+def test_timestamps_are_no_environment_difference(tmp_path):
+    stamped = copy.deepcopy(ENV)
+    stamped["hosts"][0]["manifest"] = {"written": "2026-11-26T09:00:00Z", "tools": {"wrk": {"installed": "2026-11-26T08:59:01Z"}}}
+    later = copy.deepcopy(stamped)
+    later.update(run="b", started="2026-11-27T10:00:00Z")
+    later["hosts"][0]["manifest"] = {"written": "2026-11-27T10:00:00Z", "tools": {"wrk": {"installed": "2026-11-27T09:59:01Z"}}}
+    later["hosts"][0]["kernel"] = "Linux 6.12"
+    assert [row[0] for row in compare.environment_differences(stamped, later)] == ["server+load.kernel"]
+
