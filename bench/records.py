@@ -313,7 +313,10 @@ def append_record(path: str | Path, record: CellRecord) -> None:
 
 def mend_torn_tail(path: str | Path) -> str | None:
     """Cut a last line left without its newline (a crash mid-write), so the next record starts on a line
-    of its own; the fragment is kept in ``<path>.torn``. Returns the fragment, if there was one."""
+    of its own; the fragment is kept in ``<path>.torn``. Returns the fragment, if there was one.
+
+    A last line that is a whole record, short of its newline only, gets its newline instead: the
+    reader (and so ``--resume``) counts it as measured."""
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return None
@@ -321,6 +324,12 @@ def mend_torn_tail(path: str | Path) -> str | None:
     if data.endswith(b"\n"):
         return None
     keep = data.rfind(b"\n") + 1
+    if _is_record(data[keep:]):
+        with open(path, "ab") as out:
+            out.write(b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        return None
     with open(path.with_name(path.name + ".torn"), "ab") as torn:
         torn.write(data[keep:] + b"\n")
     with open(path, "r+b") as out:
@@ -328,6 +337,14 @@ def mend_torn_tail(path: str | Path) -> str | None:
         out.flush()
         os.fsync(out.fileno())
     return data[keep:].decode("utf-8", "replace")
+
+
+def _is_record(line: bytes) -> bool:
+    try:
+        CellRecord.from_dict(json.loads(line))
+    except (ValueError, TypeError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return False
+    return True
 
 
 def read_records(path: str | Path) -> list[CellRecord]:

@@ -139,3 +139,14 @@ def test_a_round_where_one_load_host_served_nothing_is_not_clean():
     idle = result(host="b", succeeded=0, req_per_s=0.0, status={})
     assert served.clean and not idle.clean
     assert not LoadResult.combined([served, idle]).clean
+
+
+def test_a_whole_last_record_short_of_its_newline_gets_it_and_is_kept(tmp_path):
+    """--resume counts such a record as measured: the next append must not move it to .torn."""
+    results = tmp_path / "results.jsonl"
+    first, second = constructed_record("nginx", 1, [5]), constructed_record("twisted", 1, [4])
+    results.write_text(json.dumps(first.to_dict()))  # a crash between the record and its newline
+    assert [r.id for r in read_records(results)] == [first.id]
+    append_record(results, second)
+    assert [r.id for r in read_records(results)] == [first.id, second.id]
+    assert results.read_text().count("\n") == 2 and not (tmp_path / "results.jsonl.torn").exists()
