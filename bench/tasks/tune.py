@@ -7,6 +7,7 @@ from invoke import Exit, task
 
 from bench import tune as tuning
 from bench.hosts import on_each, open_host
+from bench.terminal import printable
 from bench.tune import SYSCONF, load_profile
 
 from . import exits
@@ -66,9 +67,9 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
 def _print_outcome(outcome):
     """A host's outcome as soon as it is known, right below that host's own output."""
     if outcome.ok:
-        print("\n".join(tuning.format_outcome(outcome.value)))
+        print(printable("\n".join(tuning.format_outcome(outcome.value))))
     else:
-        print(f"{outcome.name}: error: {outcome.error}")
+        print(printable(f"{outcome.name}: error: {outcome.error}"))
 
 
 def _summary(outcome) -> str:
