@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from bench.errors import BenchError
 from bench.hosts import Host
 
-from .profile import INTEREST, KEYS, PAM_SERVICES, has_pam_limits, parse_value
+from .keys import INTEREST, KEYS, parse_value
+from .profile import PAM_SERVICES, has_pam_limits
 
 SYSCTL_DROPIN = "etc/sysctl.d/99-twisted-lab.conf"
 LIMITS_CONF = "etc/security/limits.conf"
@@ -60,6 +61,8 @@ class ProbedState:
     uid: int
     groups: tuple[str, ...]
     nofile_now: tuple[int, int]
+    memory_kb: int | None = None  # MemTotal; None when it cannot be read
+    page_size: int = 4096
 
     def value(self, key: str) -> str | None:
         reading = self.sysctls.get(key)
@@ -116,6 +119,7 @@ printf 'C\t%s\n' "$(if [ -e /.dockerenv ] || [ -e /run/.containerenv ]; then ech
 printf 'M\t%s\n' "$(awk '$2 == "/proc/sys" {o = $4} END {print o}' /proc/self/mounts)"
 printf 'U\t%s\t%s\t%s\n' "$(id -un)" "$(id -u)" "$(id -Gn)"
 printf 'L\t%s\t%s\n' "$(ulimit -Sn)" "$(ulimit -Hn)"
+printf 'K\t%s\t%s\n' "$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\) kB$/\1/p' /proc/meminfo)" "$(getconf PAGESIZE)"
 for x in "$R"/etc/security/limits.d/*.conf; do if [ -e "$x" ] || [ -L "$x" ]; then f "etc/security/limits.d/${x##*/}" "$x"; fi; done
 """
 
@@ -150,9 +154,11 @@ def parse_probe(output: str) -> ProbedState:
     files = {relative: _file(root, relative, kind, real, data) for relative, kind, real, data in found}
     user, uid, groups = facts["U"]
     soft, hard = (_rlimit(v) for v in facts["L"])
+    memory, page = (facts.get("K", []) + ["", ""])[:2]
     return ProbedState(
         root=root, sysctls=sysctls, files=files, confined=_confinement(facts, sysctls),
         user=user, uid=int(uid), groups=tuple(groups.split()), nofile_now=(soft, hard),
+        memory_kb=int(memory) if memory.isdigit() else None, page_size=int(page) if page.isdigit() else 4096,
     )
 
 

@@ -112,7 +112,7 @@ def test_keys_that_cannot_be_set_are_reported_and_the_rest_applied(netns, root, 
 
 
 @pytest.mark.parametrize("files, message", [
-    ({"sysctl.conf": "net.ipv4.tcp_rmem = 4096 1 2147483647\nnet.ipv4.tcp_max_syn_backlog = 8192\n"}, "would lower"),
+    ({"sysctl.conf": "net.ipv4.tcp_rmem = 4096 1 1073741824\nnet.ipv4.tcp_max_syn_backlog = 8192\n"}, "would lower"),
     ({"sysctl.conf": "net.ipv4.ip_local_port_range = 40000 65535\n"}, "would narrow"),
     ({"sysctl.conf": "net.core.somaxconn = 8192\n", "limits.conf": "* - nofile 99999999\n"}, "above fs.nr_open"),
     ({"sysctl.conf": "net.core.somaxconn = 8192\n", "limits.conf": "* hard nofile 1\n"}, "below the live limit"),

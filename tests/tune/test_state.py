@@ -13,6 +13,7 @@ C\t
 M\t{mount}
 U\talice\t1000\talice bench
 L\t1024\tunlimited
+K\t2048000\t65536
 S\tnet.core.somaxconn\t644\t4096
 S\tnet.ipv4.ip_local_port_range\t644\t32768 60999\x20
 S\tnet.core.rmem_max\t444\t212992
@@ -37,6 +38,7 @@ def test_the_probe_output_becomes_a_host_state():
     assert "resolves to /elsewhere/limits.conf" in found.files["etc/security/limits.conf"].problem
     assert found.files[SYSCTL_DROPIN] == File(None)
     assert (found.user, found.uid, found.groups, found.nofile_now) == ("alice", 1000, ("alice", "bench"), (1024, 2**63))
+    assert (found.memory_kb, found.page_size) == (2048000, 65536)
     assert all(not s.writable for s in probe(mount="ro,nosuid,nodev").sysctls.values())
 
 
@@ -49,3 +51,13 @@ def test_the_probe_output_becomes_a_host_state():
 ])
 def test_where_the_host_runs(facts, confined):
     assert probe(**facts).confined == confined
+
+
+def test_the_probe_reads_this_machines_memory_and_page_size():
+    from bench.hosts import LocalHost
+    from bench.tune.state import read_state
+
+    found = read_state(LocalHost(), "/nonexistent-root")
+    meminfo = dict(line.split(":", 1) for line in open("/proc/meminfo"))
+    assert found.memory_kb == int(meminfo["MemTotal"].split()[0])
+    assert found.page_size == __import__("os").sysconf("SC_PAGE_SIZE")

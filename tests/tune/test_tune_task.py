@@ -127,6 +127,30 @@ def test_a_profile_with_a_limit_below_the_live_one_is_refused_by_a_dry_run(root,
     assert tree(root) == files
 
 
+@pytest.mark.parametrize("line, error", [
+    ("net.ipv4.tcp_syncookies = 0", "error: sysconf/unsafe/sysctl.conf:1: net.ipv4.tcp_syncookies = 0 is refused: "
+                                    "it turns SYN cookies off"),
+    ("net.ipv4.tcp_window_scaling = 0", "error: sysconf/unsafe/sysctl.conf:1: net.ipv4.tcp_window_scaling = 0 is "
+                                        "refused: it caps every TCP window at 64 KiB"),
+    ("net.ipv4.tcp_max_orphans = 9000000000000000000", "error: sysconf/unsafe/sysctl.conf:1: "
+                                                       "net.ipv4.tcp_max_orphans = 9000000000000000000 is above its ceiling"),
+    ("net.core.rmem_default = 2147483648", "error: sysconf/unsafe/sysctl.conf:1: net.core.rmem_default = 2147483648 "
+                                           "is above its ceiling 16777216"),
+    ("net.ipv4.tcp_mem = 9000000000000000000 9000000000000000000 9000000000000000000",
+     "error: sysconf/unsafe/sysctl.conf:1: net.ipv4.tcp_mem = 9000000000000000000 9000000000000000000 "
+     "9000000000000000000 is above "),
+])
+def test_an_unsafe_profile_is_refused_in_one_line_by_a_dry_run(root, tmp_path, capsys, line, error):
+    sysconf = tmp_path / "sysconf"
+    (sysconf / "unsafe").mkdir(parents=True)
+    (sysconf / "unsafe" / "sysctl.conf").write_text(line + "\n")
+    files = tree(root)
+    code, out = call(context(sysconf=str(sysconf)), capsys, profile="unsafe", dry_run=True, root=str(root))
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert code == 1 and len(errors) == 1 and errors[0].startswith(error), out
+    assert tree(root) == files
+
+
 HOLD_LOCK = """
 import sys, time
 from bench.hosts import connect

@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from bench.hosts import LocalHost
-from bench.tune.profile import KEYS, load_profile
+from bench.tune.keys import KEYS
+from bench.tune.profile import load_profile
 
 NET_KEYS = ("net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.ip_local_port_range")
 COMMON_SESSION = """\
