@@ -138,7 +138,8 @@ class SysctlKey(Operation):
         if reading is None or reading.value is None:
             return f"absent in {state.confined}" if state.confined else "absent in this kernel"
         if self.key.is_global and state.confined:
-            return f"global: not set inside {state.confined}, it would change the whole machine"
+            theirs = "; if the machine is yours, pass --whole-machine (tune.whole_machine)" if state.guessed else ""
+            return f"global: not set inside {state.confined}, it would change the whole machine{theirs}"
         if not reading.writable:
             return "read-only here"
         return None

@@ -59,6 +59,15 @@ def test_why_a_key_cannot_be_set_here(name, host, reason):
     assert found == reason or (reason and found.startswith(reason))
 
 
+def test_a_global_key_refused_on_signs_alone_names_the_flag_that_says_the_machine_is_yours():
+    guessed = state(confined="a container (/.dockerenv says so)")
+    guessed.guessed = True
+    assert key_op("fs.file-max", "16777216").skip(guessed) == (
+        "global: not set inside a container (/.dockerenv says so), it would change the whole machine; "
+        "if the machine is yours, pass --whole-machine (tune.whole_machine)")
+    assert "--whole-machine" not in key_op("fs.file-max", "16777216").skip(state(confined="a user namespace"))
+
+
 @pytest.mark.parametrize("name, value, kept", [
     ("net.ipv4.tcp_max_orphans", "8192", "already higher, kept"),  # the seed's, below today's 131072
     ("net.core.somaxconn", "128", "already higher, kept"),

@@ -1,5 +1,6 @@
 """`inv tune` itself, over SSH to the lab's hosts: apply, check, revert, several hosts,
 and the options, profiles and host keys it refuses before touching a host."""
+import os
 import subprocess
 import sys
 import time
@@ -148,6 +149,23 @@ def test_an_unsafe_profile_is_refused_in_one_line_by_a_dry_run(root, tmp_path, c
     code, out = call(context(sysconf=str(sysconf)), capsys, profile="unsafe", dry_run=True, root=str(root))
     errors = [line for line in out.splitlines() if line.startswith("error:")]
     assert code == 1 and len(errors) == 1 and errors[0].startswith(error), out
+    assert tree(root) == files
+
+
+def test_a_machine_built_from_a_container_image_is_tuned_whole_once_the_user_says_it_is_theirs(root, capsys):
+    """This VM has /.dockerenv, though its /proc/sys is its own: the seed's fs.* keys wait for the user's word."""
+    if not os.path.exists("/.dockerenv") or os.readlink("/proc/self/ns/pid") != "pid:[4026531836]":
+        pytest.skip("needs /.dockerenv on a machine whose shell is in the first pid namespace, as this VM's")
+    files = tree(root)
+    code, out = call(context(), capsys, dry_run=True, root=str(root))
+    assert code == 2, out
+    assert ("cannot set: fs.file-max: global: not set inside a container (/.dockerenv says so, though this shell is "
+            "in the machine's first pid and user namespaces), it would change the whole machine; if the machine is "
+            "yours, pass --whole-machine (tune.whole_machine)") in out.splitlines()
+    for theirs in ({"whole_machine": True}, {}):
+        c = context(whole_machine=not theirs)
+        code, out = call(c, capsys, dry_run=True, root=str(root), **theirs)
+        assert "cannot set: fs." not in out and "inside a container" not in out, out
     assert tree(root) == files
 
 

@@ -41,6 +41,23 @@ class NamespaceHost(LocalHost):
         return super().run(f"ip netns exec {shlex.quote(self.namespace)} sh -c {shlex.quote(command)}", **kw)
 
 
+def needs_unshare():
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare (util-linux)")
+
+
+class UnsharedHost(LocalHost):
+    """This machine, with every command run in namespaces of its own (unshare): a real container's view
+    of /proc, with the machine's own /proc/sys."""
+
+    def __init__(self, *flags):
+        super().__init__()
+        self.flags = " ".join(flags)
+
+    def run(self, command, **kw):
+        return super().run(f"unshare {self.flags} sh -c {shlex.quote(command)}", **kw)
+
+
 def machine_values():
     return {name: proc_sys(name) for name in KEYS}
 
