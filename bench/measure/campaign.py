@@ -109,6 +109,8 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     if missing:
         raise BenchError(f"bench.statistics has no {', '.join(missing)}: set it in invoke.yaml "
                          f"(a run resumed from an older harness: start a new run instead)")
+    if resume is not None:
+        read_records(Path(resume) / "results.jsonl")  # a damaged folder is refused before any host is opened
     run_dir = Path(resume) if resume is not None else new_run_dir(options)
     with claimed(run_dir, resume is not None), (progress_for() if say is None else Progress()) as progress:
         return _run(options, run_dir, lab_config=lab_config, trust_new=trust_new, resume=resume,

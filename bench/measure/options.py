@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.config import plain
 from bench.errors import BenchError
-from bench.records import read_env
+from bench.envfile import read_env
 
 from . import cpus, matrix
 from .names import check_address, check_run_name

@@ -139,7 +139,7 @@ def saturation_section(records: list[CellRecord], env: dict) -> list[str]:
     """CPU used by server and load generator during the measured runs, and who was the limit."""
     rows = []
     for record in records:
-        samples = [run.sample for run in record.numbers if run.sample]
+        samples = [run.sample for run in record.numbers if {"server_cores", "server_rss_mb"} <= set(run.sample or {})]
         if not samples:
             continue
         cell = record.cell

@@ -4,7 +4,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench import report as report_area
-from bench.records import Status, read_env, read_records
+from bench.envfile import read_env
+from bench.records import Status, read_records
 from bench.report import headline
 from bench.report import markdown as report
 from bench.report.markdown import HEADERS
