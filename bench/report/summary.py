@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.errors import BenchError
 from bench.envfile import read_env
+from bench.errors import BenchError
 from bench.records import CellRecord, read_records
 from bench.stats import Summary, summarize
 

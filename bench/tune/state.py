@@ -182,7 +182,14 @@ def _file(root: str, relative: str, kind: str, real: str, data: str) -> File:
     elif data.endswith("!"):
         return File(None, f"{where} cannot be read; check its permissions")
     else:
-        text = base64.b64decode(data).decode()
+        try:
+            text = base64.b64decode(data).decode()
+        except UnicodeDecodeError as exc:
+            if relative not in TARGETS:  # read for its nofile lines only: the rest of its bytes do not matter
+                text = base64.b64decode(data).decode("utf-8", "replace")
+            else:
+                return File(None, f"{where} is not UTF-8 (byte {exc.start}); tune rewrites only UTF-8 files: "
+                                  f"convert it (iconv -t UTF-8) or edit it by hand")
     if real != where:
         return File(text, f"{where} resolves to {real} through a symlink; tune writes only under the root")
     return File(text)

@@ -109,3 +109,17 @@ def test_the_probe_reads_this_machines_memory_and_page_size():
     meminfo = dict(line.split(":", 1) for line in open("/proc/meminfo"))
     assert found.memory_kb == int(meminfo["MemTotal"].split()[0])
     assert found.page_size == os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_latin1_file_is_read_for_its_limits_and_never_rewritten(root):
+    """A limits.d file with a Latin-1 comment is a host's own: its nofile lines count. A PAM file tune
+    would rewrite must round-trip, so one that is not UTF-8 is a problem named in one line."""
+    (root / "etc/security/limits.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/security/limits.d/50-lab.conf").write_bytes(
+        b"# r\xe9seau du labo\n*  hard  nofile  65536\n")
+    (root / "etc/pam.d/common-session").write_bytes(b"# g\xe9r\xe9 \xe0 la main\nsession required pam_unix.so\n")
+    found = read_state(LocalHost(), str(root))
+    assert "*  hard  nofile  65536" in found.limits_files()[1]
+    assert found.files["etc/pam.d/common-session"] == File(None, (
+        f"{root}/etc/pam.d/common-session is not UTF-8 (byte 3); tune rewrites only UTF-8 files: convert it "
+        f"(iconv -t UTF-8) or edit it by hand"))

@@ -169,6 +169,20 @@ def test_a_machine_built_from_a_container_image_is_tuned_whole_once_the_user_say
     assert tree(root) == files
 
 
+def test_latin1_files_under_the_root_are_one_line_not_a_traceback(root, capsys):
+    (root / "etc/security/limits.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/security/limits.d/50-lab.conf").write_bytes(b"# r\xe9seau\n")
+    code, out = call(context(), capsys, check=True, root=str(root))
+    assert code == 2 and "NOT TUNED" in out, out
+    (root / "etc/pam.d/common-session").write_bytes(b"# g\xe9r\xe9\n")
+    files = tree(root)
+    code, out = call(context(), capsys, dry_run=True, root=str(root))
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert code == 1 and errors == [f"error: {root}/etc/pam.d/common-session is not UTF-8 (byte 3); tune rewrites "
+                                     f"only UTF-8 files: convert it (iconv -t UTF-8) or edit it by hand"], out
+    assert tree(root) == files
+
+
 HOLD_LOCK = """
 import sys, time
 from bench.hosts import connect
