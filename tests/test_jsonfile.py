@@ -1,6 +1,8 @@
 """A damaged run folder is one line naming the file and the field, in `inv report`, `inv compare` and
 `inv bench --resume` alike: never a traceback, and nothing measured or started."""
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from bench.records import read_records
 from bench.tasks.compare import compare
 from bench.tasks.run import bench, report
 
-FIXTURE = Path(__file__).parent / "report" / "fixtures" / "report"
+PROJECT = Path(__file__).resolve().parents[1]
+FIXTURE = PROJECT / "tests" / "report" / "fixtures" / "report"
 # A lab host nothing listens on: a resume that got past reading the folder stops there, measuring nothing.
 NOWHERE = "root@127.0.0.1:1"
 
@@ -164,7 +167,7 @@ def damaged_folder(tmp_path: Path, name: str) -> Path:
 
 
 def context(tmp_path: Path) -> Context:
-    config = Config(project_location=str(Path(__file__).resolve().parents[1]))
+    config = Config(project_location=str(PROJECT))
     config.load_project()
     config.bench.reports = str(tmp_path / "reports")
     return Context(config)
@@ -255,3 +258,14 @@ def test_a_folder_missing_only_what_may_be_missing_renders(tmp_path, name):
     report(c, str(folder))
     compare(c, str(folder), str(write_folder(tmp_path / "good", *good_parts())), force=True)
     assert (folder / "report.md").read_text().startswith("# Twisted Web against Nginx")
+
+
+@pytest.mark.parametrize("name", ['hosts: ["x"]', "a record nested 100000 deep"])
+def test_the_command_line_prints_the_one_line_on_stderr(tmp_path, name):
+    damaged = damaged_folder(tmp_path, name)
+    good = write_folder(tmp_path / "good", *good_parts())
+    for args in (["report", str(damaged)], ["compare", "--force", str(good), str(damaged)]):
+        done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=PROJECT, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.startswith(f"error: {damaged / DAMAGED[name][0]}") and done.stderr.count("\n") == 1
