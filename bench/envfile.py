@@ -33,7 +33,7 @@ HOST = {
     "nofile": (({"soft": (SCALAR, False), "hard": (SCALAR, False)},), False),
     "sysctl": ((Keyed(MAYBE_TEXT),), False), "pythons": ((Keyed((PYTHON,)),), False),
     "nginx": (MAYBE_TEXT, False), "loadgen": ((LOADGEN, NONE), False), "tuning": ((TUNING, NONE), False),
-    "manifest": (({"tools": ((Keyed((TOOL,)),), False)},), False),
+    "manifest": (({"tools": ((Keyed((TOOL,)),), False)},), False), "machine": ((Keyed(TEXT),), False),
 }
 ENV = {
     "run": (TEXT, False), "started": (TEXT, False), "command": (TEXT, False), "git": (MAYBE_TEXT, False),

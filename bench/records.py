@@ -48,6 +48,7 @@ class Load:
     keepalive: bool
     requests: int | None = None  # a request count (weighttp's -n) ...
     duration: float | None = None  # ... or a time budget in seconds (wrk's -d, weighttp's cap)
+    rate: float | None = None  # the req/s expected (the cell's warm-up's): sizes weighttp 0.5's -n for a timed load
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,12 @@ class LoadResult:
     raw: str = ""
     warmup: bool = False
     cpu_s: float | None = None  # CPU (user + system) the load generator used
-    sample: dict | None = None  # CPU and memory of server and load generator during a measured run
+    # A measured run's CPU and memory (bench.measure.sampling), each key optional (older runs lack the
+    # later ones): wall_s; cores over the tool's seconds: server_cores, loadgen_cores, harness_cores; the
+    # server's machine: host_cpus (in play), host_busy_cores, steal_cores, other_cores and, with a
+    # partition, server_cpus_busy_cores / load_cpus_busy_cores; server_rss_mb, server_processes;
+    # exhausted (weighttp used up its -n before its time). A load host's part: its share and saturated.
+    sample: dict | None = None
     round: int | None = None  # which round of its group a measured run belongs to
     host: str | None = None  # the load host that made it, when there were several
     parts: list[LoadResult] = field(default_factory=list)  # several load hosts: each one's run, this is their sum
@@ -148,6 +154,10 @@ class LoadResult:
     @classmethod
     def from_dict(cls, data: dict) -> "LoadResult":
         checked(data, RUN_FIELDS, "run")
+        for first, *others in TOGETHER:
+            lacking = [key for key in others if first in (data.get("sample") or {}) and key not in data["sample"]]
+            if lacking:
+                raise ValueError(f"the run's 'sample' has {first!r} but no {lacking[0]!r}")
         values = {k: v for k, v in data.items() if k in RUN_FIELDS}
         values["parts"] = [cls.from_dict(part) for part in data.get("parts", [])]
         return cls(**values)
@@ -262,9 +272,13 @@ CELL_FIELDS = {
     "loadgen": (TEXT, True), "concurrency": (POSITIVE, True), "threads": (POSITIVE, True),
     "requests": (POSITIVE + (NONE,), False), "duration": (NUMBER + (NONE,), False),
 }
-SAMPLE = {name: (NUMBER, False) for name in ("wall_s", "server_cores", "server_rss_mb", "loadgen_cores")}
-SAMPLE.update({"server_processes": (COUNT, False), "concurrency": (COUNT, False), "threads": (COUNT, False),
-               "saturated": ((bool,), False)})
+SAMPLE = {name: (NUMBER, False) for name in (
+    "wall_s", "server_cores", "server_rss_mb", "loadgen_cores", "harness_cores", "host_busy_cores", "steal_cores",
+    "other_cores", "server_cpus_busy_cores", "load_cpus_busy_cores")}
+SAMPLE.update({name: (COUNT, False) for name in ("server_processes", "host_cpus", "concurrency", "threads")})
+SAMPLE.update({name: ((bool,), False) for name in ("saturated", "exhausted")})
+# Keys a sample holds together: a reader that finds the first reads the others.
+TOGETHER = (("server_cores", "server_rss_mb"), ("host_cpus", "host_busy_cores", "steal_cores"))
 RUN_FIELDS = {
     "tool": (TEXT, True), "command": (TEXT, True), "seconds": (NUMBER, True), "req_per_s": (NUMBER, True),
     "kbyte_per_s": (NUMBER, True), "requests_started": (COUNT + (NONE,), False),

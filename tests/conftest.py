@@ -6,11 +6,16 @@ from bench import lab as namespace_lab
 # -- the network-namespace lab -------------------------------------------------
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """A two-host lab ("server", "load"), each a namespace with a real sshd; torn down after."""
+def lab_machine():
+    """Nothing; skips the test, naming what is missing, on a machine that cannot run the namespace lab."""
     problem = namespace_lab.missing_requirements()
     if problem:
         pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def lab(lab_machine, tmp_path_factory):
+    """A two-host lab ("server", "load"), each a namespace with a real sshd; torn down after."""
     root = tmp_path_factory.mktemp("lab")
     running = namespace_lab.up(root)
     try:

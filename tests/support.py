@@ -1,18 +1,23 @@
 """Helpers the tests share: free ports and real runs made the way `inv bench` makes them."""
 import random
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 from invoke import Config
 
 from bench.measure import matrix
 from bench.measure.campaign import run_campaign
+from bench.measure.loadgen import GENERATORS
 from bench.measure.options import Options, resolve
 from bench.measure.runner import Settings
+from bench.measure.sampling import CpuTicks, Placement, Reading, run_sample
 from bench.records import Cell, CellRecord, LoadResult, Status, append_record, write_env
 from bench.standalone.events import read_events
 
@@ -160,4 +165,104 @@ def several_hosts_record(server, workers, rounds, status="ok", verdicts=(), payl
                       "loadgen_cores": sum(part.sample["loadgen_cores"] for part in parts)}
         record.runs.append(run)
     record.hosts = {"server": "root@10.200.5.2:2222", "load": ", ".join(dict.fromkeys(p.host for p in rounds[0]))}
+    return record
+
+
+# -- spies: real commands on PATH that record what they were given ------------------------
+
+def spied_environment(folder: Path, commands, env: dict) -> tuple[dict, Path]:
+    """``env`` with a folder of spies first on its PATH, one per name in ``commands``: each appends
+    "spy NAME" and its whole environment to the returned log, then runs the real command."""
+    spies, log = folder / "spies", folder / "spies.log"
+    spies.mkdir()
+    printenv = shutil.which("env", path=env["PATH"])  # by its path: `env` may be spied on itself
+    for name in commands:
+        spy = spies / name
+        spy.write_text(f"#!/bin/sh\n{{ echo 'spy {name}'; {printenv}; }} >>'{log}'\n"
+                       f"PATH='{env['PATH']}' exec {name} \"$@\"\n")
+        spy.chmod(0o755)
+    return {**env, "PATH": f"{spies}:{env['PATH']}"}, log
+
+
+# -- process groups, as the harness starts its servers ---------------------------------
+
+def group_of(leader: int) -> list[int]:
+    """The processes of the group ``leader`` leads (a server: its master and workers)."""
+    return [int(pid) for pid in subprocess.run(["pgrep", "-g", str(leader)], capture_output=True, text=True).stdout.split()]
+
+
+def alive(process: psutil.Process | int) -> bool:
+    """Whether it runs (a zombie does not); a psutil Process is one at its own start time, never a reused pid."""
+    try:
+        process = process if isinstance(process, psutil.Process) else psutil.Process(process)
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def setsid_group(command: str = "sleep 60 & exec sleep 61") -> subprocess.Popen:
+    """A group in a session of its own, of two processes: by default a sleep and its child."""
+    leader = subprocess.Popen(["sh", "-c", command], start_new_session=True)
+    deadline = time.monotonic() + 5
+    while len(group_of(leader.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(group_of(leader.pid)) == 2, f"{command!r} did not make a group of two"
+    return leader
+
+# -- measured runs sampled as run_round samples them, for the verdicts and the report ---------------
+
+TIMED_WEIGHTTP = PROJECT / "tests" / "measure" / "fixtures" / "loadgen" / "weighttp-0.5-a-before-count.stdout"
+TICKS = 1_000_000  # clock ticks per second of the constructed readings: fine, so no CPU second is lost to rounding
+
+
+def machine_reading(server_cpu_s: float, busy_s, steal_s: float, cpus: int) -> Reading:
+    """The server's machine as /proc shows it: ``busy_s`` each CPU's (a list) or the machine's, spread
+    evenly on its CPUs like ``steal_s``."""
+    per_cpu = busy_s if isinstance(busy_s, list) else [busy_s / cpus] * cpus
+
+    def ticks(seconds: float) -> int:
+        return round(seconds * TICKS)
+
+    return Reading(server_cpu_s=server_cpu_s, server_rss=50 * 2**20, server_processes=2, ticks=TICKS,
+                   cpus={cpu: CpuTicks(busy=ticks(busy), steal=ticks(steal_s / cpus), idle=0)
+                         for cpu, busy in enumerate(per_cpu)})
+
+
+# --server-cpus 1 --load-cpus 0 on a 2-CPU machine, the load generator there too
+PINNED_PLACEMENT = Placement(server_cpus=(1,), load_cpus=(0,), colocated=(True,), harness_here=True)
+
+
+def sampled_run(*, server: float, loadgen: float | list[float], busy, steal: float = 0.0, cpus: int = 2,
+                harness: float = 0.01, colocated=(True,), placement: Placement | None = None) -> LoadResult:
+    """A real timed weighttp 0.5 run (its recorded output) sampled as run_round samples it, from the cores
+    each side used over its seconds and the server machine's busy and steal cores (busy holds the
+    server, co-located load generators, the harness and any other process; a list gives each CPU's).
+    ``loadgen`` is a list with several load hosts, each with its share of the run."""
+    run = GENERATORS["weighttp-0.5"].parse(TIMED_WEIGHTTP.read_text(), "weighttp -n 2000000 -a 1 -c 10 -t 1 -k URL")
+    seconds = run.seconds
+    hosts = loadgen if isinstance(loadgen, list) else [loadgen]
+    if len(hosts) > 1:
+        parts = [replace(run, host=f"load{index}", cpu_s=cores * seconds,
+                         sample={"loadgen_cores": cores, "threads": 1, "saturated": cores >= 0.9})
+                 for index, cores in enumerate(hosts, 1)]
+        run = LoadResult.combined(parts)
+    run.cpu_s = sum(hosts) * seconds
+    scaled = [value * seconds for value in busy] if isinstance(busy, list) else busy * seconds
+    run.sample = run_sample(machine_reading(0.0, [0.0] * cpus, 0.0, cpus),
+                            machine_reading(server * seconds, scaled, steal * seconds, cpus),
+                            placement or Placement(colocated=tuple(colocated), harness_here=True),
+                            seconds=seconds, wall=seconds + 0.1, harness_cpu_s=harness * seconds,
+                            loadgen_cpu_s=[cores * seconds for cores in hosts])
+    return run
+
+
+def sampled_record(server: str, runs: list[LoadResult], workers: int = 1, threads: int = 1,
+                   payload: int = 40) -> CellRecord:
+    """A cell measured in rounds, one sampled run each (:func:`sampled_run`), after one warm-up."""
+    record = constructed_record(server, workers, [], payload=payload)
+    record.cell = replace(record.cell, loadgen="weighttp-0.5", threads=threads)
+    record.group = "sampled"
+    for number, run in enumerate(runs):
+        run.round = number
+        record.runs.append(run)
     return record

@@ -79,6 +79,10 @@ DAMAGED = {
                           "the run's 'sample'['server_cores'] is 'x'"),
     "a negative req/s": ("results.jsonl", run_of(lambda run: run.update(req_per_s=-5)),
                          "the run's 'req_per_s' is -5, not a number from 0"),
+    "a sample with no RSS": ("results.jsonl", run_of(lambda run: run["sample"].pop("server_rss_mb")),
+                             "the run's 'sample' has 'server_cores' but no 'server_rss_mb'"),
+    "a sample's machine CPUs with no busy cores": ("results.jsonl", run_of(lambda run: run["sample"].update(host_cpus=2)),
+                                                    "the run's 'sample' has 'host_cpus' but no 'host_busy_cores'"),
     "parts: ['x']": ("results.jsonl", run_of(lambda run: run.update(parts=["x"])), "the run's 'parts'[0] is 'x'"),
     "a record's format [3]": ("results.jsonl", records_of(lambda r: r.update(format=[3])), "line 2 is in format [3]"),
     "env.json not UTF-8": ("env.json", b'{"run": "caf\xe9"}', "env.json is not UTF-8 text"),
@@ -124,7 +128,6 @@ PARTIAL = {
         "kind": "fallback", "fetch": {}})),
     "a host with no nofile": host_of(lambda host: host.pop("nofile")),
     "a sample with only its wall time": run_of(lambda run: run.update(sample={"wall_s": 1.0})),
-    "a sample with no RSS": run_of(lambda run: run["sample"].pop("server_rss_mb")),
     "spread and workers gone": records_of(lambda r: r.update(spread=None, workers={})),
 }
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import shlex
 import signal
-import time
 from pathlib import Path
 
-# Where a lab user's sudo password comes from: this variable, read by the harness alone.
-SUDO_PASSWORD_VARIABLE = "BENCH_SUDO_PASSWORD"
+from bench.errors import BenchError
+
+from .scripts import TERM, outcome, report, stop_script
 
 
 class Host:
@@ -20,6 +20,7 @@ class Host:
 
     name: str
     is_local: bool
+    launched: dict[int, int | None]  # what start() launched: pid -> its start time (see scripts)
 
     # -- commands ----------------------------------------------------------
     def run(self, command: str, *, warn: bool = False, timeout: float | None = None, env=None):
@@ -65,7 +66,10 @@ class Host:
 
     # -- processes -----------------------------------------------------------
     def start(self, argv: list[str], log: str, cwd: str | None = None) -> int:
-        """Start ``argv`` detached in its own session, output to ``log``; return its pid."""
+        """Start ``argv`` detached in its own session, output to ``log``; return its pid.
+
+        Its start time is kept in ``launched`` (pid -> start time), so :meth:`stop` knows it.
+        """
         raise NotImplementedError
 
     def alive(self, pid: int) -> bool:
@@ -74,20 +78,20 @@ class Host:
     def signal(self, pid: int, sig: int = signal.SIGTERM, group: bool = False) -> None:
         raise NotImplementedError
 
-    def stop(self, pid: int, timeout: float = 10.0) -> bool:
-        """SIGTERM ``pid``, wait for it, then SIGKILL its process group.
+    def stop(self, pid: int, timeout: float = 10.0, started: int | None = None) -> str:
+        """SIGTERM ``pid``, wait for it there, then SIGKILL its process group; what happened, in words.
 
-        Returns True when it stopped on SIGTERM within ``timeout``.
+        Only the process started at ``started`` (by default, the one :meth:`start` launched
+        with that pid) is signalled: ``scripts.STOPPED`` when it stopped on SIGTERM within
+        ``timeout``, ``KILLED`` when it had to be killed, ``GONE`` or ``REUSED`` when it was
+        no longer there to stop (a reused pid is left alone).
         """
-        self.signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive(pid):
-                self.signal(pid, signal.SIGKILL, group=True)  # stragglers in its group
-                return True
-            time.sleep(0.05)
-        self.signal(pid, signal.SIGKILL, group=True)
-        return False
+        started = self.launched.get(pid) if started is None else started
+        result = self.run(stop_script(pid, started, ((TERM, timeout),)), warn=True, timeout=timeout + 30)
+        said = report(result.stdout)
+        if said is None:
+            raise BenchError(command_failed(self.name, f"stopping pid {pid}", result))
+        return outcome(said[0])
 
     def reconnect(self) -> None:
         """Reopen a dropped connection; nothing to do for this machine."""

@@ -11,9 +11,9 @@ from pathlib import Path
 from invoke import Result
 
 from bench.errors import BenchError
+from bench.sudo import sudo_password
 
 from .base import (
-    SUDO_PASSWORD_VARIABLE,
     Host,
     cannot_start,
     command_failed,
@@ -31,6 +31,7 @@ class LocalHost(Host):
     def __init__(self):
         self.name = "local"
         self._children: dict[int, subprocess.Popen] = {}
+        self.launched = {}
 
     def run(self, command, *, warn=False, timeout=None, env=None):
         # Its own session, so a timeout or Ctrl-C stops the command's whole tree and
@@ -114,6 +115,7 @@ class LocalHost(Host):
             except OSError as exc:
                 raise BenchError(cannot_start(self.name, argv[0], exc.strerror)) from None
         self._children[child.pid] = child
+        self.launched[child.pid] = start_time(child.pid)  # not reaped yet: the pid is still its own
         return child.pid
 
     def alive(self, pid):
@@ -130,6 +132,11 @@ class LocalHost(Host):
         except PermissionError:
             return True
         return not _is_zombie(pid)
+
+    def stop(self, pid, timeout=10.0, started=None):
+        said = super().stop(pid, timeout, started)
+        self.alive(pid)  # reaps it, if it was our child
+        return said
 
     def signal(self, pid, sig=signal.SIGTERM, group=False):
         try:
@@ -176,8 +183,8 @@ class LocalJob(Job):
 
 def child_environment(extra: dict | None = None) -> dict[str, str]:
     """This process's environment for a child, without the sudo password: the harness alone reads it."""
-    inherited = {name: value for name, value in os.environ.items() if name != SUDO_PASSWORD_VARIABLE}
-    return {**inherited, **(extra or {})}
+    sudo_password()  # one set since the package loaded leaves the environment too
+    return {**os.environ, **(extra or {})}
 
 
 def _kill_tree(child: subprocess.Popen) -> None:
@@ -188,9 +195,21 @@ def _kill_tree(child: subprocess.Popen) -> None:
     child.wait()
 
 
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (field 22 of /proc/PID/stat); None when it is gone."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
+
+
 def _is_zombie(pid: int) -> bool:
+    fields = _stat(pid)
+    return bool(fields) and fields[0] == "Z"
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces and ')'), state first."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+            return stat.read().rsplit(")", 1)[1].split()
     except OSError:
-        return False
+        return None

@@ -15,9 +15,9 @@ from pathlib import Path
 from invoke.exceptions import AuthFailure, CommandTimedOut, UnexpectedExit
 
 from bench.errors import BenchError, HostLost
+from bench.sudo import SUDO_PASSWORD_VARIABLE, sudo_password
 
 from .base import (
-    SUDO_PASSWORD_VARIABLE,
     Host,
     cannot_start,
     command_failed,
@@ -26,7 +26,7 @@ from .base import (
 )
 from .job import Job
 from .local import LocalHost
-from .scripts import TERM, report, stop_script
+from .scripts import HELPERS, process_line
 from .spec import HostSpec
 
 
@@ -41,6 +41,7 @@ class SSHHost(Host):
         self.name = str(spec)
         self.sudo_password = sudo_password
         self.nofile: int | None = None  # open-file limit for every command (see raise_nofile)
+        self.launched = {}
 
     def run(self, command, *, warn=False, timeout=None, env=None):
         from paramiko import SSHException  # loaded already: connect() made this host
@@ -136,18 +137,20 @@ class SSHHost(Host):
 
     def start(self, argv, log, cwd=None):
         command = " ".join(shlex.quote(a) for a in argv)
-        prefix = f"cd {shlex.quote(cwd)} && " if cwd else ""
-        program = shlex.quote(argv[0])
         # Without job control the background job is no group leader, so setsid
         # execs in place and $! is the server's own pid.
-        result = self.run(f"{prefix}mkdir -p {shlex.quote(str(Path(log).parent))} && "
-                          f"{{ command -v {program} >/dev/null || exit 127; }} && "
-                          f"(setsid {command} >>{shlex.quote(log)} 2>&1 </dev/null & echo $!)", warn=True)
+        result = self.run(f"{HELPERS}{f'cd {shlex.quote(cwd)} || exit' if cwd else ''}\n"
+                          f"mkdir -p {shlex.quote(str(Path(log).parent))} || exit\n"
+                          f"command -v {shlex.quote(argv[0])} >/dev/null || exit 127\n"
+                          f"pid=$(setsid {command} >>{shlex.quote(log)} 2>&1 </dev/null & echo $!)\n"
+                          f"{process_line()}echo \"$pid $started\"", warn=True)
         if result.exited == 127:
             raise BenchError(cannot_start(self.name, argv[0], "not found"))
         if not result.ok:
             raise BenchError(command_failed(self.name, command, result))
-        return int(result.stdout.split()[-1])
+        pid, _, started = result.stdout.strip().rpartition("\n")[2].partition(" ")
+        self.launched[int(pid)] = int(started) if started else None
+        return int(pid)
 
     def alive(self, pid):
         state = self.run(f"ps -o stat= -p {pid}", warn=True).stdout.strip()
@@ -156,12 +159,6 @@ class SSHHost(Host):
     def signal(self, pid, sig=signal.SIGTERM, group=False):
         target = f"-{pid}" if group else str(pid)
         self.run(f"kill -{int(sig)} -- {target} 2>/dev/null", warn=True)
-
-    def stop(self, pid, timeout=10.0):
-        """As Host.stop, in one command: the waiting is done there, not a round trip every 50 ms."""
-        result = self.run(stop_script(int(pid), ((TERM, timeout),)), warn=True, timeout=timeout + 30)
-        said = report(result.stdout)
-        return said is not None and said[0].get("stop") == "done"
 
     def reconnect(self) -> None:
         """Open the connection again after it dropped (same strict host-key checks)."""
@@ -324,4 +321,4 @@ def open_host(target: str | None, lab, *, key: str | None = None, known_hosts: s
         return LocalHost()
     return connect(target, user=lab.get("user"), port=lab.get("port"), key_filename=key or lab.get("key"),
                    known_hosts=known_hosts or lab.get("known_hosts"), trust_new=trust_new,
-                   sudo_password=os.environ.get(SUDO_PASSWORD_VARIABLE))
+                   sudo_password=sudo_password())

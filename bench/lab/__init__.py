@@ -25,8 +25,9 @@ from .topology import (
     layout,
     load_hosts,
 )
-from .users import add_user
+from .users import add_user, check_user
 
-__all__ = ["LabHost", "LabHostStatus", "LabUser", "NamespaceLab", "add_user", "check_user_name", "connect", "down",
+__all__ = ["LabHost", "LabHostStatus", "LabUser", "NamespaceLab", "add_user", "check_user", "check_user_name", "connect",
+           "down",
            "format_lab", "format_status", "host_names", "known_hosts_line", "layout", "load", "load_hosts",
            "missing_packages", "missing_requirements", "status", "up"]

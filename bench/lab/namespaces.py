@@ -101,6 +101,8 @@ def down(root_or_lab: str | Path | NamespaceLab, timeout: float = 5.0) -> Namesp
     lab = root_or_lab if isinstance(root_or_lab, NamespaceLab) else load(root_or_lab)
     if lab is None:
         return None
+    if lab.user is not None:
+        users.revoke(lab.user)  # first: it is root on this machine, and what follows can fail
     for host in lab.hosts:
         _stop_sessions(host, timeout)
         _stop_sshd(host, timeout)

@@ -6,6 +6,7 @@ that show a lab and its status: pure functions, so tests need no root.
 """
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import json
 import re
@@ -20,6 +21,8 @@ PREFIX = "tlab"
 # Candidate subnets 10.200.0.0/24 .. 10.249.255.0/24: far from the usual 10.0.x and 10.1.x.
 FIRST_OCTET_2, SUBNETS = 200, 50 * 256
 MAX_LOAD_HOSTS = 32
+SUDOERS_D = Path("/etc/sudoers.d")
+MAX_USER_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -49,15 +52,17 @@ class LabHost:
 class LabUser:
     """A non-root user that logs into the lab hosts with the lab's key and uses sudo with a password.
 
-    The namespaces share this machine's users, so it is a user of this machine. ``created``
-    says whether the lab made it (then `inv lab.down` removes it, home and all) or found it
-    (then only the sudoers rule and the key line the lab added go). Its password is never recorded.
+    The namespaces share this machine's users and sudo, so it is a user of this machine with
+    sudo here. ``created`` says whether the lab made it (then `inv lab.down` removes it, home and
+    all, and the account expires on ``expires`` meanwhile) or was given one already here (then only
+    the sudoers rule and the key line the lab added go). Its password is never recorded.
     """
 
     name: str
     created: bool
     sudoers: Path  # the lab's rule in /etc/sudoers.d
     key_line: str  # the line the lab added to the user's ~/.ssh/authorized_keys
+    expires: str | None = None  # YYYY-MM-DD: from that day on, the account the lab made is disabled
 
 
 @dataclass(frozen=True)
@@ -186,13 +191,28 @@ def check_user_name(name: str) -> str:
 
 
 def sudoers_rule(lab_id: str, name: str) -> str:
-    """The lab's sudoers rule: ``name`` may run anything as root, after typing its own password."""
-    return f"# twisted-lab {lab_id}: removed by `inv lab.down`\n{name} ALL=(ALL:ALL) ALL\n"
+    """The lab's sudoers rule: ``name`` may run anything as root, after typing its own password.
+
+    Not narrower: `inv setup` and `inv tune` run shell scripts through sudo (apt-get, files under
+    /etc, sysctl -w), and apt-get alone is root. The namespaces share this machine's sudo, so this
+    is root on the machine itself, which `format_lab` says.
+    """
+    return f"# twisted-lab {lab_id}: full root on this machine for {name}; removed by `inv lab.down`\n" \
+           f"{name} ALL=(ALL:ALL) ALL\n"
 
 
 def sudoers_file(lab_id: str, name: str) -> Path:
     # sudo skips files in sudoers.d whose names hold a '.' or end in '~'.
-    return Path("/etc/sudoers.d") / f"twisted-lab-{lab_id}-{name}"
+    return SUDOERS_D / f"twisted-lab-{lab_id}-{name}"
+
+
+def user_expiry(today: datetime.date, days: str | int) -> str:
+    """The day (YYYY-MM-DD) an account the lab makes is disabled (useradd --expiredate): ``days``, 1 to 365, from ``today``."""
+    text = str(days)
+    if not re.fullmatch(r"[0-9]+", text) or not 1 <= int(text) <= MAX_USER_DAYS:
+        raise BenchError(f"bad --user-days {text!r}: give a whole number of days from 1 to {MAX_USER_DAYS} "
+                         f"(lab.user_days)")
+    return (today + datetime.timedelta(days=int(text))).isoformat()
 
 
 def free_subnet(used: list[ipaddress.IPv4Network], start: int) -> ipaddress.IPv4Network:
@@ -253,8 +273,12 @@ def format_lab(lab: NamespaceLab) -> list[str]:
     access = f"--key {lab.key} --known-hosts {lab.known_hosts}"
     if lab.user:
         hosts = " ".join(f"--host {lab.spec(host)}" for host in lab.hosts)
-        how = "created by the lab" if lab.user.created else "already here; `inv lab.down` leaves it"
-        lines += [f"  user         {lab.user.name} ({how}; sudo asks for its password)",
+        user = lab.user
+        how = f"created by the lab, expires {user.expires}" if user.created else \
+            "already here; `inv lab.down` leaves it"
+        lines += [f"  user         {user.name} ({how}; sudo asks for its password)",
+                  f"  sudo         {user.sudoers} lets {user.name} run anything as root on this machine, not only "
+                  f"in the lab (the lab hosts share its users and sudo), until `inv lab.down` removes it",
                   "set it up and tune it as that user with:",
                   f"  inv setup {hosts} {access}", f"  inv tune {hosts} {access}"]
     loaders = load_hosts(lab)

@@ -17,9 +17,8 @@ from typing import Callable
 
 from bench import clock, manifest, report, tune
 from bench.errors import BenchError
-from bench.hosts import Host, open_host
+from bench.hosts import Host, LocalHost, open_host
 from bench.records import CellRecord, Status, latest, read_records, write_env
-from bench.stats import summarize
 
 from . import cpus, environment, interrupts, loadgen, matrix, nginx
 from .loading import Loader, split
@@ -188,12 +187,15 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         servers = tuple(s for s in servers if s != "twisted")
     nginx_binary = nginx.find(server_host) if "nginx" in servers else None
     server_cpus = counted(server_host, "nproc", server_host.run("nproc").stdout.strip())
-    if server_host in load_hosts:
+    machines = {id(host): environment.machine_identity(host) for host in distinct(server_host, load_hosts)}
+    colocated, harness_here = on_server_machine(server_host, load_hosts, machines)
+    if any(colocated):
         cpus.check_partition(options.server_cpus, options.load_cpus, online=server_cpus)
 
     cells = matrix.plan(
         servers=servers, interpreters=interpreters_used, modes=options.modes, resources=options.resources,
-        payloads=options.payloads, keepalive=options.keepalive, workers=options.workers or (server_cpus,),
+        payloads=options.payloads, keepalive=options.keepalive,
+        workers=options.workers or (len(options.server_cpus) or server_cpus,),
         loadgen=generator.name, profile=options.profile,
     )
     check_loads(cells, options, loaders)
@@ -214,9 +216,10 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
                         server_cpus=options.server_cpus, load_cpus=options.load_cpus,
                         **{key: options.statistics[key] for key in STATISTICS})
     rig = Rig(server=server_host, loaders=loaders, address=address, interpreters=interpreters,
-              nginx=nginx_binary, server_cpus=server_cpus)
+              nginx=nginx_binary, server_cpus=server_cpus,
+              load_on_server_machine=colocated, harness_on_server_machine=harness_here)
     if resume is None:
-        env = capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary)
+        env = capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary, machines)
         write_env(run_dir / "env.json", env)
 
     runner = Runner(rig, settings, run_dir, progress=progress)
@@ -224,6 +227,9 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         f"({options.order}), {generator.name} as load generator{where}, results in {run_dir}/")
     with interrupts.as_interrupts():  # SIGTERM and SIGHUP end a run as Ctrl-C does
         try:
+            reaped = runner.reap()
+            if reaped:
+                say(reaped)
             runner.prepare(options.payloads, ports=max((len(case) for case in cases), default=1))
             number = 0
             for index, case in enumerate(cases, 1):
@@ -248,6 +254,17 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
     return run_dir
 
 
+def on_server_machine(server_host: Host, load_hosts: list[Host], machines: dict) -> tuple[tuple[bool, ...], bool]:
+    """Which load hosts run on the server's machine, and whether this harness does: by their machine
+    identities (``machines``: id(host) -> identity), not by how the hosts are named (the namespace lab's
+    hosts are one machine)."""
+    server = machines[id(server_host)]
+    colocated = tuple(host is server_host or bool(environment.same_machine(machines[id(host)], server))
+                      for host in load_hosts)
+    harness_here = server_host.is_local or bool(environment.same_machine(environment.machine_identity(LocalHost()), server))
+    return colocated, harness_here
+
+
 def check_loads(cells, options: Options, loaders) -> None:
     """Refuse, before anything starts, a load the chosen tool cannot run (wrk and a request count, a
     concurrency the load hosts cannot share...)."""
@@ -266,8 +283,9 @@ def check_loads(cells, options: Options, loaders) -> None:
                 raise BenchError(f"load profile {options.profile_name!r} with {generator.name}: {exc}{hint}") from None
 
 
-def capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary) -> dict:
-    """env.json: the run's settings and, per host, what it is and how it was tuned and provisioned."""
+def capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary, machines) -> dict:
+    """env.json: the run's settings and, per host, what it is (its machine identity among it) and how
+    it was tuned and provisioned."""
     def loadgen_facts(loader: Loader) -> dict:
         return {"tool": loader.generator.name, "path": loader.binary,
                 "version": loadgen.version(loader.host, loader.binary),
@@ -285,6 +303,7 @@ def capture_env(options, run_dir, server_host, loaders, interpreters, nginx_bina
             nginx=nginx_binary if "server" in role else None,
             loadgen=loadgen_facts(loader) if loader is not None else None,
             nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[0] if host.is_local else host.nofile)
+        facts["machine"] = machines[id(host)]
         facts["tuning"] = {"profile": options.tune_profile, "settings": tune.tuning_state(host, profile)}
         facts["manifest"] = manifest.read_manifest(host, options.prefix)
         hosts.append(facts)
@@ -322,13 +341,15 @@ def unclean_cells(run_dir: Path) -> list[str]:
 
 
 def progress_line(record: CellRecord) -> str:
+    """A finished cell in one line: its req/s only when it is clean; the rounds measured, and how many were clean."""
     cell = record.cell
     words = f"{record.label} {cell.payload}B {'keep-alive' if cell.keepalive else 'close'} ×{cell.workers}"
-    summary = summarize(run.req_per_s for run in record.numbers)
-    if record.status is Status.FAILED or not summary:
-        return f"{words}: FAILED — {'; '.join(record.reasons)}"
-    notes = [*record.verdicts]
-    if record.status is not Status.OK:
-        notes.append(f"{record.status}: {'; '.join(dict.fromkeys(record.reasons))}")
-    return (f"{words}: {summary.median:,.0f} req/s ({summary.low:,.0f}–{summary.high:,.0f}, {summary.n} rounds), "
-            f"harness overhead {record.timing['overhead'] / record.timing.get('cells', 1):.1f}s per cell" + (f" [{', '.join(notes)}]" if notes else ""))
+    summary = report.req_per_s(record)
+    if not summary:  # flagged, failed or interrupted: why, never a rate
+        reasons = "; ".join(dict.fromkeys(record.reasons)) or "no clean round"
+        verdicts = f" [{', '.join(record.verdicts)}]" if record.verdicts else ""
+        return f"{words}: {str(record.status).upper()} — {reasons} ({report.rounds_words(record)}: not a result){verdicts}"
+    notes = f" [{', '.join(record.verdicts)}]" if record.verdicts else ""
+    return (f"{words}: {summary.median:,.0f} req/s ({summary.low:,.0f}–{summary.high:,.0f}; "
+            f"{report.rounds_words(record)}), "
+            f"harness overhead {record.timing['overhead'] / record.timing.get('cells', 1):.1f}s per cell{notes}")

@@ -52,6 +52,25 @@ def parse_facts(output: str) -> dict[str, str]:
     return facts
 
 
+# What says two hosts are one machine: one running kernel (boot id) has the same CPUs; the machine id
+# (the OS install) speaks where the boot id is unreadable.
+_IDENTITY = {"boot_id": "cat /proc/sys/kernel/random/boot_id", "machine_id": "cat /etc/machine-id"}
+
+
+def machine_identity(host: Host) -> dict[str, str]:
+    """The host's boot id and machine id ("" for one it cannot read), in one round trip."""
+    facts = parse_facts(host.run(_script(_IDENTITY), warn=True).stdout)
+    return {key: facts.get(key, "") for key in _IDENTITY}
+
+
+def same_machine(one: dict, other: dict) -> bool | None:
+    """Whether two hosts are one machine, by their identities; None when neither id is known on both."""
+    for key in _IDENTITY:
+        if one.get(key) and other.get(key):
+            return one[key] == other[key]
+    return None
+
+
 def capture_host(host: Host, *, role: str, interpreters: dict[str, str], nginx: str | None,
                  loadgen: dict | None, nofile: int | None = None) -> dict:
     """Facts about one host: CPU, kernel, sysctls, limits, tool versions.

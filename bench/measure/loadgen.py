@@ -33,9 +33,13 @@ from bench.errors import BenchError
 from bench.hosts import Host
 from bench.records import Load, LoadResult
 
-# weighttp 0.5 needs -n even when -a caps the time: size it for a rate no machine here
-# reaches, yet not "huge", as weighttp allocates 16 bytes of timings per planned request.
-WEIGHTTP_RATE_CEILING = 1_000_000  # requests per second
+# weighttp 0.5 needs -n even when -a caps the time, and keeps a time per planned request:
+# its req/s falls as -n grows (-n 50000000 gave 26-72k req/s where -n 2000000 gave 85-89k
+# against one Nginx; -n 10000000 cost 2 %). So a timed load's -n is twice what the cell's
+# warm-up rate makes in its seconds, within these bounds; without a rate, the default.
+WEIGHTTP_REQUESTS = 2_000_000
+WEIGHTTP_MIN_REQUESTS = 100_000
+WEIGHTTP_MAX_REQUESTS = 10_000_000
 # wrk counts a request slower than this as a timeout error (its default is 2 s).
 WRK_TIMEOUT_S = 10
 
@@ -94,7 +98,7 @@ class Weighttp05:
                 raise BenchError(f"{load.requests} requests for {load.concurrency} connections: weighttp needs requests >= concurrency")
             argv += ["-n", str(load.requests)]
         else:
-            argv += ["-n", str(_whole_seconds(load.duration) * WEIGHTTP_RATE_CEILING)]
+            argv += ["-n", str(timed_requests(load))]
         if load.duration is not None:
             argv += ["-a", str(_whole_seconds(load.duration))]
         argv += ["-c", str(load.concurrency), "-t", str(load.threads)]
@@ -133,6 +137,22 @@ class Weighttp05:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BenchError(f"{self.name} printed a report without {exc}; is it really weighttp 0.5? {_tail(stdout)}") from None
+
+
+def timed_requests(load: Load) -> int:
+    """weighttp 0.5's -n for a load timed by -a: twice the expected rate × seconds (at least the
+    connections), or the default when no rate is known."""
+    if load.rate is None:
+        return max(WEIGHTTP_REQUESTS, load.concurrency)
+    planned = math.ceil(load.rate * _whole_seconds(load.duration) * 2)
+    return max(min(planned, WEIGHTTP_MAX_REQUESTS), WEIGHTTP_MIN_REQUESTS, load.concurrency)
+
+
+def ran_out(load: Load, result: LoadResult) -> bool:
+    """A timed weighttp 0.5 run that started every request of the -n sized for it before its -a
+    seconds were up: -n, not the time, ended it (the run was shorter than asked)."""
+    return (result.tool == Weighttp05.name and load.duration is not None and load.requests is None
+            and (result.requests_started or 0) >= timed_requests(load))
 
 
 def _json_report(text: str) -> dict | None:

@@ -14,7 +14,7 @@ from bench.errors import BenchError
 from bench.hosts import Host
 from bench.records import Load, LoadResult
 
-from . import verdicts
+from . import loadgen, verdicts
 from .cpus import format_cpus
 from .loadgen import LoadGenerator
 from .sampling import Window, snapshot_command
@@ -32,7 +32,8 @@ class Loader:
 
 def split(load: Load, hosts: int) -> list[Load]:
     """``load`` shared evenly by ``hosts`` load hosts: its connections and requests divided (the first
-    hosts take one more of a remainder); each host runs the load's threads, at most one per connection."""
+    hosts take one more of a remainder, and the expected rate goes with the connections); each host
+    runs the load's threads, at most one per connection."""
     if hosts == 1:
         return [load]
     if load.concurrency < hosts:
@@ -44,7 +45,8 @@ def split(load: Load, hosts: int) -> list[Load]:
 
     return [replace(load, concurrency=share(load.concurrency, index),
                     threads=min(load.threads, share(load.concurrency, index)),
-                    requests=None if load.requests is None else share(load.requests, index))
+                    requests=None if load.requests is None else share(load.requests, index),
+                    rate=None if load.rate is None else load.rate * share(load.concurrency, index) / load.concurrency)
             for index in range(hosts)]
 
 
@@ -77,7 +79,8 @@ def run_round(sessions: Sessions, loaders: list[Loader], load: Load, *, timeout:
     A non-zero exit is still parsed (weighttp and wrk exit non-zero on some failures that
     are results); output that says nothing measurable raises BenchError, a lost host
     HostLost, and either stops the generators on every host first. With ``cpus`` each
-    tool is pinned there by ``taskset``, and its ``command`` shows it.
+    tool is pinned there by ``taskset``, and its ``command`` shows it. A measured run's sample
+    says ``exhausted`` when weighttp ran out of its -n before its time (:func:`loadgen.ran_out`).
     """
     loads = split(load, len(loaders))
     commands = [command_line(loader.generator, share, loader.binary, cpus) for loader, share in zip(loaders, loads)]
@@ -88,13 +91,12 @@ def run_round(sessions: Sessions, loaders: list[Loader], load: Load, *, timeout:
     if window is not None:
         window.open()
     outcomes = sessions.run(lines, timeout)
-    sample = None
     if snapshot:
         window.opened(outcomes[-1][1])
         (_, last, _), = sessions.run([(len(loaders), snapshot)], 30)
-        sample = window.close(last)
+        window.close(last)
     elif window is not None:
-        sample = window.close()
+        window.close()
     parts = []
     for loader, share, command, (status, output, cpu) in zip(loaders, loads, commands, outcomes):
         if cpus:
@@ -109,14 +111,15 @@ def run_round(sessions: Sessions, loaders: list[Loader], load: Load, *, timeout:
     else:
         for part, share in parts:
             part.sample = {"concurrency": share.concurrency, "threads": share.threads}
-            if sample is not None and part.cpu_s is not None:
-                cores = part.cpu_s / sample["wall_s"]
-                part.sample.update(loadgen_cores=round(cores, 3), saturated=verdicts.saturated(cores, share.threads))
         result = LoadResult.combined([part for part, _ in parts])
-    if sample is not None:
-        if result.cpu_s is not None:
-            sample["loadgen_cores"] = round(result.cpu_s / sample["wall_s"], 3)
-        result.sample = sample
+    if window is not None:
+        result.sample = window.sample(result.seconds, [part.cpu_s for part, _ in parts])
+        for part, share in parts:
+            if part is not result and part.cpu_s is not None:  # each host's cores over its own tool's seconds
+                cores = part.cpu_s / (part.seconds or result.sample["wall_s"])
+                part.sample.update(loadgen_cores=round(cores, 3), saturated=verdicts.saturated(cores, share.threads))
+        if any(loadgen.ran_out(share, part) for part, share in parts):
+            result.sample["exhausted"] = True
     return result
 
 

@@ -25,7 +25,7 @@ from bench.records import Cell, CellRecord, Load, LoadResult, Status, append_rec
 from bench.standalone.payload import payload_bytes
 from bench.stats import Interval, median_interval
 
-from . import interrupts, loading, sampling, verdicts
+from . import interrupts, keeper, loading, sampling, verdicts
 from .progress import Progress
 from .servers import CellFailed, Rig, Running, Servers, payload_name
 
@@ -86,6 +86,7 @@ class Runner:
             folder = self.workdir if self.rig.load is host else self._make_workdir(self.rig.load)
             self.servers.probe_path = f"{folder}/probe.py"
             self.rig.load.put(standalone.PROBE, self.servers.probe_path)
+        self.servers.keep()
         for port in range(self.settings.port, self.settings.port + ports):
             if self.servers.probe(self.servers.url(port)).get("connected", True):
                 raise BenchError(f"port {port} on {self.rig.address} is in use: stop what listens there "
@@ -103,9 +104,15 @@ class Runner:
         self.made.append((host, path))
         return path
 
+    def reap(self) -> str | None:
+        """Stop the servers that earlier runs on the server host left running when their harness went away
+        (see ``keeper``); the line that says so, or None."""
+        return keeper.reap(self.rig.server, f"{WORK_PARENT}/twisted-lab-")
+
     def cleanup(self) -> None:
         """Remove the work folders this run made, and only those."""
         self.sessions.close()
+        self.servers.release()
         lost = []
         while self.made:
             host, path = self.made.pop()
@@ -227,10 +234,10 @@ class Runner:
         if warmup:
             load = warmup_load(load, self.settings.warmup)
         budget = (load.duration or 0) * 3 + (load.requests or 0) / 2000 + 30  # generous: ≥ 2k req/s
-        window = None if warmup else sampling.Window(self.rig.server, running.pid)
+        window = None if warmup else sampling.Window(self.rig.server, running.pid, running.started, self._placement())
         try:
-            result = loading.run_round(self.sessions, list(self.rig.loaders), load, timeout=budget,
-                                       cpus=self.settings.load_cpus, window=window)
+            result = loading.run_round(self.sessions, list(self.rig.loaders), replace(load, rate=warmup_rate(record)),
+                                       timeout=budget, cpus=self.settings.load_cpus, window=window)
         except HostLost:
             raise
         except BenchError as exc:
@@ -244,27 +251,19 @@ class Runner:
             record.flag(("warm-up " if warmup else "") + _unclean(result))
         return result
 
+    def _placement(self) -> sampling.Placement:
+        """Where the run's parts are, seen from the server's machine."""
+        s, rig = self.settings, self.rig
+        return sampling.Placement(server_cpus=s.server_cpus, load_cpus=s.load_cpus if rig.same_host else (),
+                                  colocated=rig.colocated, harness_here=rig.harness_here)
+
     def _verdicts(self, record: CellRecord) -> list[str]:
-        found = list(record.verdicts)
-        numbers = record.numbers
-        if verdicts.noisy([run.req_per_s for run in numbers], self.settings.cv_threshold):
-            found.append("noisy")
-        samples = [run.sample for run in numbers if "loadgen_cores" in (run.sample or {})]
-        cell = record.cell
-        # With several load hosts, a round is client-bound when one of them was saturated.
-        several = [any((part.sample or {}).get("saturated") for part in run.parts) if run.parts else None
-                   for run in numbers if "loadgen_cores" in (run.sample or {})]
-        if samples and verdicts.mostly(verdicts.client_bound(
-                loadgen_cores=x["loadgen_cores"], threads=cell.threads, server_cores=x["server_cores"],
-                workers=cell.workers, server_cpus=self.rig.server_cpus, same_host=self.rig.same_host,
-                load_saturated=busy) for x, busy in zip(samples, several)):
-            found.append("client-bound")
-        # With the CPUs partitioned, each side had its own share of the machine: nothing to take from the other.
-        if samples and self.rig.same_host and not self.settings.load_cpus and verdicts.mostly(verdicts.machine_bound(
-                server_cores=x["server_cores"], loadgen_cores=x["loadgen_cores"], cpus=self.rig.server_cpus)
-                for x in samples):
-            found.append("machine-bound")
-        return found
+        """The cell's verdicts (:func:`verdicts.judged`), its server's room from the run's CPUs."""
+        s = self.settings
+        room = verdicts.Room(server_cpus=len(s.server_cpus) or self.rig.server_cpus,
+                             load_cpus=len(s.load_cpus) if s.server_cpus and self.rig.same_host else 0,
+                             partitioned=bool(s.server_cpus))
+        return verdicts.judged(record, room, s.cv_threshold)
 
 
 def intervals(records: list[CellRecord]) -> list[Interval | None]:
@@ -283,6 +282,11 @@ def _widest(found: list[Interval | None], target: float) -> str:
     if not widths:
         return ""
     return f"widest interval ±{max(widths):.1%} (target ±{target:.0%})"
+
+
+def warmup_rate(record: CellRecord) -> float | None:
+    """The req/s of the cell's last clean warm-up run, which sizes the next loads; None before one."""
+    return next((run.req_per_s for run in reversed(record.runs) if run.warmup and run.clean), None)
 
 
 def warmup_load(load: Load, warmup: dict) -> Load | None:

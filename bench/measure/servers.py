@@ -16,13 +16,13 @@ from pathlib import Path
 from bench.errors import BenchError, HostLost
 from bench.hosts import Host
 from bench.hosts.base import cannot_start, command_failed
-from bench.hosts.scripts import HELPERS, MARK, TERM, report, stop_script
+from bench.hosts.scripts import GONE, HELPERS, MARK, REUSED, TERM, outcome, process_line, report, stop_script
 from bench.records import Cell, CellRecord, Status
 from bench.standalone import probe
 from bench.standalone.events import read_events, worker_counts
 from bench.standalone.payload import payload_bytes
 
-from . import nginx, verdicts
+from . import keeper, nginx, verdicts
 from .cpus import format_cpus
 from .loading import Loader
 
@@ -46,6 +46,10 @@ class Rig:
     interpreters: dict[str, str]  # on the server host: name -> python path
     nginx: str | None
     server_cpus: int
+    # On the server's machine, as the machine identities say: each load host (None: when it is the
+    # server host) and this harness (None: when the server host is local).
+    load_on_server_machine: tuple[bool, ...] | None = None
+    harness_on_server_machine: bool | None = None
 
     @property
     def load(self) -> Host:
@@ -53,9 +57,21 @@ class Rig:
         return self.loaders[0].host
 
     @property
+    def colocated(self) -> tuple[bool, ...]:
+        """For each load host, whether it runs on the server's machine (so takes from its CPUs)."""
+        if self.load_on_server_machine is not None:
+            return self.load_on_server_machine
+        return tuple(loader.host is self.server for loader in self.loaders)
+
+    @property
+    def harness_here(self) -> bool:
+        """This harness runs on the server's machine (so takes from its CPUs)."""
+        return self.server.is_local if self.harness_on_server_machine is None else self.harness_on_server_machine
+
+    @property
     def same_host(self) -> bool:
-        """Server and load generator on one machine."""
-        return any(loader.host is self.server for loader in self.loaders)
+        """Server and some load generator on one machine."""
+        return any(self.colocated)
 
 
 @dataclass
@@ -66,6 +82,7 @@ class Running:
     port: int
     url: str
     pid: int | None = None
+    started: int | None = None  # its start time, so a reused pid is never taken for it (see bench.hosts.scripts)
     log: str = ""  # its log on the server host, whose tail a failure quotes
     stop_steps: tuple[tuple[str, float], ...] = ((TERM, 10.0),)  # each graceful step, then how long to wait
     stopped: bool = False
@@ -88,30 +105,32 @@ def bracket(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
-def wait_script(pid: int, ready: str, timeout: float, log: str) -> str:
+def wait_script(pid: int, started: int | None, ready: str, timeout: float, log: str) -> str:
     """Poll there until ``ready`` (a shell test) holds, the process is gone, or ``timeout``; report and tail ``log``."""
-    return f"pid={pid}\n" + _waiting(ready, timeout, log)
+    return f"pid={int(pid)} started={'' if started is None else int(started)}\n{HELPERS}" + _waiting(ready, timeout, log)
 
 
 def _waiting(ready: str, timeout: float, log: str, lines: int = 5) -> str:
-    return (f"{HELPERS}now; end=$((now + {round(timeout * 100)}))\n"
+    return (f"now; end=$((now + {round(timeout * 100)}))\n"
             f"while :; do\n"
             f"  alive || {{ state=exited; break; }}\n"
             f"  if {ready}; then state=ready; break; fi\n"
             f"  now; [ \"$now\" -lt \"$end\" ] || {{ state=starting; break; }}\n"
             f"  sleep 0.05\n"
             f"done\n"
-            f"echo \"{MARK} pid=$pid state=$state\"\n"
+            f"echo \"{MARK} pid=$pid started=$started state=$state\"\n"
             f"tail -n {lines} {shlex.quote(log)} 2>/dev/null\n")
 
 
-def launch_script(argv: list[str], log: str, ready: str, timeout: float, tail_log: str, before: str = "") -> str:
-    """Start ``argv`` detached in its own session (output to ``log``) after ``before``, then wait as wait_script."""
+def launch_script(argv: list[str], log: str, ready: str, timeout: float, tail_log: str, before: str = "",
+                  after: str = "") -> str:
+    """Start ``argv`` detached in its own session (output to ``log``) after ``before``, note its start
+    time, run ``after``, then wait as wait_script."""
     # Without job control the background job is no group leader, so setsid execs in place and $! is the server's pid.
-    return (f"mkdir -p {shlex.quote(str(Path(log).parent))} || exit\n"
+    return (f"{HELPERS}mkdir -p {shlex.quote(str(Path(log).parent))} || exit\n"
             f"command -v {shlex.quote(argv[0])} >/dev/null || exit 127\n{before}"
             f"pid=$(setsid {shlex.join(argv)} >>{shlex.quote(log)} 2>&1 </dev/null & echo $!)\n"
-            + _waiting(ready, timeout, tail_log))
+            f"{process_line()}{after}" + _waiting(ready, timeout, tail_log))
 
 
 def write_script(path: str, text: str) -> str:
@@ -130,6 +149,18 @@ class Servers:
         self.interface, self.backlog, self.server_log, self.start_timeout = interface, backlog, server_log, start_timeout
         self.cpus = cpus  # each worker pinned to one of these
         self.probe_path = ""  # on a remote load host, where the runner put the probe
+        self.keeper: keeper.Keeper | None = None  # stops the servers if the harness goes away
+
+    def keep(self) -> None:
+        """Have a keeper on the server host (a new one if the last one ended): see ``keeper``."""
+        if self.keeper is None or not self.keeper.running:
+            self.keeper = keeper.Keeper(self.rig.server, self.workdir)
+
+    def release(self) -> None:
+        """Let the keeper go: it stops any server still listed, then ends."""
+        if self.keeper is not None:
+            self.keeper.close()
+            self.keeper = None
 
     def url(self, port: int) -> str:
         return f"http://{bracket(self.rig.address)}:{port}/"
@@ -143,6 +174,12 @@ class Servers:
         """
         running = Running(cell=cell, port=port, url=self.url(port), began=time.monotonic())
         host = self.rig.server
+        try:
+            self.keep()
+        except HostLost:
+            raise
+        except BenchError as exc:
+            raise CellFailed(str(exc)) from None
         running.log = f"{self.workdir}/logs/{cell.id}.log"
         before, output = "", running.log
         if cell.server == "nginx":
@@ -181,7 +218,7 @@ class Servers:
             record.server_command = shlex.join(argv)
         running.ready = ready
         wait = min(self.start_timeout, START_WAIT)
-        script = launch_script(argv, output, ready, wait, running.log, before=before)
+        script = launch_script(argv, output, ready, wait, running.log, before=before, after=keeper.listed(self.workdir))
         try:
             result = host.run(script, warn=True, timeout=wait + 30)
         except HostLost:
@@ -192,10 +229,14 @@ class Servers:
             raise CellFailed(cannot_start(str(host), argv[0], "not found"))
         if result.exited == nginx.REJECTED and cell.server == "nginx":
             raise CellFailed(nginx.rejected(host, result))
+        if result.exited == keeper.UNKEPT:
+            raise CellFailed(f"the keeper of the run's servers on {host} ended as {cell.label} started, "
+                             f"so it was stopped at once; run again")
         said = report(result.stdout)
         if not result.ok or said is None or not said[0].get("pid", "").isdigit():
             raise CellFailed(command_failed(str(host), record.server_command, result))
         running.pid = int(said[0]["pid"])
+        running.started = int(said[0]["started"]) if said[0].get("started", "").isdigit() else None
         running.state, running.tail = said[0].get("state", "starting"), said[1]
         return running
 
@@ -228,7 +269,7 @@ class Servers:
     def _wait(self, running: Running, timeout: float) -> None:
         """One command: wait on the server host until the server is up or gone, or ``timeout``."""
         try:
-            result = self.rig.server.run(wait_script(running.pid, running.ready, timeout, running.log), warn=True,
+            result = self.rig.server.run(wait_script(running.pid, running.started, running.ready, timeout, running.log), warn=True,
                                          timeout=timeout + 30)
         except HostLost:
             raise
@@ -268,13 +309,16 @@ class Servers:
     def _stop(self, running: Running, record: CellRecord) -> None:
         if running.pid is not None and not running.stopped:
             # One command: whether it still ran, its graceful stop waited for there, then its group killed.
-            result = self.rig.server.run(stop_script(running.pid, running.stop_steps), warn=True,
+            result = self.rig.server.run(stop_script(running.pid, running.started, running.stop_steps)
+                                         + keeper.unlisted(self.workdir, running.pid), warn=True,
                                          timeout=sum(seconds for _, seconds in running.stop_steps) + 30)
             said = report(result.stdout)
             if said is None:
                 raise BenchError(command_failed(str(self.rig.server), f"stopping pid {running.pid}", result))
-            if said[0].get("was") == "gone" and record.status in (Status.OK, Status.FLAGGED):
-                record.flag(f"{running.cell.label} exited during the run on {self.rig.server}")
+            found = outcome(said[0])
+            if found in (GONE, REUSED) and record.status in (Status.OK, Status.FLAGGED):
+                record.flag(f"{running.cell.label} exited during the run on {self.rig.server}"
+                            + (f"; {REUSED} (pid {running.pid} is another process now)" if found == REUSED else ""))
         running.stopped = True
         self.collect(running.cell, record)
 

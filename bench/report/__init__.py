@@ -6,9 +6,9 @@ from pathlib import Path
 from .charts import write_charts
 from .compare import compare_runs
 from .markdown import render
-from .summary import load_run
+from .summary import load_run, req_per_s, rounds_words
 
-__all__ = ["compare_runs", "load_run", "render", "write", "write_charts"]
+__all__ = ["compare_runs", "load_run", "render", "req_per_s", "rounds_words", "write", "write_charts"]
 
 
 def write(run_dir: str | Path) -> Path:

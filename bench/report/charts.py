@@ -4,14 +4,15 @@ Three kinds, one file per case (payload × keep-alive) where it applies:
 
 - ``chart-reqs-<payload>-<keepalive|close>.png``: req/s per server configuration, bars at
   the median of the measured repeats with min–max error bars, one bar per worker count;
-- ``chart-ratio.png``: the Twisted/Nginx ratio of medians per configuration at equal workers;
+- ``chart-ratio.png``: the headline Twisted/Nginx ratio per configuration at equal workers; a
+  ratio with a client- or machine-bound side is drawn hatched and marked as a bound;
 - ``chart-scaling-<payload>-<keepalive|close>.png``: req/s against workers for each
   configuration measured at several worker counts, beside linear scaling from its
   smallest worker count.
 
-A cell that is not clean (flagged, failed, interrupted) is drawn hatched in red or marked
-by its status where a bar would be: never as a clean bar. The PNGs carry no timestamp or
-version metadata, so drawing the same run again writes the same bytes.
+A cell that is not clean (flagged, failed, interrupted) has no bar or point: a red cross
+and its status stand where it would be (its figures never reach a chart). The PNGs carry
+no timestamp or version metadata, so drawing the same run again writes the same bytes.
 """
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ HEIGHT = 5.0
 NOT_CLEAN = "tab:red"
 PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
            "tab:olive", "tab:cyan", "tab:gray")
+BOUND_HATCH = {"client-bound": "//", "machine-bound": ".."}
+BOUND_WORDS = {"client-bound": "a side client-bound: a bound (≤ upper, ≥ lower), not a ratio",
+               "machine-bound": "machine-bound: a side's CPU went to the load generator"}
 # No "Software" (matplotlib's version) in the file: the bytes depend on the data alone.
 PNG_METADATA = {"Software": None}
 
@@ -43,7 +47,7 @@ class Point:
 
     label: str  # the server configuration, e.g. "nginx" or "twisted/cpython/shared/fixed"
     workers: int
-    status: str
+    status: Status
     median: float | None
     low: float | None
     high: float | None
@@ -51,7 +55,7 @@ class Point:
 
     @property
     def clean(self) -> bool:
-        return self.status == "ok" and self.median is not None
+        return self.status is Status.OK and self.median is not None
 
     @property
     def note(self) -> str:
@@ -70,6 +74,14 @@ class Ratio:
     why_not: str = ""
     low: float | None = None
     high: float | None = None
+    bounds: tuple[str, ...] = ()  # "client-bound", "machine-bound": a side was held back, so this is a bound
+    direction: str = ""  # "≤" an upper bound (Nginx held back by its load generator), "≥" a lower bound
+
+    @property
+    def words(self) -> str:
+        """The value as drawn beside the bar: with its direction and the report's marks when it is a bound."""
+        marks = "".join(headline.MARKS.get(bound, "") for bound in self.bounds)
+        return f"{self.direction}{self.value:.2f}" + (f" {marks}" if marks else "")
 
 
 # -- planning (pure) -------------------------------------------------------------------
@@ -85,7 +97,7 @@ def case_slug(case: tuple[int, bool]) -> str:
 
 
 def point(record: CellRecord) -> Point:
-    summary = req_per_s(record)
+    summary = req_per_s(record)  # None for a cell that is not clean
     return Point(label=record.label, workers=record.cell.workers, status=record.status,
                  median=summary.median if summary else None, low=summary.low if summary else None,
                  high=summary.high if summary else None, verdicts=tuple(record.verdicts))
@@ -117,12 +129,22 @@ def ratios(records: list[CellRecord]) -> list[Ratio]:
         case = (mine.cell.payload, mine.cell.keepalive)
         interval = headline.clean_ratio(mine, theirs)
         if interval is not None:
-            found.append(Ratio(case, mine.label, mine.cell.workers, interval.median, low=interval.low, high=interval.high))
+            found.append(Ratio(case, mine.label, mine.cell.workers, interval.median, low=interval.low,
+                               high=interval.high, **bound(mine, theirs)))
         elif mine.status is not Status.OK:
             found.append(Ratio(case, mine.label, mine.cell.workers, None, f"twisted {mine.status}"))
         else:
             found.append(Ratio(case, mine.label, mine.cell.workers, None, f"nginx {theirs.status}"))
     return found
+
+
+def bound(twisted: CellRecord, nginx: CellRecord) -> dict:
+    """Which limits make a ratio a bound, and its direction: Nginx client-bound (its req/s only a lower
+    bound) makes the ratio an upper bound, Twisted client-bound a lower one; both, or machine-bound, no direction."""
+    bounds = tuple(verdict for verdict in BOUND_HATCH if verdict in twisted.verdicts or verdict in nginx.verdicts)
+    held_back = ("client-bound" in nginx.verdicts, "client-bound" in twisted.verdicts)
+    direction = {(True, False): "≤", (False, True): "≥"}.get(held_back, "") if bounds == ("client-bound",) else ""
+    return {"bounds": bounds, "direction": direction}
 
 
 def scaling_lines(points: list[Point]) -> dict[str, list[Point]]:
@@ -172,25 +194,29 @@ def reqs_figure(case: tuple[int, bool], points: list[Point], run: str) -> Figure
             if p is None:
                 continue
             x = i + (j - (len(counts) - 1) / 2) * width
-            if p.median is None:
-                _mark_missing(ax, x, top, p.status, fontsize=9)
+            if not p.clean:
+                _mark_missing(ax, x, top, str(p.status), fontsize=9)
                 continue
             ax.bar([x], [p.median], width * 0.9, yerr=[[p.median - p.low], [p.high - p.median]], capsize=3,
-                   color=colors[workers] if p.clean else "none", edgecolor=colors[workers] if p.clean else NOT_CLEAN,
-                   hatch=None if p.clean else "//", ecolor="black")
+                   color=colors[workers], ecolor="black")
             if p.note:
                 ax.text(x, p.high + top * 0.01, p.note, rotation=90, ha="center", va="bottom", fontsize=8,
-                        color="dimgray" if p.clean else NOT_CLEAN)
+                        color="dimgray")
     ax.set_xticks(range(len(labels)), [_tick(label) for label in labels], fontsize=8)
     ax.set_ylim(0, top * 1.25)
     ax.set_ylabel("requests per second (median, min–max)")
     ax.set_title(f"{case_words(case)} — run {run}")
     handles = [Patch(facecolor=colors[w], label=_workers_words(w)) for w in counts]
     if any(not p.clean for p in points):
-        handles.append(Patch(facecolor="none", edgecolor=NOT_CLEAN, hatch="//", label="not clean (see report)"))
+        handles.append(_no_figure())
     ax.legend(handles=handles, fontsize=8, loc="upper right")
     ax.grid(axis="y", alpha=0.3)
     return fig
+
+
+def _no_figure(label: str = "not clean: no figure (see report)") -> Line2D:
+    """The legend's entry for the red cross that stands where a cell that is not clean would be."""
+    return Line2D([], [], color=NOT_CLEAN, marker="x", linestyle="none", label=label)
 
 
 def _mark_missing(ax, x: float, top: float, why: str, fontsize: int) -> None:
@@ -217,9 +243,11 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
             if r.value is None:
                 _mark_missing(ax, x, top, r.why_not, fontsize=8)
                 continue
-            ax.bar([x], [r.value], width * 0.9, color=colors[case],
+            # A bound is hatched, unfilled, and says its direction and marks: never drawn like a clean ratio.
+            ax.bar([x], [r.value], width * 0.9, color="none" if r.bounds else colors[case], edgecolor=colors[case],
+                   hatch="".join(BOUND_HATCH[b] for b in r.bounds) or None,
                    yerr=[[r.value - r.low], [r.high - r.value]], capsize=3, ecolor="black")
-            ax.text(x, r.value + top * 0.01, f"{r.value:.2f}", ha="center", va="bottom", fontsize=8)
+            ax.text(x, r.high + top * 0.01, r.words, ha="center", va="bottom", fontsize=8)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
     ax.set_xticks(range(len(groups)), [f"{_tick(label)}\n×{workers}" for label, workers in groups], fontsize=8)
     ax.set_ylim(0, top * 1.5)  # room for the legend above the parity line
@@ -227,8 +255,12 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
     ax.set_title(f"Twisted against Nginx at equal workers — run {run}")
     handles = [Patch(facecolor=colors[c], label=case_words(c)) for c in case_list]
     handles.append(Line2D([], [], color="black", linestyle="--", label="Nginx"))
+    for verdict, words in BOUND_WORDS.items():
+        if any(verdict in r.bounds for r in found):
+            handles.append(Patch(facecolor="none", edgecolor="black", hatch=BOUND_HATCH[verdict],
+                                 label=f"{headline.MARKS.get(verdict, '')} {words}".strip()))
     if any(r.value is None for r in found):
-        handles.append(Line2D([], [], color=NOT_CLEAN, marker="x", linestyle="none", label="not clean: no ratio"))
+        handles.append(_no_figure("not clean: no ratio"))
     ax.legend(handles=handles, fontsize=8, loc="upper right")
     ax.grid(axis="y", alpha=0.3)
     return fig
@@ -248,15 +280,14 @@ def scaling_figure(case: tuple[int, bool], lines: dict[str, list[Point]], run: s
         reference = linear_reference(line)
         ax.plot([w for w, _ in reference], [v for _, v in reference], color=color, linestyle=":", linewidth=1)
         for p in line:
-            if not p.clean:
-                y = p.median if p.median is not None else 0
-                ax.plot([p.workers], [y], marker="x", color=NOT_CLEAN, markersize=10, mew=2, clip_on=False)
-                ax.annotate(p.status, (p.workers, y), textcoords="offset points", xytext=(4, 4),
+            if not p.clean:  # at the foot: a cell that is not clean has no figure to place it at
+                ax.plot([p.workers], [0], marker="x", color=NOT_CLEAN, markersize=10, mew=2, clip_on=False)
+                ax.annotate(str(p.status), (p.workers, 0), textcoords="offset points", xytext=(4, 4),
                             color=NOT_CLEAN, fontsize=8)
     handles, _ = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], color="gray", linestyle=":", label="linear scaling from the fewest workers"))
     if any(not p.clean for line in lines.values() for p in line):
-        handles.append(Line2D([], [], color=NOT_CLEAN, marker="x", linestyle="none", label="not clean"))
+        handles.append(_no_figure())
     ax.legend(handles=handles, fontsize=8, loc="upper left")
     ax.set_xticks(counts)
     ax.set_xlabel("workers")

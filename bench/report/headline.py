@@ -11,6 +11,8 @@ from bench import ratios
 from bench.records import CellRecord, Status
 from bench.stats import Interval, drift
 
+from . import summary
+
 MARKS = {"client-bound": "*", "machine-bound": "†"}
 
 
@@ -82,10 +84,10 @@ def answer_section(records: list[CellRecord]) -> list[str]:
 
 
 def drift_section(records: list[CellRecord]) -> list[str]:
-    """Each server's req/s in a case's first third of rounds against its last third."""
+    """Each clean server's req/s in a case's first third of rounds against its last third."""
     rows = []
     for record in records:
-        numbers = [run for run in record.numbers if run.round is not None]
+        numbers = [run for run in summary.numbers(record) if run.round is not None]
         ends = drift([run.req_per_s for run in numbers])
         if ends is None or not ends[0]:
             continue

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from bench.records import CellRecord, LoadResult
+from bench.records import CellRecord, LoadResult, Status
 from bench.stats import summarize
+
+from .summary import MARK
+from .summary import numbers as figures
 
 PER_HOST = "per load host ↓"  # the results table's latency where a cell's runs are combined
 
@@ -115,18 +118,20 @@ def _cores(part: LoadResult) -> float | None:
 
 
 def host_rows(record: CellRecord) -> list[list]:
-    """One row per load host: its load, its share of the requests, its req/s, latency, CPU and saturation."""
+    """One row per load host: its load, its share of the requests, its req/s, latency, CPU and saturation
+    (a cell that is not clean: only its load, its figures as "—")."""
     cell = record.cell
-    numbers = record.numbers
+    numbers = figures(record)
     total = sum(_done(part) for run in numbers for part in run.parts)
+    name = f"`{record.label}`" + ("" if record.status is Status.OK else f" {MARK} {record.status}")
     rows = []
     for host in hosts(record):
         mine = _parts(numbers, host)
         seen = mine or _parts(record.measured, host)
         share = f"{sum(_done(part) for part in mine) / total:.0%}" if mine and total else "—"
         cores = [value for value in map(_cores, mine) if value is not None]
-        counted = saturation(record, host)
-        rows.append([f"`{record.label}`", cell.payload, "yes" if cell.keepalive else "no", cell.workers, host,
+        counted = saturation(record, host) if mine else None
+        rows.append([name, cell.payload, "yes" if cell.keepalive else "no", cell.workers, host,
                      _facts(seen, "concurrency"), _facts(seen, "threads"), share,
                      _median(part.req_per_s for part in mine), _latency(mine, "p50"), _latency(mine, "p99"),
                      f"{sum(cores) / len(cores):.2f}" if cores else "—",
@@ -157,7 +162,8 @@ def load_hosts_section(records: list[CellRecord]) -> list[str]:
     return ["## Load hosts", "",
             "Several load hosts made the load together: each round, every host's load generator started at the "
             "same moment, and the round's req/s is their sum. *Share* is each host's part of the requests of the "
-            "measured runs that are clean numbers; req/s and latency are each host's own, the median over those "
+            "measured runs that are clean numbers (a cell that is not clean shows only its load); req/s and latency "
+            "are each host's own, the median over those "
             "rounds (percentiles of different hosts are never averaged); *saturated* counts the rounds in which "
             "the host used up its threads' cores.", "", *how,
             tabulate(rows, ["cell", "payload", "keep-alive", "workers", "load host", "connections", "threads",

@@ -8,7 +8,7 @@ from itertools import groupby
 
 from tabulate import tabulate
 
-from bench.records import CellRecord, Status, latest
+from bench.records import CellRecord, LoadResult, Status, latest
 from bench.stats import summarize
 
 from . import headline
@@ -26,20 +26,20 @@ from .machines import (
     settings_section,
     tuning_warnings,
 )
-from .summary import MARK, per_core, req_per_s, workers
+from .summary import MARK, kbyte_per_s, numbers, per_core, req_per_s, rounds_words, workers
 
 
 def _count(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _median_latency(runs: list[CellRecord], key: str) -> float | None:
+def _median_latency(runs: list[LoadResult], key: str) -> float | None:
     values = [run.latency_us[key] for run in runs if run.latency_us.get(key) is not None]
     summary = summarize(values)
     return summary.median if summary else None
 
 
-def _latency(runs: list[CellRecord]) -> str:
+def _latency(runs: list[LoadResult]) -> str:
     p50, p90, p99 = (_median_latency(runs, key) for key in ("p50", "p90", "p99"))
     if p50 is None:  # several load hosts: each has its own percentiles, never averaged into one
         return PER_HOST if any(run.parts for run in runs) else "—"
@@ -50,14 +50,13 @@ def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
     cell = record.cell
     summary = req_per_s(record)
     runs = record.measured
-    if not summary:  # no run is a number: failed requests are never shown as throughput
+    if not summary:  # not a clean cell, or no run is a number: shown as "—" with its status, never as a rate
         rate, spread, cv, kbytes, core = f"— {MARK}", "", "", "", ""
     else:
-        flag = f" {MARK}" if record.status is not Status.OK else ""
-        rate = _count(summary.median) + flag
+        rate = _count(summary.median)
         spread = f"{_count(summary.low)}–{_count(summary.high)}"
         cv = f"{summary.cv:.1%}"
-        kbytes = _count(summarize(run.kbyte_per_s for run in record.numbers).median)
+        kbytes = _count(kbyte_per_s(record).median)
         cores = per_core(record)
         core = _count(cores.median) if cores else "—"
     failed = sum(run.failed for run in runs)
@@ -66,13 +65,14 @@ def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
     if cell.server == "nginx":
         ratio = "1.00" if summary else "—"
     else:
-        ratio = headline.interval_words(headline.clean_ratio(record, nginx))
+        interval = headline.clean_ratio(record, nginx)
+        ratio = headline.interval_words(interval) + (headline.marks(record, nginx) if interval else "")
     notes = list(record.verdicts)
     if record.status is not Status.OK:
         notes.insert(0, str(record.status))
     return [
         cell.server, cell.interpreter or "", cell.mode or "", cell.resource, cell.workers,
-        rate, spread, cv, core, kbytes, _latency(record.numbers), failed, errored, non_2xx, ratio, ", ".join(notes),
+        rate, spread, cv, core, kbytes, _latency(numbers(record)), failed, errored, non_2xx, ratio, ", ".join(notes),
     ]
 
 
@@ -97,13 +97,14 @@ def results_section(records: list[CellRecord]) -> list[str]:
 
 
 def problems_section(records: list[CellRecord]) -> list[str]:
-    bad = [r for r in records if r.status != "ok"]
+    bad = [r for r in records if r.status is not Status.OK]
     if not bad:
         return []
     lines = [f"## {MARK} Cells that are not clean numbers", ""]
     for record in bad:
         reasons = "; ".join(dict.fromkeys(record.reasons)) or "no reason recorded"
-        lines.append(f"- `{record.label}` ({_cell_words(record.cell)}): **{record.status}** — {reasons}")
+        measured = f" ({rounds_words(record)}: no figure shown)" if record.measured else ""
+        lines.append(f"- `{record.label}` ({_cell_words(record.cell)}): **{record.status}** — {reasons}{measured}")
     return lines + [""]
 
 
@@ -118,12 +119,19 @@ def _mean(values) -> float | None:
 
 
 def limit_words(record: CellRecord) -> str:
+    """Who was the limit, from the cell's verdicts (see bench.measure.verdicts)."""
+    words = []
     if "client-bound" in record.verdicts:
         saturated = saturated_words(record)
-        return f"client-bound{f' ({saturated})' if saturated else ''}: req/s is a lower bound"
+        named = f" ({saturated})" if saturated else ""
+        if "both saturated" in record.verdicts:
+            words.append(f"client-bound{named}, both saturated: the server was busy too, so either may have "
+                         f"been the limit; req/s is a lower bound")
+        else:
+            words.append(f"client-bound{named}: req/s is a lower bound")
     if "machine-bound" in record.verdicts:
-        return "machine-bound: server and load generator shared the whole machine"
-    return "server"
+        words.append("machine-bound: its CPUs were full, something else took what it could have used")
+    return "; ".join(words) or "server"
 
 
 def partition_words(env: dict) -> list[str]:
@@ -135,38 +143,60 @@ def partition_words(env: dict) -> list[str]:
             f"the load generator on CPUs {pinned.get('load')} (`taskset`).", ""]
 
 
+def _cores(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
 def saturation_section(records: list[CellRecord], env: dict) -> list[str]:
-    """CPU used by server and load generator during the measured runs, and who was the limit."""
+    """CPU used by server, load generator, other processes and steal during the measured runs, and who was the limit."""
     rows = []
     for record in records:
-        samples = [run.sample for run in record.numbers if {"server_cores", "server_rss_mb"} <= set(run.sample or {})]
+        samples = [run.sample for run in record.numbers if "server_cores" in (run.sample or {})]
         if not samples:
             continue
         cell = record.cell
         server = _mean(x["server_cores"] for x in samples)
         loadgen = _mean(x.get("loadgen_cores") for x in samples)
-        together = "—" if loadgen is None else f"{server + loadgen:.2f}"
+        cpus = max((x["host_cpus"] for x in samples if "host_cpus" in x), default=None)
+        busy = _mean(x["host_busy_cores"] + x["steal_cores"] for x in samples if "host_cpus" in x)
         rows.append([f"`{record.label}`", cell.payload, "yes" if cell.keepalive else "no", cell.workers,
-                     f"{server:.2f}", f"{max(x['server_rss_mb'] for x in samples):.0f}",
-                     "—" if loadgen is None else f"{loadgen:.2f}", threads_words(record, cell.threads), together,
-                     limit_words(record)])
+                     f"{server:.2f}", f"{max(x['server_rss_mb'] for x in samples):.0f}", _cores(loadgen),
+                     threads_words(record, cell.threads), "—" if busy is None else f"{busy:.2f} of {cpus}",
+                     _cores(_mean(x.get("other_cores") for x in samples)),
+                     _cores(_mean(x.get("steal_cores") for x in samples)), limit_words(record)])
     if not rows:
         return []
     hosts = ([] if not any(several(r) for r in records) else
              ["With several load hosts the load generator's cores are their sum and its threads each host's "
               "(1 + 1: two hosts of one thread); a cell is client-bound when, in most rounds, some load host "
-              "used up its threads' cores while the server had room, and the limit names the hosts saturated.", ""])
+              "used up its threads' cores, and the limit names the hosts saturated. Only a load host on the "
+              "server's machine counts against its CPUs.", ""])
     return ["## Who was the limit", "",
-            "CPU cores used on average during the measured runs. A cell is *client-bound* when the load "
-            "generator used up the cores of its threads while the server had room: its req/s is then a "
-            "lower bound for the server. It is *machine-bound* when server and load generator ran on one host "
-            "and together used 90 % or more of its cores: then each side's req/s is bounded by the CPU the "
-            "other left it, and a Twisted/Nginx ratio also compares how much CPU the load generator took from "
-            "each server. The per-core ratio in the first table sets that aside; `--server-cpus` and "
-            "`--load-cpus` keep the two apart.", "", *partition_words(env), *hosts,
+            "CPU cores used on average during the measured runs (CPU seconds over each run ÷ the load tool's "
+            "own seconds). *Machine busy* is the server machine's busy and steal time on the CPUs in play (all, or "
+            "the partition's), from its `/proc/stat`; *other processes* is the busy part less the server, the load "
+            "generators on that machine and the harness; *steal* what the hypervisor gave other guests. "
+            "*client-bound*: in most rounds the load generator used 90 % or more of its threads' cores, so req/s "
+            "is a lower bound for the server; *both saturated*: in those rounds the server also used 80 % or more "
+            "of what it could, so either side may have been the limit. *machine-bound*: the CPUs the server could "
+            "run on were 90 % busy while it got less than 80 % of what its workers could use (with a partition, "
+            "likewise the load generator on its CPUs): something else took the rest. The per-core ratio in the "
+            "first table divides each side's req/s by its server's cores: it assumes req/s scales linearly with "
+            "cores, which nothing here measured.", "", *partition_words(env), *hosts,
             tabulate(rows, ["cell", "payload", "keep-alive", "workers", "server cores", "server RSS (MB)",
-                            "load generator cores", "threads", "both", "limit"], tablefmt="github",
-                     disable_numparse=True), ""]
+                            "load generator cores", "threads", "machine busy", "other processes", "steal",
+                            "limit"], tablefmt="github", disable_numparse=True), "",
+            *harness_words(records)]
+
+
+def harness_words(records: list[CellRecord]) -> list[str]:
+    """The harness's own CPU during the measured runs, when the runs recorded it."""
+    cores = [run.sample["harness_cores"] for record in records for run in record.measured
+             if "harness_cores" in (run.sample or {})]
+    if not cores:
+        return []
+    return [f"The harness itself used {sum(cores) / len(cores):.3f} cores on average during the measured runs "
+            f"(at most {max(cores):.3f}).", ""]
 
 
 def workers_section(records: list[CellRecord]) -> list[str]:
@@ -195,7 +225,7 @@ def scaling_section(records: list[CellRecord]) -> list[str]:
     series: dict[tuple, dict[int, float]] = {}
     for record in records:
         summary = req_per_s(record)
-        if record.status != "ok" or not summary:
+        if not summary:
             continue
         cell = record.cell
         key = (record.label, cell.payload, cell.keepalive)
@@ -244,7 +274,8 @@ def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
         intro += [f"Started {env['started']}, `{env.get('command', 'inv bench')}`, "
                   f"harness commit {env.get('git') or 'unknown'}.", ""]
     intro += [f"{len(records)} cells; req/s is the median of the measured runs that are clean numbers (warm-ups "
-              f"and runs with failed, errored or non-2xx requests excluded), min–max their spread; *vs nginx* is "
+              f"and runs with failed, errored or non-2xx requests excluded), min–max their spread; a cell that is not clean "
+              f"(flagged, failed, interrupted) shows no figure anywhere, only why; *vs nginx* is "
               f"the Twisted/Nginx ratio at the same workers with its 95 % interval.", ""]
     body = (tuning_warnings(env) + loadgen_warnings(env) + headline.answer_section(records) + problems_section(records) + ["## Results", ""]
             + results_section(records) + load_hosts_section(records) + headline.drift_section(records)

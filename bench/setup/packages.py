@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 from typing import Callable
 
 from bench.errors import BenchError
-from bench.hosts import Host
+from bench.hosts import Host, LocalHost
 
 POLICY = "/usr/sbin/policy-rc.d"
 OURS = "# twisted-lab: no service starts while `inv setup` installs packages"
@@ -84,3 +85,19 @@ def install(host: Host, names: list[str], log: Callable[[str], None]) -> None:
     finally:
         if created:
             host.sudo(f"grep -qF {shlex.quote(OURS)} {POLICY} && rm -f {POLICY}", warn=True)
+
+
+def install_here(names: list[str], needed_by: str, log: Callable[[str], None],
+                 os_release: str = "/etc/os-release") -> None:
+    """Install ``names`` on this machine with apt, as `inv setup` does (through sudo when not root);
+    off Debian and Ubuntu, one line naming them and what needs them."""
+    if not names:
+        return
+    try:
+        debian = is_debian_like(parse_os_release(Path(os_release).read_text()))
+    except OSError:
+        debian = False
+    if not debian:
+        raise BenchError(f"{needed_by} needs {' '.join(names)} (Debian's names): install them with the "
+                         f"system's package manager, then run again")
+    install(LocalHost(), names, log)

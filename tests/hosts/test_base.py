@@ -1,11 +1,16 @@
 """bench.hosts.base: the same Host surface on this machine and over SSH to a real sshd in the lab."""
 import os
+import threading
 import time
 
+import psutil
 import pytest
+from support import alive, group_of, setsid_group
 
 from bench.errors import BenchError
 from bench.hosts import LocalHost
+from bench.hosts.local import start_time
+from bench.hosts.scripts import STOPPED
 
 
 @pytest.fixture(params=["local", pytest.param("ssh", marks=pytest.mark.lab)])
@@ -100,7 +105,7 @@ def test_start_gives_real_pid_and_stop_ends_it(host, tmp_path):
         assert host.run(f"tr '\\0' ' ' </proc/{pid}/cmdline").stdout == "sleep 30 "
         assert host.alive(pid)
         assert log.exists()
-        assert host.stop(pid, timeout=5)
+        assert host.stop(pid, timeout=5) == STOPPED
         assert not host.alive(pid)
     finally:
         host.signal(pid, 9)
@@ -118,3 +123,18 @@ def test_start_writes_output_to_log(host, tmp_path):
 def test_start_of_missing_binary(host, tmp_path):
     with pytest.raises(BenchError, match=f"^{host.name}: cannot start no-such-server-bin: .*inv setup"):
         host.start(["no-such-server-bin", "--port", "1"], str(tmp_path / "x.log"))
+
+
+def test_stop_kills_the_stragglers_of_a_group_whose_leader_was_reaped_at_once(host):
+    # The leader ends on SIGTERM and its parent (a thread here) reaps it at once; its child ignores SIGTERM.
+    leader = setsid_group("(trap '' TERM; exec sleep 60) & wait")
+    threading.Thread(target=leader.wait, daemon=True).start()
+    members = [psutil.Process(pid) for pid in group_of(leader.pid)]
+    try:
+        assert host.stop(leader.pid, timeout=5, started=start_time(leader.pid)) == STOPPED
+        time.sleep(0.2)
+        assert not [member for member in members if alive(member)]
+    finally:
+        for member in members:
+            if alive(member):
+                member.kill()

@@ -1,10 +1,12 @@
 """bench.hosts.local: what this machine's child processes inherit."""
 import os
 
+from bench import sudo
 from bench.hosts import SUDO_PASSWORD_VARIABLE, LocalHost
 
 
-def test_the_sudo_password_reaches_no_local_child(monkeypatch, tmp_path):
+def test_a_sudo_password_set_after_the_package_loaded_reaches_no_local_child(monkeypatch, tmp_path):
+    monkeypatch.setattr(sudo, "_read", [])  # this test's password stays out of the others'
     monkeypatch.setenv(SUDO_PASSWORD_VARIABLE, "hunter2-secret")
     host = LocalHost()
     ran = host.run("env; printf 'BENCH_PROBE=%s' \"$BENCH_PROBE\"", env={"BENCH_PROBE": "kept"}).stdout
@@ -14,4 +16,5 @@ def test_the_sudo_password_reaches_no_local_child(monkeypatch, tmp_path):
     while host.alive(pid):
         pass
     assert "PATH=" in log.read_text() and "hunter2-secret" not in log.read_text()
-    assert os.environ[SUDO_PASSWORD_VARIABLE] == "hunter2-secret"  # the harness itself still reads it
+    assert SUDO_PASSWORD_VARIABLE not in os.environ
+    assert sudo.sudo_password() == "hunter2-secret"  # the harness itself still has it

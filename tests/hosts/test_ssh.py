@@ -10,6 +10,7 @@ import pytest
 from bench import lab as namespace_lab
 from bench.errors import BenchError
 from bench.hosts import SSHHost, connect
+from bench.hosts.scripts import KILLED, STOPPED
 from bench.lab import LabUser
 from bench.lab.users import remove as remove_user
 
@@ -176,7 +177,7 @@ def test_stop_is_one_command_and_kills_the_group_of_a_process_that_ignores_sigte
     run = host.connection.run
     host.connection.run = lambda command, **kw: commands.append(command) or run(command, **kw)
     began = time.monotonic()
-    assert host.stop(pid, timeout=0.5) is False
+    assert host.stop(pid, timeout=0.5) == KILLED
     assert 0.45 < time.monotonic() - began < 3
     assert len(commands) == 1
     assert not host.alive(pid)
@@ -184,7 +185,7 @@ def test_stop_is_one_command_and_kills_the_group_of_a_process_that_ignores_sigte
     assert all(Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
                for member in group if Path(f"/proc/{member}").exists()), "its sleep still runs"
     quick = host.start(["sleep", "30"], log=str(tmp_path / "quick.log"))
-    assert host.stop(quick, timeout=5) is True and not host.alive(quick)
+    assert host.stop(quick, timeout=5) == STOPPED and not host.alive(quick)
 
 
 @pytest.mark.lab

@@ -43,15 +43,8 @@ def _ip(*args):
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=True).stdout
 
 
-@pytest.fixture
-def requirements():
-    problem = namespace_lab.missing_requirements()
-    if problem:
-        pytest.skip(problem)
-
-
 @pytest.mark.lab
-def test_up_then_down_leaves_nothing_behind(requirements, tmp_path):
+def test_up_then_down_leaves_nothing_behind(lab_machine, tmp_path):
     lab = namespace_lab.up(tmp_path, names=("server", "load", "db"))
     try:
         assert [state.accepting for state in namespace_lab.status(lab)] == [True, True, True]
@@ -84,7 +77,7 @@ def test_two_labs_at_once_do_not_collide(lab, lab_connect, tmp_path):
 
 
 @pytest.mark.lab
-def test_down_is_idempotent(requirements, tmp_path):
+def test_down_is_idempotent(lab_machine, tmp_path):
     assert namespace_lab.down(tmp_path) is None  # no lab here at all
     lab = namespace_lab.up(tmp_path)
     assert namespace_lab.down(tmp_path) == lab
@@ -94,7 +87,7 @@ def test_down_is_idempotent(requirements, tmp_path):
 
 
 @pytest.mark.lab
-def test_down_from_another_process_after_a_crash(requirements, tmp_path):
+def test_down_from_another_process_after_a_crash(lab_machine, tmp_path):
     # The process that brings the lab up dies without tearing anything down.
     subprocess.run([sys.executable, "-c", f"import os; from bench import lab; lab.up({str(tmp_path)!r}); os._exit(3)"],
                    check=False, cwd=Path(__file__).resolve().parents[2], timeout=30)
@@ -106,7 +99,7 @@ def test_down_from_another_process_after_a_crash(requirements, tmp_path):
 
 
 @pytest.mark.lab
-def test_failed_sshd_tears_the_lab_down_and_says_why(requirements, tmp_path):
+def test_failed_sshd_tears_the_lab_down_and_says_why(lab_machine, tmp_path):
     namespaces = set(_ip("netns", "list").split())
     with pytest.raises(BenchError, match=r"sshd for lab host server exited .*(Bad|port)"):
         namespace_lab.up(tmp_path, port=70000)
@@ -121,7 +114,7 @@ def test_up_refuses_a_second_lab_in_one_root(lab):
 
 
 @pytest.mark.lab
-def test_up_refuses_a_subnet_in_use(requirements, tmp_path):
+def test_up_refuses_a_subnet_in_use(lab_machine, tmp_path):
     with pytest.raises(BenchError, match="overlaps 127.0.0.0/8"):
         namespace_lab.up(tmp_path, subnet="127.0.9.0/24")
     assert not (tmp_path / "lab.json").exists()
@@ -142,7 +135,7 @@ def test_traffic_stays_inside(lab, lab_connect):
 
 
 @pytest.mark.lab
-def test_tasks_up_status_down(requirements, tmp_path, capsys):
+def test_tasks_up_status_down(lab_machine, tmp_path, capsys):
     c = Context(Config(overrides={"lab": {"root": str(tmp_path)}}))
     lab_tasks.up(c)
     printed = capsys.readouterr().out
@@ -175,7 +168,7 @@ def _inv(*args):
 
 
 @pytest.mark.lab
-def test_inv_lab_up_with_two_load_hosts_then_down(requirements, tmp_path):
+def test_inv_lab_up_with_two_load_hosts_then_down(lab_machine, tmp_path):
     root = tmp_path / "lab"
     up = _inv("lab.up", "--root", str(root), "--load-hosts", "2")
     lab = namespace_lab.load(root)
@@ -218,14 +211,14 @@ def test_inv_lab_up_refuses_a_bad_load_host_count_in_one_line_making_nothing(tmp
 
 
 @pytest.mark.lab
-def test_task_reports_a_bench_error_in_one_line(requirements, tmp_path):
+def test_task_reports_a_bench_error_in_one_line(lab_machine, tmp_path):
     c = Context(Config(overrides={"lab": {"root": str(tmp_path)}}))
     with pytest.raises(Exit, match=r"^error: subnet 127.0.9.0/24 overlaps 127.0.0.0/8[^\n]*$"):
         lab_tasks.up(c, subnet="127.0.9.0/24")
 
 
 @pytest.mark.parametrize("spoil", ["someone else's", "writable by others", "a symlink"])
-def test_a_lab_root_that_is_not_ours_alone_is_refused(requirements, tmp_path, spoil):
+def test_a_lab_root_that_is_not_ours_alone_is_refused(lab_machine, tmp_path, spoil):
     root = tmp_path / "root"
     if spoil == "a symlink":
         (tmp_path / "elsewhere").mkdir()
@@ -247,7 +240,7 @@ def test_a_lab_root_that_is_not_ours_alone_is_refused(requirements, tmp_path, sp
 
 
 @pytest.mark.lab
-def test_sshd_config_and_keys_are_written_through_fresh_files_not_planted_links(requirements, tmp_path):
+def test_sshd_config_and_keys_are_written_through_fresh_files_not_planted_links(lab_machine, tmp_path):
     root, outside = tmp_path / "root", tmp_path / "outside"
     (root / "server").mkdir(parents=True)
     outside.mkdir()
@@ -267,7 +260,7 @@ def test_sshd_config_and_keys_are_written_through_fresh_files_not_planted_links(
         namespace_lab.down(root)
 
 
-def test_task_up_installs_the_lab_packages_it_lacks(requirements, tmp_path, monkeypatch, capsys):
+def test_task_up_installs_the_lab_packages_it_lacks(lab_machine, tmp_path, monkeypatch, capsys):
     # sshd looked for where there is none: the lab lacks openssh-server, which apt then "installs"
     # (it is already there, so apt-get does nothing, but it runs).
     monkeypatch.setattr(namespaces, "SSHD", str(tmp_path / "no-sshd"))

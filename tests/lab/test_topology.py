@@ -1,4 +1,5 @@
 """bench.lab.topology: the lab's names, addresses, files and lines, planned without root."""
+import datetime
 import ipaddress
 import json
 from pathlib import Path
@@ -167,24 +168,47 @@ def test_format_status(tmp_path):
 def _with_user(tmp_path, created=True):
     lab = topology.layout(tmp_path, ("server", "load"), SUBNET, "a1b2c3")
     return lab.with_user(topology.LabUser("tlab", created, topology.sudoers_file("a1b2c3", "tlab"),
-                                          "ssh-ed25519 AAAAC3Nz twisted-lab-a1b2c3"))
+                                          "ssh-ed25519 AAAAC3Nz twisted-lab-a1b2c3",
+                                          expires="2026-01-04" if created else None))
 
 
 def test_a_lab_with_its_user_round_trips_through_json_without_a_password(tmp_path):
     lab = _with_user(tmp_path)
     assert topology.NamespaceLab.from_json(lab.to_json()) == lab
-    assert set(json.loads(lab.to_json())["user"]) == {"name", "created", "sudoers", "key_line"}
+    assert set(json.loads(lab.to_json())["user"]) == {"name", "created", "sudoers", "key_line", "expires"}
+
+
+def test_a_lab_json_from_before_user_expiry_still_loads(tmp_path):
+    data = json.loads(_with_user(tmp_path).to_json())
+    del data["user"]["expires"]
+    assert topology.NamespaceLab.from_json(json.dumps(data)).user.expires is None
+
+
+@pytest.mark.parametrize("days, expires", [(3, "2026-01-04"), ("1", "2026-01-02"), (365, "2027-01-01")])
+def test_a_created_users_expiry_is_days_from_today(days, expires):
+    assert topology.user_expiry(datetime.date(2026, 1, 1), days) == expires
+
+
+@pytest.mark.parametrize("days", [0, 366, "-1", "3.5", "soon", ""])
+def test_a_bad_user_expiry_is_one_line(days):
+    with pytest.raises(BenchError, match=r"^bad --user-days .*: give a whole number of days from 1 to 365 "
+                                         r"\(lab.user_days\)$"):
+        topology.user_expiry(datetime.date(2026, 1, 1), days)
 
 
 def test_the_sudoers_rule_asks_for_the_password_in_a_file_sudo_reads(tmp_path):
     path = topology.sudoers_file("a1b2c3", "tlab")
     assert path.parent == Path("/etc/sudoers.d") and "." not in path.name and not path.name.endswith("~")
-    assert topology.sudoers_rule("a1b2c3", "tlab").splitlines()[-1] == "tlab ALL=(ALL:ALL) ALL"  # no NOPASSWD
+    rule = topology.sudoers_rule("a1b2c3", "tlab")
+    assert rule.splitlines()[-1] == "tlab ALL=(ALL:ALL) ALL"  # no NOPASSWD
+    assert "full root on this machine" in rule.splitlines()[0]
 
 
 def test_format_lab_gives_the_users_flags(tmp_path):
     text = "\n".join(topology.format_lab(_with_user(tmp_path)))
-    assert "user         tlab (created by the lab; sudo asks for its password)" in text
+    assert "user         tlab (created by the lab, expires 2026-01-04; sudo asks for its password)" in text
+    assert ("sudo         /etc/sudoers.d/twisted-lab-a1b2c3-tlab lets tlab run anything as root on this machine, "
+            "not only in the lab") in text
     assert "inv setup --host tlab@10.210.7.2:2222 --host tlab@10.210.7.3:2222 --key" in text
     assert "inv bench --server-host tlab@10.210.7.2:2222 --load-host tlab@10.210.7.3:2222" in text
     assert "`inv lab.down` leaves it" in "\n".join(topology.format_lab(_with_user(tmp_path, created=False)))

@@ -1,9 +1,11 @@
 """End to end: `inv bench` with a tiny load on real Nginx, Twisted and wrk."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -15,10 +17,21 @@ import pytest
 from support import constructed_record, free_port, options, write_run
 
 from bench.errors import BenchError
-from bench.measure.campaign import claimed, new_run_dir, run_campaign, unclean_cells
-from bench.records import read_records
+from bench.hosts import LocalHost
+from bench.measure.campaign import (
+    claimed,
+    find_interpreters,
+    new_run_dir,
+    on_server_machine,
+    progress_line,
+    run_campaign,
+    unclean_cells,
+)
+from bench.measure.environment import machine_identity
+from bench.records import Status, read_records
+from bench.report import charts
 from bench.report.charts import write_charts
-from bench.report.markdown import render
+from bench.report.markdown import HEADERS, render
 
 PROJECT = Path(__file__).resolve().parents[2]
 INV = [sys.executable, "-m", "invoke"]
@@ -64,11 +77,40 @@ def test_tiny_bench_writes_a_report_with_nginx_and_twisted(tmp_path):
     assert "### 40 bytes, keep-alive" in report
     env = json.loads((run / "env.json").read_text())
     assert env["hosts"][0]["cpus"] >= 1
+    assert env["hosts"][0]["machine"]["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     # The report is a pure function of the run's files.
     assert report.count("](chart-") >= 1
     names = [path.name for path in write_charts(run)]
     assert render(records, env, names) == report
     assert not our_servers(run.name)
+
+
+def nginx_alone(tmp_path, name: str, *flags: str) -> Path:
+    """A clean `inv bench` of Nginx alone, 40 bytes with keep-alive, one tiny wrk round, with ``flags``: its folder."""
+    port = free_port()
+    done = inv(tmp_path, "bench", "--profile", "tiny", "--servers", "nginx", "--keepalive", "--payloads", "40",
+               "--loadgen", "wrk", "--repeats", "1", *flags, "--port", str(port), "--name", f"{name}-{port}", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return tmp_path / f"{name}-{port}"
+
+
+@pytest.mark.skipif(os.cpu_count() < 2, reason="a partition needs two CPUs")
+def test_a_partition_gives_each_server_one_worker_per_server_cpu_and_reads_each_sides_cpus(tmp_path):
+    run = nginx_alone(tmp_path, "pinned", "--server-cpus", "1", "--load-cpus", "0")
+    record, = read_records(run / "results.jsonl")
+    assert record.cell.workers == 1  # --server-cpus 1, not the machine's 2 CPUs
+    sample = record.measured[0].sample
+    assert sample["host_cpus"] == 2 and 0 <= sample["server_cpus_busy_cores"] <= 1.0
+    assert 0 <= sample["load_cpus_busy_cores"] <= 1.0
+
+
+def test_two_hosts_of_one_machine_are_told_by_identity_not_by_object():
+    # Two LocalHost objects stand for the namespace lab's two hosts: one machine, two names.
+    server, load = LocalHost(), LocalHost()
+    machines = {id(host): machine_identity(host) for host in (server, load)}
+    assert on_server_machine(server, [load], machines) == ((True,), True)
+    other = {**machines[id(load)], "boot_id": "another-kernel"}
+    assert on_server_machine(server, [load], {**machines, id(load): other}) == ((False,), True)
 
 
 def test_report_task_rebuilds_the_report(tmp_path):
@@ -85,12 +127,7 @@ def test_report_task_rebuilds_the_report(tmp_path):
 
 
 def test_load_flags_override_the_profile_for_one_run(tmp_path):
-    port = free_port()
-    done = inv(tmp_path, "bench", "--profile", "tiny", "--servers", "nginx", "--keepalive", "--payloads", "40",
-               "--loadgen", "wrk", "--duration", "1", "--concurrency", "5", "--repeats", "1", "--port", str(port),
-               "--name", f"flags-{port}", timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    run = tmp_path / f"flags-{port}"
+    run = nginx_alone(tmp_path, "flags", "--duration", "1", "--concurrency", "5")
     env = json.loads((run / "env.json").read_text())
     assert env["settings"]["load"]["keepalive"] == {"duration": 1, "concurrency": 5, "threads": 1}
     assert env["settings"]["load"]["flags"] == {"concurrency": 5, "duration": 1}
@@ -300,3 +337,101 @@ def test_runs_without_a_name_in_the_same_second_get_folders_of_their_own(tmp_pat
     first.mkdir()
     second = new_run_dir(chosen)
     assert second != first and not second.exists()
+
+
+def test_the_progress_line_counts_measured_rounds_and_gives_a_rate_only_for_a_clean_cell():
+    rates = [72922, 71310, 70150]
+    clean = constructed_record("twisted", 2, rates)
+    clean.timing = {"overhead": 3.0, "cells": 2}
+    line = progress_line(clean)
+    assert f": {statistics.median(rates):,.0f} req/s ({min(rates):,.0f}–{max(rates):,.0f}; 3 rounds measured, 3 clean)" in line
+    flagged = constructed_record("twisted", 2, rates, status="flagged")
+    flagged.reasons = ["1 worker(s) died: pid 4242 status killed by signal 9"]
+    flagged.measured[2].errored = 17  # the round the worker died in
+    flagged.timing = clean.timing
+    line = progress_line(flagged)
+    assert line.endswith(": FLAGGED — 1 worker(s) died: pid 4242 status killed by signal 9 "
+                         "(3 rounds measured, 2 clean: not a result)")
+    assert "req/s" not in line and not any(f"{rate:,.0f}" in line for rate in rates)
+
+
+def killed_run_interpreter() -> str:
+    """PyPy when `inv setup` provisioned it (the case of the issue), else this machine's CPython."""
+    return "pypy" if "pypy" in find_interpreters(LocalHost(), options().prefix) else "cpython"
+
+
+def twisted_workers(run: str) -> list[psutil.Process]:
+    """The Twisted worker processes of run ``run`` (started from its work folder's server.py with --worker)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        line = proc.info["cmdline"] or []
+        if "--worker" in line and any(f"/twisted-lab-{run}." in part and part.endswith("server.py") for part in line):
+            found.append(proc)
+    return found
+
+
+def test_a_worker_killed_mid_case_leaves_its_cell_without_any_figure(tmp_path):
+    """A real tiny run; a Twisted worker SIGKILLed in round 2, after a clean round 1: the run exits 2 and no
+    line, table or chart gives that cell a figure."""
+    interpreter = killed_run_interpreter()
+    port = free_port()
+    name = f"killed-{port}"
+    env = {**os.environ, "INVOKE_BENCH_REPORTS": str(tmp_path)}
+    proc = subprocess.Popen([*INV, "bench", "--keepalive", "--profile", "tiny", "--payloads", "40", "--servers",
+                             "nginx,twisted", "--interpreters", interpreter, "--modes", "shared", "--resources", "fixed",
+                             "--workers", "2", "--repeats", "3", "--loadgen", "wrk", "--port", str(port), "--name", name],
+                            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen, victims = [], []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if ": round 2 (" in line:  # round 1 is measured; round 2 loads Twisted first
+                victims = twisted_workers(name)[:1]
+                for victim in victims:
+                    victim.send_signal(signal.SIGKILL)
+                break
+        out = "".join(seen) + proc.communicate(timeout=180)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert victims, "no Twisted worker to kill in round 2:\n" + "".join(seen)
+    assert proc.returncode == 2, out
+    run = tmp_path / name
+    records = {r.cell.server: r for r in read_records(run / "results.jsonl")}
+    twisted, label = records["twisted"], f"twisted/{interpreter}/shared/fixed"
+    assert twisted.status is Status.FLAGGED and any("died" in reason for reason in twisted.reasons), twisted.reasons
+    assert twisted.numbers, "round 1 was clean: those are the figures no view may show"
+
+    # the progress line: its rounds, never a rate
+    (line,) = [line for line in out.splitlines() if line.startswith("[") and f"] {label} " in line]
+    assert ": FLAGGED — " in line and f"({len(twisted.measured)} rounds measured, {len(twisted.numbers)} clean: " \
+           "not a result)" in line and "req/s" not in line, line
+
+    # the report: a dash and the status in the results table, no row in drift, no ratio; no figure anywhere
+    report = (run / "report.md").read_text()
+    row = next(line for line in report.split("## Results")[1].splitlines() if line.startswith("| twisted "))
+    cells = dict(zip(HEADERS, (part.strip() for part in row.strip().strip("|").split("|"))))
+    assert cells["req/s (median)"] == "— ⚠" and cells["notes"].startswith("flagged"), row
+    assert [cells[key] for key in ("min–max", "CV", "req/s per core", "kbyte/s")] == ["", "", "", ""], row
+    assert cells["latency p50 / p90 / p99 (ms)"] == "—" and cells["vs nginx"] == "—", row
+    answer = next(line for line in report.split("## Twisted against Nginx")[1].splitlines()
+                  if line.startswith(f"| `{label}`"))
+    assert not re.search(r"\d\.\d\d", answer), answer  # no ratio, per request or per core
+    drift = report.split("## Drift across rounds")[1].split("\n## ")[0] if "## Drift across rounds" in report else ""
+    assert f"`{label}`" not in drift
+    figures = {r.req_per_s for r in twisted.measured}
+    figures |= {r.req_per_s / r.server_cores for r in twisted.measured if r.server_cores}
+    figures |= {r.kbyte_per_s for r in twisted.measured}
+    figures.add(statistics.median(r.req_per_s for r in twisted.numbers))
+    shown = {f"{figure:,.0f}" for figure in figures if figure >= 1000} & set(re.findall(r"\d{1,3}(?:,\d{3})+", report))
+    assert not shown, f"{shown} of the killed cell in report.md"
+
+    # the charts' data: no bar or point, no ratio
+    points = [point for points in charts.cases(list(records.values())).values() for point in points
+              if point.label == label]
+    assert [(p.median, p.low, p.high, p.clean) for p in points] == [(None, None, None, False)]
+    (ratio,) = charts.ratios(list(records.values()))
+    assert ratio.value is None and ratio.why_not == "twisted flagged"
+    assert (run / "chart-ratio.png").exists() and (run / "chart-reqs-40-keepalive.png").exists()
+    assert not our_servers(name)

@@ -5,12 +5,30 @@ import sys
 import pytest
 
 from bench.hosts import LocalHost
-from bench.measure.environment import capture_host, parse_facts
+from bench.measure.environment import capture_host, machine_identity, parse_facts, same_machine
 from bench.tune.keys import INTEREST
 
 
 def test_parse_facts_keeps_multi_line_values():
     assert parse_facts("@@a\n1\n@@b\nx\ny\n@@c\n") == {"a": "1", "b": "x\ny", "c": ""}
+
+
+@pytest.mark.parametrize("one, other, same", [
+    ({"boot_id": "b1", "machine_id": "m1"}, {"boot_id": "b1", "machine_id": "m1"}, True),
+    ({"boot_id": "b1", "machine_id": "m1"}, {"boot_id": "b1", "machine_id": "m2"}, True),  # containers on one kernel
+    ({"boot_id": "b1", "machine_id": "m1"}, {"boot_id": "b2", "machine_id": "m1"}, False),  # a cloned VM image
+    ({"boot_id": "", "machine_id": "m1"}, {"boot_id": "b2", "machine_id": "m1"}, True),  # no boot id: the machine id
+    ({"boot_id": "", "machine_id": ""}, {"boot_id": "b2", "machine_id": "m1"}, None),  # nothing to tell
+])
+def test_hosts_are_one_machine_when_their_boot_id_says_so(one, other, same):
+    assert same_machine(one, other) is same
+
+
+def test_this_machines_identity_is_its_boot_and_machine_ids():
+    identity = machine_identity(LocalHost())
+    assert identity["boot_id"] == open("/proc/sys/kernel/random/boot_id").read().strip()
+    assert identity["machine_id"] == (open("/etc/machine-id").read().strip() if os.path.exists("/etc/machine-id") else "")
+    assert same_machine(identity, machine_identity(LocalHost()))
 
 
 def check(facts, interpreters):

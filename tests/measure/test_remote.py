@@ -1,4 +1,5 @@
 """Remote runs: the server on one namespace lab host, the load generator on another, over real sshd."""
+import json
 import os
 import signal
 import subprocess
@@ -74,6 +75,13 @@ def test_a_remote_bench_runs_between_two_lab_hosts(tmp_path, lab):
         assert record.runs[0].command.find(server.address) > 0
     report = (run / "report.md").read_text()
     assert f"server ({server.spec})" in report and f"load ({load.spec})" in report
+    # Two addresses, one machine: their identities say so, and the server's machine is read whole.
+    machines = {facts["role"]: facts["machine"]["boot_id"] for facts in json.loads((run / "env.json").read_text())["hosts"]}
+    assert machines["server"] == machines["load"] != ""
+    for record in records:
+        for measured in record.measured:
+            assert measured.sample["host_cpus"] == os.cpu_count() and measured.sample["other_cores"] >= 0
+            assert measured.sample["host_busy_cores"] >= measured.sample["server_cores"] - 0.1
     assert not namespace_processes(lab)
 
 
@@ -137,7 +145,7 @@ def test_an_unknown_host_key_is_refused_unless_trusted(tmp_path, lab):
 
 
 @pytest.fixture
-def own_lab(tmp_path):
+def own_lab(lab_machine, tmp_path):
     """A lab of this test's own: its load host's sshd gets killed."""
     running = lab_module.up(tmp_path / "own-lab")
     yield running

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import free_port, once_listening, twisted_cell
+from support import PINNED_PLACEMENT, free_port, once_listening, sampled_record, sampled_run, twisted_cell
 from support import settings as support_settings
 
 from bench import ratios
@@ -57,6 +57,11 @@ def test_a_good_cell_is_recorded_with_its_runs_and_worker_counts(tmp_path):
         else:
             assert run.sample["server_cores"] > 0 and run.sample["server_processes"] == 3
             assert 0 < run.sample["loadgen_cores"] <= 1.2  # wrk -t1: one thread
+            # The machine saw at least the server and wrk, both on it; the harness is measured too.
+            assert run.sample["host_cpus"] == os.cpu_count()
+            busy = run.sample["server_cores"] + run.sample["loadgen_cores"] + run.sample["harness_cores"]
+            assert run.sample["host_busy_cores"] >= min(busy, run.sample["host_cpus"]) - 0.15
+            assert 0 < run.sample["harness_cores"] < 0.5 and run.sample["other_cores"] >= 0
     assert sum(record.workers.values()) >= sum(r.requests_done for r in record.runs)
     assert record.timing["overhead"] < 5
     assert read_records(runner.results)[0].id == record.id
@@ -181,3 +186,23 @@ def test_a_runner_refused_at_prepare_removes_its_own_folder_only(tmp_path):
     assert Path(folder).is_dir()
     runner.cleanup()
     assert not Path(folder).exists() and runner.made == []
+
+
+def test_the_runner_judges_a_cell_from_its_samples_and_the_runs_cpus(tmp_path):
+    # No server runs: _verdicts and _placement read the record and the run's settings only.
+    host = LocalHost()
+    generator, binary = loadgen.detect(host, "wrk", [])
+    rig = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1", interpreters={},
+              nginx="nginx", server_cpus=2)
+    pinned = Runner(rig, support_settings(tmp_path, server_cpus=(1,), load_cpus=(0,)), tmp_path / "pinned")
+    unpinned = Runner(rig, support_settings(tmp_path), tmp_path / "unpinned")
+    # Nginx's 2 workers at 1.0 core in all, weighttp at 0.95, the 2-CPU machine full.
+    pinned_runs = [sampled_run(server=1.0, loadgen=0.95, busy=[0.97, 1.0], placement=PINNED_PLACEMENT) for _ in range(3)]
+    unpinned_runs = [sampled_run(server=1.0, loadgen=0.95, busy=1.97) for _ in range(3)]
+    # On its one CPU the server was busy, and nothing else took it ...
+    assert pinned._verdicts(sampled_record("nginx", pinned_runs, workers=2)) == ["client-bound", "both saturated"]
+    # ... on two, its second worker had no CPU left.
+    assert unpinned._verdicts(sampled_record("nginx", unpinned_runs, workers=2)) == [
+        "client-bound", "both saturated", "machine-bound"]
+    assert pinned._placement() == PINNED_PLACEMENT
+    assert unpinned._placement().cpus == ()

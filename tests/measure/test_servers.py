@@ -9,10 +9,11 @@ import time
 
 import psutil
 import pytest
-from support import twisted_cell
+from support import alive, group_of, setsid_group, twisted_cell
 
 from bench.hosts import LocalHost
-from bench.hosts.scripts import TERM, report, stop_script
+from bench.hosts.local import start_time
+from bench.hosts.scripts import KILLED, REUSED, STOPPED, TERM, report, stop_script
 from bench.measure.loading import Loader
 from bench.measure.servers import CellFailed, Rig, Running, Servers
 from bench.records import CellRecord
@@ -49,6 +50,7 @@ def servers_on(host, tmp_path, interpreter: str, start_timeout: float = 5.0) -> 
 
 
 def remove(host, servers: Servers) -> None:
+    servers.release()
     host.run(f"rm -rf {servers.workdir}", warn=True)
 
 
@@ -111,7 +113,7 @@ def test_stop_of_a_process_that_ignores_sigterm_kills_its_group_within_the_timeo
         child = int(host.read_text(log).split()[1])
         counted = Counted(host)
         began = time.monotonic()
-        result = host.run(stop_script(pid, ((TERM, 0.5),)), warn=True)
+        result = host.run(stop_script(pid, host.launched[pid], ((TERM, 0.5),)), warn=True)
         took = time.monotonic() - began
         assert report(result.stdout)[0] == {"was": "running", "stop": "late"}
         assert 0.45 < took < 3
@@ -123,7 +125,7 @@ def test_stop_of_a_process_that_ignores_sigterm_kills_its_group_within_the_timeo
         pid = host.start([script], log=log)
         time.sleep(0.3)
         began = time.monotonic()
-        assert host.stop(pid, timeout=0.5) is False
+        assert host.stop(pid, timeout=0.5) == KILLED
         assert time.monotonic() - began < 3
         time.sleep(0.1)
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -138,13 +140,13 @@ def test_stop_reports_a_server_already_gone_and_flags_the_cell(host, tmp_path):
         cell = twisted_cell()
         pid = host.start([sleeper], log=f"{servers.workdir}/logs/{cell.id}.log")
         record = CellRecord(cell=cell)
-        running = Running(cell=cell, port=1, url="", pid=pid)
+        running = Running(cell=cell, port=1, url="", pid=pid, started=host.launched[pid])
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.1)
         counted = Counted(host)
         servers.stop(running, record)
         assert record.reasons == [f"{cell.label} exited during the run on {host}"]
-        assert counted.commands[0].startswith(f"pid={pid}\n") and len(counted.commands) == 1  # the log: sftp
+        assert counted.commands[0].startswith(f"pid={pid} ") and len(counted.commands) == 1  # the log: sftp
         assert record.server_log
     finally:
         remove(host, servers)
@@ -163,3 +165,32 @@ def test_a_missing_log_is_collected_as_absent_without_asking_first(host, tmp_pat
             assert len(counted.commands) <= 1  # the sftp get fails; one command tells absent from unreadable
     finally:
         remove(host, servers)
+
+
+def test_a_pid_that_names_another_process_now_is_left_alone_with_its_group(host, tmp_path):
+    servers = servers_on(host, tmp_path, interpreter="/bin/sh")
+    leader = setsid_group()
+    members = [psutil.Process(pid) for pid in group_of(leader.pid)]
+    try:
+        cell = twisted_cell()
+        # The record of a server that was started with this pid, earlier (so at another start time).
+        record = CellRecord(cell=cell)
+        earlier = Running(cell=cell, port=1, url="", pid=leader.pid, started=start_time(leader.pid) - 1)
+        servers.stop(earlier, record)
+        assert record.status == "flagged"
+        assert record.reasons == [f"{cell.label} exited during the run on {host}; pid reused: left alone "
+                                  f"(pid {leader.pid} is another process now)"]
+        assert host.stop(leader.pid, timeout=1, started=start_time(leader.pid) + 1) == REUSED
+        time.sleep(0.2)
+        assert all(map(alive, members)), "the other group was signalled"
+        # Its own start time: that is the process to stop, and its group goes with it.
+        assert host.stop(leader.pid, timeout=5, started=start_time(leader.pid)) == STOPPED
+        time.sleep(0.2)
+        assert not any(map(alive, members))
+    finally:
+        for member in members:
+            if alive(member):
+                member.kill()
+        leader.wait()
+        remove(host, servers)
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -22,8 +23,10 @@ from support import PROJECT, free_port, project_config, wait_accepting
 from bench.config import plain
 from bench.errors import BenchError
 from bench.hosts import LocalHost
-from bench.measure.loadgen import Weighttp04, Weighttp05
-from bench.measure.loading import run
+from bench.hosts.local import start_time
+from bench.measure.loadgen import WEIGHTTP_MIN_REQUESTS, WEIGHTTP_REQUESTS, Weighttp04, Weighttp05, ran_out
+from bench.measure.loading import Loader, run, run_round, sessions_for
+from bench.measure.sampling import Window
 from bench.records import Load
 from bench.setup.provision import setup_host
 
@@ -201,11 +204,29 @@ def test_the_request_count_reached_before_a(weighttp, nginx_url):
 
 
 def test_a_reached_before_the_request_count(weighttp, nginx_url):
-    result = measure(weighttp, "0.5", Load(nginx_url, 10, 1, True, duration=1), "a-before-count")
-    assert result.command.split()[1:5] == ["-n", "1000000", "-a", "1"]
+    load = Load(nginx_url, 10, 1, True, duration=1)
+    result = measure(weighttp, "0.5", load, "a-before-count")
+    assert result.command.split()[1:5] == ["-n", str(WEIGHTTP_REQUESTS), "-a", "1"]
     assert result.clean, result.raw[-600:]  # requests cut off by -a are neither failed nor errored
-    assert 0 < result.succeeded == result.requests_done < 1_000_000
+    assert 0 < result.succeeded == result.requests_done < WEIGHTTP_REQUESTS
     assert 1.0 <= result.seconds < 1.5
+    assert not ran_out(load, result)
+
+
+def test_a_timed_run_that_uses_up_its_sized_requests_is_marked(weighttp, nginx_url):
+    # An expected rate far below Nginx's: -n is the floor, used up long before -a 10.
+    load = Load(nginx_url, 10, 1, True, duration=10, rate=1.0)
+    loaders = [Loader(LocalHost(), GENERATORS["0.5"], weighttp["0.5"])]
+    watched = subprocess.Popen(["sleep", "60"])  # the window needs a server process; this one idles
+    try:
+        with sessions_for(loaders) as sessions:
+            result = run_round(sessions, loaders, load, timeout=60, window=Window(LocalHost(), watched.pid, start_time(watched.pid)))
+    finally:
+        watched.kill()
+        watched.wait()
+    assert result.command.split()[1:5] == ["-n", str(WEIGHTTP_MIN_REQUESTS), "-a", "10"]
+    assert result.clean and result.requests_done == WEIGHTTP_MIN_REQUESTS and result.seconds < 9
+    assert ran_out(load, result) and result.sample["exhausted"] is True
 
 
 def test_weighttp_04_has_no_a_and_the_harness_never_asks_it(weighttp, nginx_url):

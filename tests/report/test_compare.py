@@ -153,7 +153,7 @@ def test_the_last_record_of_a_cell_wins_and_unclean_cells_are_not_compared(tmp_p
                                    record([500, 510, 505], server="nginx", status="flagged")], ENV)
     rows = {row[0]: row for row in table_rows(compare.compare_runs(a, b), "Matching cells")}
     assert rows["twisted/pypy/shared/fixed"][4:7] == ["100 (n=3)", "110 (n=3, noisy)", "+10.0%"]
-    assert rows["nginx"][5:] == ["505 (n=3) ⚠", "—", "not compared: B flagged"]
+    assert rows["nginx"][5:] == ["flagged ⚠", "—", "not compared: B flagged"]  # a flagged cell is never a figure
 
 
 def test_cells_in_one_run_only_are_listed_apart(tmp_path):

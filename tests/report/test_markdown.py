@@ -3,8 +3,11 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from support import PINNED_PLACEMENT, sampled_record, sampled_run
+
 from bench import report as report_area
 from bench.envfile import read_env
+from bench.measure.verdicts import Room, judged
 from bench.records import Status, read_records
 from bench.report import headline
 from bench.report import markdown as report
@@ -111,3 +114,48 @@ def test_a_machine_bound_side_marks_its_ratio_with_a_dagger():
     bound = [replace(r, verdicts=["machine-bound"]) if r.label == "nginx" else r for r in records]
     ratios = [parts[0] for parts in answer_rows(headline.answer_section(bound)).values() if parts[0] != "—"]
     assert ratios and all(part.endswith(" †") for part in ratios)
+
+
+# -- the same marks, with verdicts derived from sampled runs rather than written in ------------------
+
+def judged_case(nginx_runs, twisted_runs, room, workers=1):
+    """Nginx and Twisted measured in rounds, each judged as the runner judges a measured cell."""
+    for run in twisted_runs:
+        run.req_per_s *= 0.8
+    records = [sampled_record("nginx", nginx_runs, workers=workers), sampled_record("twisted", twisted_runs, workers=workers)]
+    for record in records:
+        record.verdicts = judged(record, room, cv_threshold=0.05)
+    return records
+
+
+def limit_column(records, label):
+    lines = "\n".join(report.saturation_section(records, {})).splitlines()
+    row = next(line for line in lines if line.startswith(f"| `{label}`"))
+    return [part.strip() for part in row.split("|")[1:-1]]
+
+
+def test_a_saturated_load_generator_beside_a_busy_nginx_marks_it_and_its_ratio():
+    # The issue's pinned run: Nginx at 0.95 of its CPU, weighttp at 0.97 of its own; Twisted had weighttp at 0.6.
+    records = judged_case(
+        [sampled_run(server=0.95, loadgen=0.97, busy=[0.98, 0.95], placement=PINNED_PLACEMENT) for _ in range(3)],
+        [sampled_run(server=0.98, loadgen=0.6, busy=[0.61, 0.98], placement=PINNED_PLACEMENT) for _ in range(3)],
+        Room(server_cpus=1, load_cpus=1, partitioned=True))
+    nginx, twisted = limit_column(records, "nginx"), limit_column(records, "twisted/pypy/shared/fixed")
+    assert nginx[-1].startswith("client-bound, both saturated") and nginx[-1].endswith("req/s is a lower bound")
+    assert twisted[-1] == "server"
+    assert nginx[8] == "1.93 of 2" and nginx[9] == "0.00"  # machine busy; other processes: none
+    plain = [replace(record, verdicts=[]) for record in records]
+    ratio = answer_rows(headline.answer_section(records))["`twisted/pypy/shared/fixed`"][0]
+    assert ratio != answer_rows(headline.answer_section(plain))["`twisted/pypy/shared/fixed`"][0]
+    assert ratio.startswith("0.80")  # marked, the same ratio
+
+
+def test_other_processes_filling_the_machine_show_and_make_it_machine_bound():
+    # The issue's newcomer run: Nginx 0.89, wrk 0.53, something else took the rest of the 2 CPUs.
+    records = judged_case([sampled_run(server=0.89, loadgen=0.53, busy=2.0) for _ in range(3)],
+                          [sampled_run(server=1.2, loadgen=0.4, busy=1.65) for _ in range(3)],
+                          Room(server_cpus=2), workers=2)
+    nginx, twisted = limit_column(records, "nginx"), limit_column(records, "twisted/pypy/shared/fixed")
+    assert nginx[-1].startswith("machine-bound") and nginx[9] == "0.57"  # other processes: 2.0 - 0.89 - 0.53 - 0.01
+    assert twisted[-1] == "server"
+    assert "The harness itself used 0.010 cores on average" in "\n".join(report.saturation_section(records, {}))
