@@ -69,13 +69,13 @@ def describe_source(source: dict) -> str:
     """One phrase for where a tool came from."""
     kind = source.get("kind")
     if kind == "tarball":
-        return f"tarball {source['file']} (sha256 {source['sha256'][:12]}…)"
+        return f"tarball {source.get('file', '?')} (sha256 {source.get('sha256', '?')[:12]}…)"
     if kind == "distro":
-        return f"distro {source['package']} {source['version']}"
+        return f"distro {source.get('package', '?')} {source.get('version')}"
     if kind == "fallback":
         instead = source.get("instead") or f"{source.get('package')} {source.get('version')}"
-        missing = f"pinned {source['fetch']['file']} unavailable" if source.get("fetch") else "no pinned tarball"
+        missing = f"pinned {source['fetch'].get('file', '?')} unavailable" if source.get("fetch") else "no pinned tarball"
         return f"FALLBACK to {instead} ({missing})"
     if kind == "unrecorded":
-        return f"not from `inv setup` ({source['path']})"
+        return f"not from `inv setup` ({source.get('path', '?')})"
     return f"{kind} {source.get('path', '')}".strip()

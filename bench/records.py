@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.jsonfile import Each, Keyed, Range, conforms, loads, read_text
 
 # The format of a results.jsonl line and of env.json. Files from before the version
 # existed carry none and read as format 1. Format 2 adds rounds: runs numbered by round,
@@ -158,6 +159,10 @@ class LoadResult:
     @classmethod
     def from_dict(cls, data: dict) -> "LoadResult":
         checked(data, RUN_FIELDS, "run")
+        for first, *others in TOGETHER:
+            lacking = [key for key in others if first in (data.get("sample") or {}) and key not in data["sample"]]
+            if lacking:
+                raise ValueError(f"the run's 'sample' has {first!r} but no {lacking[0]!r}")
         values = {k: v for k, v in data.items() if k in RUN_FIELDS}
         values["parts"] = [cls.from_dict(part) for part in data.get("parts", [])]
         return cls(**values)
@@ -263,47 +268,57 @@ class CellRecord:
                    **{k: v for k, v in data.items() if k in known and v is not None})
 
 
-# -- what a stored record may hold: field -> (types, required) ------------------------
+# -- what a stored record may hold: field -> (shape, required), as jsonfile.conforms reads it ----
 
-NUMBER, TEXT = (int, float), (str,)
+NONE = type(None)
+TEXT, TEXTS = (str,), (Each((str,)),)
+NUMBER = (Range((int, float), 0),)  # counts, rates, sizes and seconds: never below zero
+COUNT, POSITIVE = (Range((int,), 0),), (Range((int,), 1),)
 CELL_FIELDS = {
-    "server": (TEXT, True), "interpreter": (TEXT + (type(None),), True), "mode": (TEXT + (type(None),), True),
-    "workers": ((int,), True), "resource": (TEXT, True), "payload": ((int,), True), "keepalive": ((bool,), True),
-    "loadgen": (TEXT, True), "concurrency": ((int,), True), "threads": ((int,), True),
-    "requests": ((int, type(None)), False), "duration": (NUMBER + (type(None),), False),
+    "server": (TEXT, True), "interpreter": (TEXT + (NONE,), True), "mode": (TEXT + (NONE,), True),
+    "workers": (POSITIVE, True), "resource": (TEXT, True), "payload": (POSITIVE, True), "keepalive": ((bool,), True),
+    "loadgen": (TEXT, True), "concurrency": (POSITIVE, True), "threads": (POSITIVE, True),
+    "requests": (POSITIVE + (NONE,), False), "duration": (NUMBER + (NONE,), False),
 }
+SAMPLE = {name: (NUMBER, False) for name in (
+    "wall_s", "server_cores", "server_rss_mb", "loadgen_cores", "harness_cores", "host_busy_cores", "steal_cores",
+    "other_cores", "server_cpus_busy_cores", "load_cpus_busy_cores")}
+SAMPLE.update({name: (COUNT, False) for name in ("server_processes", "host_cpus", "concurrency", "threads")})
+SAMPLE.update({name: ((bool,), False) for name in ("saturated", "exhausted")})
+# Keys a sample holds together: a reader that finds the first reads the others.
+TOGETHER = (("server_cores", "server_rss_mb"), ("host_cpus", "host_busy_cores", "steal_cores"))
 RUN_FIELDS = {
     "tool": (TEXT, True), "command": (TEXT, True), "seconds": (NUMBER, True), "req_per_s": (NUMBER, True),
-    "kbyte_per_s": (NUMBER, True), "requests_started": ((int, type(None)), False),
-    "requests_done": ((int, type(None)), False), "succeeded": ((int,), False), "failed": ((int,), False),
-    "errored": ((int,), False), "status": ((dict,), False), "bytes_total": ((int, type(None)), False),
-    "latency_us": ((dict,), False), "raw": (TEXT, False), "warmup": ((bool,), False),
-    "cpu_s": (NUMBER + (type(None),), False), "sample": ((dict, type(None)), False), "round": ((int, type(None)), False),
-    "host": (TEXT + (type(None),), False), "parts": ((list,), False),
+    "kbyte_per_s": (NUMBER, True), "requests_started": (COUNT + (NONE,), False),
+    "requests_done": (COUNT + (NONE,), False), "succeeded": (COUNT, False), "failed": (COUNT, False),
+    "errored": (COUNT, False), "status": ((Keyed(COUNT),), False), "bytes_total": (COUNT + (NONE,), False),
+    "latency_us": ((Keyed(NUMBER),), False), "raw": (TEXT, False), "warmup": ((bool,), False),
+    "cpu_s": (NUMBER + (NONE,), False), "sample": ((SAMPLE, NONE), False), "round": ((int, NONE), False),
+    "host": (TEXT + (NONE,), False), "parts": ((Each((dict,)),), False),
 }
+SPREAD = {name: (NUMBER, True) for name in ("min_share", "max_share", "imbalance")}
+STOPPING = {"rounds": (POSITIVE, True), "ended": (TEXT, True), "seconds": (NUMBER, False), "target": (NUMBER, False),
+            "confidence": ((Range((int, float), 0, 1),), False)}
 RECORD_FIELDS = {
-    "cell": ((dict,), True), "status": (TEXT, True), "group": (TEXT + (type(None),), False),
-    "reasons": ((list,), False), "runs": ((list,), False), "hosts": ((dict,), False),
-    "server_command": (TEXT + (type(None),), False), "server_config": (TEXT + (type(None),), False),
-    "server_log": (TEXT + (type(None),), False), "verify": ((dict, type(None)), False),
-    "workers": ((dict,), False), "spread": ((dict, type(None)), False), "verdicts": ((list,), False),
-    "warmup_rounds": ((int,), False), "timing": ((dict,), False), "stopping": ((dict, type(None)), False),
+    "cell": ((dict,), True), "status": (TEXT, True), "group": (TEXT + (NONE,), False),
+    "reasons": (TEXTS, False), "runs": ((Each((dict,)),), False), "hosts": ((Keyed(TEXT),), False),
+    "server_command": (TEXT + (NONE,), False), "server_config": (TEXT + (NONE,), False),
+    "server_log": (TEXT + (NONE,), False), "verify": ((dict, NONE), False),
+    "workers": ((Keyed(NUMBER, keys=r"[0-9]{1,6}"),), False), "spread": ((SPREAD, NONE), False),
+    "verdicts": (TEXTS, False), "warmup_rounds": (COUNT, False), "timing": ((Keyed(NUMBER),), False),
+    "stopping": ((STOPPING, NONE), False),
 }
 
 
 def checked(data, kinds: dict, what: str) -> None:
-    """ValueError naming the first field of ``data`` that is missing or of the wrong type."""
+    """ValueError naming the first field of ``data`` that is missing or not of its shape (bool is never an int)."""
     if not isinstance(data, dict):
         raise ValueError(f"a {what} is a JSON object, not {type(data).__name__}")
-    for name, (types, required) in kinds.items():
-        if name not in data:
-            if required:
-                raise ValueError(f"the {what} has no {name!r}")
-            continue
-        value = data[name]
-        # bool is an int in Python, never in a record
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise ValueError(f"the {what}'s {name!r} is {value!r}, not {' or '.join(t.__name__ for t in types)}")
+    for name, (shape, required) in kinds.items():
+        if name in data:
+            conforms(data[name], shape, f"the {what}'s {name!r}")
+        elif required:
+            raise ValueError(f"the {what} has no {name!r}")
 
 
 # -- files -------------------------------------------------------------------------
@@ -327,7 +342,10 @@ def append_record(path: str | Path, record: CellRecord) -> None:
 
 def mend_torn_tail(path: str | Path) -> str | None:
     """Cut a last line left without its newline (a crash mid-write), so the next record starts on a line
-    of its own; the fragment is kept in ``<path>.torn``. Returns the fragment, if there was one."""
+    of its own; the fragment is kept in ``<path>.torn``. Returns the fragment, if there was one.
+
+    A last line that is a whole record, short of its newline only, gets its newline instead: the
+    reader (and so ``--resume``) counts it as measured."""
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return None
@@ -335,6 +353,12 @@ def mend_torn_tail(path: str | Path) -> str | None:
     if data.endswith(b"\n"):
         return None
     keep = data.rfind(b"\n") + 1
+    if _is_record(data[keep:]):
+        with open(path, "ab") as out:
+            out.write(b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        return None
     with open(path.with_name(path.name + ".torn"), "ab") as torn:
         torn.write(data[keep:] + b"\n")
     with open(path, "r+b") as out:
@@ -344,22 +368,30 @@ def mend_torn_tail(path: str | Path) -> str | None:
     return data[keep:].decode("utf-8", "replace")
 
 
+def _is_record(line: bytes) -> bool:
+    try:
+        CellRecord.from_dict(loads(line.decode()))
+    except (ValueError, TypeError):  # not UTF-8, not JSON, not a record
+        return False
+    return True
+
+
 def read_records(path: str | Path) -> list[CellRecord]:
     """Every record; a torn last line (a crash mid-write) is skipped, any other bad line is an error."""
     path = Path(path)
     if not path.exists():
         return []
-    text = path.read_text()
+    text = read_text(path, "the run's results.jsonl")
     lines = text.splitlines()
     records = []
     for number, line in enumerate(lines, 1):
         torn = number == len(lines) and not text.endswith("\n")
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
+            data = loads(line)
+        except ValueError as exc:
             if torn:
                 continue
-            raise BenchError(f"{path} line {number} is not JSON ({exc.msg}): fix or delete that line") from None
+            raise BenchError(f"{path} line {number} {exc}: fix or delete that line") from None
         if isinstance(data, dict):
             check_format(data, f"{path} line {number}")
         try:
@@ -377,18 +409,3 @@ def latest(records: list[CellRecord]) -> list[CellRecord]:
 def write_env(path: str | Path, env: dict) -> None:
     Path(path).write_text(json.dumps({**env, "format": FORMAT}, indent=2, sort_keys=True) + "\n")
 
-
-def read_env(path: str | Path) -> dict:
-    """A run's env.json; {} when there is none."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    try:
-        env = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise BenchError(f"{path} is not JSON ({exc.msg} at line {exc.lineno}): restore it, or delete it to render "
-                         f"without the run's environment") from None
-    if not isinstance(env, dict):
-        raise BenchError(f"{path} holds a JSON {type(env).__name__}, not an object: restore it, or delete it")
-    check_format(env, str(path))
-    return env

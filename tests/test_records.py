@@ -4,6 +4,7 @@ import json
 import pytest
 from support import constructed_record
 
+from bench.envfile import read_env
 from bench.errors import BenchError
 from bench.records import (
     FORMAT,
@@ -13,7 +14,6 @@ from bench.records import (
     Status,
     append_record,
     latest,
-    read_env,
     read_records,
     write_env,
 )
@@ -114,7 +114,7 @@ def test_a_value_of_the_wrong_type_is_named(tmp_path):
     data = constructed_record("nginx", 1, [5]).to_dict()
     data["runs"][1]["req_per_s"] = "fast"
     (tmp_path / "results.jsonl").write_text(json.dumps(data) + "\n")
-    with pytest.raises(BenchError, match="line 1 is not a cell record: the run's 'req_per_s' is 'fast', not int or float"):
+    with pytest.raises(BenchError, match="line 1 is not a cell record: the run's 'req_per_s' is 'fast', not a number from 0"):
         read_records(tmp_path / "results.jsonl")
 
 
@@ -152,3 +152,14 @@ def test_a_round_where_one_load_host_served_nothing_is_not_clean():
     idle = result(host="b", succeeded=0, req_per_s=0.0, status={})
     assert served.clean and not idle.clean
     assert not LoadResult.combined([served, idle]).clean
+
+
+def test_a_whole_last_record_short_of_its_newline_gets_it_and_is_kept(tmp_path):
+    """--resume counts such a record as measured: the next append must not move it to .torn."""
+    results = tmp_path / "results.jsonl"
+    first, second = constructed_record("nginx", 1, [5]), constructed_record("twisted", 1, [4])
+    results.write_text(json.dumps(first.to_dict()))  # a crash between the record and its newline
+    assert [r.id for r in read_records(results)] == [first.id]
+    append_record(results, second)
+    assert [r.id for r in read_records(results)] == [first.id, second.id]
+    assert results.read_text().count("\n") == 2 and not (tmp_path / "results.jsonl.torn").exists()

@@ -27,3 +27,17 @@ def test_a_folder_of_the_same_name_here_does_not_turn_a_name_into_a_path(tmp_pat
 def test_a_name_that_is_no_run_name_is_refused():
     with pytest.raises(BenchError, match="bad run name"):
         run_folder("x;rm -rf ~", "reports")
+
+
+def test_a_task_error_prints_control_characters_as_escapes():
+    from invoke import Exit
+
+    from bench.tasks import exits
+
+    @exits()
+    def failing(c):
+        raise BenchError("lab: `true` exited 1: \x1b[2J\x1b]0;owned\x07")
+
+    with pytest.raises(Exit) as caught:
+        failing(None)
+    assert caught.value.message == "error: lab: `true` exited 1: \\x1b[2J\\x1b]0;owned\\x07"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import re
 import resource
 import shlex
 import sys
@@ -21,13 +22,10 @@ from bench.records import CellRecord, Status, latest, read_records, write_env
 
 from . import cpus, environment, interrupts, loadgen, matrix, nginx
 from .loading import Loader, split
-from .options import Options
+from .options import STATISTICS, Options, check_ports
 from .progress import Progress, progress_for
 from .runner import Runner, Settings, warmup_load
 from .servers import Rig
-
-# The keys of bench.statistics in invoke.yaml that the runner takes.
-STATISTICS = ("max_repeats", "ci_target", "max_seconds", "cv_threshold", "min_rounds")
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -44,10 +42,18 @@ def raise_nofile(host: Host, needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
         return
     hard = host.run("ulimit -Hn").stdout.strip()
-    if hard != "unlimited" and int(hard) < needed:
+    if hard != "unlimited" and counted(host, "ulimit -Hn", hard) < needed:
         raise BenchError(f"{host}: the open-file hard limit is {hard}, the load needs {needed}: "
                          f"run `inv tune --host {host}`, or lower the concurrency")
     host.nofile = needed
+
+
+def counted(host: Host, command: str, said: str) -> int:
+    """The whole number a host printed for ``command``; a one-line error for anything else (a banner, an error)."""
+    if not re.fullmatch(r"[0-9]{1,18}", said):
+        raise BenchError(f"{host}: `{command}` printed {said[:60]!r}, not a whole number: make the host's shell "
+                         f"start-up files print nothing, and check that `{command}` works there")
+    return int(said)
 
 
 def find_interpreters(host: Host, prefix: str) -> dict[str, str]:
@@ -108,6 +114,8 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     if missing:
         raise BenchError(f"bench.statistics has no {', '.join(missing)}: set it in invoke.yaml "
                          f"(a run resumed from an older harness: start a new run instead)")
+    if resume is not None:
+        read_records(Path(resume) / "results.jsonl")  # a damaged folder is refused before any host is opened
     run_dir = Path(resume) if resume is not None else new_run_dir(options)
     with claimed(run_dir, resume is not None), (progress_for() if say is None else Progress()) as progress:
         return _run(options, run_dir, lab_config=lab_config, trust_new=trust_new, resume=resume,
@@ -178,7 +186,7 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
             raise BenchError(f"no Python environment with Twisted on {server_host}: run `inv setup`")
         servers = tuple(s for s in servers if s != "twisted")
     nginx_binary = nginx.find(server_host) if "nginx" in servers else None
-    server_cpus = int(server_host.run("nproc").stdout.strip() or 1)
+    server_cpus = counted(server_host, "nproc", server_host.run("nproc").stdout.strip())
     machines = {id(host): environment.machine_identity(host) for host in distinct(server_host, load_hosts)}
     colocated, harness_here = on_server_machine(server_host, load_hosts, machines)
     if any(colocated):
@@ -194,6 +202,7 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
     done = {r.id for r in read_records(run_dir / "results.jsonl") if r.status is not Status.INTERRUPTED}
     todo = [cell for cell in cells if cell.id not in done]
     cases = matrix.cases(todo) if options.order == "paired" else [[cell] for cell in todo]
+    check_ports(options.port, max((len(case) for case in cases), default=1))
     if resume is not None:
         say(f"resuming {run_dir}: {len(cells) - len(todo)} of {len(cells)} cells already measured")
     needed = max(c.concurrency for c in cells) * 2 + 1024

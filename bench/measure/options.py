@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from bench.config import plain
+from bench.envfile import read_env
 from bench.errors import BenchError
-from bench.records import read_env
+from bench.jsonfile import Range, conforms
 
 from . import cpus, matrix
 from .names import check_address, check_run_name
@@ -95,6 +96,7 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
     if profile_name not in cfg.profiles:
         raise BenchError(f"unknown load profile {profile_name!r}: choose from {', '.join(cfg.profiles)} (bench.profiles in invoke.yaml)")
     chosen = plain(cfg.profiles[profile_name])
+    check_values(chosen, PROFILE, f"bench.profiles.{profile_name}")  # before flags override its load
     loadgen = given.get("loadgen", cfg.loadgen)
     if loadgen and loadgen not in matrix.LOADGENS:
         raise BenchError(f"unknown load generator {loadgen!r}: choose weighttp or wrk")
@@ -200,6 +202,24 @@ def _seconds(value) -> int | float:
 # biggest machines (a worker per hardware thread).
 MAX_REPEATS = 100
 MAX_WORKERS = 1024
+MAX_PORT = 65535
+# bench.statistics in invoke.yaml (a profile may override it): key -> what it must be. A key the runner
+# gains slots in here, and the campaign hands every one of them to the runner.
+STATISTICS = {
+    "max_repeats": (Range((int,), 1, 10 * MAX_REPEATS),),  # rounds at most
+    "ci_target": (Range((int, float), 0, 1),),  # the interval's half-width, as a share of its median
+    "max_seconds": (Range((int, float), 0, 24 * 3600),),  # a case's rounds, at most
+    "cv_threshold": (Range((int, float), 0, 10),),  # more spread than this is noisy
+    "min_rounds": (Range((int,), 1, 10 * MAX_REPEATS),),  # the target may end a case from this round on
+}
+# A profile's loads (each half, the warm-up) as matrix.load_for and the runner read them.
+LOAD = {"concurrency": (Range((int,), 1, MAX_CONCURRENCY),), "threads": (Range((int,), 1, MAX_CONCURRENCY),),
+        "requests": (Range((int,), 1, MAX_REQUESTS), type(None)),
+        "duration": (Range((int, float), 0, MAX_DURATION), type(None))}
+WARMUP = {**LOAD, "tolerance": (Range((int, float), 0, 1),), "max_rounds": (Range((int,), 1, MAX_REPEATS),),
+          "max_seconds": (Range((int, float), 0, MAX_DURATION),)}
+PROFILE = {half: ({key: (shape, False) for key, shape in fields.items()}, type(None))
+           for half, fields in (("keepalive", LOAD), ("close", LOAD), ("warmup", WARMUP))}
 # Option -> the type of its value, or of each item for a tuple (bool is never an int here).
 KINDS = {"servers": str, "interpreters": str, "modes": str, "resources": str, "payloads": int, "keepalive": bool,
          "workers": int, "repeats": int, "statistics": dict, "loadgen": (str, type(None)), "profile_name": str,
@@ -225,8 +245,8 @@ def checked(options: Options) -> Options:
     for count in options.workers:
         if not 1 <= count <= MAX_WORKERS:
             raise BenchError(f"--workers {count} is out of range: choose 1 to {MAX_WORKERS} worker processes")
-    if not 0 < options.port < 65536:
-        raise BenchError(f"--port {options.port} is out of range: choose 1 to 65535")
+    if not 0 < options.port <= MAX_PORT:
+        raise BenchError(f"--port {options.port} is out of range: choose 1 to {MAX_PORT}")
     if options.name is not None:
         check_run_name(options.name)
     for value, flag in ((options.interface, "--interface"), (options.server_address, "--server-address")):
@@ -235,7 +255,24 @@ def checked(options: Options) -> Options:
     check_load_hosts(options.load_hosts, options.server_host)
     if options.order not in ORDERS:
         raise BenchError(f"unknown order {options.order!r}: choose paired (servers in turn, round by round) or sequential")
+    check_values(options.statistics, STATISTICS, "bench.statistics")
+    check_values(options.profile, PROFILE, f"bench.profiles.{options.profile_name}")
     return options
+
+
+def check_values(values: dict, fields: dict, where: str) -> None:
+    """Each value named in ``fields`` that ``values`` holds, of its type and within its bounds."""
+    try:
+        conforms(values, ({key: (shape, False) for key, shape in fields.items()},), where)
+    except ValueError as exc:
+        raise BenchError(f"{exc}: correct it in invoke.yaml") from None
+
+
+def check_ports(first: int, servers: int) -> None:
+    """Every server of a case on its own port, the first one's and the ones after it: all of them ports."""
+    if first + servers - 1 > MAX_PORT:
+        raise BenchError(f"--port {first} leaves no room for the {servers} servers of a case (ports {first} to "
+                         f"{first + servers - 1}): choose a port of at most {MAX_PORT + 1 - servers}")
 
 
 def _hosts(value) -> tuple[str, ...]:

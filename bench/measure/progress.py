@@ -3,7 +3,8 @@
 A case can run for 40 s or more between two result lines. On a terminal a transient
 status line (rich) ticks while it runs and the run's own lines print above it; into a
 file or a CI log each phase change is one greppable line starting with "  · ", and a
-phase that lasts long repeats a "still in" line every `heartbeat` seconds.
+phase that lasts long repeats a "still in" line every `heartbeat` seconds. Text from hosts
+(reasons, log tails) shows its control characters as escapes.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from dataclasses import dataclass, replace
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
+
+from bench.terminal import printable
 
 PREFIX = "  · "
 HEARTBEAT = 30.0
@@ -59,7 +62,7 @@ class Progress:
 
     def case(self, title: str, number: int, total: int) -> None:
         """A case begins: e.g. title 'keep-alive 40B ×2: nginx, twisted/pypy/shared/fixed', number 3 of total 12 cases."""
-        self._where = _Where(title=title, number=number, total=total, case_start=self._clock())
+        self._where = _Where(title=printable(title), number=number, total=total, case_start=self._clock())
 
     def phase(self, name: str, *, round: int | None = None, detail: str = "") -> None:
         """The case enters a phase: 'start' (servers starting and verified), 'warm-up', 'round' (with its 1-based number),
@@ -67,7 +70,7 @@ class Progress:
         now = self._clock()
         where = self._where
         self._where = replace(
-            where, phase=name, round=round, detail=detail, phase_start=now,
+            where, phase=printable(name), round=round, detail=printable(detail), phase_start=now,
             case_start=now if where.case_start is None else where.case_start,
         )
 
@@ -98,14 +101,14 @@ class PlainProgress(Progress):
     def case(self, title: str, number: int, total: int) -> None:
         self._stop_beat()
         super().case(title, number, total)
-        self._write(f"{PREFIX}case {number}/{total} {title}")
+        self._write(f"{PREFIX}case {number}/{total} {self._where.title}")
 
     def phase(self, name: str, *, round: int | None = None, detail: str = "") -> None:
         self._stop_beat()  # before the new line, so a last heartbeat of the old phase prints above it
         super().phase(name, round=round, detail=detail)
         where = self._where
         line = f"{PREFIX}{where.case_label}: {where.phase_label} ({where.phase_start - where.case_start:.1f} s)"
-        self._write(f"{line} {detail}" if detail else line)
+        self._write(f"{line} {where.detail}" if where.detail else line)
         if self._open and self._heartbeat:
             stop = threading.Event()
             thread = threading.Thread(
@@ -114,7 +117,7 @@ class PlainProgress(Progress):
             thread.start()
 
     def say(self, line: str) -> None:
-        self._write(line)
+        self._write(printable(line))
 
     def _write(self, line: str) -> None:
         with self._lock:
@@ -174,7 +177,7 @@ class LiveProgress(Progress):
         self._refresh()
 
     def say(self, line: str) -> None:
-        self.console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        self.console.print(printable(line), markup=False, highlight=False, emoji=False, soft_wrap=True)
 
     def _refresh(self) -> None:
         """Show a change at once rather than at the next tick."""

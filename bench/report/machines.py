@@ -34,7 +34,7 @@ def loadgen_warnings(env: dict) -> list[str]:
     for host in env.get("hosts", []):
         facts = host.get("loadgen") or {}
         if facts.get("replaced"):
-            lines.append(f"> {MARK} **The seed's load generator, weighttp, was replaced by {facts.get('version') or facts['tool']}** "
+            lines.append(f"> {MARK} **The seed's load generator, weighttp, was replaced by {facts.get('version') or facts.get('tool', '?')}** "
                          f"on {host['name']}: {facts['replaced']}. Its figures are not weighttp's.")
     return lines + [""] if lines else []
 
@@ -96,7 +96,7 @@ def environment_section(env: dict) -> list[str]:
         ["OS", *[h.get("os", "") for h in hosts]],
         ["kernel", *[h.get("kernel", "") for h in hosts]],
         ["CPU governor", *[h.get("governor", "") for h in hosts]],
-        ["ulimit -n (soft/hard)", *[f"{h['nofile'].get('soft')}/{h['nofile'].get('hard')}" for h in hosts]],
+        ["ulimit -n (soft/hard)", *[f"{(h.get('nofile') or {}).get('soft')}/{(h.get('nofile') or {}).get('hard')}" for h in hosts]],
         ["nginx", *[h.get("nginx") or "—" for h in hosts]],
     ]
     for name in sorted({n for h in hosts for n in h.get("pythons", {})}):
@@ -116,10 +116,10 @@ def _python_words(python: dict | None) -> str:
         return "—"
     if "error" in python:
         return python["error"]
-    base = f"{python['implementation']} {python['version']}"
+    base = f"{python.get('implementation', '?')} {python.get('version', '?')}"
     if python.get("pypy"):
-        base = f"PyPy {python['pypy']} (Python {python['version']})"
-    return f"Twisted {python['twisted']} on {base}"
+        base = f"PyPy {python['pypy']} (Python {python.get('version', '?')})"
+    return f"Twisted {python.get('twisted', '?')} on {base}"
 
 
 def settings_section(env: dict) -> list[str]:

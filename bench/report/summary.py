@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.envfile import read_env
 from bench.errors import BenchError
-from bench.records import CellRecord, LoadResult, Status, read_env, read_records
+from bench.records import CellRecord, LoadResult, Status, read_records
 from bench.stats import Summary, summarize
 
 MARK = "⚠"  # beside anything that is not a clean number

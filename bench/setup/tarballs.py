@@ -5,7 +5,8 @@ after checking its sha256. When it is absent it is copied from the first mirror 
 folder, ``--mirror`` / ``setup.mirrors``) that holds a file of that name, else
 downloaded. A file the user dropped into the cache by hand is used the same way, so an
 offline lab works. A download cut short, a checksum that does not match, or a file that
-is no tarball never stays in the cache.
+is no tarball never stays in the cache. The cache must be the user's own folder, writable by
+no one else, and a file is written there under a fresh name, then renamed into place.
 """
 from __future__ import annotations
 
@@ -15,15 +16,17 @@ import re
 import shutil
 import socket
 import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from bench.errors import BenchError
+from bench.folders import check_private
 
 SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar")
 CHUNK = 1 << 16
@@ -86,25 +89,31 @@ def fetch(pin: Pin, cache: Path, log: Callable[[str], None] = print, timeout: fl
     Raises :class:`Unavailable` when it is absent and cannot be downloaded, and
     :class:`BenchError` when what was found, copied or downloaded is not the pinned file.
     """
-    path = Path(cache) / pin.file
+    cache = Path(cache)
+    cache.mkdir(mode=0o755, parents=True, exist_ok=True)
+    check_private(cache, "tarball cache", "pick another --cache (setup.cache)")
+    path = cache / pin.file
     if path.exists():
         verify(pin, path)
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
     mirrored = next((Path(folder) / pin.file for folder in mirrors if (Path(folder) / pin.file).is_file()), None)
+    # A fresh name (O_EXCL: nothing planted there is followed), renamed into place once verified.
+    descriptor, name = tempfile.mkstemp(dir=cache, prefix=f".{pin.file}.", suffix=".part")
+    partial = Path(name)
     try:
-        if mirrored is not None:
-            actual = sha256_of(mirrored)
-            if actual != pin.sha256:
-                raise BenchError(f"mirror file {mirrored}: sha256 mismatch, expected {pin.sha256}, got {actual}: "
-                                 f"replace it with {pin.url}, or correct the pin in invoke.yaml")
-            log(f"copying {pin.file} from the mirror {mirrored.parent}")
-            shutil.copyfile(mirrored, partial)
-            verify(pin, partial)
-        else:
-            download(pin.url, partial, log, timeout)
-            verify(pin, partial)
+        with os.fdopen(descriptor, "wb") as out:
+            if mirrored is not None:
+                actual = sha256_of(mirrored)
+                if actual != pin.sha256:
+                    raise BenchError(f"mirror file {mirrored}: sha256 mismatch, expected {pin.sha256}, got {actual}: "
+                                     f"replace it with {pin.url}, or correct the pin in invoke.yaml")
+                log(f"copying {pin.file} from the mirror {mirrored.parent}")
+                with open(mirrored, "rb") as source:
+                    shutil.copyfileobj(source, out, CHUNK)
+            else:
+                download(pin.url, out, log, timeout)
+        os.chmod(partial, 0o644)
+        verify(pin, partial)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -147,8 +156,8 @@ def tarball_problem(path: Path) -> str | None:
     return None
 
 
-def download(url: str, target: Path, log: Callable[[str], None], timeout: float = 15.0) -> None:
-    """Stream ``url`` into ``target``, saying how far it got; refuse a short read."""
+def download(url: str, out: BinaryIO, log: Callable[[str], None], timeout: float = 15.0) -> None:
+    """Stream ``url`` into the open file ``out``, saying how far it got; refuse a short read."""
     started = time.monotonic()
     try:
         response = urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "twisted-lab"}),
@@ -166,13 +175,12 @@ def download(url: str, target: Path, log: Callable[[str], None], timeout: float 
         log(f"downloading {url} ({format_size(total) if total else 'size unknown'})")
         received, said = 0, time.monotonic()
         try:
-            with open(target, "wb") as out:
-                for block in iter(lambda: response.read(CHUNK), b""):
-                    out.write(block)
-                    received += len(block)
-                    if time.monotonic() - said >= 2:
-                        said = time.monotonic()
-                        log(f"  {format_size(received)}" + (f" of {format_size(total)} ({100 * received // total}%)" if total else ""))
+            for block in iter(lambda: response.read(CHUNK), b""):
+                out.write(block)
+                received += len(block)
+                if time.monotonic() - said >= 2:
+                    said = time.monotonic()
+                    log(f"  {format_size(received)}" + (f" of {format_size(total)} ({100 * received // total}%)" if total else ""))
         except (OSError, socket.timeout) as exc:  # http.client.IncompleteRead is an OSError too
             raise BenchError(f"download of {url} is truncated: it broke off after {format_size(received)} ({_reason(exc)}); run again") from None
     if total is not None and received != total:

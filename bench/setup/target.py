@@ -20,6 +20,7 @@ from bench.clock import now_utc
 from bench.errors import BenchError
 from bench.hosts import Host
 from bench.manifest import MARKER
+from bench.terminal import printable
 
 from . import packages, tarballs
 
@@ -66,7 +67,7 @@ class SetupTarget:
         return posixpath.join(self.prefix, *parts)
 
     def say(self, message: str) -> None:
-        self.log(f"  {self.tool:<9}{message}")
+        self.log(printable(f"  {self.tool:<9}{message}"))
 
     # -- files -------------------------------------------------------------------
     def obtain(self, pin: tarballs.Pin) -> str:

@@ -8,6 +8,7 @@ from invoke import Exit
 
 from bench.errors import BenchError
 from bench.measure.names import check_run_name
+from bench.terminal import printable
 
 
 def run_folder(run: str, reports: str) -> Path:
@@ -28,7 +29,7 @@ def exits(interrupted: str = "interrupted"):
             try:
                 return body(c, *args, **kwargs)
             except BenchError as exc:
-                raise Exit(f"error: {exc}", code=1) from None
+                raise Exit(f"error: {printable(str(exc))}", code=1) from None
             except KeyboardInterrupt:
                 raise Exit(interrupted, code=130) from None
         return task_body

@@ -6,6 +6,7 @@ from pathlib import Path
 from invoke import task
 
 from bench.report.compare import compare_runs
+from bench.terminal import printable
 
 from . import exits, run_folder
 
@@ -21,6 +22,6 @@ def compare(c, run_a, run_b, force=False, output=None):
     """Compare two runs: the Twisted/Nginx ratios (within noise or changed), what differs around them, req/s per cell."""
     reports = c.config.bench.reports
     markdown = compare_runs(run_folder(run_a, reports), run_folder(run_b, reports), force=force)
-    print(markdown, end="")
+    print(printable(markdown), end="")  # labels and reasons come from the run's files
     if output:
         Path(output).write_text(markdown)

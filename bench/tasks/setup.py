@@ -7,6 +7,7 @@ from invoke import Exit, task
 
 from bench.hosts import LocalHost, on_each, open_host
 from bench.setup.provision import TOOLS, setup_host
+from bench.terminal import printable
 
 from . import exits
 
@@ -45,4 +46,4 @@ def setup(c, host=None, only=None, force=False, prefix=None, cache=None, mirror=
 def _print_failure(outcome):
     """A host's error as soon as it fails, right below that host's own output."""
     if not outcome.ok:
-        print(f"error: {outcome.error}")
+        print(printable(f"error: {outcome.error}"))

@@ -7,6 +7,7 @@ from invoke import Exit, task
 
 from bench import tune as tuning
 from bench.hosts import on_each, open_host
+from bench.terminal import printable
 from bench.tune import SYSCONF, load_profile
 
 from . import exits
@@ -22,10 +23,12 @@ from . import exits
     "key": "SSH private key for --host (default: lab.key, else the agent and ~/.ssh keys)",
     "known_hosts": "known_hosts file to check --host keys against (default: lab.known_hosts, else ~/.ssh/known_hosts)",
     "trust_new_host": "accept and record an unknown SSH host key (a changed key is always refused)",
+    "whole_machine": "the machine is yours: set its global keys (fs.*) also where only signs of a container "
+                     "(/.dockerenv, a pid namespace of its own) say /proc/sys may be shared (tune.whole_machine)",
 })
 @exits(interrupted="interrupted: run `inv tune --revert` to undo a partial apply")
 def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, host=None, key=None,
-         known_hosts=None, trust_new_host=False):
+         known_hosts=None, trust_new_host=False, whole_machine=False):
     """Apply, check, plan or revert the kernel and open-file tuning, here or on lab hosts.
 
     A raise-only key the host already has more of is kept, not lowered ("already
@@ -33,7 +36,7 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
     value that did not verify, an unreachable host, another `inv tune` applying or
     reverting there; nothing is changed on a host whose profile is invalid), 2 not
     tuned (--check) or applied only in part (keys read-only, absent, or global inside a
-    network namespace or container). Several hosts: 1 if any host failed, else 2 if any
+    network namespace or container; --whole-machine when only signs say container). Several hosts: 1 if any host failed, else 2 if any
     was partial. Sudo is used when the user is not root; its password comes from the
     BENCH_SUDO_PASSWORD environment variable.
     """
@@ -42,15 +45,16 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
         raise Exit("error: --check, --dry-run and --revert each pick one action: pass one, or none to apply", code=1)
     chosen = None if revert else load_profile(profile or cfg.profile, cfg.sysconf or SYSCONF)
     root = root or cfg.root
+    theirs = bool(whole_machine or cfg.whole_machine)
 
     def act(machine):
         if check:
-            return tuning.check(machine, chosen, root)
+            return tuning.check(machine, chosen, root, theirs)
         if dry_run:
-            return tuning.preview(machine, chosen, root)
+            return tuning.preview(machine, chosen, root, theirs)
         if revert:
-            return tuning.revert(machine, root)
-        return tuning.apply(machine, chosen, root)
+            return tuning.revert(machine, root, theirs)
+        return tuning.apply(machine, chosen, root, theirs)
 
     connect = functools.partial(open_host, lab=c.config.lab, key=key, known_hosts=known_hosts,
                                 trust_new=trust_new_host)
@@ -66,9 +70,9 @@ def tune(c, check=False, dry_run=False, revert=False, profile=None, root=None, h
 def _print_outcome(outcome):
     """A host's outcome as soon as it is known, right below that host's own output."""
     if outcome.ok:
-        print("\n".join(tuning.format_outcome(outcome.value)))
+        print(printable("\n".join(tuning.format_outcome(outcome.value))))
     else:
-        print(f"{outcome.name}: error: {outcome.error}")
+        print(printable(f"{outcome.name}: error: {outcome.error}"))
 
 
 def _summary(outcome) -> str:

@@ -6,7 +6,8 @@ stands against a profile.
 """
 from .actions import apply, check, preview, revert, tuning_state
 from .outcomes import EXIT_ERROR
-from .profile import INTEREST, SYSCONF, load_profile, normalize
+from .keys import INTEREST, normalize
+from .profile import SYSCONF, load_profile
 from .render import exit_code, format_outcome
 
 __all__ = [

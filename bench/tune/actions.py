@@ -27,9 +27,9 @@ from .profile import Profile
 from .state import SNAPSHOT, ProbedState, read_state
 
 
-def check(host: Host, profile: Profile, root: str = "/") -> Outcome:
+def check(host: Host, profile: Profile, root: str = "/", whole_machine: bool = False) -> Outcome:
     """``inv tune --check``: every row, and exit 0 only when everything in the profile is in place."""
-    state = read_state(host, root)
+    state = read_state(host, root, whole_machine)
     rows = check_rows(profile, state)
     outcome = Outcome(host.name, "check", _where(host, state), rows=rows)
     _explain(outcome, operations(profile), state)
@@ -54,7 +54,7 @@ def _kept_line(op: Operation, state: ProbedState) -> str:
     return f"{op.name}: {op.kept(state)} ({op.current(state)}; the profile asks {op.value})"
 
 
-def tuning_state(host: Host, profile: Profile, root: str = "/") -> dict[str, dict]:
+def tuning_state(host: Host, profile: Profile, root: str = "/", whole_machine: bool = False) -> dict[str, dict]:
     """For the report: setting -> {"current", "profile", "tuned", "state"}.
 
     ``tuned`` is True/False for what the profile sets and None for rows shown for
@@ -63,12 +63,12 @@ def tuning_state(host: Host, profile: Profile, root: str = "/") -> dict[str, dic
     """
     return {row.setting: {"current": row.current, "profile": row.profile or None, "tuned": row.tuned,
                           "state": row.state}
-            for row in check_rows(profile, read_state(host, root))}
+            for row in check_rows(profile, read_state(host, root, whole_machine))}
 
 
-def preview(host: Host, profile: Profile, root: str = "/") -> Outcome:
+def preview(host: Host, profile: Profile, root: str = "/", whole_machine: bool = False) -> Outcome:
     """``inv tune --dry-run``: the sysctl table and the file diffs; changes nothing."""
-    state = read_state(host, root)
+    state = read_state(host, root, whole_machine)
     outcome = Outcome(host.name, "dry-run", _where(host, state))
     ops = operations(profile)
     _explain(outcome, ops, state)
@@ -95,34 +95,36 @@ def _diff(relative: str, before: str | None, after: str | None) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def apply(host: Host, profile: Profile, root: str = "/") -> Outcome:
+def apply(host: Host, profile: Profile, root: str = "/", whole_machine: bool = False) -> Outcome:
     """``inv tune``: validate, snapshot what will change, apply, verify; one run at a time."""
     with host_lock(host, root):
-        state = read_state(host, root)
-        return _transact(host, root, state, operations(profile), Outcome(host.name, "apply", _where(host, state)))
+        state = read_state(host, root, whole_machine)
+        return _transact(host, root, state, operations(profile), Outcome(host.name, "apply", _where(host, state)),
+                         whole_machine)
 
 
-def revert(host: Host, root: str = "/") -> Outcome:
+def revert(host: Host, root: str = "/", whole_machine: bool = False) -> Outcome:
     """``inv tune --revert``: put back every value and file from the snapshot, then drop it."""
     with host_lock(host, root):
-        return _revert(host, root)
+        return _revert(host, root, whole_machine)
 
 
-def _revert(host: Host, root: str) -> Outcome:
-    state = read_state(host, root)
+def _revert(host: Host, root: str, whole_machine: bool) -> Outcome:
+    state = read_state(host, root, whole_machine)
     outcome = Outcome(host.name, "revert", _where(host, state))
     snapshot = state.snapshot
     if snapshot is None:
         outcome.summary = f"nothing to revert: no snapshot at {state.root.rstrip('/')}/{SNAPSHOT}"
         return outcome
-    outcome = _transact(host, root, state, restoring(snapshot), outcome)
+    outcome = _transact(host, root, state, restoring(snapshot), outcome, whole_machine)
     if outcome.code == EXIT_TUNED:
         remove_file(host, f"{state.root.rstrip('/')}/{SNAPSHOT}")
         outcome.notes.append(f"snapshot {state.root.rstrip('/')}/{SNAPSHOT} removed")
     return outcome
 
 
-def _transact(host: Host, root: str, state: ProbedState, ops: list[Operation], outcome: Outcome) -> Outcome:
+def _transact(host: Host, root: str, state: ProbedState, ops: list[Operation], outcome: Outcome,
+              whole_machine: bool) -> Outcome:
     """Validate, record the snapshot, change, re-read, verify: shared by apply and revert."""
     reverting = outcome.action == "revert"
     snapshot_path = f"{state.root.rstrip('/')}/{SNAPSHOT}"
@@ -146,13 +148,15 @@ def _transact(host: Host, root: str, state: ProbedState, ops: list[Operation], o
         return outcome
     if not reverting:
         snapshot = snapshot or {"version": 1, "sysctl": {}, "files": {}}
+        if whole_machine:
+            snapshot["whole_machine"] = True  # so a check, the report and revert see the machine as the user's
         for op in todo:
             op.save(state, snapshot)
         write_file(host, snapshot_path, json.dumps(snapshot, indent=2, sort_keys=True) + "\n")
         outcome.notes.append(f"snapshot in {snapshot_path}")
     for op in todo:
         op.apply(host, state)
-    after = read_state(host, root)
+    after = read_state(host, root, whole_machine)
     for op in todo:
         if op.failed:
             outcome.skipped.append(f"{op.name}: failed: {op.failed}")

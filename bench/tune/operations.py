@@ -16,16 +16,8 @@ import shlex
 from bench.errors import BenchError
 from bench.hosts import Host
 
-from .profile import (
-    KEYS,
-    WIDEN,
-    Key,
-    Profile,
-    has_pam_limits,
-    lowers,
-    raises,
-    session_nofile,
-)
+from .keys import KEYS, WIDEN, Key, lowers, memory_ceiling, raises
+from .profile import Profile, has_pam_limits, session_nofile
 from .state import LIMITS_DROPIN, SYSCTL_DROPIN, ProbedState
 
 HEADER = "# Written by `inv tune` (profile {}); `inv tune --revert` restores what was here.\n"
@@ -118,21 +110,36 @@ class SysctlKey(Operation):
         return None
 
     def problems(self, state):
-        now = self.current(state)
-        if self.restoring or self.skip(state) or now is None or not lowers(self.key, now, self.value) \
-                or self.kept(state):
+        if self.restoring or self.skip(state):
             return []
+        found = self._above_memory(state)
+        now = self.current(state)
+        if not lowers(self.key, now, self.value) or self.kept(state):
+            return found
         way = "narrow" if self.key.only == WIDEN else "lower"
-        return [f"{self.source}: {self.name} = {self.value} would {way} this host's {now} in part while it "
-                f"{self.key.only}s the rest; the profile may only {self.key.only} it, number by number: "
-                f"change the value or delete the line"]
+        return found + [f"{self.source}: {self.name} = {self.value} would {way} this host's {now} in part while it "
+                        f"{self.key.only}s the rest; the profile may only {self.key.only} it, number by number: "
+                        f"change the value or delete the line"]
+
+    def _above_memory(self, state) -> list[str]:
+        """A value that stands for more of this host's memory than its ceiling allows."""
+        if state.memory_kb is None:
+            most = memory_ceiling(self.key, 0, state.page_size)
+            return [] if most is None else [f"{self.source}: {self.name} is bounded by the host's RAM, and its "
+                                            f"MemTotal cannot be read; set it by hand or delete the line"]
+        most = memory_ceiling(self.key, state.memory_kb, state.page_size)
+        if most is None or all(int(n) <= most for n in self.value.split()):
+            return []
+        return [f"{self.source}: {self.name} = {self.value} is above {most} on this host of "
+                f"{state.memory_kb / 2**20:.1f} GiB ({self.key.ceiling.why}); lower it"]
 
     def skip(self, state):
         reading = state.sysctls.get(self.name)
         if reading is None or reading.value is None:
             return f"absent in {state.confined}" if state.confined else "absent in this kernel"
         if self.key.is_global and state.confined:
-            return f"global: not set inside {state.confined}, it would change the whole machine"
+            theirs = "; if the machine is yours, pass --whole-machine (tune.whole_machine)" if state.guessed else ""
+            return f"global: not set inside {state.confined}, it would change the whole machine{theirs}"
         if not reading.writable:
             return "read-only here"
         return None

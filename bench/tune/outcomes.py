@@ -15,7 +15,8 @@ from .operations import (
     identities,
     operations,
 )
-from .profile import INTEREST, Profile, has_pam_limits, session_nofile
+from .keys import INTEREST
+from .profile import Profile, has_pam_limits, session_nofile
 from .state import ProbedState
 
 EXIT_TUNED, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2

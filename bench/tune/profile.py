@@ -8,7 +8,7 @@ A profile is a folder holding files a sysadmin recognizes::
     pam.d/common-session-noninteractive
 
 Any of them may be left out; nothing else may be there. Keys come from an allow-list
-(:data:`KEYS`), PAM lines may only name ``pam_limits.so``, and every value is checked
+(:data:`~.keys.KEYS`), PAM lines may only name ``pam_limits.so``, and every value is checked
 before a host is touched. Everything here is pure except :func:`load_profile`, which
 reads the folder.
 """
@@ -20,76 +20,15 @@ from pathlib import Path
 
 from bench.errors import BenchError
 
+from .keys import KEYS, NUMBER, Key, check_bounds, parse_value
+
 SYSCONF = Path(__file__).resolve().parents[2] / "sysconf"
-
-RAISE = "raise"  # a new value may not be lower than the current one, number by number
-WIDEN = "widen"  # a range (low high) may only grow: low never up, high never down
-
-
-@dataclass(frozen=True)
-class Key:
-    """A sysctl key tune may set: how the kernel prints it and which way it may move."""
-
-    name: str
-    numbers: int | None  # how many numbers the kernel prints; None: one word
-    only: str | None = None  # RAISE, WIDEN or None (any value in ``bounds``)
-    bounds: tuple[int, int] | None = None  # lowest and highest number a profile may give
-    unit: str = ""
-
-    @property
-    def is_global(self) -> bool:
-        """Shared by the whole machine; only ``net.*`` keys belong to a network namespace."""
-        return not self.name.startswith("net.")
-
-
-KEYS = {key.name: key for key in (
-    Key("fs.file-max", 1, RAISE),
-    Key("fs.nr_open", 1, RAISE),
-    Key("fs.pipe-max-size", 1, RAISE),
-    Key("net.core.somaxconn", 1, RAISE),
-    Key("net.core.netdev_max_backlog", 1, RAISE),
-    Key("net.core.optmem_max", 1, RAISE),
-    Key("net.core.rmem_default", 1, RAISE),
-    Key("net.core.rmem_max", 1, RAISE),
-    Key("net.core.wmem_default", 1, RAISE),
-    Key("net.core.wmem_max", 1, RAISE),
-    Key("net.ipv4.tcp_max_syn_backlog", 1, RAISE),
-    Key("net.ipv4.tcp_max_orphans", 1, RAISE),
-    # Unprivileged ports only, so a server's well-known port is never handed out.
-    Key("net.ipv4.ip_local_port_range", 2, WIDEN, (1024, 65535)),
-    Key("net.ipv4.tcp_mem", 3, RAISE),
-    Key("net.ipv4.tcp_rmem", 3, RAISE),
-    Key("net.ipv4.tcp_wmem", 3, RAISE),
-    Key("net.ipv4.tcp_congestion_control", None),
-    # Flags OR'd with a queue length in the high bits (ip-sysctl.rst): any int the kernel takes.
-    Key("net.ipv4.tcp_fastopen", 1, bounds=(0, 2**31 - 1)),
-    Key("net.ipv4.tcp_low_latency", 1, bounds=(0, 1)),
-    Key("net.ipv4.tcp_window_scaling", 1, bounds=(0, 1)),
-    Key("net.ipv4.tcp_syncookies", 1, bounds=(0, 2)),  # off, on backlog overflow, always
-    Key("net.ipv4.tcp_tw_reuse", 1, bounds=(0, 2)),  # off, on, loopback only
-    # FIN-WAIT-2 seconds: 0 is no timeout at all, and 120 is the kernel's own cap for the
-    # same timeout per socket (TCP_LINGER2, TCP_FIN_TIMEOUT_MAX); longer only piles up orphans.
-    Key("net.ipv4.tcp_fin_timeout", 1, bounds=(1, 120), unit=" s"),
-)}
-
-# The seed's appendix, "Linux sysctl vars of interest", in its order.
-INTEREST = (
-    "fs.file-max", "fs.pipe-max-size", "fs.file-nr",
-    "net.core.somaxconn", "net.core.netdev_max_backlog", "net.ipv4.tcp_max_syn_backlog",
-    "net.ipv4.tcp_max_orphans", "net.ipv4.ip_local_port_range", "net.core.optmem_max",
-    "net.ipv4.tcp_mem", "net.core.rmem_default", "net.core.rmem_max", "net.ipv4.tcp_rmem",
-    "net.core.wmem_default", "net.core.wmem_max", "net.ipv4.tcp_wmem",
-    "net.ipv4.tcp_congestion_control", "net.ipv4.tcp_fastopen", "net.ipv4.tcp_low_latency",
-    "net.ipv4.tcp_window_scaling",
-)
 
 PAM_SERVICES = ("common-session", "common-session-noninteractive")
 PROFILE_FILES = ("sysctl.conf", "limits.conf") + tuple(f"pam.d/{name}" for name in PAM_SERVICES)
 LIMIT_DOMAIN = re.compile(r"\*|@?[a-z_][a-z0-9_.-]{0,31}")
 LIMIT_TYPES = ("soft", "hard", "-")
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_WORD = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_NUMBER = re.compile(r"[0-9]{1,19}")
 _PAM_CONTROLS = ("required", "requisite", "optional")
 
 
@@ -138,67 +77,6 @@ class Profile:
         return next((s for s in self.sysctls if s.key.name == key), None)
 
 
-# -- values ---------------------------------------------------------------------
-
-def normalize(value: str) -> str:
-    """A value as compared: the kernel's tabs and runs of blanks become one space."""
-    return " ".join(value.split())
-
-
-def parse_value(key: Key, text: str, source: str) -> str:
-    """Check ``text`` against the key's shape; return it normalized."""
-    words = text.split()
-    if key.numbers is None:
-        if len(words) != 1 or not _WORD.fullmatch(words[0]):
-            raise BenchError(f"{source}: {key.name} takes one word like `cubic`, got {text!r}; fix the line")
-        return words[0]
-    if len(words) != key.numbers or not all(_NUMBER.fullmatch(w) and int(w) < 2**63 for w in words):
-        shape = "a number" if key.numbers == 1 else f"{key.numbers} numbers"
-        raise BenchError(f"{source}: {key.name} takes {shape}, got {text!r}; fix the line")
-    numbers = [int(w) for w in words]
-    if key.only == WIDEN and numbers[0] > numbers[1]:
-        raise BenchError(f"{source}: {key.name} is a range, low then high, got {text!r}; swap the numbers")
-    return " ".join(str(n) for n in numbers)
-
-
-def check_bounds(key: Key, value: str, source: str) -> None:
-    """A profile's value within the key's allowed range (a live value or snapshot need not be)."""
-    if key.bounds is None:
-        return
-    low, high = key.bounds
-    numbers = [int(w) for w in value.split()]
-    if not all(low <= n <= high for n in numbers):
-        raise BenchError(f"{source}: {key.name} = {value} is outside {low}-{high}{key.unit}; pick a value in it")
-    if key.only == WIDEN and numbers[0] >= numbers[1]:
-        raise BenchError(f"{source}: {key.name} = {value} is no range: the low port must be below the high one")
-
-
-def lowers(key: Key, current: str, wanted: str) -> bool:
-    """Whether ``wanted`` would take a raise-only (or widen-only) key below ``current``."""
-    return _moves(key, current, wanted, against=True)
-
-
-def raises(key: Key, current: str, wanted: str) -> bool:
-    """Whether ``wanted`` moves a raise-only (or widen-only) key the allowed way anywhere."""
-    return _moves(key, current, wanted, against=False)
-
-
-def _moves(key: Key, current: str, wanted: str, against: bool) -> bool:
-    if key.only is None:
-        return False
-    try:
-        now = [int(w) for w in current.split()]
-        new = [int(w) for w in wanted.split()]
-    except ValueError:
-        return False
-    if len(now) != len(new):
-        return False
-    if against:
-        now, new = new, now
-    if key.only == WIDEN:
-        return new[0] < now[0] or new[1] > now[1]
-    return any(n > c for n, c in zip(new, now))
-
 
 # -- profile files -----------------------------------------------------------------
 
@@ -244,7 +122,7 @@ def parse_limits_conf(text: str, source: str) -> tuple[LimitLine, ...]:
             raise BenchError(f"{where}: bad type {kind!r}: use soft, hard or -")
         if item != "nofile":
             raise BenchError(f"{where}: item {item!r} is not one tune sets; only nofile is allowed")
-        if not _NUMBER.fullmatch(value) or not 0 < int(value) < 2**63:
+        if not NUMBER.fullmatch(value) or not 0 < int(value) < 2**63:
             raise BenchError(f"{where}: nofile takes a positive number, got {value!r}; fix the line")
         lines.append(LimitLine(domain, kind, item, int(value), where))
     for identity in ({"user": "root", "uid": 0}, {"user": None, "uid": None}):

@@ -213,6 +213,18 @@ def test_port_in_use_is_refused_before_anything_runs(tmp_path):
     assert read_records(tmp_path / "busy" / "results.jsonl") == []
 
 
+def test_a_port_whose_case_runs_past_65535_is_one_line_before_anything_runs(tmp_path):
+    """Nginx on 65535 and Twisted on the port after it: --port alone was checked."""
+    done = inv(tmp_path, "bench", "--servers", "nginx,twisted", "--interpreters", "cpython", "--modes", "shared",
+               "--resources", "fixed", "--payloads", "40", "--keepalive", "--workers", "1", "--profile", "tiny",
+               "--loadgen", "wrk", "--port", "65535", "--name", "edge", timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: --port 65535 leaves no room for the 2 servers of a case (ports 65535 to 65536): choose a port of "
+        "at most 65534"]
+    assert not (tmp_path / "edge").exists()
+
+
 def test_resume_measures_only_the_missing_cells(tmp_path):
     port = free_port()
     run = tmp_path / f"resume-{port}"

@@ -3,7 +3,12 @@
 import os
 import subprocess
 
+import pytest
 from support import PROJECT, free_port
+
+from bench.errors import BenchError
+from bench.hosts import LocalHost
+from bench.measure.campaign import counted, raise_nofile
 
 
 def test_the_seed_concurrency_under_a_low_open_file_limit_stops_before_anything_starts(tmp_path):
@@ -18,3 +23,33 @@ def test_the_seed_concurrency_under_a_low_open_file_limit_stops_before_anything_
     assert said[-1] == ("error: the open-file hard limit is 4096, the load needs 9024: run `inv tune` "
                         "(then log in again), or lower the concurrency"), said
     assert not (reports / "limits").exists()  # no run folder: nothing was started
+
+
+class BannerHost(LocalHost):
+    """A lab host whose shell start-up files print a greeting before every command (a real shell)."""
+
+    def __init__(self):
+        super().__init__()
+        self.name, self.is_local = "root@banner:22", False
+
+    def run(self, command, **kw):
+        return super().run(f"echo 'Welcome to the lab'; {command}", **kw)
+
+
+def test_a_host_that_prints_more_than_its_limit_is_one_line():
+    with pytest.raises(BenchError) as caught:
+        raise_nofile(BannerHost(), 9024)
+    hard = subprocess.run(["sh", "-c", "ulimit -Hn"], capture_output=True, text=True).stdout.strip()
+    assert str(caught.value) == (f"root@banner:22: `ulimit -Hn` printed 'Welcome to the lab\\n{hard}', not a whole "
+                                 f"number: make the host's shell start-up files print nothing, and check that "
+                                 f"`ulimit -Hn` works there")
+
+
+@pytest.mark.parametrize("said, count", [("2", 2), ("64", 64), ("", None), ("2 cpus", None), ("-1", None),
+                                         ("9" * 40, None), ("nproc: not found", None)])
+def test_a_count_a_host_printed_is_a_whole_number_or_one_line(said, count):
+    if count is not None:
+        assert counted(LocalHost(), "nproc", said) == count
+    else:
+        with pytest.raises(BenchError, match=r"^local: `nproc` printed .*, not a whole number: make the host's shell"):
+            counted(LocalHost(), "nproc", said)

@@ -6,7 +6,7 @@ import pytest
 
 from bench.hosts import LocalHost
 from bench.measure.environment import capture_host, machine_identity, parse_facts, same_machine
-from bench.tune.profile import INTEREST
+from bench.tune.keys import INTEREST
 
 
 def test_parse_facts_keeps_multi_line_values():

@@ -1,12 +1,13 @@
 """A run's options: each flag, else invoke.yaml; validated before anything starts; read back on --resume."""
 import json
+import re
 from dataclasses import replace
 
 import pytest
 from support import options, project_config
 
 from bench.errors import BenchError
-from bench.measure.options import Options, resolve, resume_conflicts, stored
+from bench.measure.options import Options, check_ports, resolve, resume_conflicts, stored
 
 
 def test_defaults_come_from_invoke_yaml_alone():
@@ -152,3 +153,67 @@ def test_a_run_stored_with_one_load_host_resumes_with_it_as_a_list():
     assert Options.from_dict(stored_options).load_hosts == ("root@a:22",)
     stored_options["load_host"] = None
     assert Options.from_dict(stored_options).load_hosts == ()
+
+
+def config_with(path: str, value):
+    """The project's invoke.yaml with one value changed, e.g. ("bench.statistics.max_repeats", "x")."""
+    config = project_config()
+    *parents, key = path.split(".")
+    target = config
+    for parent in parents:
+        target = target[parent]
+    target[key] = value
+    return config
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("bench.profiles.default.keepalive.concurrency", "lots", "bench.profiles.default['keepalive']['concurrency'] is "
+                                                             "'lots', not a whole number from 1 to 65535"),
+    ("bench.profiles.default.close.concurrency", 0, "['close']['concurrency'] is 0, not a whole number from 1"),
+    ("bench.profiles.default.keepalive.threads", 10**9, "['keepalive']['threads'] is 1000000000, not a whole number"),
+    ("bench.profiles.default.keepalive.duration", "two", "['keepalive']['duration'] is 'two', not a number from 0 "
+                                                         "to 3600 or null"),
+    ("bench.profiles.seed.close.requests", -1, "bench.profiles.seed['close']['requests'] is -1"),
+    ("bench.profiles.default.warmup.tolerance", "3%", "['warmup']['tolerance'] is '3%', not a number from 0 to 1"),
+    ("bench.profiles.default.warmup.max_rounds", 0.5, "['warmup']['max_rounds'] is 0.5, not a whole number from 1"),
+    ("bench.statistics.max_repeats", "many", "bench.statistics['max_repeats'] is 'many', not a whole number from 1 "
+                                            "to 1000"),
+    ("bench.statistics.max_repeats", 10**9, "bench.statistics['max_repeats'] is 1000000000"),
+    ("bench.statistics.max_seconds", "soon", "bench.statistics['max_seconds'] is 'soon', not a number from 0 to 86400"),
+    ("bench.statistics.max_seconds", -5, "bench.statistics['max_seconds'] is -5"),
+    ("bench.statistics.ci_target", 5, "bench.statistics['ci_target'] is 5, not a number from 0 to 1"),
+    ("bench.statistics.cv_threshold", True, "bench.statistics['cv_threshold'] is True"),
+])
+def test_every_profile_and_statistics_value_is_typed_and_bounded(path, value, message):
+    profile = path.split(".")[2] if path.startswith("bench.profiles") else "default"
+    for flags in ({"profile": profile}, {"profile": profile, "threads": "1"}):  # also when flags override the load
+        with pytest.raises(BenchError) as caught:
+            resolve(config_with(path, value), flags)
+        assert message in str(caught.value) and str(caught.value).endswith(": correct it in invoke.yaml")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"statistics": {"max_repeats": "x", "ci_target": 0.05, "max_seconds": 45, "cv_threshold": 0.05}},
+     "env.json: bench.statistics['max_repeats'] is 'x'"),
+    ({"profile": {"keepalive": {"concurrency": "lots", "duration": 1}}}, "['keepalive']['concurrency'] is 'lots'"),
+    ({"profile": {"warmup": []}}, "['warmup'] is [], not an object or null"),
+])
+def test_resume_checks_the_stored_profile_and_statistics(tmp_path, change, message):
+    (tmp_path / "env.json").write_text(json.dumps({"options": {**options().to_dict(), **change}}))
+    with pytest.raises(BenchError, match=re.escape(message)):
+        stored(tmp_path)
+
+
+@pytest.mark.parametrize("first, servers, message", [
+    (65535, 1, None),
+    (65534, 2, None),
+    (65535, 2, "--port 65535 leaves no room for the 2 servers of a case (ports 65535 to 65536): choose a port of at "
+               "most 65534"),
+    (65000, 600, "choose a port of at most 64936"),
+])
+def test_every_port_of_a_case_is_a_port(first, servers, message):
+    if message is None:
+        check_ports(first, servers)
+    else:
+        with pytest.raises(BenchError, match=re.escape(message)):
+            check_ports(first, servers)

@@ -345,3 +345,31 @@ def test_progress_for_defaults_to_stdout(monkeypatch):
     assert isinstance(progress, PlainProgress)
     progress.say("to stdout")
     assert out.getvalue() == "to stdout\n"
+
+
+# text from hosts: a reason or log tail may carry terminal escapes
+
+HOSTILE = "server log: \x1b]0;owned\x07\x1b[2J\x1b[1Aok\r\x9b5n"
+
+
+def test_plain_lines_print_control_characters_as_escapes():
+    out = io.StringIO()
+    with PlainProgress(out, heartbeat=None, clock=Clock()) as progress:
+        progress.case(f"keep-alive 40B ×1: {HOSTILE}", 1, 1)
+        progress.phase("round", round=1, detail=HOSTILE)
+        progress.say(f"nginx 40B: FAILED — {HOSTILE}\n  tail\tline")
+    text = out.getvalue()
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text)
+    assert "\\x1b]0;owned\\x07\\x1b[2J\\x1b[1Aok\\x0d\\x9b5n" in text and "\n  tail\tline\n" in text
+
+
+def test_live_say_and_status_print_control_characters_as_escapes():
+    out, console = live_console()
+    with LiveProgress(console, clock=Clock(), refresh_per_second=20) as progress:
+        progress.case(TITLE, 1, 1)
+        progress.phase("round", round=1, detail=HOSTILE)
+        progress.say(f"nginx 40B: FAILED — {HOSTILE}")
+        wait_for(lambda: "owned" in plain_text(out.getvalue()))
+        shown = screen(out.getvalue())  # raises on any control but the live line's own
+    assert shown[0] == "nginx 40B: FAILED — server log: \\x1b]0;owned\\x07\\x1b[2J\\x1b[1Aok\\x0d\\x9b5n"
+    assert "\x07" not in out.getvalue() and "\x9b" not in out.getvalue()

@@ -9,8 +9,9 @@ from scipy import stats as scipy_stats
 from support import PINNED_PLACEMENT, sampled_record, sampled_run
 
 from bench import report as report_area
+from bench.envfile import read_env
 from bench.measure.verdicts import Room, judged
-from bench.records import Status, read_env, read_records
+from bench.records import Status, read_records
 from bench.report import headline
 from bench.report import markdown as report
 from bench.report.markdown import HEADERS

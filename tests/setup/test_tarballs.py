@@ -1,4 +1,6 @@
 """The tarball cache against a real HTTP server on loopback."""
+import os
+
 import pytest
 from provision_fixtures import FileServer, c_program_tarball, closed_port_url, sha256
 
@@ -153,3 +155,50 @@ def test_a_mirror_that_is_no_folder_is_one_clear_error(tmp_path):
 @pytest.mark.parametrize("size, text", [(None, "?"), (512, "512 B"), (2048, "2.0 kB"), (3 << 20, "3.0 MB")])
 def test_format_size(size, text):
     assert tarballs.format_size(size) == text
+
+
+# -- the cache folder: partial files under fresh names, in a folder that is the user's alone --------
+
+@pytest.mark.parametrize("source", ["mirror", "download"])
+def test_a_link_planted_at_the_partial_name_is_never_followed(served, tmp_path, source):
+    server, tarball = served
+    cache, mirror, victim = tmp_path / "cache", tmp_path / "mirror", tmp_path / "victim"
+    cache.mkdir()
+    mirror.mkdir()
+    (mirror / tarball.name).write_bytes(tarball.read_bytes())
+    victim.write_text("someone's file\n")
+    (cache / f"{tarball.name}.part").symlink_to(victim)  # the name the cache once wrote through
+    pin = Pin(server.url(tarball.name), sha256(tarball), tarball.name)
+    cached = tarballs.fetch(pin, cache, lines()[1], mirrors=(mirror,) if source == "mirror" else ())
+    assert victim.read_text() == "someone's file\n"
+    assert not cached.is_symlink() and cached.read_bytes() == tarball.read_bytes()
+    assert sorted(p.name for p in cache.iterdir()) == [tarball.name, f"{tarball.name}.part"]
+
+
+def unsafe_cache(cache, kind):
+    if kind == "symlink":
+        (cache.parent / "elsewhere").mkdir()
+        cache.symlink_to(cache.parent / "elsewhere")
+        return
+    cache.mkdir()
+    if kind == "group-writable":
+        cache.chmod(0o775)
+    else:
+        os.chown(cache, 65534, 65534)
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("group-writable", r"^tarball cache .*/cache is writable by others \(mode 775\): `chmod go-w .*/cache`, "
+                       r"or pick another --cache \(setup.cache\)$"),
+    ("symlink", r"^tarball cache .*/cache is not a plain folder \(a symlink or a file\): pick another --cache"),
+    ("someone else's", r"^tarball cache .*/cache belongs to .*, not you: pick another --cache \(setup.cache\), "
+                       r"or remove it if it is stale$"),
+])
+def test_a_cache_folder_others_could_write_into_is_refused(served, tmp_path, kind, message):
+    server, tarball = served
+    if kind == "someone else's" and os.geteuid() != 0:
+        pytest.skip("needs root to give the folder to another user")
+    unsafe_cache(tmp_path / "cache", kind)
+    with pytest.raises(BenchError, match=message):
+        tarballs.fetch(Pin(server.url(tarball.name), sha256(tarball), tarball.name), tmp_path / "cache", lines()[1])
+    assert server.requests == []

@@ -13,6 +13,8 @@ from tune_support import (
     COMMON_SESSION,
     NET_KEYS,
     NamespaceHost,
+    UnsharedHost,
+    needs_unshare,
     proc_sys,
     tree,
     write_profile,
@@ -112,7 +114,7 @@ def test_keys_that_cannot_be_set_are_reported_and_the_rest_applied(netns, root, 
 
 
 @pytest.mark.parametrize("files, message", [
-    ({"sysctl.conf": "net.ipv4.tcp_rmem = 4096 1 2147483647\nnet.ipv4.tcp_max_syn_backlog = 8192\n"}, "would lower"),
+    ({"sysctl.conf": "net.ipv4.tcp_rmem = 4096 1 1073741824\nnet.ipv4.tcp_max_syn_backlog = 8192\n"}, "would lower"),
     ({"sysctl.conf": "net.ipv4.ip_local_port_range = 40000 65535\n"}, "would narrow"),
     ({"sysctl.conf": "net.core.somaxconn = 8192\n", "limits.conf": "* - nofile 99999999\n"}, "above fs.nr_open"),
     ({"sysctl.conf": "net.core.somaxconn = 8192\n", "limits.conf": "* hard nofile 1\n"}, "below the live limit"),
@@ -263,3 +265,28 @@ def test_a_broken_or_hostile_snapshot_is_an_error_not_a_guess(netns, root, text)
     (root / SNAPSHOT).write_text(text)
     with pytest.raises(BenchError, match="not a tune snapshot"):
         revert(NamespaceHost(netns), str(root))
+
+
+def test_signs_of_a_container_keep_global_keys_unless_the_user_says_the_machine_is_theirs(root):
+    """A pid namespace of its own is a sign of a container, not proof that /proc/sys is shared: only plans are made."""
+    needs_unshare()
+    host, profile, files = UnsharedHost("--pid", "--fork", "--mount-proc"), load_profile("seed"), tree(root)
+    planned = preview(host, profile, str(root))
+    reasons = dict(line.split(": ", 1) for line in planned.skipped)
+    assert reasons["fs.file-max"] == ("global: not set inside a container (a pid namespace of its own), it would "
+                                      "change the whole machine; if the machine is yours, pass --whole-machine "
+                                      "(tune.whole_machine)")
+    assert planned.code == EXIT_PARTIAL
+    theirs = preview(host, profile, str(root), whole_machine=True)
+    assert not [line for line in theirs.skipped if line.startswith("fs.")]
+    assert {row.setting: row.state for row in theirs.rows}["fs.file-max"] in ("change", "already higher, kept")
+    assert tree(root) == files
+
+
+def test_an_apply_told_the_machine_is_the_users_records_it_for_revert(netns, root, tmp_path):
+    host = NamespaceHost(netns)
+    profile = write_profile(tmp_path / "sysconf", "net", {"sysctl.conf": "net.core.somaxconn = 8192\n"})
+    applied = apply(host, profile, str(root), whole_machine=True)
+    assert applied.code == EXIT_TUNED, format_outcome(applied)
+    assert json.loads((root / SNAPSHOT).read_text())["whole_machine"] is True
+    assert revert(host, str(root)).code == EXIT_TUNED and not (root / SNAPSHOT).exists()

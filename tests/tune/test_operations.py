@@ -19,20 +19,21 @@ from bench.tune.operations import (
     remove_file,
     write_file,
 )
-from bench.tune.profile import KEYS, Profile, parse_limits_conf, parse_sysctl_conf
+from bench.tune.keys import KEYS
+from bench.tune.profile import Profile, load_profile, parse_limits_conf, parse_sysctl_conf
 from bench.tune.state import File, ProbedState, Sysctl
 
 # Every test checks that the machine's own sysctls are as they were.
 pytestmark = pytest.mark.usefixtures("machine_unchanged")
 
 
-def state(values=None, files=None, confined=None, writable=True, user="root", uid=0):
+def state(values=None, files=None, confined=None, writable=True, user="root", uid=0, memory_kb=2 * 2**20):
     sysctls = {name: Sysctl(value, writable) for name, value in {
         "net.core.somaxconn": "4096", "net.ipv4.ip_local_port_range": "32768 60999",
         "net.core.netdev_max_backlog": "1000", "fs.file-max": "2466170", "fs.nr_open": "1048576",
         **(values or {})}.items()}
     return ProbedState(root="/r", sysctls=sysctls, files={k: File(v) for k, v in (files or {}).items()},
-                       confined=confined, user=user, uid=uid, groups=(), nofile_now=(1024, 4096))
+                       confined=confined, user=user, uid=uid, groups=(), nofile_now=(1024, 4096), memory_kb=memory_kb)
 
 
 def key_op(name, value):
@@ -58,6 +59,15 @@ def test_why_a_key_cannot_be_set_here(name, host, reason):
     assert found == reason or (reason and found.startswith(reason))
 
 
+def test_a_global_key_refused_on_signs_alone_names_the_flag_that_says_the_machine_is_yours():
+    guessed = state(confined="a container (/.dockerenv says so)")
+    guessed.guessed = True
+    assert key_op("fs.file-max", "16777216").skip(guessed) == (
+        "global: not set inside a container (/.dockerenv says so), it would change the whole machine; "
+        "if the machine is yours, pass --whole-machine (tune.whole_machine)")
+    assert "--whole-machine" not in key_op("fs.file-max", "16777216").skip(state(confined="a user namespace"))
+
+
 @pytest.mark.parametrize("name, value, kept", [
     ("net.ipv4.tcp_max_orphans", "8192", "already higher, kept"),  # the seed's, below today's 131072
     ("net.core.somaxconn", "128", "already higher, kept"),
@@ -72,6 +82,30 @@ def test_a_raise_only_key_the_host_already_has_more_of_is_kept(name, value, kept
     if kept:
         assert not op.changes(host) and op.wanted(host) == host.value(name) and op.verify(host)
     assert SysctlKey(KEYS[name], value, "snapshot", restoring=True).kept(host) is None
+
+
+@pytest.mark.parametrize("name, value, memory_kb, problem", [
+    ("net.ipv4.tcp_mem", " ".join(["9000000000000000000"] * 3), 2 * 2**20,
+     "p/sysctl.conf:1: net.ipv4.tcp_mem = 9000000000000000000 9000000000000000000 9000000000000000000 is above 262144 "
+     "on this host of 2.0 GiB (TCP may take this many pages before it holds back: at most half of RAM); lower it"),
+    ("net.ipv4.tcp_max_orphans", "100000", 2**20,
+     "p/sysctl.conf:1: net.ipv4.tcp_max_orphans = 100000 is above 16384 on this host of 1.0 GiB (each orphan holds up "
+     "to 64 KiB of unswappable memory: at most RAM's worth); lower it"),
+    ("fs.pipe-max-size", str(2**30), 2 * 2**20, "is above 268435456 on this host of 2.0 GiB"),
+    ("net.ipv4.tcp_mem", "100 200 300", None, "p/sysctl.conf:1: net.ipv4.tcp_mem is bounded by the host's RAM, and its "
+                                             "MemTotal cannot be read; set it by hand or delete the line"),
+])
+def test_a_value_standing_for_more_memory_than_the_host_may_give_is_one_line(name, value, memory_kb, problem):
+    host = state({"net.ipv4.tcp_mem": "1 2 3", "net.ipv4.tcp_max_orphans": "4096", "fs.pipe-max-size": "1048576"},
+                 memory_kb=memory_kb)
+    problems = key_op(name, value).problems(host)
+    assert len(problems) == 1 and problem in problems[0]
+
+
+def test_the_seeds_profile_fits_a_host_of_one_gib():
+    host = state({"net.ipv4.tcp_max_orphans": "4096", "fs.pipe-max-size": "1048576",
+                  "net.ipv4.tcp_max_syn_backlog": "512", "fs.file-max": "100000"}, memory_kb=2**20)
+    assert [problem for op in operations(load_profile("seed")) for problem in op.problems(host)] == []
 
 
 def test_a_profile_that_raises_one_number_and_lowers_another_is_an_error_naming_the_line():

@@ -1,5 +1,6 @@
 """`inv tune` itself, over SSH to the lab's hosts: apply, check, revert, several hosts,
 and the options, profiles and host keys it refuses before touching a host."""
+import os
 import subprocess
 import sys
 import time
@@ -124,6 +125,61 @@ def test_a_profile_with_a_limit_below_the_live_one_is_refused_by_a_dry_run(root,
     errors = [line for line in out.splitlines() if line.startswith("error:")]
     assert code == 1 and len(errors) == 1, out
     assert errors[0].startswith("error: limits.conf: nofile hard 1 for other users is below the live limit ")
+    assert tree(root) == files
+
+
+@pytest.mark.parametrize("line, error", [
+    ("net.ipv4.tcp_syncookies = 0", "error: sysconf/unsafe/sysctl.conf:1: net.ipv4.tcp_syncookies = 0 is refused: "
+                                    "it turns SYN cookies off"),
+    ("net.ipv4.tcp_window_scaling = 0", "error: sysconf/unsafe/sysctl.conf:1: net.ipv4.tcp_window_scaling = 0 is "
+                                        "refused: it caps every TCP window at 64 KiB"),
+    ("net.ipv4.tcp_max_orphans = 9000000000000000000", "error: sysconf/unsafe/sysctl.conf:1: "
+                                                       "net.ipv4.tcp_max_orphans = 9000000000000000000 is above its ceiling"),
+    ("net.core.rmem_default = 2147483648", "error: sysconf/unsafe/sysctl.conf:1: net.core.rmem_default = 2147483648 "
+                                           "is above its ceiling 16777216"),
+    ("net.ipv4.tcp_mem = 9000000000000000000 9000000000000000000 9000000000000000000",
+     "error: sysconf/unsafe/sysctl.conf:1: net.ipv4.tcp_mem = 9000000000000000000 9000000000000000000 "
+     "9000000000000000000 is above "),
+])
+def test_an_unsafe_profile_is_refused_in_one_line_by_a_dry_run(root, tmp_path, capsys, line, error):
+    sysconf = tmp_path / "sysconf"
+    (sysconf / "unsafe").mkdir(parents=True)
+    (sysconf / "unsafe" / "sysctl.conf").write_text(line + "\n")
+    files = tree(root)
+    code, out = call(context(sysconf=str(sysconf)), capsys, profile="unsafe", dry_run=True, root=str(root))
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert code == 1 and len(errors) == 1 and errors[0].startswith(error), out
+    assert tree(root) == files
+
+
+def test_a_machine_built_from_a_container_image_is_tuned_whole_once_the_user_says_it_is_theirs(root, capsys):
+    """This VM has /.dockerenv, though its /proc/sys is its own: the seed's fs.* keys wait for the user's word."""
+    if not os.path.exists("/.dockerenv") or os.readlink("/proc/self/ns/pid") != "pid:[4026531836]":
+        pytest.skip("needs /.dockerenv on a machine whose shell is in the first pid namespace, as this VM's")
+    files = tree(root)
+    code, out = call(context(), capsys, dry_run=True, root=str(root))
+    assert code == 2, out
+    assert ("cannot set: fs.file-max: global: not set inside a container (/.dockerenv says so, though this shell is "
+            "in the machine's first pid and user namespaces), it would change the whole machine; if the machine is "
+            "yours, pass --whole-machine (tune.whole_machine)") in out.splitlines()
+    for theirs in ({"whole_machine": True}, {}):
+        c = context(whole_machine=not theirs)
+        code, out = call(c, capsys, dry_run=True, root=str(root), **theirs)
+        assert "cannot set: fs." not in out and "inside a container" not in out, out
+    assert tree(root) == files
+
+
+def test_latin1_files_under_the_root_are_one_line_not_a_traceback(root, capsys):
+    (root / "etc/security/limits.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/security/limits.d/50-lab.conf").write_bytes(b"# r\xe9seau\n")
+    code, out = call(context(), capsys, check=True, root=str(root))
+    assert code == 2 and "NOT TUNED" in out, out
+    (root / "etc/pam.d/common-session").write_bytes(b"# g\xe9r\xe9\n")
+    files = tree(root)
+    code, out = call(context(), capsys, dry_run=True, root=str(root))
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert code == 1 and errors == [f"error: {root}/etc/pam.d/common-session is not UTF-8 (byte 3); tune rewrites "
+                                     f"only UTF-8 files: convert it (iconv -t UTF-8) or edit it by hand"], out
     assert tree(root) == files
 
 

@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from bench.hosts import LocalHost
-from bench.tune.profile import KEYS, load_profile
+from bench.tune.keys import KEYS
+from bench.tune.profile import load_profile
 
 NET_KEYS = ("net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.ip_local_port_range")
 COMMON_SESSION = """\
@@ -38,6 +39,23 @@ class NamespaceHost(LocalHost):
 
     def run(self, command, **kw):
         return super().run(f"ip netns exec {shlex.quote(self.namespace)} sh -c {shlex.quote(command)}", **kw)
+
+
+def needs_unshare():
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare (util-linux)")
+
+
+class UnsharedHost(LocalHost):
+    """This machine, with every command run in namespaces of its own (unshare): a real container's view
+    of /proc, with the machine's own /proc/sys."""
+
+    def __init__(self, *flags):
+        super().__init__()
+        self.flags = " ".join(flags)
+
+    def run(self, command, **kw):
+        return super().run(f"unshare {self.flags} sh -c {shlex.quote(command)}", **kw)
 
 
 def machine_values():
