@@ -54,6 +54,8 @@ class Load:
     requests: int | None = None  # a request count (weighttp's -n) ...
     duration: float | None = None  # ... or a time budget in seconds (wrk's -d, weighttp's cap)
     rate: float | None = None  # the req/s expected (the cell's warm-up's): sizes weighttp 0.5's -n for a timed load
+    offered: float | None = None  # a constant rate to send at, answered or not (wrk2's -R): an open-loop load
+    pipeline: int = 1  # requests sent on a connection before their answers are awaited (HTTP/1.1 pipelining)
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,12 @@ class Cell:
     threads: int
     requests: int | None = None
     duration: float | None = None
+    pipeline: int = 1  # requests in flight per connection; 1 (no pipelining) is left out of the id and the record
 
     @property
     def id(self) -> str:
         """A stable id: the same settings give the same id in every run (resume, compare)."""
-        canonical = json.dumps(asdict(self), sort_keys=True)
+        canonical = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha1(canonical.encode()).hexdigest()[:12]
 
     @property
@@ -92,10 +95,13 @@ class Cell:
 
     def load(self, url: str) -> Load:
         return Load(url=url, concurrency=self.concurrency, threads=self.threads,
-                    keepalive=self.keepalive, requests=self.requests, duration=self.duration)
+                    keepalive=self.keepalive, requests=self.requests, duration=self.duration, pipeline=self.pipeline)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if self.pipeline == 1:  # as cells were before pipelining: the same ids
+            del data["pipeline"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "Cell":
@@ -127,11 +133,17 @@ class LoadResult:
     # later ones): wall_s; cores over the tool's seconds: server_cores, loadgen_cores, harness_cores; the
     # server's machine: host_cpus (in play), host_busy_cores, steal_cores, other_cores and, with a
     # partition, server_cpus_busy_cores / load_cpus_busy_cores; server_rss_mb, server_processes;
-    # exhausted (weighttp used up its -n before its time). A load host's part: its share and saturated.
+    # exhausted (weighttp used up its -n before its time). A load host's part: its share and saturated. A sweep
+    # step: saturated (its load generator), server_busy and machine_bound (see bench.measure.verdicts).
     sample: dict | None = None
     round: int | None = None  # which round of its group a measured run belongs to
     host: str | None = None  # the load host that made it, when there were several
     parts: list[LoadResult] = field(default_factory=list)  # several load hosts: each one's run, this is their sum
+    # An open-loop load (wrk2): the rate it offered; latency_us from each request's intended start (corrected
+    # for coordinated omission), uncorrected_us from its actual send, as closed-loop tools measure it.
+    offered_per_s: float | None = None
+    uncorrected_us: dict[str, float] = field(default_factory=dict)
+    socket_errors: dict[str, int] = field(default_factory=dict)  # connect, read, write, timeout (wrk2)
 
     @property
     def non_2xx(self) -> int:
@@ -149,11 +161,12 @@ class LoadResult:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        for optional in ("sample", "round", "host"):
+        for optional in ("sample", "round", "host", "offered_per_s"):
             if data[optional] is None:
                 del data[optional]
-        if not self.parts:
-            del data["parts"]
+        for optional in ("parts", "uncorrected_us", "socket_errors"):
+            if not data[optional]:
+                del data[optional]
         return data
 
     @classmethod
@@ -167,27 +180,6 @@ class LoadResult:
         values["parts"] = [cls.from_dict(part) for part in data.get("parts", [])]
         return cls(**values)
 
-    @classmethod
-    def combined(cls, parts: list[LoadResult]) -> LoadResult:
-        """One round's runs from several load hosts, started together, as one run.
-
-        Counts, req/s, bytes and CPU are summed. Latency stays with each part: percentiles
-        of different hosts never average into the whole's.
-        """
-        def total(name: str):
-            values = [getattr(part, name) for part in parts]
-            return None if any(value is None for value in values) else sum(values)
-
-        status: dict[str, int] = {}
-        for part in parts:
-            for code, count in part.status.items():
-                status[code] = status.get(code, 0) + count
-        return cls(tool=parts[0].tool, command="; ".join(f"{part.host}: {part.command}" for part in parts),
-                   seconds=max(part.seconds for part in parts), req_per_s=total("req_per_s"),
-                   kbyte_per_s=total("kbyte_per_s"), requests_started=total("requests_started"),
-                   requests_done=total("requests_done"), succeeded=total("succeeded"), failed=total("failed"),
-                   errored=total("errored"), status=status, bytes_total=total("bytes_total"),
-                   cpu_s=total("cpu_s"), warmup=parts[0].warmup, round=parts[0].round, parts=list(parts))
 
 
 @dataclass
@@ -214,6 +206,9 @@ class CellRecord:
     # How its case's rounds ended: rounds, ended (one of ENDINGS), seconds (of the rounds), target, and
     # confidence (of the interval the stopping rule checked). None in runs from before it was recorded.
     stopping: dict | None = None
+    # inv bench --latency: a run at each offered rate of the case's sweep (offered_per_s), its round the rate's place
+    # in the sweep; its sample says whether the load generator saturated (then the step is not used)
+    sweep: list[LoadResult] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -254,7 +249,10 @@ class CellRecord:
     def to_dict(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data.update(format=FORMAT, id=self.id, label=self.label, cell=self.cell.to_dict(),
-                    status=self.status.value, runs=[run.to_dict() for run in self.runs])
+                    status=self.status.value, runs=[run.to_dict() for run in self.runs],
+                    sweep=[step.to_dict() for step in self.sweep])
+        if not self.sweep:  # a run without --latency writes its records as before
+            del data["sweep"]
         return data
 
     @classmethod
@@ -262,9 +260,10 @@ class CellRecord:
         checked(data, RECORD_FIELDS, "record")
         if data["status"] not in {status.value for status in Status}:
             raise ValueError(f"status {data['status']!r} is none of {', '.join(s.value for s in Status)}")
-        known = set(RECORD_FIELDS) - {"cell", "status", "runs"}
+        known = set(RECORD_FIELDS) - {"cell", "status", "runs", "sweep"}
         return cls(cell=Cell.from_dict(data["cell"]), status=Status(data["status"]),
                    runs=[LoadResult.from_dict(run) for run in data.get("runs", [])],
+                   sweep=[LoadResult.from_dict(step) for step in data.get("sweep", [])],
                    **{k: v for k, v in data.items() if k in known and v is not None})
 
 
@@ -278,13 +277,13 @@ CELL_FIELDS = {
     "server": (TEXT, True), "interpreter": (TEXT + (NONE,), True), "mode": (TEXT + (NONE,), True),
     "workers": (POSITIVE, True), "resource": (TEXT, True), "payload": (POSITIVE, True), "keepalive": ((bool,), True),
     "loadgen": (TEXT, True), "concurrency": (POSITIVE, True), "threads": (POSITIVE, True),
-    "requests": (POSITIVE + (NONE,), False), "duration": (NUMBER + (NONE,), False),
+    "requests": (POSITIVE + (NONE,), False), "duration": (NUMBER + (NONE,), False), "pipeline": (POSITIVE, False),
 }
 SAMPLE = {name: (NUMBER, False) for name in (
     "wall_s", "server_cores", "server_rss_mb", "loadgen_cores", "harness_cores", "host_busy_cores", "steal_cores",
     "other_cores", "server_cpus_busy_cores", "load_cpus_busy_cores")}
 SAMPLE.update({name: (COUNT, False) for name in ("server_processes", "host_cpus", "concurrency", "threads")})
-SAMPLE.update({name: ((bool,), False) for name in ("saturated", "exhausted")})
+SAMPLE.update({name: ((bool,), False) for name in ("saturated", "exhausted", "server_busy", "machine_bound")})
 # Keys a sample holds together: a reader that finds the first reads the others.
 TOGETHER = (("server_cores", "server_rss_mb"), ("host_cpus", "host_busy_cores", "steal_cores"))
 RUN_FIELDS = {
@@ -294,7 +293,8 @@ RUN_FIELDS = {
     "errored": (COUNT, False), "status": ((Keyed(COUNT),), False), "bytes_total": (COUNT + (NONE,), False),
     "latency_us": ((Keyed(NUMBER),), False), "raw": (TEXT, False), "warmup": ((bool,), False),
     "cpu_s": (NUMBER + (NONE,), False), "sample": ((SAMPLE, NONE), False), "round": ((int, NONE), False),
-    "host": (TEXT + (NONE,), False), "parts": ((Each((dict,)),), False),
+    "host": (TEXT + (NONE,), False), "parts": ((Each((dict,)),), False), "offered_per_s": (NUMBER + (NONE,), False),
+    "uncorrected_us": ((Keyed(NUMBER),), False), "socket_errors": ((Keyed(COUNT),), False),
 }
 SPREAD = {name: (NUMBER, True) for name in ("min_share", "max_share", "imbalance")}
 STOPPING = {"rounds": (POSITIVE, True), "ended": (TEXT, True), "seconds": (NUMBER, False), "target": (NUMBER, False),
@@ -306,7 +306,7 @@ RECORD_FIELDS = {
     "server_log": (TEXT + (NONE,), False), "verify": ((dict, NONE), False),
     "workers": ((Keyed(NUMBER, keys=r"[0-9]{1,6}"),), False), "spread": ((SPREAD, NONE), False),
     "verdicts": (TEXTS, False), "warmup_rounds": (COUNT, False), "timing": ((Keyed(NUMBER),), False),
-    "stopping": ((STOPPING, NONE), False),
+    "stopping": ((STOPPING, NONE), False), "sweep": ((Each((dict,)),), False),
 }
 
 

@@ -15,6 +15,7 @@ from invoke import Config
 from bench.measure import matrix
 from bench.measure.campaign import run_campaign
 from bench.measure.loadgen import GENERATORS
+from bench.measure.loading import combined
 from bench.measure.options import Options, resolve
 from bench.measure.runner import Settings
 from bench.measure.sampling import CpuTicks, Placement, Reading, run_sample
@@ -161,7 +162,7 @@ def several_hosts_record(server, workers, rounds, status="ok", verdicts=(), payl
     record.cell = replace(record.cell, concurrency=concurrency, threads=threads)
     for number, parts in enumerate(rounds):
         parts = [replace(part, round=number) for part in parts]
-        run = LoadResult.combined(parts)
+        run = combined(parts)
         run.sample = {"server_cores": server_cores, "server_rss_mb": 50.0,
                       "loadgen_cores": sum(part.sample["loadgen_cores"] for part in parts)}
         record.runs.append(run)
@@ -246,7 +247,7 @@ def sampled_run(*, server: float, loadgen: float | list[float], busy, steal: flo
         parts = [replace(run, host=f"load{index}", cpu_s=cores * seconds,
                          sample={"loadgen_cores": cores, "threads": 1, "saturated": cores >= 0.9})
                  for index, cores in enumerate(hosts, 1)]
-        run = LoadResult.combined(parts)
+        run = combined(parts)
     run.cpu_s = sum(hosts) * seconds
     scaled = [value * seconds for value in busy] if isinstance(busy, list) else busy * seconds
     run.sample = run_sample(machine_reading(0.0, [0.0] * cpus, 0.0, cpus),

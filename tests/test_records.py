@@ -6,6 +6,7 @@ from support import constructed_record
 
 from bench.envfile import read_env
 from bench.errors import BenchError
+from bench.measure.loading import combined
 from bench.records import (
     FORMAT,
     TIME_CAP,
@@ -135,7 +136,7 @@ def test_runs_of_several_load_hosts_combine_by_sum_and_keep_each_hosts_latency(t
                  latency_us={"p50": 10.0}, status={"2xx": 100})
     two = result(host="b", req_per_s=60.0, succeeded=60, requests_done=60, bytes_total=600, cpu_s=0.25,
                  seconds=1.5, latency_us={"p50": 90.0}, status={"2xx": 59, "5xx": 1}, failed=1)
-    whole = LoadResult.combined([one, two])
+    whole = combined([one, two])
     assert (whole.req_per_s, whole.succeeded, whole.requests_done, whole.bytes_total) == (160.0, 160, 160, 1600)
     assert whole.cpu_s == 0.75 and whole.seconds == 1.5 and whole.status == {"2xx": 159, "5xx": 1}
     assert whole.latency_us == {} and [part.latency_us["p50"] for part in whole.parts] == [10.0, 90.0]
@@ -151,7 +152,7 @@ def test_a_round_where_one_load_host_served_nothing_is_not_clean():
     served = result(host="a")
     idle = result(host="b", succeeded=0, req_per_s=0.0, status={})
     assert served.clean and not idle.clean
-    assert not LoadResult.combined([served, idle]).clean
+    assert not combined([served, idle]).clean
 
 
 def test_a_whole_last_record_short_of_its_newline_gets_it_and_is_kept(tmp_path):

@@ -111,7 +111,7 @@ def run_round(sessions: Sessions, loaders: list[Loader], load: Load, *, timeout:
     else:
         for part, share in parts:
             part.sample = {"concurrency": share.concurrency, "threads": share.threads}
-        result = LoadResult.combined([part for part, _ in parts])
+        result = combined([part for part, _ in parts])
     if window is not None:
         result.sample = window.sample(result.seconds, [part.cpu_s for part, _ in parts])
         for part, share in parts:
@@ -132,3 +132,25 @@ def _check_taskset(host: Host, cpus: tuple[int, ...], exited: int, stderr: str) 
     if said:
         raise BenchError(f"taskset could not pin the load generator to CPUs {format_cpus(cpus)} on {host} "
                          f"({said[-1][len('taskset: '):]}): pick --load-cpus among its online CPUs")
+
+
+def combined(parts: list[LoadResult]) -> LoadResult:
+    """One round's runs from several load hosts, started together, as one run.
+
+    Counts, req/s, bytes and CPU are summed. Latency stays with each part: percentiles
+    of different hosts never average into the whole's.
+    """
+    def total(name: str):
+        values = [getattr(part, name) for part in parts]
+        return None if any(value is None for value in values) else sum(values)
+
+    status: dict[str, int] = {}
+    for part in parts:
+        for code, count in part.status.items():
+            status[code] = status.get(code, 0) + count
+    return LoadResult(tool=parts[0].tool, command="; ".join(f"{part.host}: {part.command}" for part in parts),
+                      seconds=max(part.seconds for part in parts), req_per_s=total("req_per_s"),
+                      kbyte_per_s=total("kbyte_per_s"), requests_started=total("requests_started"),
+                      requests_done=total("requests_done"), succeeded=total("succeeded"), failed=total("failed"),
+                      errored=total("errored"), status=status, bytes_total=total("bytes_total"),
+                      cpu_s=total("cpu_s"), warmup=parts[0].warmup, round=parts[0].round, parts=list(parts))
