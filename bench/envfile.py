@@ -21,7 +21,7 @@ SOURCE = {"kind": (TEXT, False), "file": (TEXT, False), "sha256": (TEXT, False),
 PYTHON = {"path": (TEXT, False), "implementation": (TEXT, False), "version": (TEXT, False),
           "pypy": (MAYBE_TEXT, False), "twisted": (TEXT, False), "error": (TEXT, False)}
 LOADGEN = {"tool": (TEXT, False), "path": (MAYBE_TEXT, False), "version": (MAYBE_TEXT, False),
-           "replaced": (MAYBE_TEXT, False), "source": ((SOURCE,), False)}
+           "replaced": (MAYBE_TEXT, False), "preferred": (MAYBE_TEXT, False), "source": ((SOURCE,), False)}
 TUNING_ROW = {"current": (SCALAR, False), "profile": (SCALAR, False), "tuned": ((bool, NONE), False),
               "state": (MAYBE_TEXT, False)}
 TUNING = {"profile": (TEXT, False), "settings": ((Keyed((TUNING_ROW,)),), False)}

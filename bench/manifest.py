@@ -45,24 +45,25 @@ def tool_binary(host: Host, prefix: str, name: str) -> str | None:
     return path if host.run(f"test -x {shlex.quote(path)}", warn=True).ok else None
 
 
-def loadgen_provenance(tool: str, binary: str, manifest: dict, chosen: str | None) -> dict:
-    """Where the load generator ``tool`` at ``binary`` came from, by its host's manifest, and why the
-    seed's weighttp did not make the numbers when it did not: ``{"source": ..., "replaced": reason or None}``."""
+def loadgen_provenance(program: str, binary: str, manifest: dict, chosen: str | None, preferred: str) -> dict:
+    """Where the load generator ``program`` at ``binary`` came from, by its host's manifest, and why the
+    ``preferred`` one (the first of setup.loadgens) did not make the numbers when it did not:
+    ``{"source": ..., "preferred": preferred, "replaced": reason or None}``."""
     tools = manifest.get("tools") or {}
     source = {"kind": "unrecorded", "path": binary}
     for entry in tools.values():
         if entry.get("path") and posixpath.normpath(entry["path"]) == posixpath.normpath(binary):
             source = dict(entry.get("source") or source)
     replaced = None
-    if not tool.startswith("weighttp"):
-        weighttp = (tools.get("weighttp") or {}).get("source") or {}
-        if chosen == tool:
-            replaced = f"{tool} was chosen (--loadgen {tool} or bench.loadgen)"
-        elif weighttp.get("kind") == "fallback":
-            replaced = f"weighttp could not be built by `inv setup` ({weighttp.get('reason', 'no reason recorded')})"
+    if program != preferred:
+        setup = (tools.get(preferred) or {}).get("source") or {}
+        if chosen == program:
+            replaced = f"{program} was chosen (--loadgen {program} or bench.loadgen)"
+        elif setup.get("kind") == "fallback":
+            replaced = f"{preferred} could not be built by `inv setup` ({setup.get('reason', 'no reason recorded')})"
         else:
-            replaced = "weighttp is not installed: run `inv setup --only weighttp`"
-    return {"source": source, "replaced": replaced}
+            replaced = f"{preferred} is not installed: run `inv setup --only {preferred}`"
+    return {"source": source, "preferred": preferred, "replaced": replaced}
 
 
 def describe_source(source: dict) -> str:

@@ -113,11 +113,11 @@ class Cell:
 class LoadResult:
     """What one load-generator run said, parsed; ``raw`` keeps its whole output."""
 
-    tool: str  # "weighttp-0.5", "weighttp-0.4" or "wrk"
+    tool: str  # the load generator's name: "weighttp-0.5", "weighttp-0.4", "wrk", "h2load"
     command: str
     seconds: float
     req_per_s: float
-    kbyte_per_s: float
+    kbyte_per_s: float | None  # None: the tool did not count the bytes (h2load with Connection: close)
     requests_started: int | None = None
     requests_done: int | None = None
     succeeded: int = 0
@@ -288,7 +288,7 @@ SAMPLE.update({name: ((bool,), False) for name in ("saturated", "exhausted", "se
 TOGETHER = (("server_cores", "server_rss_mb"), ("host_cpus", "host_busy_cores", "steal_cores"))
 RUN_FIELDS = {
     "tool": (TEXT, True), "command": (TEXT, True), "seconds": (NUMBER, True), "req_per_s": (NUMBER, True),
-    "kbyte_per_s": (NUMBER, True), "requests_started": (COUNT + (NONE,), False),
+    "kbyte_per_s": (NUMBER + (NONE,), True), "requests_started": (COUNT + (NONE,), False),
     "requests_done": (COUNT + (NONE,), False), "succeeded": (COUNT, False), "failed": (COUNT, False),
     "errored": (COUNT, False), "status": ((Keyed(COUNT),), False), "bytes_total": (COUNT + (NONE,), False),
     "latency_us": ((Keyed(NUMBER),), False), "raw": (TEXT, False), "warmup": ((bool,), False),

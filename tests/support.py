@@ -1,5 +1,6 @@
 """Helpers the tests share: free ports and real runs made the way `inv bench` makes them."""
 import random
+import shlex
 import shutil
 import socket
 import subprocess
@@ -12,10 +13,11 @@ import psutil
 import pytest
 from invoke import Config
 
+from bench.hosts import LocalHost
 from bench.measure import matrix
 from bench.measure.campaign import run_campaign
-from bench.measure.loadgen import GENERATORS
 from bench.measure.loading import combined
+from bench.measure.loadgens.weighttp import Weighttp05
 from bench.measure.options import Options, resolve
 from bench.measure.runner import Settings
 from bench.measure.sampling import CpuTicks, Placement, Reading, run_sample
@@ -43,6 +45,20 @@ def free_port(count: int = 2) -> int:
             continue
         return first
     raise RuntimeError("no free ports between 20000 and 32000")
+
+
+class BarePathHost(LocalHost):
+    """This machine with PATH cut down to one folder: only what a test put there is installed on it."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def run(self, command, **kwargs):
+        return super().run(f"PATH={shlex.quote(self.path)}; {command}", **kwargs)
+
+    def begin(self, command):
+        return super().begin(f"PATH={shlex.quote(self.path)}; {command}")
 
 
 def wait_accepting(port: int, alive, what: str, timeout: float = 20.0, log: Path | None = None) -> None:
@@ -156,7 +172,7 @@ def load_host_part(host, rate, done=None, p50=1000.0, p99=5000.0, cores=0.5, sat
 def several_hosts_record(server, workers, rounds, status="ok", verdicts=(), payload=40, keepalive=True,
                          concurrency=200, threads=1, server_cores=1.0) -> CellRecord:
     """A record measured by several load hosts: ``rounds`` is a list of each round's parts
-    (:func:`load_host_part`); each measured run is their ``LoadResult.combined``, with the server's sample."""
+    (:func:`load_host_part`); each measured run is their ``loading.combined``, with the server's sample."""
     record = constructed_record(server, workers, [], status=status, payload=payload, keepalive=keepalive,
                                 verdicts=verdicts)
     record.cell = replace(record.cell, concurrency=concurrency, threads=threads)
@@ -240,7 +256,7 @@ def sampled_run(*, server: float, loadgen: float | list[float], busy, steal: flo
     each side used over its seconds and the server machine's busy and steal cores (busy holds the
     server, co-located load generators, the harness and any other process; a list gives each CPU's).
     ``loadgen`` is a list with several load hosts, each with its share of the run."""
-    run = GENERATORS["weighttp-0.5"].parse(TIMED_WEIGHTTP.read_text(), "weighttp -n 2000000 -a 1 -c 10 -t 1 -k URL")
+    run = Weighttp05().parse(TIMED_WEIGHTTP.read_text(), "weighttp -n 2000000 -a 1 -c 10 -t 1 -k URL")
     seconds = run.seconds
     hosts = loadgen if isinstance(loadgen, list) else [loadgen]
     if len(hosts) > 1:

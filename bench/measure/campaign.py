@@ -20,7 +20,7 @@ from bench.errors import BenchError
 from bench.hosts import Host, LocalHost, open_host
 from bench.records import CellRecord, Status, latest, read_records, write_env
 
-from . import cpus, environment, interrupts, loadgen, matrix, nginx
+from . import cpus, environment, interrupts, loadgens, matrix, nginx
 from .loading import Loader, split
 from .options import STATISTICS, Options, check_ports
 from .progress import Progress, progress_for
@@ -93,13 +93,15 @@ def distinct(server_host: Host, load_hosts: list[Host]) -> list[Host]:
 
 def find_loaders(load_hosts: list[Host], options: Options) -> tuple[Loader, ...]:
     """The load generator on each load host: the same tool on all of them, so their runs add up."""
-    loaders = tuple(Loader(host, *loadgen.detect(host, options.loadgen, [f"{host.expand(options.prefix)}/bin"]))
+    loaders = tuple(Loader(host, *loadgens.detect(host, options.loadgen, options.loadgens,
+                                                  [f"{host.expand(options.prefix)}/bin"]))
                     for host in load_hosts)
     tools = {loader.generator.name for loader in loaders}
     if len(tools) > 1:
         found = ", ".join(f"{loader.generator.name} on {loader.host}" for loader in loaders)
-        raise BenchError(f"the load hosts have different load generators ({found}): "
-                         f"pass --loadgen weighttp or --loadgen wrk, or run `inv setup` on each")
+        programs = sorted({loader.generator.program for loader in loaders}, key=options.loadgens.index)
+        choose = f"pass --loadgen {' or --loadgen '.join(programs)}, or " if len(programs) > 1 else ""
+        raise BenchError(f"the load hosts have different load generators ({found}): {choose}run `inv setup` on each")
     return loaders
 
 
@@ -266,8 +268,8 @@ def on_server_machine(server_host: Host, load_hosts: list[Host], machines: dict)
 
 
 def check_loads(cells, options: Options, loaders) -> None:
-    """Refuse, before anything starts, a load the chosen tool cannot run (wrk and a request count, a
-    concurrency the load hosts cannot share...)."""
+    """Refuse, before anything starts, a load the chosen tool cannot run (a request count for a tool that
+    runs for a duration, a concurrency the load hosts cannot share...)."""
     warmup = options.profile.get("warmup") or {}
     generator, binary = loaders[0].generator, loaders[0].binary
     for cell in cells:
@@ -288,9 +290,10 @@ def capture_env(options, run_dir, server_host, loaders, interpreters, nginx_bina
     it was tuned and provisioned."""
     def loadgen_facts(loader: Loader) -> dict:
         return {"tool": loader.generator.name, "path": loader.binary,
-                "version": loadgen.version(loader.host, loader.binary),
-                **manifest.loadgen_provenance(loader.generator.name, loader.binary,
-                                              manifest.read_manifest(loader.host, options.prefix), options.loadgen)}
+                "version": loader.generator.version(loader.host, loader.binary),
+                **manifest.loadgen_provenance(loader.generator.program, loader.binary,
+                                              manifest.read_manifest(loader.host, options.prefix), options.loadgen,
+                                              preferred=options.loadgens[0])}
 
     profile = tune.load_profile(options.tune_profile)
     hosts = []

@@ -2,7 +2,7 @@
 
 The load is split evenly among the load hosts (:func:`split`); each host's run is
 parsed by its tool, and with several hosts they are combined into one run whose
-``parts`` keep each host's own (:meth:`~bench.records.LoadResult.combined`).
+``parts`` keep each host's own (:func:`combined`).
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from bench.errors import BenchError
 from bench.hosts import Host
 from bench.records import Load, LoadResult
 
-from . import loadgen, verdicts
+from . import verdicts
 from .cpus import format_cpus
-from .loadgen import LoadGenerator
+from .loadgens import LoadGenerator
 from .sampling import Window, snapshot_command
 from .together import Sessions
 
@@ -80,7 +80,9 @@ def run_round(sessions: Sessions, loaders: list[Loader], load: Load, *, timeout:
     are results); output that says nothing measurable raises BenchError, a lost host
     HostLost, and either stops the generators on every host first. With ``cpus`` each
     tool is pinned there by ``taskset``, and its ``command`` shows it. A measured run's sample
-    says ``exhausted`` when weighttp ran out of its -n before its time (:func:`loadgen.ran_out`).
+    says ``exhausted`` when a tool ran out of the request count it sized before its time
+    (weighttp 0.5: :meth:`LoadGenerator.ran_out`). A tool that reports its own CPU (h2load's command
+    line, which also summarizes its log) is charged that, not the whole line's.
     """
     loads = split(load, len(loaders))
     commands = [command_line(loader.generator, share, loader.binary, cpus) for loader, share in zip(loaders, loads)]
@@ -102,7 +104,7 @@ def run_round(sessions: Sessions, loaders: list[Loader], load: Load, *, timeout:
         if cpus:
             _check_taskset(loader.host, cpus, status, output)
         part = loader.generator.parse(output, command)
-        part.cpu_s = cpu
+        part.cpu_s = cpu if part.cpu_s is None else part.cpu_s
         part.host = str(loader.host)
         parts.append((part, share))
     if len(parts) == 1:
@@ -118,7 +120,7 @@ def run_round(sessions: Sessions, loaders: list[Loader], load: Load, *, timeout:
             if part is not result and part.cpu_s is not None:  # each host's cores over its own tool's seconds
                 cores = part.cpu_s / (part.seconds or result.sample["wall_s"])
                 part.sample.update(loadgen_cores=round(cores, 3), saturated=verdicts.saturated(cores, share.threads))
-        if any(loadgen.ran_out(share, part) for part, share in parts):
+        if any(loader.generator.ran_out(share, part) for loader, (part, share) in zip(loaders, parts)):
             result.sample["exhausted"] = True
     return result
 

@@ -10,7 +10,6 @@ SERVERS = ("nginx", "twisted")
 INTERPRETERS = ("pypy", "cpython")
 MODES = ("shared", "reuseport", "single")
 RESOURCES = ("fixed", "file")
-LOADGENS = ("weighttp", "wrk")
 MAX_PAYLOAD = 64 * 1024 * 1024
 
 

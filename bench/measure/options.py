@@ -14,7 +14,7 @@ from bench.envfile import read_env
 from bench.errors import BenchError
 from bench.jsonfile import Range, conforms
 
-from . import cpus, matrix
+from . import cpus, loadgens, matrix
 from .names import check_address, check_run_name
 
 ORDERS = ("paired", "sequential")
@@ -40,7 +40,8 @@ class Options:
     workers: tuple  # empty: the server host's CPU count
     repeats: int  # rounds at least
     statistics: dict  # max_repeats, ci_target, max_seconds, cv_threshold
-    loadgen: str | None  # None: weighttp when installed, else wrk
+    loadgen: str | None  # None: the first of loadgens installed
+    loadgens: tuple  # the load generators the lab knows, in order of preference (setup.loadgens)
     profile_name: str
     profile: dict
     order: str  # paired: a case's servers loaded in turn, round by round; sequential: one server after another
@@ -75,6 +76,7 @@ class Options:
         values.setdefault("order", "sequential")  # runs from before rounds measured one server at a time
         values.setdefault("server_cpus", ())
         values.setdefault("load_cpus", ())
+        values.setdefault("loadgens", ("weighttp", "wrk"))  # runs from before setup.loadgens: the order then
         if "load_hosts" not in values:  # runs from before several load hosts had one, or none
             values["load_hosts"] = (data["load_host"],) if data.get("load_host") else ()
         missing = known - set(values)
@@ -97,10 +99,11 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
         raise BenchError(f"unknown load profile {profile_name!r}: choose from {', '.join(cfg.profiles)} (bench.profiles in invoke.yaml)")
     chosen = plain(cfg.profiles[profile_name])
     check_values(chosen, PROFILE, f"bench.profiles.{profile_name}")  # before flags override its load
+    known = loadgens.registry(config.setup.loadgens)
     loadgen = given.get("loadgen", cfg.loadgen)
-    if loadgen and loadgen not in matrix.LOADGENS:
-        raise BenchError(f"unknown load generator {loadgen!r}: choose weighttp or wrk")
-    chosen = overridden(chosen, {key: given[key] for key in LOAD_FLAGS if key in given}, loadgen)
+    if loadgen and loadgen not in known:
+        raise BenchError(f"unknown load generator {loadgen!r}: choose from {', '.join(known)} (setup.loadgens)")
+    chosen = overridden(chosen, {key: given[key] for key in LOAD_FLAGS if key in given}, known.get(loadgen))
     order = given.get("order", cfg.order)
     if order not in ORDERS:
         raise BenchError(f"unknown order {order!r}: choose paired (servers in turn, round by round) or sequential")
@@ -121,6 +124,7 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
         repeats=_integer(given.get("repeats", cfg.repeats), "--repeats"),
         statistics={**plain(cfg.statistics), **(chosen.pop("statistics", None) or {})},
         loadgen=loadgen,
+        loadgens=tuple(known),
         profile_name=profile_name,
         profile=chosen,
         order=order,
@@ -150,18 +154,24 @@ MAX_REQUESTS = 10**9
 HALVES = {"keepalive": "keep-alive", "close": "close"}
 
 
-def overridden(profile: dict, flags: dict, loadgen: str | None = None) -> dict:
+def overridden(profile: dict, flags: dict, loadgen: type[loadgens.LoadGenerator] | None = None) -> dict:
     """The profile with --concurrency/--threads/--duration/--requests applied to both halves, checked.
 
     A half runs for a duration or a request count: --duration replaces its requests and
-    --requests its duration. The flags given are kept under ``flags`` (env.json shows them).
+    --requests its duration, each refused for a ``loadgen`` (--loadgen) that cannot end a run so.
+    The flags given are kept under ``flags`` (env.json shows them).
     """
     if not flags:
         return profile
     if "duration" in flags and "requests" in flags:
         raise BenchError("--duration and --requests each say when a run ends: pass one of them")
-    if "requests" in flags and loadgen == "wrk":
-        raise BenchError("--requests with wrk: wrk runs for a duration, not a request count; give --duration SECONDS instead")
+    can = loadgens.capabilities(loadgen) if loadgen else None
+    if "requests" in flags and can and not can.requests:
+        raise BenchError(f"--requests with {loadgen.program}: {loadgen.program} runs for a duration, not a request "
+                         f"count; give --duration SECONDS instead")
+    if "duration" in flags and can and not can.duration:
+        raise BenchError(f"--duration with {loadgen.program}: {loadgen.program} runs for a request count, not a "
+                         f"duration; give --requests COUNT instead")
     values = {key: _integer(flags[key], f"--{key}") for key in ("concurrency", "threads", "requests") if key in flags}
     if "duration" in flags:
         values["duration"] = _seconds(flags["duration"])
@@ -222,13 +232,14 @@ PROFILE = {half: ({key: (shape, False) for key, shape in fields.items()}, type(N
            for half, fields in (("keepalive", LOAD), ("close", LOAD), ("warmup", WARMUP))}
 # Option -> the type of its value, or of each item for a tuple (bool is never an int here).
 KINDS = {"servers": str, "interpreters": str, "modes": str, "resources": str, "payloads": int, "keepalive": bool,
-         "workers": int, "repeats": int, "statistics": dict, "loadgen": (str, type(None)), "profile_name": str,
+         "workers": int, "repeats": int, "statistics": dict, "loadgen": (str, type(None)), "loadgens": str,
+         "profile_name": str,
          "profile": dict, "order": str, "server_cpus": int, "load_cpus": int, "port": int,
          "interface": (str, type(None)), "backlog": int, "server_log": bool, "server_host": (str, type(None)),
          "load_hosts": str, "server_address": (str, type(None)), "reports": str,
          "name": (str, type(None)), "prefix": str, "tune_profile": str, "command": str}
 TUPLES = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers", "server_cpus",
-          "load_cpus", "load_hosts")
+          "load_cpus", "load_hosts", "loadgens")
 
 
 def checked(options: Options) -> Options:

@@ -1,6 +1,6 @@
 """The report's load hosts: with several, how the load was split and what each one did (pure).
 
-A run made by several load hosts is their sum (``LoadResult.combined``); each host's own
+A run made by several load hosts is their sum (``loading.combined``); each host's own
 run is one of its ``parts``, with that host's latency: percentiles of different hosts are
 never averaged, so the combined run has none and each host's are shown apart.
 """

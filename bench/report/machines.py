@@ -29,13 +29,16 @@ def tuning_warnings(env: dict) -> list[str]:
 
 
 def loadgen_warnings(env: dict) -> list[str]:
-    """A line for each load host where the seed's weighttp did not make the numbers."""
+    """A line for each load host where the preferred load generator (the first of setup.loadgens) did not
+    make the numbers."""
     lines = []
     for host in env.get("hosts", []):
         facts = host.get("loadgen") or {}
         if facts.get("replaced"):
-            lines.append(f"> {MARK} **The seed's load generator, weighttp, was replaced by {facts.get('version') or facts.get('tool', '?')}** "
-                         f"on {host['name']}: {facts['replaced']}. Its figures are not weighttp's.")
+            preferred = _preferred(facts)
+            lines.append(f"> {MARK} **The preferred load generator, {preferred}, was replaced by "
+                         f"{facts.get('version') or facts.get('tool', '?')}** on {host['name']}: {facts['replaced']}. "
+                         f"Its figures are not {preferred}'s.")
     return lines + [""] if lines else []
 
 
@@ -46,7 +49,11 @@ def loadgen_words(facts: dict | None) -> str:
     words = facts.get("version") or facts.get("tool") or "—"
     if facts.get("source"):
         words += f", {describe_source(facts['source'])}"
-    return words + (" (replaces weighttp)" if facts.get("replaced") else "")
+    return words + (f" (replaces {_preferred(facts)})" if facts.get("replaced") else "")
+
+
+def _preferred(facts: dict) -> str:
+    return facts.get("preferred") or "weighttp"  # runs from before setup.loadgens preferred the seed's weighttp
 
 
 def tuning_section(env: dict) -> list[str]:

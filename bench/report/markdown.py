@@ -56,7 +56,8 @@ def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
         rate = _count(summary.median)
         spread = f"{_count(summary.low)}–{_count(summary.high)}"
         cv = f"{summary.cv:.1%}"
-        kbytes = _count(kbyte_per_s(record).median)
+        kbytes = kbyte_per_s(record)
+        kbytes = _count(kbytes.median) if kbytes else "—"
         cores = per_core(record)
         core = _count(cores.median) if cores else "—"
     failed = sum(run.failed for run in runs)

@@ -40,7 +40,8 @@ def per_core(record: CellRecord) -> Summary | None:
 
 
 def kbyte_per_s(record: CellRecord) -> Summary | None:
-    return summarize(run.kbyte_per_s for run in numbers(record))
+    """kbyte/s of a clean cell's runs whose tool counted the bytes; None when none did."""
+    return summarize(run.kbyte_per_s for run in numbers(record) if run.kbyte_per_s is not None)
 
 
 def rounds_words(record: CellRecord) -> str:

@@ -4,7 +4,7 @@ Layout under the prefix (``setup.prefix``, expanded on the host)::
 
     venvs/pypy/bin/python     PyPy environment with Twisted (from its sdist)
     venvs/cpython/bin/python  CPython environment with Twisted
-    bin/weighttp              the built weighttp (a link into tools/)
+    bin/weighttp              a load generator built from its tarball (a link into tools/)
     tools/                    extracted and built tools, each with its .complete marker
     build/                    temporary build folders (removed after each build)
     logs/                     the full log of each tool's last install
@@ -25,24 +25,33 @@ from bench.config import plain
 from bench.errors import BenchError
 from bench.hosts import Host
 from bench.manifest import MANIFEST, describe_source, read_manifest
+from bench.measure import load_generator
 
 from . import tools
 from .target import SetupTarget
 
-TOOLS = ("nginx", "wrk", "pypy", "cpython", "weighttp")
+TOOLS = ("nginx", "pypy", "cpython")  # then the load generators of setup.loadgens
 
 
 # -- the run ---------------------------------------------------------------------
 
-def parse_only(text: str | None) -> tuple[str, ...]:
-    """``--only pypy,weighttp`` -> the tools named, in setup order; None -> all of them."""
+def tool_names(settings: Mapping) -> tuple[str, ...]:
+    """Every tool `inv setup` provides, in setup order: TOOLS, then setup.loadgens (each a known load generator)."""
+    loadgens = tuple(settings.get("loadgens") or ())
+    for name in loadgens:
+        load_generator(name)
+    return TOOLS + loadgens
+
+
+def parse_only(text: str | None, tools: tuple[str, ...]) -> tuple[str, ...]:
+    """``--only pypy,weighttp`` -> the tools named, in setup order; None -> all of ``tools``."""
     if not text:
-        return TOOLS
+        return tools
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in TOOLS]
+    unknown = [name for name in names if name not in tools]
     if unknown or not names:
-        raise BenchError(f"unknown tool {', '.join(unknown) or repr(text)} in --only: choose from {', '.join(TOOLS)}")
-    return tuple(name for name in TOOLS if name in names)
+        raise BenchError(f"unknown tool {', '.join(unknown) or repr(text)} in --only: choose from {', '.join(tools)}")
+    return tuple(name for name in tools if name in names)
 
 
 def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
@@ -54,7 +63,7 @@ def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
     records the others and a :class:`BenchError` names the failures.
     """
     settings = plain(config)
-    names = parse_only(only) if isinstance(only, (str, type(None))) else parse_only(",".join(only))
+    names = parse_only(only if isinstance(only, (str, type(None))) else ",".join(only), tool_names(settings))
     started = time.monotonic()
     target = SetupTarget.open(host, settings, force, log)
     log(f"setup on {host} ({target.hostname}, {target.arch}, {target.os_name}): prefix {target.prefix}, cache {target.cache}")
@@ -66,7 +75,7 @@ def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
         step_started = time.monotonic()
         before = {key: entries.pop(key) for key in tools.keys(name, entries)}
         try:
-            made, status = tools.STEPS[name](target), None
+            made, status = tools.step(name)(target), None
         except BenchError as exc:
             failures.append(f"{name}: {exc}")
             target.say(f"FAILED: {exc}")

@@ -1,13 +1,15 @@
 """How each tool gets onto a host: one step per tool, each returning manifest entries.
 
-- nginx, wrk: the distribution's packages.
+- nginx: the distribution's package.
 - pypy: the pinned binary tarball for the host's architecture, extracted into the
   prefix; when it cannot be had, Debian's ``pypy3`` (announced, recorded as a fallback).
 - cpython: the host's ``python3``.
 - Both interpreters get a virtual environment with Twisted installed from its sdist,
   the newest pinned release that supports the interpreter's Python.
-- weighttp: built from its source tarball into the prefix; without the tarball,
-  `inv bench` uses wrk (announced, recorded as a fallback).
+- each load generator of setup.loadgens, as its module says (its ``setup``): the
+  distribution's package (wrk, h2load), or built from its pinned source tarball into the
+  prefix (weighttp); without the tarball, `inv bench` uses the next load generator of
+  setup.loadgens (announced, recorded as a fallback).
 
 A step first checks the ``.complete`` marker of what is in place: when it was made from
 the same pins and still runs, the step changes nothing (unless ``--force``).
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from bench.clock import now_utc
 from bench.errors import BenchError
 from bench.manifest import describe_source
+from bench.measure import load_generator
 
 from . import dependencies
 from .tarballs import Pin, Unavailable
@@ -59,17 +62,23 @@ def pypy_pin(spec: dict, arch: str) -> Pin:
     return Pin.from_config(pinned[arch], f"setup.pypy.tarballs.{arch}")
 
 
-def weighttp_release(spec: dict) -> tuple[str, dict, Pin]:
-    """The weighttp release selected by ``setup.weighttp.version``: (version, its data, pin)."""
+def pinned_release(name: str, spec: dict) -> tuple[str, dict, Pin]:
+    """The release of a built tool selected by ``setup.<name>.version``: (version, its data, pin)."""
     version = str(spec["version"])
     releases = {str(key): value for key, value in (spec.get("releases") or {}).items()}
     if version not in releases:
-        raise BenchError(f"setup.weighttp.version is {version}, but setup.weighttp.releases pins only "
+        raise BenchError(f"setup.{name}.version is {version}, but setup.{name}.releases pins only "
                          f"{', '.join(releases) or 'none'}: pick one of those or pin {version}")
     release = releases[version]
     if not release.get("build"):
-        raise BenchError(f"setup.weighttp.releases.{version} has no build commands")
-    return version, release, Pin.from_config(release, f"setup.weighttp.releases.{version}")
+        raise BenchError(f"setup.{name}.releases.{version} has no build commands")
+    return version, release, Pin.from_config(release, f"setup.{name}.releases.{version}")
+
+
+def stand_in(loadgens: list[str], name: str) -> str | None:
+    """The load generator `inv bench` turns to when ``name`` is missing: the next one of setup.loadgens."""
+    later = list(loadgens)[list(loadgens).index(name) + 1:] if name in loadgens else []
+    return later[0] if later else None
 
 
 def first_version(text: str) -> str | None:
@@ -94,7 +103,7 @@ def keys(tool: str, entries: dict) -> list[str]:
     return [key for key in entries if key in (tool, f"twisted-{tool}")]
 
 
-# -- nginx, wrk ----------------------------------------------------------------------
+# -- the distribution's packages: nginx, wrk, h2load ----------------------------------
 
 def distro_tool(target: SetupTarget) -> dict:
     spec = target.settings[target.tool]
@@ -284,59 +293,63 @@ def _summary(entries: dict, name: str) -> str:
             f"Twisted {twisted['version']}")
 
 
-# -- weighttp ----------------------------------------------------------------------
+# -- a load generator built from its pinned tarball: weighttp ------------------------------
 
-def weighttp(target: SetupTarget) -> dict:
-    version, release, pin = weighttp_release(target.settings["weighttp"])
-    home = target.path("tools", f"weighttp-{version}")
-    link = target.path("bin", "weighttp")
+def built_tool(target: SetupTarget) -> dict:
+    name = target.tool
+    version, release, pin = pinned_release(name, target.settings[name])
+    home = target.path("tools", f"{name}-{version}")
+    link = target.path("bin", name)
     key = {"sha256": pin.sha256, "build": release["build"]}
     marker = target.read_marker(home)
     if not target.force and marker and marker.get("key") == key and _linked(target, link, home):
         ok, said = target.capture([link, *release.get("version_args", [])])
-        if ok and said == marker["entries"]["weighttp"]["version_output"]:
-            target.say(f"in place: {link} -> weighttp {version}")
+        if ok and said == marker["entries"][name]["version_output"]:
+            target.say(f"in place: {link} -> {name} {version}")
             return marker["entries"]
     try:
         tarball = target.obtain(pin)
     except Unavailable as exc:
+        instead = stand_in(target.settings.get("loadgens") or [], name)
         target.say(f"cannot get {pin.file}: {exc}")
-        target.say(f"to use it: {pin.fetch_hint(target.cache)}, then run `inv setup --only weighttp`")
-        target.say("FALLBACK: `inv bench` uses wrk instead of weighttp")
+        target.say(f"to use it: {pin.fetch_hint(target.cache)}, then run `inv setup --only {name}`")
+        target.say(f"FALLBACK: `inv bench` uses {instead} instead of {name}" if instead
+                   else f"FALLBACK: none; `inv bench` has no {name}")
         target.host.run(f"rm -f {shlex.quote(link)}")
-        return {"weighttp": {"name": "weighttp", "version": None, "pinned": version, "path": None,
-                             "source": fallback_source(pin, target.cache, str(exc), instead="wrk")}}
+        return {name: {"name": name, "version": None, "pinned": version, "path": None,
+                       "source": fallback_source(pin, target.cache, str(exc), instead=instead)}}
     target.ensure_packages(release.get("packages", []))
-    return build_weighttp(target, version, release, pin, tarball, key)
+    return build_pinned(target, version, release, pin, tarball, key)
 
 
-def build_weighttp(target: SetupTarget, version: str, release: dict, pin: Pin, tarball: str, key) -> dict:
+def build_pinned(target: SetupTarget, version: str, release: dict, pin: Pin, tarball: str, key) -> dict:
     """Build in a temporary folder, install into a staging folder, check the binary
-    runs, then move it into place and point ``PREFIX/bin/weighttp`` at it."""
-    home = target.path("tools", f"weighttp-{version}")
-    link = target.path("bin", "weighttp")
-    log = target.start_log(f"weighttp-{version}")
+    runs, then move it into place and point ``PREFIX/bin/<name>`` at it."""
+    name = target.tool
+    home = target.path("tools", f"{name}-{version}")
+    link = target.path("bin", name)
+    log = target.start_log(f"{name}-{version}")
     build, stage = target.host.run(
         f"cd {shlex.quote(target.prefix)} && mkdir -p build tools bin && "
-        f"mktemp -d {shlex.quote(target.path('build', f'weighttp-{version}.XXXXXX'))} && "
-        f"mktemp -d {shlex.quote(target.path('tools', f'.weighttp-{version}.XXXXXX'))}").stdout.split()
+        f"mktemp -d {shlex.quote(target.path('build', f'{name}-{version}.XXXXXX'))} && "
+        f"mktemp -d {shlex.quote(target.path('tools', f'.{name}-{version}.XXXXXX'))}").stdout.split()
     try:
-        target.say(f"building weighttp {version} from {pin.file} (log: {log})")
+        target.say(f"building {name} {version} from {pin.file} (log: {log})")
         extract(target, tarball, build, log, what=f"extracting {pin.file}")
         for command in release["build"]:
             target.run_logged(command.replace("{prefix}", shlex.quote(stage)), log,
-                            f"building weighttp {version}: `{command}`", cwd=build)
-        binary = posixpath.join(stage, "bin", "weighttp")
+                            f"building {name} {version}: `{command}`", cwd=build)
+        binary = posixpath.join(stage, "bin", name)
         ok, said = target.capture([binary, *release.get("version_args", [])])
         if not ok:
-            raise BenchError(f"the weighttp {version} build installed no working bin/weighttp ({said[-200:] or 'no output'}); "
-                             f"check setup.weighttp.releases.{version}.build; full log: {log}")
-        entries = {"weighttp": {"name": "weighttp", "version": first_version(said) or version, "pinned": version,
-                                "source": tarball_source(pin), "path": link,
-                                "version_output": said, "installed": now_utc()}}
+            raise BenchError(f"the {name} {version} build installed no working bin/{name} ({said[-200:] or 'no output'}); "
+                             f"check setup.{name}.releases.{version}.build; full log: {log}")
+        entries = {name: {"name": name, "version": first_version(said) or version, "pinned": version,
+                          "source": tarball_source(pin), "path": link,
+                          "version_output": said, "installed": now_utc()}}
         target.write_marker(stage, key, entries)
         target.host.run(f"rm -rf {shlex.quote(home)} && mv {shlex.quote(stage)} {shlex.quote(home)} && "
-                      f"ln -sfn {shlex.quote(posixpath.join(home, 'bin', 'weighttp'))} {shlex.quote(link + '.new')} && "
+                      f"ln -sfn {shlex.quote(posixpath.join(home, 'bin', name))} {shlex.quote(link + '.new')} && "
                       f"mv -Tf {shlex.quote(link + '.new')} {shlex.quote(link)}")
     finally:
         target.host.run(f"rm -rf {shlex.quote(build)} {shlex.quote(stage)}", warn=True)
@@ -346,7 +359,7 @@ def build_weighttp(target: SetupTarget, version: str, release: dict, pin: Pin, t
 
 def _linked(target: SetupTarget, link: str, home: str) -> bool:
     linked = target.host.run(f"readlink {shlex.quote(link)}", warn=True).stdout.strip()
-    return linked == posixpath.join(home, "bin", "weighttp")
+    return linked == posixpath.join(home, "bin", target.tool)
 
 
 def extract(target: SetupTarget, tarball: str, into: str, log: str, what: str) -> None:
@@ -372,11 +385,15 @@ def recorded(target: SetupTarget, tool: str) -> dict:
     if tool in ("pypy", "cpython"):
         marker = target.read_marker(target.path("venvs", tool))
         return marker["entries"] if marker else {}
-    if tool == "weighttp":
-        linked = target.host.run(f"readlink {shlex.quote(target.path('bin', 'weighttp'))}", warn=True).stdout.strip()
-        marker = target.read_marker(posixpath.dirname(posixpath.dirname(linked))) if linked else None
-        return marker["entries"] if marker else {}
-    return {}
+    linked = target.host.run(f"readlink {shlex.quote(target.path('bin', tool))}", warn=True).stdout.strip()
+    marker = target.read_marker(posixpath.dirname(posixpath.dirname(linked))) if linked else None
+    return marker["entries"] if marker else {}
 
 
-STEPS = {"nginx": distro_tool, "wrk": distro_tool, "pypy": pypy, "cpython": cpython, "weighttp": weighttp}
+STEPS = {"nginx": distro_tool, "pypy": pypy, "cpython": cpython}
+RECIPES = {"package": distro_tool, "build": built_tool}  # a load generator's, by its module's ``setup``
+
+
+def step(tool: str):
+    """The step that provides ``tool``: its own, or a load generator's recipe."""
+    return STEPS[tool] if tool in STEPS else RECIPES[load_generator(tool).setup]

@@ -1,4 +1,4 @@
-"""`inv setup`: PyPy, Twisted and weighttp from pinned tarballs, plus Nginx and wrk."""
+"""`inv setup`: PyPy, Twisted and weighttp from pinned tarballs, plus Nginx, wrk and h2load."""
 from __future__ import annotations
 
 import functools
@@ -14,7 +14,8 @@ from . import exits
 
 @task(iterable=["host", "mirror"], auto_shortflags=False, help={
     "host": "a lab host as user@host[:port]; repeat for several (default: this machine)",
-    "only": f"comma-separated tools to set up: {','.join(TOOLS)} (default: all)",
+    "only": f"comma-separated tools to set up: {','.join(TOOLS)} or a load generator of setup.loadgens "
+            f"(default: all)",
     "force": "rebuild the tools named (all without --only) even when they are in place",
     "prefix": "tools folder on each host (default: setup.prefix, ~ is the host's home)",
     "cache": "tarball cache on this machine (default: setup.cache)",
@@ -27,7 +28,7 @@ from . import exits
 @exits(interrupted="interrupted: what was complete is kept; run `inv setup` again to finish")
 def setup(c, host=None, only=None, force=False, prefix=None, cache=None, mirror=None, trust_new_host=False,
           key=None, known_hosts=None):
-    """Install PyPy, Twisted, weighttp (pinned tarballs), Nginx and wrk; write the manifest."""
+    """Install PyPy, Twisted, weighttp (pinned tarballs), Nginx, wrk and h2load; write the manifest."""
     settings = dict(c.config.setup)
     settings.update({k: v for k, v in (("prefix", prefix), ("cache", cache)) if v})
     settings["mirrors"] = [*(settings.get("mirrors") or []), *(mirror or [])]

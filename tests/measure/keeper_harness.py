@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: support
 from support import settings, twisted_cell  # noqa: E402
 
 from bench.hosts import LocalHost, connect  # noqa: E402
-from bench.measure import loadgen  # noqa: E402
+from bench.measure.loadgens.wrk import Wrk  # noqa: E402
 from bench.measure.loading import Loader  # noqa: E402
 from bench.measure.runner import Runner  # noqa: E402
 from bench.measure.servers import Rig  # noqa: E402
@@ -30,7 +30,7 @@ def main(run_dir: str, port: str, *lab: str) -> None:
     else:
         server, address = LocalHost(), "127.0.0.1"
     local = LocalHost()
-    rig = Rig(server=server, loaders=(Loader(local, loadgen.GENERATORS["wrk"], "wrk"),), address=address,
+    rig = Rig(server=server, loaders=(Loader(local, Wrk(), "wrk"),), address=address,
               interpreters={"cpython": sys.executable}, nginx="nginx", server_cpus=os.cpu_count())
     runner = Runner(rig, settings(Path(run_dir), port=int(port), interface=address, start_timeout=20), Path(run_dir))
     runner.prepare([40], ports=2)

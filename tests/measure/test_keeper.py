@@ -13,7 +13,8 @@ import pytest
 from support import alive, free_port, group_of, settings, setsid_group
 
 from bench.hosts import LocalHost
-from bench.measure import keeper, loadgen
+from bench.measure import keeper
+from bench.measure.loadgens.wrk import Wrk
 from bench.measure.loading import Loader
 from bench.measure.runner import Runner
 from bench.measure.servers import Rig
@@ -35,7 +36,7 @@ def start_harness(tmp_path, *lab: str) -> tuple[subprocess.Popen, dict]:
 
 def next_run(tmp_path) -> Runner:
     local = LocalHost()
-    return Runner(Rig(server=local, loaders=(Loader(local, loadgen.GENERATORS["wrk"], "wrk"),), address="127.0.0.1",
+    return Runner(Rig(server=local, loaders=(Loader(local, Wrk(), "wrk"),), address="127.0.0.1",
                       interpreters={}, nginx=None, server_cpus=1), settings(tmp_path), tmp_path / "next")
 
 

@@ -1,5 +1,8 @@
 """One load from several load hosts at once: split, started together, combined; a lost host stops them all."""
 import os
+import re
+import shlex
+import shutil
 import signal
 import subprocess
 import threading
@@ -7,13 +10,14 @@ import time
 
 import psutil
 import pytest
+from support import BarePathHost
 from test_remote import inv, namespace_processes, twisted_python_prefix
 
 from bench import lab as namespace_lab
 from bench.errors import BenchError, HostLost
 from bench.hosts import LocalHost
-from bench.measure.loadgen import GENERATORS
-from bench.measure.loading import Loader, run_round, sessions_for, split
+from bench.measure.loadgens.wrk import Wrk
+from bench.measure.loading import Loader, command_line, run, run_round, sessions_for, split
 from bench.records import Load, Status, read_records
 
 URL = "http://127.0.0.1:8080/"
@@ -42,7 +46,7 @@ def test_one_load_host_keeps_the_load_whole_and_too_few_connections_are_refused(
 
 
 def test_two_load_generators_started_together_add_up(nginx):
-    loaders = [Loader(LocalHost(), GENERATORS["wrk"], "wrk"), Loader(LocalHost(), GENERATORS["wrk"], "wrk")]
+    loaders = [Loader(LocalHost(), Wrk(), "wrk"), Loader(LocalHost(), Wrk(), "wrk")]
     with sessions_for(loaders) as sessions:
         result = run_round(sessions, loaders, Load(nginx[0], 8, 2, True, duration=1), timeout=30)
     assert len(result.parts) == 2 and result.clean
@@ -153,3 +157,51 @@ def restart(lab, host) -> None:
 
 def test_a_lost_host_is_host_lost_not_a_failed_cell():
     assert issubclass(HostLost, BenchError)  # the runner keeps the cell as interrupted, measured again on --resume
+
+
+# -- pinned with taskset ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("binary, cpus, prefix", [
+    ("wrk", (), "wrk -c 8"),
+    ("wrk", (0,), "taskset -c 0 wrk -c 8"),
+    ("wrk", (0, 2, 3), "taskset -c 0,2-3 wrk -c 8"),
+    ("/opt/my tools/wrk", (1,), "taskset -c 1 '/opt/my tools/wrk' -c 8"),
+])
+def test_command_line_pins_with_taskset(binary, cpus, prefix):
+    load = Load(URL, 8, 1, True, duration=1)
+    text = command_line(Wrk(), load, binary, cpus)
+    assert text.startswith(prefix + " ") and text.endswith(" --latency " + URL)
+    pinned = ["taskset", "-c", prefix.split()[2]] if cpus else []
+    assert shlex.split(text) == pinned + Wrk().command(load, binary)
+
+
+needs_taskset = pytest.mark.skipif(shutil.which("taskset") is None, reason="taskset is not installed (apt-get install util-linux)")
+# A wrk that first says where it may run, so the run's own output shows the pinning took.
+WHERE_WRK = '#!/bin/sh\ngrep Cpus_allowed_list /proc/self/status >&2\nexec {wrk} "$@"\n'
+
+
+@needs_taskset
+@pytest.mark.parametrize("cpu", sorted(os.sched_getaffinity(0))[:2])
+def test_live_wrk_pinned_with_taskset(nginx, tmp_path, cpu):
+    wrapper = tmp_path / "wrk"
+    wrapper.write_text(WHERE_WRK.format(wrk=shutil.which("wrk")))
+    wrapper.chmod(0o755)
+    result = run(LocalHost(), Wrk(), str(wrapper), Load(nginx[0], 8, 1, True, duration=1), timeout=30,
+                 cpus=(cpu,))
+    assert result.command.startswith(f"taskset -c {cpu} {wrapper} -c 8 ")
+    assert result.clean and result.succeeded == result.requests_done > 0
+    assert re.search(rf"^Cpus_allowed_list:\s+{cpu}$", result.raw, re.MULTILINE)
+
+
+@needs_taskset
+def test_live_taskset_refusing_the_cpus_is_one_clear_error(nginx):
+    with pytest.raises(BenchError, match=r"^taskset could not pin the load generator to CPUs 4095 on local "
+                                         r"\(failed to set pid \d+'s affinity: .*\): pick --load-cpus"):
+        run(LocalHost(), Wrk(), "wrk", Load(nginx[0], 2, 1, True, duration=1), timeout=30, cpus=(4095,))
+
+
+def test_live_taskset_missing_is_one_clear_error(nginx, tmp_path):
+    shutil.copy(shutil.which("wrk"), tmp_path / "wrk")
+    with pytest.raises(BenchError, match=r"^taskset is not installed on local: apt-get install util-linux"):
+        run(BarePathHost(str(tmp_path)), Wrk(), "wrk", Load(nginx[0], 2, 1, True, duration=1),
+            timeout=30, cpus=(0,))

@@ -13,7 +13,7 @@ from support import once_listening, settings, twisted_cell
 from bench import lab as lab_module
 from bench import manifest as bench_manifest
 from bench.errors import HostLost
-from bench.measure import loadgen
+from bench.measure import loadgens
 from bench.measure.loading import Loader
 from bench.measure.runner import Runner
 from bench.measure.servers import Rig
@@ -88,7 +88,7 @@ def test_a_remote_bench_runs_between_two_lab_hosts(tmp_path, lab):
 def open_runner(tmp_path, lab, prefix):
     server = lab_module.connect(lab.host("server"))
     load = lab_module.connect(lab.host("load"))
-    generator, binary = loadgen.detect(load, "wrk", [])
+    generator, binary = loadgens.detect(load, "wrk", ["wrk"], [])
     runner = Runner(Rig(server=server, loaders=(Loader(load, generator, binary),), address=lab.host("server").address,
                         interpreters={"cpython": str(prefix / "venvs" / "cpython" / "bin" / "python")},
                         nginx="nginx", server_cpus=os.cpu_count()),

@@ -15,7 +15,7 @@ from support import settings as support_settings
 from bench import ratios
 from bench.errors import BenchError
 from bench.hosts import LocalHost
-from bench.measure import loadgen
+from bench.measure.loadgens.wrk import Wrk
 from bench.measure.loading import Loader
 from bench.measure.runner import Runner
 from bench.measure.servers import Rig, Running
@@ -180,7 +180,7 @@ def test_a_runner_refused_at_prepare_removes_its_own_folder_only(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         local = LocalHost()
-        runner = Runner(Rig(server=local, loaders=(Loader(local, loadgen.GENERATORS["wrk"], "wrk"),),
+        runner = Runner(Rig(server=local, loaders=(Loader(local, Wrk(), "wrk"),),
                             address="127.0.0.1", interpreters={}, nginx=None, server_cpus=1),
                         support_settings(tmp_path, port=busy.getsockname()[1]), tmp_path / "run")
         assert runner.made == []

@@ -1,7 +1,8 @@
-"""The real weighttp 0.5 and 0.4, built by `inv setup` from their release archives, against real Nginx and
-Twisted: every way a run ends, parsed as what it is. A run with failures never parses to a clean number.
+"""weighttp 0.5 and 0.4: their command lines and parsers on recorded output, their version probe, and the
+real builds of `inv setup` from the release archives against real Nginx and Twisted: every way a run ends,
+parsed as what it is. A run with failures never parses to a clean number.
 
-The archives come from a mirror folder, as a user's would (`inv setup --mirror DIR`): set
+The real builds' archives come from a mirror folder, as a user's would (`inv setup --mirror DIR`): set
 BENCH_TEST_MIRROR to a folder holding weighttp-0.5.tar.gz and weighttp-0.4.tar.gz. Without it these
 tests are skipped, and say so; CI (.ci/run) sets it and fails when they are skipped.
 With BENCH_RECORD_FIXTURES=1 each run's output is saved under fixtures/loadgen/ (see its README).
@@ -9,8 +10,10 @@ With BENCH_RECORD_FIXTURES=1 each run's output is saved under fixtures/loadgen/ 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -24,7 +27,15 @@ from bench.config import plain
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.hosts.local import start_time
-from bench.measure.loadgen import WEIGHTTP_MIN_REQUESTS, WEIGHTTP_REQUESTS, Weighttp04, Weighttp05, ran_out
+from bench.measure.loadgens import detect
+from bench.measure.loadgens.weighttp import (
+    WEIGHTTP_MAX_REQUESTS,
+    WEIGHTTP_MIN_REQUESTS,
+    WEIGHTTP_REQUESTS,
+    Weighttp,
+    Weighttp04,
+    Weighttp05,
+)
 from bench.measure.loading import Loader, run, run_round, sessions_for
 from bench.measure.sampling import Window
 from bench.records import Load
@@ -33,11 +44,190 @@ from bench.setup.provision import setup_host
 MIRROR_VARIABLE = "BENCH_TEST_MIRROR"
 VERSIONS = ("0.5", "0.4")
 GENERATORS = {"0.5": Weighttp05(), "0.4": Weighttp04()}
-FIXTURES = Path(__file__).parent / "fixtures" / "loadgen"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "loadgen"
 SERVER = PROJECT / "bench" / "standalone" / "server.py"
 BODY = b"<html>Hello, world! [Nginx      ]</html>"  # 40 bytes, the seed's payload
+URL = "http://127.0.0.1:8080/"
+needs_archives = pytest.mark.weighttp
 
-pytestmark = pytest.mark.weighttp
+
+# -- parsing recorded output ------------------------------------------------------------
+
+# Expected values are read off the fixture files (see their README for how each was made).
+PARSED = [
+    pytest.param(
+        "weighttp-0.5-keepalive.stdout", "0.5",
+        dict(seconds=0.661937, req_per_s=151071, kbyte_per_s=40718, requests_started=100000, requests_done=100000,
+             succeeded=100000, failed=0, errored=0, status={"2xx": 100000, "3xx": 0, "4xx": 0, "5xx": 0},
+             bytes_total=27600000),
+        {"p50": 299, "p90": 1592, "p99": 4859, "p100": 12963, "mean": 638},
+        True, id="weighttp-0.5-keepalive"),
+    pytest.param(
+        "weighttp-0.5-close.stdout", "0.5",
+        dict(seconds=0.377041, req_per_s=53044, kbyte_per_s=530236, requests_started=20000, requests_done=20000,
+             succeeded=20000, failed=0, errored=0, status={"2xx": 20000, "3xx": 0, "4xx": 0, "5xx": 0},
+             bytes_total=204720000),
+        {"p0": 17, "p50": 393, "p90": 1726, "p99": 3535, "mean": 695},
+        True, id="weighttp-0.5-close"),
+    pytest.param(
+        "weighttp-0.5-404-quiet.stdout", "0.5",
+        dict(seconds=0.030229, req_per_s=165404, kbyte_per_s=49720, requests_started=5000, requests_done=5000,
+             succeeded=0, failed=5000, errored=0, status={"2xx": 0, "3xx": 0, "4xx": 5000, "5xx": 0},
+             bytes_total=1540000),
+        {"p50": 98, "p99": 310},
+        False, id="weighttp-0.5-404"),
+    pytest.param(
+        "weighttp-0.4-keepalive.stdout", "0.4",
+        dict(seconds=16.021887, req_per_s=62414, kbyte_per_s=10239, requests_started=1000000, requests_done=1000000,
+             succeeded=1000000, failed=0, errored=0, status={"2xx": 1000000, "3xx": 0, "4xx": 0, "5xx": 0},
+             bytes_total=168000000),
+        {},
+        True, id="weighttp-0.4-keepalive"),
+]
+
+
+@pytest.mark.parametrize("fixture, version, fields, latency, clean", PARSED)
+def test_parse_fixture(fixture, version, fields, latency, clean):
+    text = (FIXTURES / fixture).read_text()
+    result = GENERATORS[version].parse(text, "the command")
+    for name, expected in fields.items():
+        assert getattr(result, name) == pytest.approx(expected), name
+    for key, expected in latency.items():
+        assert result.latency_us[key] == pytest.approx(expected), key
+    assert result.clean is clean
+    assert (result.tool, result.command, result.raw) == (f"weighttp-{version}", "the command", text)
+
+
+def test_every_answer_404_is_no_success_despite_a_large_rate():
+    result = Weighttp05().parse((FIXTURES / "weighttp-0.5-404-quiet.stdout").read_text(), "cmd")
+    assert result.req_per_s > 1000  # the tool's own figure looks great ...
+    assert result.succeeded == 0 and result.failed == result.requests_done == result.non_2xx > 0
+    assert not result.clean  # ... and the verdict says it counts for nothing
+
+
+def test_weighttp_05_json_found_between_banner_and_trailing_text():
+    banner = (FIXTURES / "weighttp-0.5-keepalive.stdout").read_text().split("{", 1)[0]
+    quiet = (FIXTURES / "weighttp-0.5-404-quiet.stdout").read_text()
+    result = Weighttp05().parse(banner + quiet + "error: something on stderr\n", "cmd")
+    assert result.requests_done == 5000 and result.status["4xx"] == 5000
+
+
+def test_weighttp_05_nothing_finished_is_a_failed_result():
+    # weighttp 0.5's weighttp_report() prints only this line, to stderr, when no request finished.
+    result = Weighttp05().parse("\nweighttp 0.5 - lightweight ...\n\nerror: request_count 0\n", "cmd")
+    assert (result.requests_done, result.succeeded, result.clean) == (0, 0, False)
+
+
+@pytest.mark.parametrize("version, text", [
+    ("0.5", (FIXTURES / "weighttp-0.5-close.stdout").read_text()[:900]),  # cut off mid-JSON
+    ("0.4", (FIXTURES / "weighttp-0.4-keepalive.stdout").read_text().split("finished")[0]),
+])
+def test_unparseable_output_says_so_with_its_tail(version, text):
+    last_line = text.strip().splitlines()[-1].strip()
+    with pytest.raises(BenchError, match=rf"weighttp-{version} printed no result.*{re.escape(last_line)}"):
+        GENERATORS[version].parse(text, "cmd")
+
+
+# -- command lines ----------------------------------------------------------------------
+
+COMMANDS = [
+    pytest.param(Weighttp05(), Load(URL, 100, 2, True, requests=100000),
+                 ["weighttp", "-n", "100000", "-c", "100", "-t", "2", "-k", URL], id="w05-requests-keepalive"),
+    # A timed load: -n twice what the warm-up's rate makes in its seconds, within bounds; the default without a rate.
+    pytest.param(Weighttp05(), Load(URL, 50, 2, False, duration=3),
+                 ["weighttp", "-n", str(WEIGHTTP_REQUESTS), "-a", "3", "-c", "50", "-t", "2", URL],
+                 id="w05-duration-no-rate"),
+    pytest.param(Weighttp05(), Load(URL, 200, 1, True, duration=2, rate=85_000.0),
+                 ["weighttp", "-n", "340000", "-a", "2", "-c", "200", "-t", "1", "-k", URL], id="w05-duration-rate"),
+    pytest.param(Weighttp05(), Load(URL, 10, 1, True, duration=0.5, rate=70_000.4),
+                 ["weighttp", "-n", "140001", "-a", "1", "-c", "10", "-t", "1", "-k", URL],
+                 id="w05-fraction-rounds-up"),
+    pytest.param(Weighttp05(), Load(URL, 10, 1, True, duration=2, rate=3_000.0),
+                 ["weighttp", "-n", str(WEIGHTTP_MIN_REQUESTS), "-a", "2", "-c", "10", "-t", "1", "-k", URL],
+                 id="w05-slow-rate-floor"),
+    pytest.param(Weighttp05(), Load(URL, 10, 1, True, duration=10, rate=5_000_000.0),
+                 ["weighttp", "-n", str(WEIGHTTP_MAX_REQUESTS), "-a", "10", "-c", "10", "-t", "1", "-k", URL],
+                 id="w05-fast-rate-cap"),
+    pytest.param(Weighttp05(), Load(URL, 10, 1, True, requests=5000, duration=2, rate=85_000.0),
+                 ["weighttp", "-n", "5000", "-a", "2", "-c", "10", "-t", "1", "-k", URL], id="w05-requests-win-over-rate"),
+    pytest.param(Weighttp05(), Load(URL, 10, 1, True, requests=5000, duration=2),
+                 ["weighttp", "-n", "5000", "-a", "2", "-c", "10", "-t", "1", "-k", URL], id="w05-both"),
+    pytest.param(Weighttp04(), Load(URL, 4000, 4, True, requests=1000000),
+                 ["weighttp", "-n", "1000000", "-c", "4000", "-t", "4", "-k", URL], id="w04-seed-keepalive"),
+    pytest.param(Weighttp04(), Load(URL, 500, 4, False, requests=100000, duration=3),
+                 ["weighttp", "-n", "100000", "-c", "500", "-t", "4", URL], id="w04-close-ignores-duration"),
+]
+
+
+@pytest.mark.parametrize("generator, load, argv", COMMANDS)
+def test_command(generator, load, argv):
+    assert generator.command(load, argv[0]) == argv
+
+
+@pytest.mark.parametrize("generator, load, message", [
+    (Weighttp04(), Load(URL, 10, 1, True, duration=3), "weighttp 0.4 cannot stop after a duration: give the load requests"),
+    (Weighttp05(), Load(URL, 10, 1, True), "neither requests nor a duration"),
+    (Weighttp05(), Load(URL, 2, 4, True, requests=100), "at least as many connections as threads"),
+    (Weighttp04(), Load(URL, 2, 4, True, requests=100), "at least as many connections as threads"),
+    (Weighttp05(), Load(URL, 100, 1, True, requests=10), "weighttp needs requests >= concurrency"),
+    (Weighttp04(), Load(URL, 100, 1, True, requests=10), "weighttp needs requests >= concurrency"),
+])
+def test_command_refuses_what_the_tool_cannot_do(generator, load, message):
+    with pytest.raises(BenchError, match=message):
+        generator.command(load, "tool")
+
+
+# -- which weighttp: its version picks the format -----------------------------------------
+
+# Stand-ins, so detection is tested without a build (the real builds run below); they print
+# what each version prints for -V / -v, taken from weighttp's source; the probing is real.
+FAKE_WEIGHTTP = {
+    "0.5": """#!/bin/sh
+case "$1" in
+  -V) printf '\\nweighttp 0.5 - lightweight and simple webserver benchmarking tool\\n\\n' ;;
+  *) echo "error: unknown option: $1" >&2; exit 1 ;;
+esac
+""",
+    "0.4": """#!/bin/sh
+printf 'weighttp 0.4 - a lightweight and simple webserver benchmarking tool\\n\\n'
+case "$1" in
+  -v) printf 'version:    0.4\\nbuild-date: Jul  1 2013 12:00:00\\n\\n' ;;
+  *) echo "error: unkown option: -V" >&2; exit 1 ;;
+esac
+""",
+    "0.3": """#!/bin/sh
+printf 'version:    0.3\\nbuild-date: Jul  1 2012 12:00:00\\n\\n'
+""",
+    "none": "#!/bin/sh\necho 'segmentation fault' >&2\nexit 139\n",
+}
+
+
+def _install_fake(folder: Path, flavour: str) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "weighttp"
+    path.write_text(FAKE_WEIGHTTP[flavour])
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
+
+
+@pytest.mark.parametrize("flavour, generator", [("0.5", Weighttp05), ("0.4", Weighttp04), ("0.3", Weighttp04)])
+def test_detect_prefers_weighttp_in_search_dirs_and_tells_its_version(tmp_path, flavour, generator):
+    fake = _install_fake(tmp_path / "bin", flavour)
+    found, binary = detect(LocalHost(), None, ["weighttp", "wrk", "h2load"], [str(tmp_path / "missing"), str(tmp_path / "bin")])
+    assert (type(found), binary) == (generator, fake)
+    assert Weighttp.version(LocalHost(), fake) == f"weighttp {flavour}"
+
+
+def test_detect_prefer_wrk_wins_over_weighttp(tmp_path):
+    _install_fake(tmp_path, "0.5")
+    found, binary = detect(LocalHost(), "wrk", ["weighttp", "wrk"], [str(tmp_path)])
+    assert found.name == "wrk" and binary == shutil.which("wrk")
+
+
+def test_detect_refuses_a_weighttp_that_says_nothing(tmp_path):
+    _install_fake(tmp_path, "none")
+    with pytest.raises(BenchError, match="cannot tell which load generator .* segmentation fault.*--only weighttp"):
+        detect(LocalHost(), "weighttp", ["weighttp"], [str(tmp_path)])
 
 
 def mirror_problem(mirror: str | None) -> str | None:
@@ -126,6 +316,7 @@ def measure(weighttp, version: str, load: Load, name: str):
 
 # -- what the archives build ---------------------------------------------------------------
 
+@needs_archives
 @pytest.mark.parametrize("version", VERSIONS)
 def test_setup_built_the_release_that_says_its_version(weighttp, version):
     said = LocalHost().run(f"{weighttp[version]} -v 2>&1; {weighttp[version]} -V 2>&1", warn=True).stdout
@@ -140,6 +331,7 @@ def test_a_missing_mirror_is_a_skip_that_says_how_to_provide_one(tmp_path):
 
 # -- clean runs ----------------------------------------------------------------------------
 
+@needs_archives
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("server", ["nginx", "twisted"])
 @pytest.mark.parametrize("keepalive", [True, False], ids=["keepalive", "close"])
@@ -157,6 +349,7 @@ def test_a_full_run_is_clean_and_counts_every_request(weighttp, nginx_url, twist
 
 # -- runs with failures: never a clean number -----------------------------------------------
 
+@needs_archives
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_refused_port_fails_every_request(weighttp, version):
     with socket.socket() as held:  # bound, never listening: refused
@@ -170,6 +363,7 @@ def test_a_refused_port_fails_every_request(weighttp, version):
     assert ("Connection refused" in result.raw) is (version == "0.4")
 
 
+@needs_archives
 @pytest.mark.parametrize("version", VERSIONS)
 def test_404s_are_failures_however_fast(weighttp, nginx_url, version):
     result = measure(weighttp, version, Load(nginx_url + "missing", 10, 1, True, requests=1000), "404")
@@ -177,6 +371,7 @@ def test_404s_are_failures_however_fast(weighttp, nginx_url, version):
     assert (result.succeeded, result.failed, result.status["4xx"], result.status["2xx"]) == (0, 1000, 1000, 0)
 
 
+@needs_archives
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_server_killed_mid_run_leaves_failures(weighttp, tmp_path, version):
     pid, url = start_twisted(tmp_path)
@@ -196,6 +391,7 @@ def test_a_server_killed_mid_run_leaves_failures(weighttp, tmp_path, version):
 
 # -- which limit ends a run: the request count or -a (weighttp 0.5 only) -----------------------
 
+@needs_archives
 def test_the_request_count_reached_before_a(weighttp, nginx_url):
     result = measure(weighttp, "0.5", Load(nginx_url, 10, 1, True, requests=3000, duration=30), "count-before-a")
     assert result.command.split()[1:5] == ["-n", "3000", "-a", "30"]
@@ -203,6 +399,7 @@ def test_the_request_count_reached_before_a(weighttp, nginx_url):
     assert result.seconds < 30
 
 
+@needs_archives
 def test_a_reached_before_the_request_count(weighttp, nginx_url):
     load = Load(nginx_url, 10, 1, True, duration=1)
     result = measure(weighttp, "0.5", load, "a-before-count")
@@ -210,9 +407,10 @@ def test_a_reached_before_the_request_count(weighttp, nginx_url):
     assert result.clean, result.raw[-600:]  # requests cut off by -a are neither failed nor errored
     assert 0 < result.succeeded == result.requests_done < WEIGHTTP_REQUESTS
     assert 1.0 <= result.seconds < 1.5
-    assert not ran_out(load, result)
+    assert not Weighttp05().ran_out(load, result)
 
 
+@needs_archives
 def test_a_timed_run_that_uses_up_its_sized_requests_is_marked(weighttp, nginx_url):
     # An expected rate far below Nginx's: -n is the floor, used up long before -a 10.
     load = Load(nginx_url, 10, 1, True, duration=10, rate=1.0)
@@ -226,9 +424,10 @@ def test_a_timed_run_that_uses_up_its_sized_requests_is_marked(weighttp, nginx_u
         watched.wait()
     assert result.command.split()[1:5] == ["-n", str(WEIGHTTP_MIN_REQUESTS), "-a", "10"]
     assert result.clean and result.requests_done == WEIGHTTP_MIN_REQUESTS and result.seconds < 9
-    assert ran_out(load, result) and result.sample["exhausted"] is True
+    assert Weighttp05().ran_out(load, result) and result.sample["exhausted"] is True
 
 
+@needs_archives
 def test_weighttp_04_has_no_a_and_the_harness_never_asks_it(weighttp, nginx_url):
     with pytest.raises(BenchError, match="weighttp 0.4 cannot stop after a duration"):
         GENERATORS["0.4"].command(Load(nginx_url, 10, 1, True, duration=1), weighttp["0.4"])
