@@ -13,6 +13,7 @@ import psutil
 import pytest
 from invoke import Config
 
+from bench.config import plain
 from bench.hosts import LocalHost
 from bench.measure import matrix
 from bench.measure.campaign import run_campaign
@@ -81,6 +82,20 @@ def project_config() -> Config:
     config = Config(project_location=str(PROJECT))
     config.load_project()
     return config
+
+MIRROR_VARIABLE = "BENCH_TEST_MIRROR"
+
+
+def wrk2_archive_problem(mirror: str | None) -> str | None:
+    """Why real wrk2 cannot be built here, as a skip reason that says how to make it build; None when it can."""
+    archive = plain(project_config().setup.wrk2.releases)[str(project_config().setup.wrk2.version)]["file"]
+    how = f"set {MIRROR_VARIABLE} to a folder holding {archive} (giltene/wrk2's archive of the pinned commit)"
+    if not mirror:
+        return f"real wrk2: no source archive ({MIRROR_VARIABLE} is not set): {how}"
+    if not (Path(mirror) / archive).is_file():
+        return f"real wrk2: {mirror} lacks {archive}: {how}"
+    return None
+
 
 
 def options(**flags) -> Options:

@@ -1,12 +1,15 @@
-"""Fixtures of the measure tests: a real nginx on loopback."""
+"""Fixtures of the measure tests: a real nginx on loopback, the real wrk2 built from its pinned archive."""
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
-from support import free_port, wait_accepting
+from support import MIRROR_VARIABLE, free_port, project_config, wait_accepting, wrk2_archive_problem
 
+from bench.config import plain
 from bench.hosts import LocalHost
+from bench.setup.provision import setup_host
 
 
 @pytest.fixture(scope="module")
@@ -40,3 +43,19 @@ http {{
     finally:
         host.stop(pid)
         shutil.rmtree(root)
+
+
+@pytest.fixture(scope="session")
+def wrk2(tmp_path_factory) -> str:
+    """The wrk2 binary `inv setup --mirror` built from its pinned archive, in a prefix of its own."""
+    mirror = os.environ.get(MIRROR_VARIABLE)
+    problem = wrk2_archive_problem(mirror)
+    if problem:
+        pytest.skip(problem)
+    root = tmp_path_factory.mktemp("wrk2")
+    settings = plain(project_config().setup)
+    settings.update(prefix=str(root / "prefix"), cache=str(root / "cache"), mirrors=[mirror])
+    said = []
+    entry = setup_host(LocalHost(), settings, only="wrk2", log=said.append)["tools"]["wrk2"]
+    assert entry["source"]["kind"] == "tarball" and entry["path"].endswith("/bin/wrk2"), said
+    return entry["path"]
