@@ -1,0 +1,86 @@
+"""The knee of a server's fixed-rate sweep (``inv bench --latency``): the highest offered rate it sustained (pure).
+
+A sweep step is a :class:`~bench.records.LoadResult` with the rate it offered (``offered_per_s``). A step
+*sustained* its rate when every request was answered 2xx (no socket error, no other status), it achieved at
+least ``achieved`` of the offered rate, and its corrected p99 stayed below the bound: ``p99_ms`` when set,
+else ``p99_factor`` times the server's own p99 at its lowest usable rate. A step whose load generator used up
+its cores (``sample["saturated"]``) is not used: its latency may be the load generator's own queue. The
+measuring side and the report both read steps through here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.records import LoadResult
+
+SUSTAINED = "sustained"
+SATURATED = "load generator saturated"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When a step counts as sustained (bench.latency.knee)."""
+
+    achieved: float = 0.95  # achieved req/s at least this share of the offered rate
+    p99_factor: float = 10.0  # ... and p99 below this many times the server's p99 at its lowest usable rate ...
+    p99_ms: float | None = None  # ... or below this many milliseconds, when set
+
+    @classmethod
+    def of(cls, settings: dict | None) -> Rule:
+        """The rule of a run's settings (env.json's latency.knee); the defaults for what it does not say."""
+        return cls(**{key: value for key, value in (settings or {}).items() if key in ("achieved", "p99_factor", "p99_ms")})
+
+
+@dataclass(frozen=True)
+class Knee:
+    """A server's knee: the highest offered rate it sustained, or None and why."""
+
+    rate: float | None
+    bound_us: float | None  # the p99 bound its steps were held to
+    lower_bound: bool = False  # a higher rate's step was not used (load generator saturated): it may be higher
+    why_not: str = ""
+
+
+def saturated(step: LoadResult) -> bool:
+    return bool((step.sample or {}).get("saturated"))
+
+
+def usable(step: LoadResult) -> bool:
+    """A step whose figures count: clean, its load generator not saturated, with a corrected p99."""
+    return step.clean and not saturated(step) and "p99" in step.latency_us
+
+
+def bound_us(steps: list[LoadResult], rule: Rule) -> float | None:
+    """The p99 bound of a server's steps: ``p99_ms``, or ``p99_factor`` times its p99 at its lowest usable rate."""
+    if rule.p99_ms is not None:
+        return rule.p99_ms * 1000
+    lowest = min((step for step in steps if usable(step)), key=lambda step: step.offered_per_s, default=None)
+    return None if lowest is None else rule.p99_factor * lowest.latency_us["p99"]
+
+
+def verdict(step: LoadResult, bound: float | None, rule: Rule) -> str:
+    """What a step says about its server: SUSTAINED, or why not, in a few words."""
+    if saturated(step):
+        return SATURATED
+    if not step.clean:
+        return "errors" if step.errored else "non-2xx answers" if step.non_2xx or step.failed else "nothing answered"
+    if "p99" not in step.latency_us:
+        return "no percentiles"
+    achieved = step.req_per_s / step.offered_per_s if step.offered_per_s else 0.0
+    if achieved < rule.achieved:
+        return f"fell behind ({achieved:.0%} of the rate)"
+    if bound is not None and step.latency_us["p99"] >= bound:
+        return "p99 over the bound"
+    return SUSTAINED
+
+
+def knee(steps: list[LoadResult], rule: Rule) -> Knee:
+    """The highest offered rate of ``steps`` (one server's sweep) that it sustained."""
+    bound = bound_us(steps, rule)
+    if bound is None:
+        return Knee(None, None, why_not="no usable step" if steps else "not swept")
+    held = [step.offered_per_s for step in steps if verdict(step, bound, rule) == SUSTAINED]
+    if not held:
+        return Knee(None, bound, why_not="sustained no rate")
+    rate = max(held)
+    return Knee(rate, bound, lower_bound=any(saturated(step) and step.offered_per_s > rate for step in steps))

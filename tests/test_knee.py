@@ -1,0 +1,60 @@
+"""The knee of a server's sweep: the highest offered rate it sustained, on constructed steps."""
+import pytest
+
+from bench.knee import SATURATED, SUSTAINED, Knee, Rule, bound_us, knee, verdict
+from bench.records import LoadResult
+
+
+def step(offered, achieved=None, p99=1000.0, saturated=False, **change) -> LoadResult:
+    """One sweep step: ``achieved`` req/s (the offered rate by default) and its corrected p99 in us."""
+    achieved = offered if achieved is None else achieved
+    base = dict(tool="wrk2", command=f"wrk2 -R {offered}", seconds=13.0, req_per_s=achieved, kbyte_per_s=1.0,
+                succeeded=int(achieved * 13), status={"2xx": int(achieved * 13), "other": 0},
+                latency_us={"p50": p99 / 4, "p99": p99, "p99.9": p99 * 2}, offered_per_s=offered,
+                sample={"saturated": saturated, "loadgen_cores": 0.5})
+    return LoadResult(**{**base, **change})
+
+
+def test_the_knee_is_the_highest_rate_held_with_p99_under_ten_times_the_lowest():
+    steps = [step(1000, p99=800), step(5000, p99=900), step(9000, p99=7900), step(10_000, p99=8000),
+             step(11_000, achieved=9900)]
+    assert knee(steps, Rule()) == Knee(9000, 8000.0)  # 10 x 800 us; 10k hit it exactly, 11k fell behind
+    assert [verdict(s, 8000.0, Rule()) for s in steps][3:] == ["p99 over the bound", "fell behind (90% of the rate)"]
+
+
+@pytest.mark.parametrize("bad, why", [
+    (dict(errored=3), "errors"),
+    (dict(failed=10, status={"2xx": 0, "other": 10}, succeeded=0), "non-2xx answers"),
+    (dict(succeeded=0, status={}), "nothing answered"),
+    (dict(latency_us={}), "no percentiles"),
+])
+def test_a_step_with_errors_or_no_percentiles_is_never_sustained(bad, why):
+    steps = [step(1000), step(2000, **bad)]
+    assert verdict(steps[1], 10_000, Rule()) == why
+    assert knee(steps, Rule()).rate == 1000
+
+
+def test_a_saturated_step_is_not_used_and_makes_the_knee_a_lower_bound():
+    steps = [step(1000, p99=50_000, saturated=True), step(2000, p99=500), step(3000, p99=600), step(4000, saturated=True)]
+    assert bound_us(steps, Rule()) == 5000  # from the lowest *usable* step, not the saturated one
+    assert verdict(steps[0], 5000, Rule()) == SATURATED and verdict(steps[1], 5000, Rule()) == SUSTAINED
+    assert knee(steps, Rule()) == Knee(3000, 5000.0, lower_bound=True)
+    assert knee(steps[:3], Rule()).lower_bound is False
+
+
+def test_an_absolute_bound_and_a_stricter_share_are_the_run_s_settings():
+    steps = [step(1000, p99=800), step(2000, achieved=1940, p99=1900), step(3000, p99=2500)]
+    assert knee(steps, Rule()).rate == 3000
+    assert knee(steps, Rule.of({"p99_ms": 2.0})) == Knee(2000, 2000.0)
+    assert knee(steps, Rule.of({"achieved": 0.98, "p99_ms": 2.0})).rate == 1000
+    assert Rule.of(None) == Rule() and Rule.of({"unknown": 1}) == Rule()
+
+
+@pytest.mark.parametrize("steps, why", [
+    ([], "not swept"),
+    ([step(1000, errored=1)], "no usable step"),
+    ([step(1000, achieved=500), step(2000, achieved=600)], "sustained no rate"),
+])
+def test_no_knee_says_why(steps, why):
+    found = knee(steps, Rule())
+    assert found.rate is None and found.why_not == why
