@@ -164,6 +164,26 @@ def constructed_record(server, workers, rates, status="ok", payload=40, keepaliv
                       runs=runs, verdicts=list(verdicts))
 
 
+def sweep_step(offered, achieved=None, p99=1000.0, saturated=False, round_number=0, **change) -> LoadResult:
+    """One step of a fixed-rate sweep as the runner keeps it: ``achieved`` req/s (the offered rate by default),
+    its corrected p99 in us (p50 a quarter of it, p99.9 twice), the sample's CPU and saturation."""
+    achieved = offered if achieved is None else achieved
+    base = dict(tool="wrk2", command=f"wrk2 -c 200 -t 1 -d 13s -R {offered:.0f} URL", seconds=13.0, req_per_s=achieved,
+                kbyte_per_s=1.0, succeeded=int(achieved * 13), requests_done=int(achieved * 13),
+                status={"2xx": int(achieved * 13), "other": 0}, latency_us={"p50": p99 / 4, "p99": p99, "p99.9": p99 * 2},
+                uncorrected_us={"p50": p99 / 8, "p99": p99 / 2}, offered_per_s=float(offered), round=round_number,
+                sample={"saturated": saturated, "loadgen_cores": 0.95 if saturated else 0.5, "server_cores": 0.8,
+                        "server_rss_mb": 30.0, "wall_s": 13.2})
+    return LoadResult(**{**base, **change})
+
+
+def swept_record(server, rates, steps, status="ok", workers=2) -> CellRecord:
+    """A constructed record (:func:`constructed_record`) with its sweep's steps."""
+    record = constructed_record(server, workers, rates, status=status)
+    record.sweep = list(steps)
+    return record
+
+
 def write_run(run_dir: Path, records, env=None) -> Path:
     """A run folder holding ``records`` and ``env`` (by default one that names the run)."""
     run_dir.mkdir()

@@ -1,18 +1,8 @@
 """The knee of a server's sweep: the highest offered rate it sustained, on constructed steps."""
 import pytest
+from support import sweep_step as step
 
 from bench.knee import SATURATED, SUSTAINED, Knee, Rule, bound_us, knee, verdict
-from bench.records import LoadResult
-
-
-def step(offered, achieved=None, p99=1000.0, saturated=False, **change) -> LoadResult:
-    """One sweep step: ``achieved`` req/s (the offered rate by default) and its corrected p99 in us."""
-    achieved = offered if achieved is None else achieved
-    base = dict(tool="wrk2", command=f"wrk2 -R {offered}", seconds=13.0, req_per_s=achieved, kbyte_per_s=1.0,
-                succeeded=int(achieved * 13), status={"2xx": int(achieved * 13), "other": 0},
-                latency_us={"p50": p99 / 4, "p99": p99, "p99.9": p99 * 2}, offered_per_s=offered,
-                sample={"saturated": saturated, "loadgen_cores": 0.5})
-    return LoadResult(**{**base, **change})
 
 
 def test_the_knee_is_the_highest_rate_held_with_p99_under_ten_times_the_lowest():

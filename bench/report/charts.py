@@ -1,6 +1,6 @@
 """The run's charts: PNGs drawn only from ``results.jsonl`` and ``env.json``.
 
-Three kinds, one file per case (payload × keep-alive) where it applies:
+Four kinds, one file per case (payload × keep-alive) where it applies:
 
 - ``chart-reqs-<payload>-<keepalive|close>.png``: req/s per server configuration, bars at
   the median of the measured repeats with min–max error bars, one bar per worker count;
@@ -8,7 +8,8 @@ Three kinds, one file per case (payload × keep-alive) where it applies:
   ratio with a client- or machine-bound side is drawn hatched and marked as a bound;
 - ``chart-scaling-<payload>-<keepalive|close>.png``: req/s against workers for each
   configuration measured at several worker counts, beside linear scaling from its
-  smallest worker count.
+  smallest worker count;
+- ``chart-latency-...png``: latency against offered rate, per case swept (:mod:`.latency`).
 
 A cell that is not clean (flagged, failed, interrupted) has no bar or point: a red cross
 and its status stand where it would be (its figures never reach a chart). The PNGs carry
@@ -26,7 +27,7 @@ from matplotlib.patches import Patch
 
 from bench.records import CellRecord, Status, latest
 
-from . import headline
+from . import headline, latency
 from .summary import load_run, req_per_s
 
 DPI = 100
@@ -309,7 +310,7 @@ def figures(records: list[CellRecord], env: dict) -> dict[str, Figure]:
         lines = scaling_lines(points)
         if lines:
             drawn[f"chart-scaling-{case_slug(case)}.png"] = scaling_figure(case, lines, run)
-    return drawn
+    return {**drawn, **latency.figures(records, env)}
 
 
 # -- files -----------------------------------------------------------------------------
@@ -344,8 +345,9 @@ def chart_title(name: str) -> str:
 
 
 def chart_links(names) -> list[str]:
-    """Markdown lines embedding the charts (names or paths, relative to report.md); none for none."""
-    names = [Path(name).name for name in names]
+    """Markdown lines embedding the charts (names or paths, relative to report.md); none for none. The latency
+    charts are embedded in their own section."""
+    names = [Path(name).name for name in names if not Path(name).name.startswith(latency.CHART)]
     if not names:
         return []
     lines = ["## Charts", ""]

@@ -11,7 +11,7 @@ from tabulate import tabulate
 from bench.records import CellRecord, LoadResult, Status, latest
 from bench.stats import summarize
 
-from . import headline
+from . import headline, latency
 from .charts import chart_links
 from .loadhosts import (
     PER_HOST,
@@ -279,7 +279,8 @@ def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
               f"the Twisted/Nginx ratio at the same workers with its 95 % interval.", ""]
     body = (tuning_warnings(env) + loadgen_warnings(env) + headline.answer_section(records) + problems_section(records) + ["## Results", ""]
             + results_section(records) + load_hosts_section(records) + headline.drift_section(records)
-            + scaling_section(records) + chart_links(charts) + saturation_section(records, env) + workers_section(records)
+            + scaling_section(records) + latency.latency_section(records, env) + chart_links(charts)
+            + saturation_section(records, env) + workers_section(records)
             + environment_section(env) + settings_section(env) + commands_section(records))
     return "\n".join(intro + body).rstrip() + "\n"
 

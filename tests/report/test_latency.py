@@ -1,0 +1,118 @@
+"""Latency under load in the report: the knee table, the p99s at the slowest knee, every step, and the chart,
+from constructed sweeps written to a run folder (the report reads nothing else)."""
+import hashlib
+
+import pytest
+from support import constructed_record, sweep_step, swept_record, write_run
+
+from bench import report
+from bench.knee import Rule
+from bench.report import latency
+from bench.report.charts import write_charts
+
+NGINX_MAX, TWISTED_MAX = [80_000, 79_000, 81_000], [60_000, 61_000, 59_000]
+RATES = [8000, 40_000, 60_000, 72_000, 80_000, 88_000]
+ENV = {"run": "sweep", "settings": {"latency": {"knee": {"achieved": 0.95, "p99_factor": 10, "p99_ms": None}}}}
+
+
+def nginx():
+    p99 = {8000: 900, 40_000: 1100, 60_000: 1500, 72_000: 2400, 80_000: 7000, 88_000: 9000}
+    return swept_record("nginx", NGINX_MAX, [
+        *(sweep_step(rate, p99=p99[rate], round_number=index) for index, rate in enumerate(RATES[:5])),
+        sweep_step(88_000, achieved=80_500, p99=900_000, round_number=5)])
+
+
+def twisted(status="ok"):
+    return swept_record("twisted", TWISTED_MAX, [
+        sweep_step(8000, p99=2000), sweep_step(40_000, p99=4000), sweep_step(60_000, achieved=52_000, p99=300_000),
+        sweep_step(72_000, achieved=55_000, p99=2_000_000, errored=12, socket_errors={"timeout": 12}),
+        sweep_step(80_000, p99=1_000_000, saturated=True), sweep_step(88_000, p99=1_000_000, saturated=True)],
+        status=status)
+
+
+def rows(lines: list[str], heading: str) -> dict[str, list[str]]:
+    """The rows of the table whose header starts with ``heading``, by their first cell."""
+    text = "\n".join(lines)
+    table = text[text.index(f"| {heading}"):].split("\n\n")[0].splitlines()[2:]
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
+    return {row[0]: row[1:] for row in cells}
+
+
+def test_the_knees_and_the_p99s_at_the_slowest_knee():
+    lines = latency.latency_section([nginx(), twisted()], ENV)
+    text = "\n".join(lines)
+    assert "## Latency under load" in text and "### 40 bytes, keep-alive, 2 workers" in text
+    assert "![latency against offered rate, 40 bytes, keep-alive, 2 workers](chart-latency-40-keepalive-2w.png)" in text
+    knees = rows(lines, "server   ")
+    assert knees["`nginx`"] == ["80,000", "100%", "9.00"]  # 7 ms < 10 x 0.9 ms; at 88k it fell behind
+    assert knees["`twisted/pypy/shared/fixed`"] == ["≥ 40,000", "67%", "20.00"]  # 60k fell behind; 80k saturated
+    assert "At 40,000 req/s, the slowest server's knee" in text
+    at_knee = rows(lines[lines.index("At 40,000 req/s, the slowest server's knee (corrected for coordinated omission):"):],
+                   "server")
+    assert at_knee == {"`nginx`": ["0.28", "1.10", "2.20", "1.00"],
+                       "`twisted/pypy/shared/fixed`": ["1.00", "4.00", "8.00", "3.64"]}  # 4.0 / 1.1 ms
+
+
+def test_every_step_with_its_verdict_and_who_was_at_the_limit():
+    lines = latency.steps_table([nginx(), twisted()], Rule())[0].splitlines()
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    assert [(row[0], row[1]) for row in rows[:2]] == [("8,000", "`nginx`"), ("8,000", "`twisted/pypy/shared/fixed`")]
+    by = {(row[0], row[1].strip("`").split("/")[0]): row for row in rows}
+    assert by["60,000", "twisted"][2:] == ["52,000", "75.00 / 300 / 600", "150", "0", "0.80", "0.50", "—",
+                                           "fell behind (87% of the rate)"]
+    assert by["72,000", "twisted"][2:6] == ["—", "—", "—", "12"] and by["72,000", "twisted"][-1] == "errors"
+    assert by["80,000", "twisted"][2:] == ["—", "—", "—", "0", "0.80", "0.95", "client-bound", "load generator saturated"]
+    assert by["88,000", "nginx"][-1] == "fell behind (91% of the rate)"
+    assert by["80,000", "nginx"][-1] == "sustained"
+
+
+def test_a_cell_that_is_not_clean_shows_no_step_and_no_knee():
+    lines = latency.latency_section([nginx(), twisted(status="flagged")], ENV)
+    assert rows(lines, "server   ")["`twisted/pypy/shared/fixed` ⚠"] == ["— (flagged)", "—", "—"]
+    assert "No rate every server sustained: no p99s to compare." in lines
+    assert "`twisted/pypy/shared/fixed` |" not in latency.steps_table([twisted(status="flagged")], Rule())[0]
+
+
+def test_an_absolute_bound_from_the_run_s_settings_moves_the_knee():
+    env = {"settings": {"latency": {"knee": {"p99_ms": 2.0}}}}
+    lines = latency.latency_section([nginx()], env)
+    assert "kept its p99 below 2 ms" in lines[2] and rows(lines, "server   ")["`nginx`"] == ["60,000", "75%", "2.00"]
+
+
+def test_a_run_without_a_sweep_has_no_latency_section_or_chart(tmp_path):
+    records = [constructed_record("nginx", 2, NGINX_MAX), constructed_record("twisted", 2, TWISTED_MAX)]
+    assert latency.latency_section(records, ENV) == [] and latency.figures(records, ENV) == {}
+    run = write_run(tmp_path / "run", records, ENV)
+    assert "Latency under load" not in report.write(run).read_text()
+    assert not list(run.glob("chart-latency-*"))
+
+
+def test_the_report_embeds_the_chart_and_renders_again_byte_for_byte(tmp_path):
+    run = write_run(tmp_path / "run", [nginx(), twisted()], ENV)
+    text = report.write(run).read_text()
+    chart = run / "chart-latency-40-keepalive-2w.png"
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "## Latency under load" in text
+    assert text.count("chart-latency-40-keepalive-2w.png") == 1  # in its section, not again under Charts
+    first = hashlib.sha256(chart.read_bytes()).hexdigest()
+    assert report.write(run).read_text() == text
+    assert hashlib.sha256(chart.read_bytes()).hexdigest() == first
+
+
+@pytest.mark.parametrize("status", ["ok", "failed"])
+def test_the_chart_draws_a_line_per_percentile_and_a_cross_per_step_without_figure(status):
+    fig = latency.latency_figure((40, True, 2), [nginx(), twisted(status)], Rule(), "r")
+    ax = fig.axes[0]
+    crosses = [line for line in ax.lines if line.get_marker() == "x"]
+    assert len(crosses) == (3 if status == "ok" else 0)  # twisted's errored step and its two saturated ones
+    knees = [line for line in ax.lines if line.get_linestyle() == "-."]
+    assert len(knees) == (2 if status == "ok" else 1)
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "nginx (knee 80,000 req/s)" in labels
+    assert ("twisted/pypy/shared/fixed (knee ≥ 40,000 req/s)" if status == "ok"
+            else "twisted/pypy/shared/fixed (failed: no figure)") in labels
+    assert ax.get_yscale() == "log"
+
+
+def test_charts_include_the_latency_chart(tmp_path):
+    run = write_run(tmp_path / "run", [nginx(), twisted()], ENV)
+    assert "chart-latency-40-keepalive-2w.png" in [path.name for path in write_charts(run)]
