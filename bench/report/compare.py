@@ -36,7 +36,7 @@ from bench.errors import BenchError
 from bench.records import CellRecord, latest
 from bench.stats import difference, interval
 
-from . import headline
+from . import headline, latency
 from .summary import MARK, load_run, req_per_s, workers
 
 ALPHA = 0.05
@@ -319,6 +319,7 @@ def render_comparison(records_a: list[CellRecord], env_a: dict, records_b: list[
     """The comparison as markdown: environment differences, then matching cells, then the rest."""
     lines = ["# Run B against run A", "", _run_line("A", env_a, names[0]), _run_line("B", env_b, names[1]), ""]
     lines += answer_section(records_a, records_b)
+    lines += latency.knees_compared(records_a, env_a, records_b, env_b)
     if not env_a or not env_b:
         lines += [f"{MARK} Compared with --force: an env.json is missing, so the runs' settings "
                   "and tool versions are unknown.", ""]

@@ -43,7 +43,7 @@ def cases(records: list[CellRecord]) -> dict[tuple[int, bool, int], list[CellRec
     found: dict[tuple[int, bool, int], list[CellRecord]] = {}
     for record in latest(records):
         if record.sweep:
-            found.setdefault((record.cell.payload, record.cell.keepalive, record.cell.workers), []).append(record)
+            found.setdefault(case_key(record), []).append(record)
     return {case: sorted(found[case], key=lambda r: (r.cell.server != BASELINE, r.label))
             for case in sorted(found, key=lambda c: (not c[1], c[0], c[2]))}
 
@@ -177,6 +177,46 @@ def latency_section(records: list[CellRecord], env: dict) -> list[str]:
                   f"({CHART}{case_slug(case)}.png)", "", *knee_table(swept, rule), *slowest_table(swept, rule),
                   *steps_table(swept, rule)]
     return lines
+
+
+def p99_ratio(record: CellRecord, case: list[CellRecord], rule: Rule) -> float | None:
+    """``record``'s p99 over the baseline's at its case's slowest knee; None where either has no figure there."""
+    rate = slowest(case, rule)
+    base = next((r for r in case if r.cell.server == BASELINE), None)
+    mine, theirs = (None, None) if rate is None or base is None else (at_rate(record, rate), at_rate(base, rate))
+    return mine.latency_us["p99"] / theirs.latency_us["p99"] if mine and theirs else None
+
+
+def knees_compared(records_a: list[CellRecord], env_a: dict, records_b: list[CellRecord], env_b: dict) -> list[str]:
+    """`inv compare`: each cell swept in both runs, its knee in A and in B, B's over A's, and its p99 against the
+    baseline's at its case's slowest knee in each."""
+    runs = []
+    for records, env in ((records_a, env_a), (records_b, env_b)):
+        by_case = cases(records)
+        runs.append(({r.id: (r, by_case[key]) for key, case in by_case.items() for r in case}, rule_of(env)))
+    (a, rule_a), (b, rule_b) = runs
+    rows = []
+    for cell_id in [cell_id for cell_id in a if cell_id in b]:
+        (mine_a, case_a), (mine_b, case_b) = a[cell_id], b[cell_id]
+        knee_a, knee_b = knee_of(mine_a, rule_a), knee_of(mine_b, rule_b)
+        change = f"{knee_b.rate / knee_a.rate:.2f}" if knee_a.rate and knee_b.rate else "—"
+        bound = " (a bound: a load generator saturated)" if knee_a.lower_bound or knee_b.lower_bound else ""
+        ratios = [p99_ratio(mine, case, rule) for mine, case, rule in ((mine_a, case_a, rule_a), (mine_b, case_b, rule_b))]
+        rows.append([f"`{mine_a.label}`", case_words(case_key(mine_a)), knee_words(knee_a), knee_words(knee_b),
+                     change + bound, *("—" if ratio is None else f"{ratio:.2f}" for ratio in ratios)])
+    if not rows:
+        return []
+    return ["## Knees, B against A", "",
+            "Each server's knee (the highest fixed rate it sustained, see the runs' reports) in both runs, and its p99 "
+            f"over {BASELINE}'s at its case's slowest knee. One sweep per run gives no interval, each run's grid is a "
+            f"share of its own {BASELINE} maximum, and the machine's speed drifts between runs: a knee moves by a step "
+            "of the grid before it means anything.", "",
+            tabulate(rows, ["server", "case", "knee A (req/s)", "knee B (req/s)", "B ÷ A", f"p99 ÷ {BASELINE}'s A",
+                            f"p99 ÷ {BASELINE}'s B"], tablefmt="github", disable_numparse=True), ""]
+
+
+def case_key(record: CellRecord) -> tuple[int, bool, int]:
+    return (record.cell.payload, record.cell.keepalive, record.cell.workers)
 
 
 # -- the chart (pure) ----------------------------------------------------------------------

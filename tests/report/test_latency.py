@@ -116,3 +116,24 @@ def test_the_chart_draws_a_line_per_percentile_and_a_cross_per_step_without_figu
 def test_charts_include_the_latency_chart(tmp_path):
     run = write_run(tmp_path / "run", [nginx(), twisted()], ENV)
     assert "chart-latency-40-keepalive-2w.png" in [path.name for path in write_charts(run)]
+
+
+def test_compare_sets_each_server_s_knee_in_b_against_a(tmp_path):
+    better = twisted()
+    better.sweep[2] = sweep_step(60_000, p99=5000)  # B's Twisted held 60k: its knee moves up a step
+    a = write_run(tmp_path / "a", [nginx(), twisted()], ENV)
+    b = write_run(tmp_path / "b", [nginx(), better], ENV)
+    markdown = report.compare_runs(a, b, force=True)
+    assert "## Knees, B against A" in markdown
+    lines = markdown.splitlines()
+    compared = rows(lines[lines.index("## Knees, B against A"):], "server")
+    assert compared["`nginx`"] == ["40 bytes, keep-alive, 2 workers", "80,000", "80,000", "1.00", "1.00", "1.00"]
+    # A compares p99s at Twisted's knee (40k: 4.0 / 1.1 ms), B at 60k (5.0 / 1.5 ms)
+    assert compared["`twisted/pypy/shared/fixed`"] == ["40 bytes, keep-alive, 2 workers", "≥ 40,000", "≥ 60,000",
+                                                        "1.50 (a bound: a load generator saturated)", "3.64", "3.33"]
+
+
+def test_compare_without_sweeps_has_no_knee_section(tmp_path):
+    records = [constructed_record("nginx", 2, NGINX_MAX), constructed_record("twisted", 2, TWISTED_MAX)]
+    a, b = write_run(tmp_path / "a", records, ENV), write_run(tmp_path / "b", records, ENV)
+    assert "Knees" not in report.compare_runs(a, b, force=True)
