@@ -4,6 +4,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -58,6 +59,16 @@ class BarePathHost(LocalHost):
 
     def begin(self, command):
         return super().begin(f"PATH={shlex.quote(self.path)}; {command}")
+
+
+def start_twisted(tmp_path: Path) -> tuple[int, str]:
+    """The project's real Twisted server (one process, the fixed 40-byte body) on loopback: (pid, URL)."""
+    host, port = LocalHost(), free_port(1)
+    pid = host.start([sys.executable, str(PROJECT / "bench" / "standalone" / "server.py"), "--port", str(port),
+                      "--interface", "127.0.0.1", "--backlog", "4096", "--mode", "single", "--workers", "1",
+                      "--resource", "fixed", "--payload", "40", "--file", "unused"], str(tmp_path / "twisted.log"))
+    wait_accepting(port, lambda: host.alive(pid), "the Twisted server")
+    return pid, f"http://127.0.0.1:{port}/"
 
 
 def wait_accepting(port: int, alive, what: str, timeout: float = 20.0, log: Path | None = None) -> None:

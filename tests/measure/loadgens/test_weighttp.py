@@ -15,13 +15,12 @@ import shutil
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import pytest
-from support import PROJECT, free_port, project_config, wait_accepting
+from support import free_port, project_config, start_twisted, wait_accepting
 
 from bench.config import plain
 from bench.errors import BenchError
@@ -45,7 +44,6 @@ MIRROR_VARIABLE = "BENCH_TEST_MIRROR"
 VERSIONS = ("0.5", "0.4")
 GENERATORS = {"0.5": Weighttp05(), "0.4": Weighttp04()}
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "loadgen"
-SERVER = PROJECT / "bench" / "standalone" / "server.py"
 BODY = b"<html>Hello, world! [Nginx      ]</html>"  # 40 bytes, the seed's payload
 URL = "http://127.0.0.1:8080/"
 needs_archives = pytest.mark.weighttp
@@ -287,16 +285,6 @@ def nginx_url():
     finally:
         host.stop(pid)
         shutil.rmtree(root)
-
-
-def start_twisted(tmp_path: Path) -> tuple[int, str]:
-    """The project's real Twisted server (one process, the fixed 40-byte body): (pid, URL)."""
-    host, port = LocalHost(), free_port(1)
-    pid = host.start([sys.executable, str(SERVER), "--port", str(port), "--interface", "127.0.0.1", "--backlog", "4096",
-                      "--mode", "single", "--workers", "1", "--resource", "fixed", "--payload", "40",
-                      "--file", "unused"], str(tmp_path / "twisted.log"))
-    wait_accepting(port, lambda: host.alive(pid), "the Twisted server")
-    return pid, f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")
