@@ -239,7 +239,29 @@ def setsid_group(command: str = "sleep 60 & exec sleep 61") -> subprocess.Popen:
 
 # -- measured runs sampled as run_round samples them, for the verdicts and the report ---------------
 
-TIMED_WEIGHTTP = PROJECT / "tests" / "measure" / "fixtures" / "loadgen" / "weighttp-0.5-a-before-count.stdout"
+LOADGEN_FIXTURES = PROJECT / "tests" / "measure" / "fixtures" / "loadgen"
+TIMED_WEIGHTTP = LOADGEN_FIXTURES / "weighttp-0.5-a-before-count.stdout"
+
+
+def check_parsed(generator, fixture: str, fields: dict, latency: dict, clean: bool) -> LoadResult:
+    """A recorded output (fixtures/loadgen/) parsed by ``generator``: each field and percentile as read off the
+    file, clean or not, and the whole output kept."""
+    text = (LOADGEN_FIXTURES / fixture).read_text()
+    result = generator.parse(text, "the command")
+    for name, expected in fields.items():
+        assert getattr(result, name) == pytest.approx(expected), name
+    for key, expected in latency.items():
+        assert result.latency_us[key] == pytest.approx(expected), key
+    assert result.clean is clean
+    assert (result.tool, result.command, result.raw) == (generator.name, "the command", text)
+    return result
+
+
+def check_no_success(result: LoadResult) -> None:
+    """Every answer a 404: the tool's own rate looks great, and the verdict says it counts for nothing."""
+    assert result.req_per_s > 1000
+    assert result.succeeded == 0 and result.failed == result.requests_done == result.non_2xx > 0
+    assert not result.clean
 TICKS = 1_000_000  # clock ticks per second of the constructed readings: fine, so no CPU second is lost to rounding
 
 

@@ -20,7 +20,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from support import free_port, project_config, start_twisted, wait_accepting
+from support import LOADGEN_FIXTURES as FIXTURES
+from support import check_no_success, check_parsed, free_port, project_config, start_twisted, wait_accepting
 
 from bench.config import plain
 from bench.errors import BenchError
@@ -43,7 +44,6 @@ from bench.setup.provision import setup_host
 MIRROR_VARIABLE = "BENCH_TEST_MIRROR"
 VERSIONS = ("0.5", "0.4")
 GENERATORS = {"0.5": Weighttp05(), "0.4": Weighttp04()}
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "loadgen"
 BODY = b"<html>Hello, world! [Nginx      ]</html>"  # 40 bytes, the seed's payload
 URL = "http://127.0.0.1:8080/"
 needs_archives = pytest.mark.weighttp
@@ -86,21 +86,11 @@ PARSED = [
 
 @pytest.mark.parametrize("fixture, version, fields, latency, clean", PARSED)
 def test_parse_fixture(fixture, version, fields, latency, clean):
-    text = (FIXTURES / fixture).read_text()
-    result = GENERATORS[version].parse(text, "the command")
-    for name, expected in fields.items():
-        assert getattr(result, name) == pytest.approx(expected), name
-    for key, expected in latency.items():
-        assert result.latency_us[key] == pytest.approx(expected), key
-    assert result.clean is clean
-    assert (result.tool, result.command, result.raw) == (f"weighttp-{version}", "the command", text)
+    check_parsed(GENERATORS[version], fixture, fields, latency, clean)
 
 
 def test_every_answer_404_is_no_success_despite_a_large_rate():
-    result = Weighttp05().parse((FIXTURES / "weighttp-0.5-404-quiet.stdout").read_text(), "cmd")
-    assert result.req_per_s > 1000  # the tool's own figure looks great ...
-    assert result.succeeded == 0 and result.failed == result.requests_done == result.non_2xx > 0
-    assert not result.clean  # ... and the verdict says it counts for nothing
+    check_no_success(Weighttp05().parse((FIXTURES / "weighttp-0.5-404-quiet.stdout").read_text(), "cmd"))
 
 
 def test_weighttp_05_json_found_between_banner_and_trailing_text():
