@@ -4,6 +4,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -60,6 +61,16 @@ class BarePathHost(LocalHost):
 
     def begin(self, command):
         return super().begin(f"PATH={shlex.quote(self.path)}; {command}")
+
+
+def start_twisted(tmp_path: Path) -> tuple[int, str]:
+    """The project's real Twisted server (one process, the fixed 40-byte body) on loopback: (pid, URL)."""
+    host, port = LocalHost(), free_port(1)
+    pid = host.start([sys.executable, str(PROJECT / "bench" / "standalone" / "server.py"), "--port", str(port),
+                      "--interface", "127.0.0.1", "--backlog", "4096", "--mode", "single", "--workers", "1",
+                      "--resource", "fixed", "--payload", "40", "--file", "unused"], str(tmp_path / "twisted.log"))
+    wait_accepting(port, lambda: host.alive(pid), "the Twisted server")
+    return pid, f"http://127.0.0.1:{port}/"
 
 
 def wait_accepting(port: int, alive, what: str, timeout: float = 20.0, log: Path | None = None) -> None:
@@ -264,7 +275,29 @@ def setsid_group(command: str = "sleep 60 & exec sleep 61") -> subprocess.Popen:
 
 # -- measured runs sampled as run_round samples them, for the verdicts and the report ---------------
 
-TIMED_WEIGHTTP = PROJECT / "tests" / "measure" / "fixtures" / "loadgen" / "weighttp-0.5-a-before-count.stdout"
+LOADGEN_FIXTURES = PROJECT / "tests" / "measure" / "fixtures" / "loadgen"
+TIMED_WEIGHTTP = LOADGEN_FIXTURES / "weighttp-0.5-a-before-count.stdout"
+
+
+def check_parsed(generator, fixture: str, fields: dict, latency: dict, clean: bool) -> LoadResult:
+    """A recorded output (fixtures/loadgen/) parsed by ``generator``: each field and percentile as read off the
+    file, clean or not, and the whole output kept."""
+    text = (LOADGEN_FIXTURES / fixture).read_text()
+    result = generator.parse(text, "the command")
+    for name, expected in fields.items():
+        assert getattr(result, name) == pytest.approx(expected), name
+    for key, expected in latency.items():
+        assert result.latency_us[key] == pytest.approx(expected), key
+    assert result.clean is clean
+    assert (result.tool, result.command, result.raw) == (generator.name, "the command", text)
+    return result
+
+
+def check_no_success(result: LoadResult) -> None:
+    """Every answer a 404: the tool's own rate looks great, and the verdict says it counts for nothing."""
+    assert result.req_per_s > 1000
+    assert result.succeeded == 0 and result.failed == result.requests_done == result.non_2xx > 0
+    assert not result.clean
 TICKS = 1_000_000  # clock ticks per second of the constructed readings: fine, so no CPU second is lost to rounding
 
 

@@ -17,20 +17,32 @@ def manifest(weighttp=None):
     return {"tools": tools}
 
 
-@pytest.mark.parametrize("tool, binary, recorded, chosen, source, replaced", [
-    ("weighttp-0.5", "/p/bin/weighttp", manifest(W05), None, W05, None),
-    ("weighttp-0.5", "/p/bin//weighttp", manifest(W05), "weighttp", W05, None),
-    ("weighttp-0.4", "/opt/weighttp", manifest(W05), None, {"kind": "unrecorded", "path": "/opt/weighttp"}, None),
-    ("wrk", "/usr/bin/wrk", manifest(W05), "wrk", WRK, "wrk was chosen (--loadgen wrk or bench.loadgen)"),
-    ("wrk", "/usr/bin/wrk", manifest(FALLBACK), None, WRK,
+H2LOAD = {"kind": "distro", "package": "nghttp2-client", "version": "1.52.0-1+deb12u2"}
+
+
+@pytest.mark.parametrize("program, binary, recorded, chosen, preferred, source, replaced", [
+    ("weighttp", "/p/bin/weighttp", manifest(W05), None, "weighttp", W05, None),
+    ("weighttp", "/p/bin//weighttp", manifest(W05), "weighttp", "weighttp", W05, None),
+    ("weighttp", "/opt/weighttp", manifest(W05), None, "weighttp", {"kind": "unrecorded", "path": "/opt/weighttp"},
+     None),
+    ("wrk", "/usr/bin/wrk", manifest(W05), "wrk", "weighttp", WRK, "wrk was chosen (--loadgen wrk or bench.loadgen)"),
+    ("wrk", "/usr/bin/wrk", manifest(FALLBACK), None, "weighttp", WRK,
      "weighttp could not be built by `inv setup` (cannot download …: refused)"),
-    ("wrk", "/usr/bin/wrk", manifest(), None, WRK, "weighttp is not installed: run `inv setup --only weighttp`"),
-    ("wrk", "/usr/bin/wrk", {}, None, {"kind": "unrecorded", "path": "/usr/bin/wrk"},
+    ("wrk", "/usr/bin/wrk", manifest(), None, "weighttp", WRK,
      "weighttp is not installed: run `inv setup --only weighttp`"),
+    ("wrk", "/usr/bin/wrk", {}, None, "weighttp", {"kind": "unrecorded", "path": "/usr/bin/wrk"},
+     "weighttp is not installed: run `inv setup --only weighttp`"),
+    # whichever generator setup.loadgens puts first is the one another stands in for
+    ("wrk", "/usr/bin/wrk", manifest(W05), None, "wrk", WRK, None),
+    ("weighttp", "/p/bin/weighttp", manifest(W05), None, "h2load", W05,
+     "h2load is not installed: run `inv setup --only h2load`"),
+    ("h2load", "/usr/bin/h2load", {"tools": {"h2load": {"path": "/usr/bin/h2load", "source": H2LOAD}}}, "h2load",
+     "weighttp", H2LOAD, "h2load was chosen (--loadgen h2load or bench.loadgen)"),
 ], ids=["weighttp-from-tarball", "path-normalised", "weighttp-not-from-setup", "wrk-chosen", "weighttp-fell-back",
-        "weighttp-absent", "no-manifest"])
-def test_loadgen_provenance(tool, binary, recorded, chosen, source, replaced):
-    assert loadgen_provenance(tool, binary, recorded, chosen) == {"source": source, "replaced": replaced}
+        "weighttp-absent", "no-manifest", "wrk-preferred", "h2load-preferred-absent", "h2load-chosen"])
+def test_loadgen_provenance(program, binary, recorded, chosen, preferred, source, replaced):
+    assert loadgen_provenance(program, binary, recorded, chosen, preferred) == {
+        "source": source, "preferred": preferred, "replaced": replaced}
 
 
 @pytest.mark.parametrize("source, words", [

@@ -29,13 +29,13 @@ SOME_CELLS_FAILED = 2
     "payloads": "body sizes in bytes, e.g. 40,10000; " + LIST.format("payloads"),
     "workers": "worker processes; several (1,2,4) make a scaling sweep (default: the server host's CPUs)",
     "repeats": "measured rounds per case, at least (bench.repeats; more until the ratio is known, see bench.statistics)",
-    "loadgen": "load generator: weighttp or wrk (default: weighttp when installed, else wrk)",
+    "loadgen": "load generator: one of setup.loadgens, weighttp, wrk or h2load (default: the first of them installed)",
     "profile": "load profile from invoke.yaml: default, seed (the seed's exact weighttp loads), seed-wrk or tiny",
     "concurrency": "connections for this run, overriding the profile's concurrency in both halves (bench.profiles)",
     "threads": "load generator threads for this run, overriding the profile's threads in both halves; at most --concurrency",
     "duration": "seconds each measured load runs, overriding the profile in both halves (replaces its requests)",
     "requests": "requests each measured load makes, overriding the profile in both halves (replaces its duration; "
-                "weighttp only, at least --concurrency)",
+                "weighttp or h2load, not wrk; at least --concurrency)",
     "order": "paired: a case's servers up together and loaded in turn, round by round (bench.order); "
              "sequential: one server after another, as before",
     "server_cpus": "pin the servers to these CPUs, each worker to one of them, e.g. 1 or 2-7 (bench.server_cpus); "

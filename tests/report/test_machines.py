@@ -21,9 +21,18 @@ def test_wrk_standing_in_for_weighttp_is_said_at_the_top_and_in_the_table():
              "source": {"kind": "distro", "package": "wrk", "version": "4.1.0-3+b2"}}
     (line, blank) = loadgen_warnings(env(facts))
     assert line.startswith("> ") and blank == ""
-    assert ("**The seed's load generator, weighttp, was replaced by wrk debian/4.1.0-3+b2** on local: "
+    assert ("**The preferred load generator, weighttp, was replaced by wrk debian/4.1.0-3+b2** on local: "
             "weighttp is not installed: run `inv setup`. Its figures are not weighttp's.") in line
     assert loadgen_words(facts) == "wrk debian/4.1.0-3+b2, distro wrk 4.1.0-3+b2 (replaces weighttp)"
+
+
+def test_the_preferred_generator_is_whichever_setup_loadgens_put_first():
+    facts = {"tool": "weighttp-0.5", "version": "weighttp 0.5", "preferred": "h2load",
+             "replaced": "h2load is not installed: run `inv setup --only h2load`", "source": SOURCE}
+    (line, _) = loadgen_warnings(env(facts))
+    assert ("**The preferred load generator, h2load, was replaced by weighttp 0.5** on local: h2load is not "
+            "installed: run `inv setup --only h2load`. Its figures are not h2load's.") in line
+    assert loadgen_words(facts).endswith(" (replaces h2load)")
 
 
 def test_an_older_env_without_provenance_still_renders():

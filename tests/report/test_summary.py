@@ -8,7 +8,7 @@ import statistics
 import pytest
 from support import constructed_record, load_host_part, several_hosts_record
 
-from bench.records import Status
+from bench.records import Status, append_record, read_records
 from bench.report import charts, headline, summary
 from bench.report import markdown as report
 from bench.report.loadhosts import host_rows
@@ -56,6 +56,17 @@ def test_the_gate_gives_a_cell_that_is_not_clean_no_runs_and_no_summary():
         assert summary.per_core(record) is None and summary.kbyte_per_s(record) is None
     clean = constructed_record("twisted", 2, [72922, 71310])
     assert summary.req_per_s(clean).median == pytest.approx((72922 + 71310) / 2)
+
+
+def test_kbytes_a_tool_did_not_count_are_a_dash_never_zero(tmp_path):
+    nginx, twisted = killed("ok")
+    for run in twisted.runs:
+        run.kbyte_per_s = run.bytes_total = None  # h2load with Connection: close counts no byte
+    append_record(tmp_path / "results.jsonl", twisted)
+    (twisted,) = read_records(tmp_path / "results.jsonl")  # a kbyte/s of None is kept as such
+    assert summary.kbyte_per_s(twisted) is None and summary.req_per_s(twisted) is not None
+    cells = result_cells(report.render([nginx, twisted], {"run": "x"}), "twisted")
+    assert cells["kbyte/s"] == "—" and cells["req/s (median)"] != "— ⚠"
 
 
 def test_rounds_words_count_measured_rounds_and_say_how_many_were_clean():

@@ -63,19 +63,29 @@ def run(settings, only=None, force=False, host=None):
 
 # -- pure parts ------------------------------------------------------------------
 
+EVERY_TOOL = ("nginx", "pypy", "cpython", "weighttp", "wrk", "h2load")
+
+
 @pytest.mark.parametrize("text, tools", [
-    (None, provision.TOOLS),
+    (None, EVERY_TOOL),
     ("weighttp", ("weighttp",)),
     ("weighttp, pypy", ("pypy", "weighttp")),
+    ("h2load,nginx", ("nginx", "h2load")),
 ])
 def test_parse_only(text, tools):
-    assert provision.parse_only(text) == tools
+    assert provision.parse_only(text, EVERY_TOOL) == tools
+
+
+def test_the_tools_are_the_interpreters_nginx_and_setup_loadgens(setup_dirs):
+    assert provision.tool_names(setup_dirs[2]) == EVERY_TOOL
+    with pytest.raises(BenchError, match="no bench/measure/loadgens/ab.py"):
+        provision.tool_names({**setup_dirs[2], "loadgens": ["wrk", "ab"]})
 
 
 @pytest.mark.parametrize("text", ["weighty", ",", "pypy,nginx2"])
 def test_parse_only_rejects_unknown_tools(text):
-    with pytest.raises(BenchError, match="choose from nginx, wrk, pypy, cpython, weighttp"):
-        provision.parse_only(text)
+    with pytest.raises(BenchError, match="choose from nginx, pypy, cpython, weighttp, wrk, h2load"):
+        provision.parse_only(text, EVERY_TOOL)
 
 
 def test_format_manifest_lists_tools_in_setup_order():

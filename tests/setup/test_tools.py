@@ -44,17 +44,31 @@ def test_an_unsupported_architecture_is_named():
 
 
 def test_weighttp_release_defaults_to_05():
-    version, release, pin = tools.weighttp_release(PINS["weighttp"])
+    version, release, pin = tools.pinned_release("weighttp", PINS["weighttp"])
     assert version == "0.5" and pin.file == "weighttp-0.5.tar.gz" and "meson" in release["build"][0]
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"version": "0.6", "releases": {"0.5": {}}}, "pins only 0.5"),
-    ({"version": 0.5, "releases": {"0.5": {"url": "http://x/w.tgz", "sha256": "0" * 64}}}, "no build commands"),
+    ({"version": "0.6", "releases": {"0.5": {}}}, "setup.weighttp.version is 0.6, but setup.weighttp.releases pins only 0.5"),
+    ({"version": 0.5, "releases": {"0.5": {"url": "http://x/w.tgz", "sha256": "0" * 64}}},
+     "setup.weighttp.releases.0.5 has no build commands"),
 ])
 def test_weighttp_release_errors(spec, message):
     with pytest.raises(BenchError, match=message):
-        tools.weighttp_release(spec)
+        tools.pinned_release("weighttp", spec)
+
+
+@pytest.mark.parametrize("name, step", [
+    ("nginx", tools.distro_tool), ("pypy", tools.pypy), ("cpython", tools.cpython),
+    ("weighttp", tools.built_tool), ("wrk", tools.distro_tool), ("h2load", tools.distro_tool),
+])
+def test_each_load_generator_is_provided_as_its_module_says(name, step):
+    assert tools.step(name) is step
+
+
+def test_a_load_generator_that_cannot_be_built_names_the_next_of_setup_loadgens():
+    assert [tools.stand_in(["weighttp", "wrk", "h2load"], name) for name in ("weighttp", "wrk", "h2load")] == [
+        "wrk", "h2load", None]
 
 
 @pytest.mark.parametrize("text, version", [

@@ -1,11 +1,13 @@
 """h2load (nghttp2's load generator) over HTTP/1.1 (``--h1``); the distribution's package (nghttp2-client).
 
-Keep-alive loads run for their duration (``-D``). A load without keep-alive sends
-``Connection: close`` on every request, so h2load opens a connection per request; but
-``-D`` never ends against a server that closes each connection (h2load 1.52), so such a
-load runs a request count sized, as weighttp's, from the rate the cell's warm-up made:
-its seconds times that rate. Every connection that sees no byte for ``H2LOAD_TIMEOUT_S``
-is given up (``-N``), its requests counted as errored.
+A timed load runs a request count (``-n``) sized, as weighttp's, from the rate the cell's
+warm-up made: its seconds times that rate. Not ``-D``: h2load 1.52's timed mode reconnects
+in silence when a connection fails (a server killed mid-run reads as a clean run at a lower
+rate; checked here), and never ends against a server that closes each connection; a request
+count is what h2load checks, every request it could not make counted as errored. A load
+without keep-alive sends ``Connection: close`` on every request, so h2load opens a connection
+per request. A connection that sees no byte for ``H2LOAD_TIMEOUT_S`` is given up (``-N``),
+its requests counted as errored.
 
 h2load prints only the min, max, mean and deviation of its request times, so each run also
 writes h2load's per-request log (start, status, microseconds) to a temporary file on the
@@ -31,8 +33,8 @@ from ..together import split_times
 from .generator import Capabilities, LoadGenerator, sized_requests, unparseable
 
 H2LOAD_TIMEOUT_S = 10
-# A closing load's request count: its seconds times the rate its warm-up made; before any
-# warm-up, this rate is assumed (a first warm-up run of a second, at worst a few seconds long).
+# A timed load's request count: its seconds times the rate its warm-up made; before any warm-up,
+# this rate is assumed (a short first warm-up run against a fast server, a few seconds against a slow one).
 H2LOAD_ASSUMED_RATE = 5_000
 H2LOAD_MAX_REQUESTS = 10_000_000
 PERCENTILES = ("50", "75", "90", "99", "99.9", "100")
@@ -43,7 +45,9 @@ COUNT = '$2 != -1 {h[$3]++} END {for (v in h) print v, h[v]}'
 RANK = ('{v[NR] = $1; c[NR] = $2; n += $2; s += $1 * $2} END {if (!n) exit; '
         'printf "latency_us responses=%d mean=%.1f", n, s / n; '
         f'k = split("{" ".join(PERCENTILES)}", p, " "); j = 1; '
-        'for (i = 1; i <= NR; i++) {t += c[i]; while (j <= k && t >= p[j] * n / 100) {printf " p%s=%d", p[j], v[i]; j++}} '
+        'for (i = 1; i <= NR; i++) {t += c[i]; '
+        # in whole per-mille, so a rank is exact: t / n >= p / 100
+        'while (j <= k && t * 1000 >= int(p[j] * 10 + 0.5) * n) {printf " p%s=%d", p[j], v[i]; j++}} '
         'print ""}')
 # $1 and $2 are the two awk programs, $3 h2load and the rest its arguments. A TERM (the harness
 # stopping the load) stops h2load too. `times` right after h2load: its own CPU, not the summary's.
@@ -57,7 +61,7 @@ KBYTES = {"B": 1 / 1024, "KB": 1, "MB": 1024, "GB": 1024**2}
 
 
 class H2load(LoadGenerator):
-    """h2load --h1: a duration with keep-alive, a request count either way."""
+    """h2load --h1: a request count, given or sized to last the load's duration."""
 
     name = program = title = "h2load"
     capabilities = Capabilities(requests=True, duration=True, latency=True, pipelining=True, fixed_rate=True)
@@ -66,12 +70,7 @@ class H2load(LoadGenerator):
     def argv(self, load: Load, binary: str) -> list[str]:
         argv = ["sh", "-c", WRAPPER, "h2load", COUNT, RANK, binary, "--h1", "-c", str(load.concurrency), "-t", str(load.threads),
                 "-N", f"{H2LOAD_TIMEOUT_S}s"]
-        if load.requests is not None:
-            argv += ["-n", str(load.requests)]
-        elif load.keepalive:
-            argv += ["-D", f"{max(1, round(load.duration * 1000))}ms"]
-        else:
-            argv += ["-n", str(timed_requests(load))]
+        argv += ["-n", str(load.requests if load.requests is not None else timed_requests(load))]
         if not load.keepalive:
             argv += ["-H", "Connection: close"]
         return argv + [load.url]
@@ -109,7 +108,7 @@ class H2load(LoadGenerator):
 
 
 def timed_requests(load: Load) -> int:
-    """A closing load's -n: its seconds times the rate its warm-up made (the assumed rate before one)."""
+    """A timed load's -n: its seconds times the rate its warm-up made (the assumed rate before one)."""
     return sized_requests(load, load.duration, per_second=1, floor=load.concurrency, ceiling=H2LOAD_MAX_REQUESTS,
                           unsized=round(H2LOAD_ASSUMED_RATE * load.duration))
 

@@ -11,11 +11,14 @@ from support import BarePathHost, project_config
 
 from bench.errors import BenchError
 from bench.hosts import LocalHost
+from bench.measure import matrix
+from bench.measure.campaign import check_loads
 from bench.measure.loadgens import Capabilities, LoadGenerator, capabilities, detect, load_generator, parsers, registry
 from bench.measure.loadgens.generator import sized_requests
 from bench.measure.loadgens.h2load import H2load
 from bench.measure.loadgens.weighttp import Weighttp, Weighttp04, Weighttp05
 from bench.measure.loadgens.wrk import Wrk
+from bench.measure.loading import Loader
 from bench.measure.options import resolve
 from bench.records import Load, LoadResult
 
@@ -88,6 +91,44 @@ def test_a_wrong_entry_in_invoke_yaml_stops_inv_bench_before_it_starts():
 
 
 # -- capabilities as data -------------------------------------------------------------------
+
+def counting_config():
+    config = project_config()
+    config.setup.loadgens = [*NAMES, "counter"]
+    return config
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"loadgen": "counter", "duration": "2"}, "--duration with counter: counter runs for a request count, not a "
+                                              "duration; give --requests COUNT instead"),
+    ({"loadgen": "wrk", "requests": "1000"}, "--requests with wrk: wrk runs for a duration, not a request count; "
+                                             "give --duration SECONDS instead"),
+])
+def test_a_load_flag_the_generator_cannot_honour_is_refused_naming_the_other(counter, flags, message):
+    with pytest.raises(BenchError) as caught:
+        resolve(counting_config(), flags)
+    assert str(caught.value) == message
+
+
+def test_a_load_flag_the_generator_can_honour_is_taken():
+    counted = resolve(project_config(), {"loadgen": "h2load", "requests": "1000"})
+    assert counted.profile["keepalive"]["requests"] == counted.profile["close"]["requests"] == 1000
+
+
+def test_a_profile_the_generator_cannot_run_is_refused_in_one_line_before_anything_starts(counter):
+    chosen = resolve(counting_config(), {"loadgen": "counter", "profile": "tiny", "servers": "nginx"})
+    cells = matrix.plan(servers=chosen.servers, interpreters=(), modes=(), resources=chosen.resources,
+                        payloads=chosen.payloads, keepalive=chosen.keepalive, workers=(1,), loadgen="counter",
+                        profile=chosen.profile)
+    with pytest.raises(BenchError) as caught:
+        check_loads(cells, chosen, (Loader(LocalHost(), Counter(), "count"),))
+    assert str(caught.value) == ("load profile 'tiny' with counter: counter cannot stop after a duration: give the "
+                                 "load requests (e.g. the `seed` profile), or another --loadgen")
+    seed = resolve(counting_config(), {"loadgen": "counter", "profile": "seed", "servers": "nginx"})
+    check_loads(matrix.plan(servers=seed.servers, interpreters=(), modes=(), resources=seed.resources,
+                            payloads=seed.payloads, keepalive=seed.keepalive, workers=(1,), loadgen="counter",
+                            profile=seed.profile), seed, (Loader(LocalHost(), Counter(), "count"),))  # counts: fine
+
 
 def test_capabilities_are_declared_and_a_program_can_what_any_of_its_formats_can():
     assert capabilities(Weighttp) == Capabilities(requests=True, duration=True, latency=True)

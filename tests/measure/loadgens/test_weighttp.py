@@ -15,13 +15,13 @@ import shutil
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import pytest
-from support import PROJECT, free_port, project_config, wait_accepting
+from support import LOADGEN_FIXTURES as FIXTURES
+from support import check_no_success, check_parsed, free_port, project_config, start_twisted, wait_accepting
 
 from bench.config import plain
 from bench.errors import BenchError
@@ -44,8 +44,6 @@ from bench.setup.provision import setup_host
 MIRROR_VARIABLE = "BENCH_TEST_MIRROR"
 VERSIONS = ("0.5", "0.4")
 GENERATORS = {"0.5": Weighttp05(), "0.4": Weighttp04()}
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "loadgen"
-SERVER = PROJECT / "bench" / "standalone" / "server.py"
 BODY = b"<html>Hello, world! [Nginx      ]</html>"  # 40 bytes, the seed's payload
 URL = "http://127.0.0.1:8080/"
 needs_archives = pytest.mark.weighttp
@@ -88,21 +86,11 @@ PARSED = [
 
 @pytest.mark.parametrize("fixture, version, fields, latency, clean", PARSED)
 def test_parse_fixture(fixture, version, fields, latency, clean):
-    text = (FIXTURES / fixture).read_text()
-    result = GENERATORS[version].parse(text, "the command")
-    for name, expected in fields.items():
-        assert getattr(result, name) == pytest.approx(expected), name
-    for key, expected in latency.items():
-        assert result.latency_us[key] == pytest.approx(expected), key
-    assert result.clean is clean
-    assert (result.tool, result.command, result.raw) == (f"weighttp-{version}", "the command", text)
+    check_parsed(GENERATORS[version], fixture, fields, latency, clean)
 
 
 def test_every_answer_404_is_no_success_despite_a_large_rate():
-    result = Weighttp05().parse((FIXTURES / "weighttp-0.5-404-quiet.stdout").read_text(), "cmd")
-    assert result.req_per_s > 1000  # the tool's own figure looks great ...
-    assert result.succeeded == 0 and result.failed == result.requests_done == result.non_2xx > 0
-    assert not result.clean  # ... and the verdict says it counts for nothing
+    check_no_success(Weighttp05().parse((FIXTURES / "weighttp-0.5-404-quiet.stdout").read_text(), "cmd"))
 
 
 def test_weighttp_05_json_found_between_banner_and_trailing_text():
@@ -287,16 +275,6 @@ def nginx_url():
     finally:
         host.stop(pid)
         shutil.rmtree(root)
-
-
-def start_twisted(tmp_path: Path) -> tuple[int, str]:
-    """The project's real Twisted server (one process, the fixed 40-byte body): (pid, URL)."""
-    host, port = LocalHost(), free_port(1)
-    pid = host.start([sys.executable, str(SERVER), "--port", str(port), "--interface", "127.0.0.1", "--backlog", "4096",
-                      "--mode", "single", "--workers", "1", "--resource", "fixed", "--payload", "40",
-                      "--file", "unused"], str(tmp_path / "twisted.log"))
-    wait_accepting(port, lambda: host.alive(pid), "the Twisted server")
-    return pid, f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ import re
 import shutil
 import socket
 import time
-from pathlib import Path
 
 import psutil
 import pytest
-from support import BarePathHost
+from support import LOADGEN_FIXTURES as FIXTURES
+from support import BarePathHost, check_no_success, check_parsed
 
 from bench.errors import BenchError
 from bench.hosts import LocalHost
@@ -18,7 +18,6 @@ from bench.measure.loadgens.wrk import WRK_TIMEOUT_S, Wrk
 from bench.measure.loading import run
 from bench.records import Load
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "loadgen"
 URL = "http://127.0.0.1:8080/"
 
 
@@ -63,21 +62,11 @@ PARSED = [
 
 @pytest.mark.parametrize("fixture, fields, latency, clean", PARSED)
 def test_parse_fixture(fixture, fields, latency, clean):
-    text = (FIXTURES / fixture).read_text()
-    result = Wrk().parse(text, "the command")
-    for name, expected in fields.items():
-        assert getattr(result, name) == pytest.approx(expected), name
-    for key, expected in latency.items():
-        assert result.latency_us[key] == pytest.approx(expected), key
-    assert result.clean is clean
-    assert (result.tool, result.command, result.raw) == ("wrk", "the command", text)
+    check_parsed(Wrk(), fixture, fields, latency, clean)
 
 
 def test_every_answer_404_is_no_success_despite_a_large_rate():
-    result = Wrk().parse((FIXTURES / "wrk-404.stdout").read_text(), "cmd")
-    assert result.req_per_s > 1000  # the tool's own figure looks great ...
-    assert result.succeeded == 0 and result.failed == result.requests_done == result.non_2xx > 0
-    assert not result.clean  # ... and the verdict says it counts for nothing
+    check_no_success(Wrk().parse((FIXTURES / "wrk-404.stdout").read_text(), "cmd"))
 
 
 def test_unparseable_output_says_so_with_its_tail():
