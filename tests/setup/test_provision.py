@@ -63,7 +63,7 @@ def run(settings, only=None, force=False, host=None):
 
 # -- pure parts ------------------------------------------------------------------
 
-EVERY_TOOL = ("nginx", "pypy", "cpython", "weighttp", "wrk", "h2load")
+EVERY_TOOL = ("nginx", "pypy", "cpython", "weighttp", "wrk", "h2load", "wrk2")
 
 
 @pytest.mark.parametrize("text, tools", [

@@ -36,6 +36,7 @@ class Capabilities:
     latency: bool = False  # gives latency percentiles
     pipelining: bool = False  # several requests in flight on one connection
     fixed_rate: bool = False  # sends at a set rate rather than as fast as answers come
+    closed_loop: bool = True  # can send as fast as answers come, as the rounds need (wrk2 cannot)
 
     def __or__(self, other: Capabilities) -> Capabilities:
         return Capabilities(**{f.name: getattr(self, f.name) or getattr(other, f.name) for f in fields(self)})
@@ -179,8 +180,9 @@ def registry(names) -> dict[str, type[LoadGenerator]]:
 
 def capabilities(generator: type[LoadGenerator]) -> Capabilities:
     """What any format of ``generator`` can do (weighttp: what 0.5 or 0.4 can)."""
-    found = Capabilities()
-    for form in generator.formats():
+    first, *others = generator.formats()
+    found = first.capabilities
+    for form in others:
         found |= form.capabilities
     return found
 
@@ -204,17 +206,20 @@ def detect(host: Host, prefer: str | None, names, search_dirs: list[str]) -> tup
     """Find a load generator on ``host``: ``(generator, binary_path)``.
 
     The first of ``names`` (setup.loadgens, in order of preference) that is installed, or
-    ``prefer`` (--loadgen) alone. The version found picks the format (weighttp 0.5 or 0.4).
+    ``prefer`` (--loadgen) alone. The version found picks the format (weighttp 0.5 or 0.4). A
+    generator that only sends at a fixed rate (wrk2, for --latency's sweep) is never picked for
+    the rounds unless named.
     """
     known = registry(names)
     if prefer is not None and prefer not in known:
         raise BenchError(f"unknown load generator {prefer!r}: choose from {', '.join(known)} (setup.loadgens)")
-    for program in [prefer] if prefer else known:
+    closed_loop = {name: generator for name, generator in known.items() if capabilities(generator).closed_loop}
+    for program in [prefer] if prefer else closed_loop:
         binary = find(host, program, search_dirs)
         if binary:
             return known[program].installed(host, binary), binary
     if prefer:
         where = ", ".join(search_dirs + ["PATH"])
         raise BenchError(f"{prefer} not found on {host} (looked in {where}): run `inv setup --only {prefer}`")
-    raise BenchError(f"no load generator found on {host} (looked for {', '.join(known)}): run `inv setup`, "
+    raise BenchError(f"no load generator found on {host} (looked for {', '.join(closed_loop)}): run `inv setup`, "
                      f"which installs them")

@@ -54,7 +54,7 @@ class Wrk2(Wrk):
     """wrk2: runs for a duration at a fixed rate; corrected and uncorrected latency percentiles."""
 
     name = program = title = "wrk2"
-    capabilities = Capabilities(duration=True, latency=True, fixed_rate=True)
+    capabilities = Capabilities(duration=True, latency=True, fixed_rate=True, closed_loop=False)
     setup = "build"
 
     def refusal(self, load: Load) -> str | None:

@@ -18,12 +18,13 @@ from bench.measure.loadgens.generator import sized_requests
 from bench.measure.loadgens.h2load import H2load
 from bench.measure.loadgens.weighttp import Weighttp, Weighttp04, Weighttp05
 from bench.measure.loadgens.wrk import Wrk
+from bench.measure.loadgens.wrk2 import Wrk2
 from bench.measure.loading import Loader
 from bench.measure.options import resolve
 from bench.records import Load, LoadResult
 
 URL = "http://127.0.0.1:8080/"
-NAMES = ["weighttp", "wrk", "h2load"]
+NAMES = ["weighttp", "wrk", "h2load", "wrk2"]
 
 
 class Counter(LoadGenerator):
@@ -53,10 +54,10 @@ def counter(monkeypatch):
 
 def test_the_registry_is_invoke_yamls_list_in_its_order():
     assert project_config().setup.loadgens == NAMES
-    assert registry(NAMES) == {"weighttp": Weighttp, "wrk": Wrk, "h2load": H2load}
+    assert registry(NAMES) == {"weighttp": Weighttp, "wrk": Wrk, "h2load": H2load, "wrk2": Wrk2}
     assert list(registry(["h2load", "wrk"])) == ["h2load", "wrk"]
     assert {name: type(form) for name, form in parsers(NAMES).items()} == {
-        "weighttp-0.5": Weighttp05, "weighttp-0.4": Weighttp04, "wrk": Wrk, "h2load": H2load}
+        "weighttp-0.5": Weighttp05, "weighttp-0.4": Weighttp04, "wrk": Wrk, "h2load": H2load, "wrk2": Wrk2}
 
 
 def test_a_new_generator_is_its_module_plus_its_name_in_the_config(counter):
@@ -65,7 +66,7 @@ def test_a_new_generator_is_its_module_plus_its_name_in_the_config(counter):
     config.setup.loadgens = [*NAMES, "counter"]
     chosen = resolve(config, {"loadgen": "counter", "requests": "500", "concurrency": "5"})
     assert (chosen.loadgen, chosen.loadgens) == ("counter", (*NAMES, "counter"))
-    with pytest.raises(BenchError, match=r"^unknown load generator 'counter': choose from weighttp, wrk, h2load "
+    with pytest.raises(BenchError, match=r"^unknown load generator 'counter': choose from weighttp, wrk, h2load, wrk2 "
                                          r"\(setup.loadgens\)$"):
         resolve(project_config(), {"loadgen": "counter"})  # not in the config: not a choice
 

@@ -2,14 +2,15 @@
 pinned archive (BENCH_TEST_MIRROR), against a real nginx on loopback."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
-from support import MIRROR_VARIABLE, wrk2_archive_problem
+from support import MIRROR_VARIABLE, BarePathHost, wrk2_archive_problem
 
 from bench.errors import BenchError
 from bench.hosts import LocalHost
-from bench.measure.loadgens import capabilities, load_generator
+from bench.measure.loadgens import capabilities, detect, load_generator
 from bench.measure.loadgens.wrk import WRK_TIMEOUT_S
 from bench.measure.loadgens.wrk2 import Wrk2, calibration_s, offered, shortest_run_s
 from bench.measure.loading import run
@@ -120,7 +121,8 @@ def test_command_refuses_what_the_tool_cannot_do(load, message):
 
 
 def test_it_is_the_registry_s_fixed_rate_generator_and_never_taken_for_wrk():
-    assert load_generator("wrk2") is Wrk2 and capabilities(Wrk2).fixed_rate and not capabilities(load_generator("wrk")).fixed_rate
+    assert load_generator("wrk2") is Wrk2 and capabilities(Wrk2).fixed_rate and not capabilities(Wrk2).closed_loop
+    assert capabilities(load_generator("wrk")).closed_loop and not capabilities(load_generator("wrk")).fixed_rate
     usage = "  -R, --rate        <T>  work rate (throughput)\n"
     assert Wrk2.read_version("wrk 4.0.0 [epoll] Copyright (C) 2012 Will Glozer\n" + usage) == "wrk2 (wrk 4.0.0)"
     assert Wrk2.read_version("wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012 Will Glozer\nUsage: wrk\n") is None
@@ -150,3 +152,13 @@ def test_live_wrk2_offers_its_rate_and_keeps_corrected_percentiles(wrk2, nginx):
     assert result.req_per_s == pytest.approx(500, rel=0.05)  # a constant rate, not as fast as nginx answers
     assert 0 < result.uncorrected_us["p50"] <= result.latency_us["p50"] <= result.latency_us["p99"] <= result.latency_us["p100"]
     assert len(access_log.read_text().splitlines()) >= result.requests_done
+
+
+@pytest.mark.wrk2
+def test_detect_takes_wrk2_only_when_named_never_for_the_rounds(wrk2, tmp_path):
+    shutil.copy(wrk2, tmp_path / "wrk2")
+    host = BarePathHost(str(tmp_path))
+    with pytest.raises(BenchError, match=r"^no load generator found on local \(looked for weighttp, wrk, h2load\)"):
+        detect(host, None, ["weighttp", "wrk", "h2load", "wrk2"], [])
+    found, binary = detect(host, "wrk2", ["weighttp", "wrk", "h2load", "wrk2"], [])
+    assert type(found) is Wrk2 and binary == str(tmp_path / "wrk2")
