@@ -12,9 +12,9 @@ from pathlib import Path
 from bench.config import plain
 from bench.envfile import read_env
 from bench.errors import BenchError
-from bench.jsonfile import Range, conforms
+from bench.jsonfile import Each, Range, conforms
 
-from . import cpus, loadgens, matrix
+from . import cpus, loadgens, matrix, sweep
 from .names import check_address, check_run_name
 
 ORDERS = ("paired", "sequential")
@@ -22,7 +22,7 @@ ORDERS = ("paired", "sequential")
 FLAGS = ("keepalive", "close", "servers", "interpreters", "modes", "resources", "payloads", "workers",
          "repeats", "loadgen", "profile", "order", "server_cpus", "load_cpus", "port", "interface", "backlog",
          "log", "name", "server_host", "load_hosts", "server_address", "concurrency", "threads", "duration",
-         "requests")
+         "requests", "latency", "pipeline")
 # The flags that override the chosen profile's load, in both halves, for one run.
 LOAD_FLAGS = ("concurrency", "threads", "duration", "requests")
 
@@ -59,12 +59,14 @@ class Options:
     prefix: str
     tune_profile: str
     command: str
+    latency: dict | None = None  # --latency: bench.latency, a fixed-rate sweep after each case's rounds; None: none
+    pipeline: int = 1  # requests in flight on each connection (--pipeline)
 
     # What must match for a resumed run to add to the same results.
     RESUMABLE = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers",
                  "repeats", "statistics", "loadgen", "profile_name", "profile", "order", "server_cpus",
                  "load_cpus", "port", "interface",
-                 "backlog", "server_log", "server_host", "load_hosts", "server_address")
+                 "backlog", "server_log", "server_host", "load_hosts", "server_address", "latency", "pipeline")
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -142,7 +144,13 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
         prefix=config.setup.prefix,
         tune_profile=config.tune.profile,
         command=command,
+        latency=plain(cfg.latency) if given.get("latency") else None,
+        pipeline=_integer(given.get("pipeline", cfg.pipeline), "--pipeline"),
     )
+    if options.pipeline > 1 and loadgen and not loadgens.capabilities(known[loadgen]).pipelining:
+        able = [name for name, generator in known.items() if loadgens.capabilities(generator).pipelining]
+        raise BenchError(f"--pipeline with {loadgen}: {loadgen} cannot pipeline requests; choose --loadgen "
+                         f"{' or '.join(able) or 'one that can (none of setup.loadgens)'}")
     return checked(options)
 
 
@@ -230,6 +238,12 @@ WARMUP = {**LOAD, "tolerance": (Range((int, float), 0, 1),), "max_rounds": (Rang
           "max_seconds": (Range((int, float), 0, MAX_DURATION),)}
 PROFILE = {half: ({key: (shape, False) for key, shape in fields.items()}, type(None))
            for half, fields in (("keepalive", LOAD), ("close", LOAD), ("warmup", WARMUP))}
+# bench.latency (inv bench --latency), as the sweep reads it.
+LATENCY = {"grid": (Each((Range((int, float), 0, 10),)),), "step": (Range((int,), 1, MAX_DURATION),),
+           "connections": (Range((int,), 1, MAX_CONCURRENCY),), "threads": (Range((int,), 1, MAX_CONCURRENCY),),
+           "knee": ({"achieved": (Range((int, float), 0, 1), False), "p99_factor": (Range((int, float), 1), False),
+                     "p99_ms": ((Range((int, float), 0), type(None)), False)},)}
+MAX_PIPELINE = 1024
 # Option -> the type of its value, or of each item for a tuple (bool is never an int here).
 KINDS = {"servers": str, "interpreters": str, "modes": str, "resources": str, "payloads": int, "keepalive": bool,
          "workers": int, "repeats": int, "statistics": dict, "loadgen": (str, type(None)), "loadgens": str,
@@ -237,7 +251,8 @@ KINDS = {"servers": str, "interpreters": str, "modes": str, "resources": str, "p
          "profile": dict, "order": str, "server_cpus": int, "load_cpus": int, "port": int,
          "interface": (str, type(None)), "backlog": int, "server_log": bool, "server_host": (str, type(None)),
          "load_hosts": str, "server_address": (str, type(None)), "reports": str,
-         "name": (str, type(None)), "prefix": str, "tune_profile": str, "command": str}
+         "name": (str, type(None)), "prefix": str, "tune_profile": str, "command": str,
+         "latency": (dict, type(None)), "pipeline": int}
 TUPLES = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers", "server_cpus",
           "load_cpus", "load_hosts", "loadgens")
 
@@ -268,6 +283,20 @@ def checked(options: Options) -> Options:
         raise BenchError(f"unknown order {options.order!r}: choose paired (servers in turn, round by round) or sequential")
     check_values(options.statistics, STATISTICS, "bench.statistics")
     check_values(options.profile, PROFILE, f"bench.profiles.{options.profile_name}")
+    if not 1 <= options.pipeline <= MAX_PIPELINE:
+        raise BenchError(f"--pipeline {options.pipeline} is out of range: choose 1 to {MAX_PIPELINE} requests per connection")
+    if options.pipeline > 1 and False in options.keepalive:
+        raise BenchError(f"--pipeline {options.pipeline} needs keep-alive (a connection that closes carries one "
+                         f"request): add --keepalive")
+    if options.latency is not None:
+        check_values(options.latency, LATENCY, "bench.latency")
+        missing = [key for key in LATENCY if key not in options.latency]
+        if missing:
+            raise BenchError(f"bench.latency has no {', '.join(missing)}: set it in invoke.yaml")
+        sweep.Plan.of(options.latency)
+        if len(options.load_hosts) > 1:
+            raise BenchError("--latency measures percentiles from one wrk2, and those of several load hosts never "
+                             "add up: give one --load-host")
     return options
 
 

@@ -74,6 +74,10 @@ class LoadGenerator(ABC):
         if load.duration is None and not can.requests:
             return (f"{self.title} runs for a duration, not a request count: give the load a duration (seconds), "
                     f"or another --loadgen")
+        if load.pipeline > 1 and not can.pipelining:
+            return f"{self.title} cannot pipeline requests: choose a --loadgen that can, or no --pipeline"
+        if load.pipeline > 1 and not load.keepalive:
+            return f"--pipeline {load.pipeline} needs keep-alive (a connection that closes carries one request)"
         if load.requests is not None and can.requests and load.requests < load.concurrency:
             return (f"{load.requests} requests for {load.concurrency} connections: "
                     f"{self.program} needs requests >= concurrency")

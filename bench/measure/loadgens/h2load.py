@@ -71,6 +71,8 @@ class H2load(LoadGenerator):
         argv = ["sh", "-c", WRAPPER, "h2load", COUNT, RANK, binary, "--h1", "-c", str(load.concurrency), "-t", str(load.threads),
                 "-N", f"{H2LOAD_TIMEOUT_S}s"]
         argv += ["-n", str(load.requests if load.requests is not None else timed_requests(load))]
+        if load.pipeline > 1:  # over HTTP/1.1, -m is the requests pipelined on each connection
+            argv += ["-m", str(load.pipeline)]
         if not load.keepalive:
             argv += ["-H", "Connection: close"]
         return argv + [load.url]

@@ -62,7 +62,7 @@ class Weighttp05(Weighttp):
 
     name = "weighttp-0.5"
     title = "weighttp 0.5"
-    capabilities = Capabilities(requests=True, duration=True, latency=True)
+    capabilities = Capabilities(requests=True, duration=True, latency=True, pipelining=True)
 
     def argv(self, load: Load, binary: str) -> list[str]:
         """``-n`` is mandatory: for a duration-only load, -n is sized from the duration and -a ends the run."""
@@ -72,6 +72,8 @@ class Weighttp05(Weighttp):
         argv += ["-c", str(load.concurrency), "-t", str(load.threads)]
         if load.keepalive:
             argv.append("-k")
+        if load.pipeline > 1:
+            argv += ["-K", str(load.pipeline)]
         return argv + [load.url]
 
     def parse(self, stdout: str, command: str) -> LoadResult:

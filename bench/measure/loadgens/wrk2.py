@@ -64,8 +64,6 @@ class Wrk2(Wrk):
         if load.offered is None or load.offered < 1:
             return ("wrk2 sends at a fixed rate: it makes `inv bench --latency`'s sweep (an offered rate of at "
                     "least 1 req/s), not the throughput rounds: pass another --loadgen")
-        if load.pipeline > 1:
-            return "wrk2 pipelines only through a Lua script: measure --pipeline with weighttp 0.5 (-K)"
         seconds, shortest = whole_seconds(load.duration), shortest_run_s(load.concurrency, load.threads)
         if seconds < shortest:
             return (f"a wrk2 run of {seconds}s keeps no latency: each thread calibrates for "

@@ -132,11 +132,12 @@ def test_a_profile_the_generator_cannot_run_is_refused_in_one_line_before_anythi
 
 
 def test_capabilities_are_declared_and_a_program_can_what_any_of_its_formats_can():
-    assert capabilities(Weighttp) == Capabilities(requests=True, duration=True, latency=True)
+    assert capabilities(Weighttp) == Capabilities(requests=True, duration=True, latency=True, pipelining=True)
     assert Weighttp04.capabilities == Capabilities(requests=True)
     assert capabilities(Wrk) == Capabilities(duration=True, latency=True)
     assert capabilities(H2load) == Capabilities(requests=True, duration=True, latency=True, pipelining=True,
                                                 fixed_rate=True)
+    assert capabilities(Wrk2) == Capabilities(duration=True, latency=True, fixed_rate=True, closed_loop=False)
 
 
 @pytest.mark.parametrize("generator, load, message", [

@@ -68,6 +68,9 @@ N = ["--h1", "-c", "50", "-t", "1", "-N", f"{H2LOAD_TIMEOUT_S}s", "-n"]
     pytest.param(Load(URL, 4000, 4, True, requests=1_000_000, duration=9),
                  ["--h1", "-c", "4000", "-t", "4", "-N", f"{H2LOAD_TIMEOUT_S}s", "-n", "1000000", URL],
                  id="requests-win-over-duration"),
+    pytest.param(Load(URL, 50, 1, True, requests=80_000, pipeline=16),
+                 ["--h1", "-c", "50", "-t", "1", "-N", f"{H2LOAD_TIMEOUT_S}s", "-n", "80000", "-m", "16", URL],
+                 id="pipelined"),
 ])
 def test_command(load, expected):
     assert h2load_argv(H2load().command(load, H2LOAD)) == expected

@@ -140,6 +140,8 @@ COMMANDS = [
                  ["weighttp", "-n", "5000", "-a", "2", "-c", "10", "-t", "1", "-k", URL], id="w05-requests-win-over-rate"),
     pytest.param(Weighttp05(), Load(URL, 10, 1, True, requests=5000, duration=2),
                  ["weighttp", "-n", "5000", "-a", "2", "-c", "10", "-t", "1", "-k", URL], id="w05-both"),
+    pytest.param(Weighttp05(), Load(URL, 200, 1, True, requests=400_000, pipeline=16),
+                 ["weighttp", "-n", "400000", "-c", "200", "-t", "1", "-k", "-K", "16", URL], id="w05-pipelined"),
     pytest.param(Weighttp04(), Load(URL, 4000, 4, True, requests=1000000),
                  ["weighttp", "-n", "1000000", "-c", "4000", "-t", "4", "-k", URL], id="w04-seed-keepalive"),
     pytest.param(Weighttp04(), Load(URL, 500, 4, False, requests=100000, duration=3),
@@ -159,6 +161,8 @@ def test_command(generator, load, argv):
     (Weighttp04(), Load(URL, 2, 4, True, requests=100), "at least as many connections as threads"),
     (Weighttp05(), Load(URL, 100, 1, True, requests=10), "weighttp needs requests >= concurrency"),
     (Weighttp04(), Load(URL, 100, 1, True, requests=10), "weighttp needs requests >= concurrency"),
+    (Weighttp04(), Load(URL, 10, 1, True, requests=100, pipeline=16), "^weighttp 0.4 cannot pipeline requests"),
+    (Weighttp05(), Load(URL, 10, 1, False, requests=100, pipeline=16), r"^--pipeline 16 needs keep-alive"),
 ])
 def test_command_refuses_what_the_tool_cannot_do(generator, load, message):
     with pytest.raises(BenchError, match=message):

@@ -93,6 +93,7 @@ def test_command(load, argv):
 @pytest.mark.parametrize("load, message", [
     (Load(URL, 10, 1, True, requests=1000), "wrk runs for a duration"),
     (Load(URL, 2, 4, True, duration=1), "at least as many connections as threads"),
+    (Load(URL, 10, 1, True, duration=1, pipeline=16), "^wrk cannot pipeline requests: choose a --loadgen that can"),
 ])
 def test_command_refuses_what_the_tool_cannot_do(load, message):
     with pytest.raises(BenchError, match=message):

@@ -108,7 +108,7 @@ def test_command(load, argv):
 @pytest.mark.parametrize("load, message", [
     (Load(URL, 10, 1, True, duration=13), r"^wrk2 sends at a fixed rate: .* pass another --loadgen$"),
     (Load(URL, 10, 1, True, duration=13, offered=0.4), "wrk2 sends at a fixed rate"),
-    (Load(URL, 10, 1, True, duration=13, offered=100, pipeline=16), "wrk2 pipelines only through a Lua script"),
+    (Load(URL, 10, 1, True, duration=13, offered=100, pipeline=16), "^wrk2 cannot pipeline requests: choose a --loadgen"),
     (Load(URL, 200, 1, True, duration=12, offered=100),
      r"^a wrk2 run of 12s keeps no latency: each thread calibrates for 11s first \(200 connections on 1 threads\); "
      r"give it at least 13s$"),
