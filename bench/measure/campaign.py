@@ -20,7 +20,8 @@ from bench.errors import BenchError
 from bench.hosts import Host, LocalHost, open_host
 from bench.records import CellRecord, Status, latest, read_records, write_env
 
-from . import cpus, environment, interrupts, loadgens, matrix, nginx
+from . import cpus, environment, interrupts, loadgens, matrix, nginx, sweep
+from .loadgens.generator import find
 from .loading import Loader, split
 from .options import STATISTICS, Options, check_ports
 from .progress import Progress, progress_for
@@ -103,6 +104,22 @@ def find_loaders(load_hosts: list[Host], options: Options) -> tuple[Loader, ...]
         choose = f"pass --loadgen {' or --loadgen '.join(programs)}, or " if len(programs) > 1 else ""
         raise BenchError(f"the load hosts have different load generators ({found}): {choose}run `inv setup` on each")
     return loaders
+
+
+def find_sweepers(load_hosts: list[Host], options: Options) -> tuple[Loader, ...]:
+    """wrk2 on each load host, for --latency's sweeps; none without --latency."""
+    if options.latency is None:
+        return ()
+    generator = loadgens.load_generator("wrk2")
+    found = []
+    for host in load_hosts:
+        folders = [f"{host.expand(options.prefix)}/bin"]
+        binary = find(host, generator.program, folders)
+        if binary is None:
+            raise BenchError(f"--latency sweeps with wrk2, and {host} has none (looked in {', '.join(folders)}, PATH): "
+                             f"`inv setup --only wrk2` builds it from its pinned archive (--mirror DIR offline)")
+        found.append(Loader(host, generator.installed(host, binary), binary))
+    return tuple(found)
 
 
 def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, resume: Path | None = None,
@@ -198,7 +215,7 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         servers=servers, interpreters=interpreters_used, modes=options.modes, resources=options.resources,
         payloads=options.payloads, keepalive=options.keepalive,
         workers=options.workers or (len(options.server_cpus) or server_cpus,),
-        loadgen=generator.name, profile=options.profile,
+        loadgen=generator.name, profile=options.profile, pipeline=options.pipeline,
     )
     check_loads(cells, options, loaders)
     done = {r.id for r in read_records(run_dir / "results.jsonl") if r.status is not Status.INTERRUPTED}
@@ -216,17 +233,20 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
                         repeats=options.repeats, warmup=dict(options.profile.get("warmup") or {}),
                         server_log=options.server_log, work_name=run_dir.name,
                         server_cpus=options.server_cpus, load_cpus=options.load_cpus,
+                        latency=sweep.Plan.of(options.latency) if options.latency else None,
                         **{key: options.statistics[key] for key in STATISTICS})
     rig = Rig(server=server_host, loaders=loaders, address=address, interpreters=interpreters,
               nginx=nginx_binary, server_cpus=server_cpus,
-              load_on_server_machine=colocated, harness_on_server_machine=harness_here)
+              load_on_server_machine=colocated, harness_on_server_machine=harness_here,
+              sweepers=find_sweepers(load_hosts, options))
     if resume is None:
-        env = capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary, machines)
+        env = capture_env(options, run_dir, server_host, rig, interpreters, nginx_binary, machines)
         write_env(run_dir / "env.json", env)
 
     runner = Runner(rig, settings, run_dir, progress=progress)
     say(f"{len(todo)} cells in {len(cases)} {'cases' if options.order == 'paired' else 'steps'} "
-        f"({options.order}), {generator.name} as load generator{where}, results in {run_dir}/")
+        f"({options.order}), {generator.name} as load generator{where}{sweep_words(settings.latency, cases)}, "
+        f"results in {run_dir}/")
     with interrupts.as_interrupts():  # SIGTERM and SIGHUP end a run as Ctrl-C does
         try:
             reaped = runner.reap()
@@ -285,15 +305,28 @@ def check_loads(cells, options: Options, loaders) -> None:
                 raise BenchError(f"load profile {options.profile_name!r} with {generator.name}: {exc}{hint}") from None
 
 
-def capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary, machines) -> dict:
+def sweep_words(plan: sweep.Plan | None, cases) -> str:
+    """What --latency adds to each case, for the run's first line."""
+    if plan is None:
+        return ""
+    servers = max((len(case) for case in cases), default=1)
+    return (f"; then each case swept at {len(plan.grid)} fixed rates by wrk2, {plan.step}s a step "
+            f"(~{sweep.seconds(plan, len(plan.grid), servers):.0f}s for {servers} servers)")
+
+
+def capture_env(options, run_dir, server_host, rig, interpreters, nginx_binary, machines) -> dict:
     """env.json: the run's settings and, per host, what it is (its machine identity among it) and how
     it was tuned and provisioned."""
+    loaders = rig.loaders
     def loadgen_facts(loader: Loader) -> dict:
         return {"tool": loader.generator.name, "path": loader.binary,
                 "version": loader.generator.version(loader.host, loader.binary),
                 **manifest.loadgen_provenance(loader.generator.program, loader.binary,
                                               manifest.read_manifest(loader.host, options.prefix), options.loadgen,
                                               preferred=options.loadgens[0])}
+
+    def sweeper_facts(loader: Loader) -> dict:
+        return {key: value for key, value in loadgen_facts(loader).items() if key in ("tool", "path", "version", "source")}
 
     profile = tune.load_profile(options.tune_profile)
     hosts = []
@@ -320,7 +353,9 @@ def capture_env(options, run_dir, server_host, loaders, interpreters, nginx_bina
                      "statistics": options.statistics, "loadgen": loaders[0].generator.name, "port": options.port,
                      "backlog": options.backlog, "server_log": options.server_log, "order": options.order,
                      "cpus": {"server": cpus.format_cpus(options.server_cpus) or "not pinned",
-                              "load": cpus.format_cpus(options.load_cpus) or "not pinned"}},
+                              "load": cpus.format_cpus(options.load_cpus) or "not pinned"},
+                     **({"pipeline": options.pipeline} if options.pipeline > 1 else {}),  # as before pipelining
+                     **({"latency": {**options.latency, "loadgen": sweeper_facts(rig.sweepers[0])}} if rig.sweepers else {})},
         "hosts": hosts,
     }
 

@@ -61,7 +61,8 @@ def load_for(profile: dict, keepalive: bool) -> dict:
     }
 
 
-def plan(*, servers, interpreters, modes, resources, payloads, keepalive, workers, loadgen, profile) -> list[Cell]:
+def plan(*, servers, interpreters, modes, resources, payloads, keepalive, workers, loadgen, profile,
+         pipeline: int = 1) -> list[Cell]:
     """Expand the settings into cells, grouped by keep-alive then payload, Nginx first."""
     servers = _check("server", servers, SERVERS)
     resources = _check("resource", resources, RESOURCES)
@@ -82,7 +83,7 @@ def plan(*, servers, interpreters, modes, resources, payloads, keepalive, worker
     cells = []
     for alive, size, count in product(keepalive, payloads, workers):
         load = load_for(profile, alive)
-        common = dict(workers=count, payload=size, keepalive=alive, loadgen=loadgen, **load)
+        common = dict(workers=count, payload=size, keepalive=alive, loadgen=loadgen, pipeline=pipeline, **load)
         if "nginx" in servers:
             cells.append(Cell(server="nginx", interpreter=None, mode=None, resource="file", **common))
         if "twisted" in servers:

@@ -21,12 +21,15 @@ from pathlib import Path
 from bench import ratios, standalone
 from bench.errors import BenchError, HostLost
 from bench.hosts import Host
+from bench.knee import BASELINE
 from bench.records import Cell, CellRecord, Load, LoadResult, Status, append_record
 from bench.standalone.payload import payload_bytes
+from bench.standalone.probe import pipelining_problems
+from bench.stats import summarize
 
-from . import interrupts, keeper, loading, sampling, stopping, verdicts
+from . import interrupts, keeper, loading, sampling, stopping, sweep, verdicts
 from .progress import Progress
-from .servers import CellFailed, Rig, Running, Servers, payload_name
+from .servers import CellFailed, Rig, Running, Servers, digest, payload_name
 
 # Where each run makes its work folders (mktemp -d), on every host.
 WORK_PARENT = "/tmp"
@@ -50,6 +53,7 @@ class Settings:
     server_cpus: tuple[int, ...] = ()  # each server worker pinned to one of these; () for no pinning
     load_cpus: tuple[int, ...] = ()  # the load generator pinned to these
     start_timeout: float = 20.0
+    latency: sweep.Plan | None = None  # --latency: each case's servers swept at fixed rates after its rounds
 
 
 class Runner:
@@ -148,6 +152,8 @@ class Runner:
             self._rounds(records, live)
             for record, _ in live:
                 record.verdicts = self._verdicts(record)
+            if self.settings.latency is not None:
+                self._sweep(live)
         except (KeyboardInterrupt, HostLost) as exc:
             # Not the cells' fault (Ctrl-C, a lost connection): kept, and measured again on --resume.
             for record in records:
@@ -162,10 +168,10 @@ class Runner:
                 for record, running in started:
                     self.servers.stop(running, record)
                 ended = time.monotonic()
-                load = sum(run.seconds for record in records for run in record.runs)
+                load = sum(run.seconds for record in records for run in record.runs + record.sweep)
                 for record in records:
                     record.timing = {"start_verify": round(ready - began, 3),
-                                     "load": round(sum(run.seconds for run in record.runs), 3),
+                                     "load": round(sum(run.seconds for run in record.runs + record.sweep), 3),
                                      "stop": round(ended - stopping, 3), "total": round(ended - began, 3),
                                      "overhead": round(ended - began - load, 3), "cells": len(records)}
                     append_record(self.results, record)
@@ -186,10 +192,22 @@ class Runner:
         for record, running in launched:
             try:
                 record.verify = self.servers.wait_ready(running)
+                if record.cell.pipeline > 1:
+                    record.verify["pipelined"] = self._pipelining(running)
                 live.append((record, running))
             except CellFailed as exc:
                 record.fail(str(exc))
         return live
+
+    def _pipelining(self, running: Running) -> dict:
+        """Check that the server answers the cell's pipelined requests, every one in order; CellFailed if not."""
+        cell = running.cell
+        found = self.servers.probe_pipelined(running.url, cell.pipeline)
+        problems = pipelining_problems(found, cell.payload, digest(cell.payload))
+        if problems:
+            raise CellFailed(f"{cell.label} mishandled {cell.pipeline} pipelined requests: {'; '.join(problems[:3])}")
+        return {"depth": cell.pipeline, "answers": len(found["answers"]),
+                "checked": "each in order: status 200, Content-Length, and a GET's body"}
 
     # -- load --------------------------------------------------------------------
     def _warm_up(self, record: CellRecord, running: Running) -> None:
@@ -255,19 +273,55 @@ class Runner:
             record.flag(("warm-up " if warmup else "") + _unclean(result))
         return result
 
+    def _sweep(self, live: list[tuple[CellRecord, Running]]) -> None:
+        """The clean servers again, at the grid of fixed offered rates their maxima give, taking turns at each
+        rate in an order that turns from rate to rate (see sweep); each step kept in its record's sweep."""
+        plan, swept = self.settings.latency, [(r, running) for r, running in live if r.status is Status.OK]
+        medians = {record.label: summarize(run.req_per_s for run in record.numbers) for record, _ in swept}
+        base = sweep.baseline_rate({label: found.median if found else None for label, found in medians.items()}, BASELINE)
+        rates = [] if base is None else sweep.offered_rates(base, plan.grid)
+        for index, rate in enumerate(rates):
+            self.progress.phase("sweep", round=index + 1, detail=f"{rate:,.0f} req/s offered ({len(rates)} rates)")
+            for record, running in sweep.turns(swept, index):
+                if record.status is Status.OK:
+                    self._step(record, running, rate, index)
+
+    def _step(self, record: CellRecord, running: Running, rate: float, index: int) -> None:
+        """One server at one offered rate (wrk2), with the CPU of both sides and who was at the limit."""
+        plan = self.settings.latency
+        load = Load(url=running.url, concurrency=plan.connections, threads=plan.threads,
+                    keepalive=record.cell.keepalive, duration=plan.step, offered=rate)
+        window = sampling.Window(self.rig.server, running.pid, running.started, self._placement())
+        try:
+            step = loading.run_round(self.sessions, list(self.rig.sweepers), load, timeout=plan.step * 2 + 30,
+                                     cpus=self.settings.load_cpus, window=window)
+        except HostLost:
+            raise
+        except BenchError as exc:
+            record.flag(f"sweep at {rate:,.0f} req/s: {exc}")
+            return
+        step.round = index
+        if {"server_cores", "loadgen_cores"} <= set(step.sample or {}):
+            limits = verdicts.round_limits(step, threads=plan.threads, workers=record.cell.workers, room=self._room())
+            step.sample.update(saturated=limits.client, server_busy=limits.server, machine_bound=limits.machine)
+        record.sweep.append(step)
+
     def _placement(self) -> sampling.Placement:
         """Where the run's parts are, seen from the server's machine."""
         s, rig = self.settings, self.rig
         return sampling.Placement(server_cpus=s.server_cpus, load_cpus=s.load_cpus if rig.same_host else (),
                                   colocated=rig.colocated, harness_here=rig.harness_here)
 
-    def _verdicts(self, record: CellRecord) -> list[str]:
-        """The cell's verdicts (:func:`verdicts.judged`), its server's room from the run's CPUs."""
+    def _room(self) -> verdicts.Room:
+        """The CPUs each side could run on, from the run's partition or the server's machine."""
         s = self.settings
-        room = verdicts.Room(server_cpus=len(s.server_cpus) or self.rig.server_cpus,
+        return verdicts.Room(server_cpus=len(s.server_cpus) or self.rig.server_cpus,
                              load_cpus=len(s.load_cpus) if s.server_cpus and self.rig.same_host else 0,
                              partitioned=bool(s.server_cpus))
-        return verdicts.judged(record, room, s.cv_threshold)
+
+    def _verdicts(self, record: CellRecord) -> list[str]:
+        """The cell's verdicts (:func:`verdicts.judged`), its server's room from the run's CPUs."""
+        return verdicts.judged(record, self._room(), self.settings.cv_threshold)
 
 
 def warmup_rate(record: CellRecord) -> float | None:

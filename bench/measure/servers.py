@@ -50,6 +50,7 @@ class Rig:
     # server host) and this harness (None: when the server host is local).
     load_on_server_machine: tuple[bool, ...] | None = None
     harness_on_server_machine: bool | None = None
+    sweepers: tuple[Loader, ...] = ()  # inv bench --latency: wrk2 on the load host, for each case's sweep
 
     @property
     def load(self) -> Host:
@@ -283,9 +284,15 @@ class Servers:
 
     def probe(self, url: str) -> dict:
         """One GET from the load host: status, length, sha256 and headers, or an error."""
-        if self.rig.load.is_local:
-            return probe.fetch(url, timeout=2.0)
-        out = self.rig.load.run(f"python3 {shlex.quote(self.probe_path)} {shlex.quote(url)}", warn=True).stdout
+        return probe.fetch(url, timeout=2.0) if self.rig.load.is_local else self._probe_there(url)
+
+    def probe_pipelined(self, url: str, depth: int) -> dict:
+        """``depth`` requests pipelined on one connection from the load host, each answer described (see probe)."""
+        return (probe.pipelined(url, depth, timeout=5.0) if self.rig.load.is_local
+                else self._probe_there(url, "5", str(int(depth))))
+
+    def _probe_there(self, *args: str) -> dict:
+        out = self.rig.load.run(f"python3 {shlex.quote(self.probe_path)} {shlex.join(args)}", warn=True).stdout
         try:
             return json.loads(out)
         except json.JSONDecodeError:

@@ -20,12 +20,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from tabulate import tabulate
 
-from bench.knee import SUSTAINED, Knee, Rule, knee, saturated, usable, verdict
+from bench.knee import BASELINE, SUSTAINED, Knee, Rule, knee, saturated, usable, verdict
 from bench.records import CellRecord, LoadResult, Status, latest
 
 from .summary import MARK, req_per_s
 
-BASELINE = "nginx"
 PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 PERCENTILES = (("p50", ":"), ("p99", "-"), ("p99.9", "--"))
 CHART = "chart-latency-"
