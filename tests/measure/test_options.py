@@ -155,6 +155,13 @@ def test_a_run_stored_with_one_load_host_resumes_with_it_as_a_list():
     assert Options.from_dict(stored_options).load_hosts == ()
 
 
+def test_a_run_stored_before_setup_loadgens_resumes_with_the_order_it_had():
+    stored_options = options().to_dict()
+    assert stored_options["loadgens"] == ["weighttp", "wrk", "h2load"]
+    del stored_options["loadgens"]
+    assert Options.from_dict(stored_options).loadgens == ("weighttp", "wrk")
+
+
 def config_with(path: str, value):
     """The project's invoke.yaml with one value changed, e.g. ("bench.statistics.max_repeats", "x")."""
     config = project_config()

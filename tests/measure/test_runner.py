@@ -15,6 +15,7 @@ from support import settings as support_settings
 from bench import ratios
 from bench.errors import BenchError
 from bench.hosts import LocalHost
+from bench.measure import loadgens
 from bench.measure.loadgens.wrk import Wrk
 from bench.measure.loading import Loader
 from bench.measure.runner import Runner
@@ -34,7 +35,7 @@ def remove_work_folders():
 
 def make_runner(tmp_path, interpreters=None, ports=1, **settings):
     host = LocalHost()
-    generator, binary = loadgen.detect(host, "wrk", [])
+    generator, binary = loadgens.detect(host, "wrk", ["wrk"], [])
     lab = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1",
               interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx", server_cpus=os.cpu_count())
     runner = Runner(lab, support_settings(tmp_path, **settings), tmp_path / "run")
@@ -196,7 +197,7 @@ def test_a_runner_refused_at_prepare_removes_its_own_folder_only(tmp_path):
 def test_the_runner_judges_a_cell_from_its_samples_and_the_runs_cpus(tmp_path):
     # No server runs: _verdicts and _placement read the record and the run's settings only.
     host = LocalHost()
-    generator, binary = loadgen.detect(host, "wrk", [])
+    generator, binary = loadgens.detect(host, "wrk", ["wrk"], [])
     rig = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1", interpreters={},
               nginx="nginx", server_cpus=2)
     pinned = Runner(rig, support_settings(tmp_path, server_cpus=(1,), load_cpus=(0,)), tmp_path / "pinned")
