@@ -23,9 +23,10 @@ from bench.standalone.events import read_events
 
 PROJECT = Path(__file__).resolve().parents[1]
 
-# Short loads: one-second runs of wrk, no warm-up.
+# Short loads: one-second runs of wrk, no warm-up (its rule, but no requests or duration).
 TINY = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1},
-        "close": {"duration": 1, "concurrency": 4, "threads": 1}}
+        "close": {"duration": 1, "concurrency": 4, "threads": 1},
+        "warmup": {"tolerance": 0.05, "max_rounds": 1, "max_seconds": 1}}
 
 
 def free_port(count: int = 2) -> int:

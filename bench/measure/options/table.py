@@ -149,14 +149,6 @@ OPTIONS = (
            "(1,2,4) make a scaling sweep (none: the server host's CPUs)", config="bench.workers", resumable=True),
     Option("baseline", Choice(matrix.SERVERS, "server kind"), "the server kind every cell is compared with",
            config="bench.baseline", resumable=True, before=older("nginx")),
-    Option("repeats", Whole(1, MAX_REPEATS, "rounds"), "measured rounds per case, at least (more until the ratio is "
-           "known, see bench.statistics)", config="bench.repeats", resumable=True,
-           shown=Shown("repeats", "rounds, at least")),
-    Option("statistics", Shape(fields(STATISTICS, STATISTICS)), config="bench.statistics", resumable=True,
-           shown=Shown("statistics", "when rounds stop (bench.statistics)")),
-    Option("loadgen", Maybe(Choice(loadgens(), "load generator")), f"load generator: {' or '.join(loadgens())} "
-           "(null: weighttp when installed, else wrk)", config="bench.loadgen", resumable=True,
-           shown=Shown("loadgen", "load generator")),
     Option("profile_name", Choice(profiles, "load profile"), "load profile: default, seed (the seed's exact weighttp "
            "loads), seed-wrk, tiny or another of bench.profiles", config="bench.profile", flag="profile",
            resumable=True, shown=Shown("profile", "load profile")),
@@ -172,9 +164,17 @@ OPTIONS = (
            "halves (replaces its requests)", field=False),
     Option("requests", Maybe(Whole(1, MAX_REQUESTS, "requests")), "requests each measured load makes, overriding "
            "the profile in both halves (replaces its duration; weighttp only, at least --concurrency)", field=False),
+    Option("loadgen", Maybe(Choice(loadgens(), "load generator")), f"load generator: {' or '.join(loadgens())} "
+           "(null: weighttp when installed, else wrk)", config="bench.loadgen", resumable=True,
+           shown=Shown("loadgen", "load generator")),
     Option("order", Choice(ORDERS, "order"), "paired: a case's servers up together and loaded in turn, round by "
            "round; sequential: one server after another, as before", config="bench.order", resumable=True,
            shown=Shown("order", "order"), before=older("sequential")),
+    Option("repeats", Whole(1, MAX_REPEATS, "rounds"), "measured rounds per case, at least (more until the ratio is "
+           "known, see bench.statistics)", config="bench.repeats", resumable=True,
+           shown=Shown("repeats", "rounds, at least")),
+    Option("statistics", Shape(fields(STATISTICS, STATISTICS)), config="bench.statistics", resumable=True,
+           shown=Shown("statistics", "when rounds stop (bench.statistics)")),
     Option("server_cpus", CpuList(), "pin the servers to these CPUs, each worker to one of them, e.g. 1 or 2-7; on "
            "one host, give --load-cpus too, disjoint", config="bench.server_cpus", resumable=True,
            shown=Shown("cpus.server", "pinned CPUs", pinned), before=older(())),
