@@ -11,7 +11,6 @@ from dataclasses import asdict, make_dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.config import plain
 from bench.envfile import read_env
 from bench.errors import BenchError
 
@@ -50,8 +49,8 @@ class _Stored:
 
 
 Options = make_dataclass("Options", [(option.name, Any) for option in FIELDS], bases=(_Stored,),
-                         namespace={"__doc__": "Everything a campaign needs: one field per option of the table "
-                                               "that is no mere flag."})
+                         namespace={"__module__": __name__, "__doc__": "Everything a campaign needs: one field per "
+                                    "option of the table that is no mere flag."})
 
 
 def resolve(config, flags: dict, command: str = "inv bench") -> Options:
@@ -59,7 +58,7 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
     unknown = set(flags) - set(FLAGS)
     if unknown:
         raise BenchError(f"unknown bench option {', '.join(sorted(unknown))}")
-    given = {flag: value for flag, value in flags.items() if value not in (None, False, [], ())}
+    given = _given(flags)
     values = {option.name: _value(option, given, config) for option in OPTIONS
               if not option.task and not option.sets and option.name not in ("profile", "command")}
     _flag_rules(given, values)
@@ -230,7 +229,12 @@ def settings(options: Options, table=FIELDS, **found) -> dict:
     return shown
 
 
+def _given(flags: dict) -> dict:
+    """The flags given: None, False or no item (a repeatable flag) is a flag not given."""
+    return {flag: value for flag, value in flags.items() if value not in (None, False, [], ())}
+
+
 def run_flags(flags: dict) -> dict:
     """The flags given that bear on the run's options (not the task's own: SSH, --resume)."""
-    return {flag: value for flag, value in flags.items() if not FLAGS[flag].task and value not in (None, False)}
+    return {flag: value for flag, value in _given(flags).items() if not FLAGS[flag].task}
 

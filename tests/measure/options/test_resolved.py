@@ -20,7 +20,9 @@ from bench.measure.options import (
     check_ports,
     resolve,
     resume_conflicts,
+    run_flags,
     settings,
+    signature,
     stored,
 )
 from bench.measure.options.values import Whole
@@ -422,3 +424,12 @@ def test_an_older_run_without_the_stopping_rule_is_refused_in_one_line(tmp_path)
         stored(tmp_path, project_config())
     assert str(caught.value) == (f"{tmp_path}/env.json: option statistics has no 'ci_target' — another harness "
                                  f"wrote it, or it was edited: start a new run instead of resuming")
+
+
+def test_only_the_run_flags_given_make_a_resume_compare_settings():
+    """As the task gets them: every flag, None or False when not given, [] for a repeatable one."""
+    untouched = {flag: False if default is False else None for flag, default in
+                 ((name, parameter.default) for name, parameter in signature().parameters.items() if name != "c")}
+    untouched["load_host"] = []
+    assert run_flags({**untouched, "resume": "reports/x", "key": "id", "trust_new_host": True}) == {}
+    assert run_flags({**untouched, "resume": "reports/x", "payloads": "40"}) == {"payloads": "40"}
