@@ -2,6 +2,7 @@
 parameters from its signature, and a flag's kind from its default: False for an on/off flag)."""
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Callable
 
@@ -34,8 +35,17 @@ def repeated(table=OPTIONS) -> list[str]:
 
 
 def taking_flags(table=OPTIONS) -> Callable:
-    """Give a task body ``body(c, **flags)`` the table's flags as its parameters."""
+    """Give a task body ``body(c, **flags)`` the table's flags as its parameters: Invoke reads them, and a
+    call that leaves some out (a test's ``bench(c, resume=...)``) gets their defaults, as any function would."""
+    expected = signature(table)
+
     def decorate(body: Callable) -> Callable:
-        body.__signature__ = signature(table)
-        return body
+        @functools.wraps(body)
+        def with_flags(*args, **kwargs):
+            bound = expected.bind(*args, **kwargs)
+            bound.apply_defaults()
+            flags = dict(bound.arguments)
+            return body(flags.pop("c"), **flags)
+        with_flags.__signature__ = expected
+        return with_flags
     return decorate

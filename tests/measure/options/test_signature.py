@@ -2,6 +2,7 @@
 import copy
 import inspect
 
+import pytest
 from invoke import Collection, Parser, ParserContext
 
 from bench.measure.options import OPTIONS, Option, help_of, repeated, signature, taking_flags
@@ -26,6 +27,9 @@ def test_a_table_entry_with_help_is_a_flag_with_that_help():
         return flags
 
     assert inspect.signature(body) == signature(table)
+    assert body(None, rounds="3") == {"rounds": "3", "quiet": False, "host": None}  # what is left out: its default
+    with pytest.raises(TypeError):
+        body(None, colour="red")
 
 
 def bench_task():
