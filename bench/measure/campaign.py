@@ -248,9 +248,9 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
 
 def runner_settings(options: Options, interface: str, work_name: str) -> Settings:
     """How the runner measures: each of its settings named as an option (or a key of bench.statistics) takes
-    that option's value."""
+    that option's value; the warm-up is the profile's (a stored profile may have none: no warm-up)."""
     named = {**{field.name: getattr(options, field.name) for field in fields(options)}, **options.statistics,
-             "interface": interface, "warmup": options.profile["warmup"], "work_name": work_name}
+             "interface": interface, "warmup": options.profile.get("warmup") or {}, "work_name": work_name}
     return Settings(**{field.name: named[field.name] for field in fields(Settings)})
 
 
