@@ -12,6 +12,7 @@ import shlex
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +23,7 @@ from bench.records import CellRecord, Status, latest, read_records, write_env
 
 from . import cpus, environment, interrupts, loadgens, matrix, nginx
 from .loading import Loader, split
-from .options import STATISTICS, Options, check_ports
+from .options import Options, check_ports, settings
 from .progress import Progress, progress_for
 from .runner import Runner, Settings, warmup_load
 from .servers import Rig
@@ -112,10 +113,6 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     Its lines go to ``say``; without one, to the terminal with live progress inside each case.
     """
     lab_config = lab_config or {}
-    missing = [key for key in STATISTICS if key not in options.statistics]
-    if missing:
-        raise BenchError(f"bench.statistics has no {', '.join(missing)}: set it in invoke.yaml "
-                         f"(a run resumed from an older harness: start a new run instead)")
     if resume is not None:
         read_records(Path(resume) / "results.jsonl")  # a damaged folder is refused before any host is opened
     run_dir = Path(resume) if resume is not None else new_run_dir(options)
@@ -212,11 +209,6 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         raise_nofile(host, needed)
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(port=options.port, interface=interface, backlog=options.backlog,
-                        repeats=options.repeats, warmup=dict(options.profile.get("warmup") or {}),
-                        server_log=options.server_log, work_name=run_dir.name,
-                        server_cpus=options.server_cpus, load_cpus=options.load_cpus,
-                        **{key: options.statistics[key] for key in STATISTICS})
     rig = Rig(server=server_host, loaders=loaders, address=address, interpreters=interpreters,
               nginx=nginx_binary, server_cpus=server_cpus,
               load_on_server_machine=colocated, harness_on_server_machine=harness_here)
@@ -224,7 +216,7 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         env = capture_env(options, run_dir, server_host, loaders, interpreters, nginx_binary, machines)
         write_env(run_dir / "env.json", env)
 
-    runner = Runner(rig, settings, run_dir, progress=progress)
+    runner = Runner(rig, runner_settings(options, interface, run_dir.name), run_dir, progress=progress)
     say(f"{len(todo)} cells in {len(cases)} {'cases' if options.order == 'paired' else 'steps'} "
         f"({options.order}), {generator.name} as load generator{where}, results in {run_dir}/")
     with interrupts.as_interrupts():  # SIGTERM and SIGHUP end a run as Ctrl-C does
@@ -254,6 +246,14 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
                 if (run_dir / "results.jsonl").exists():
                     report.write(run_dir)
     return run_dir
+
+
+def runner_settings(options: Options, interface: str, work_name: str) -> Settings:
+    """How the runner measures: each of its settings named as an option (or a key of bench.statistics) takes
+    that option's value; the warm-up is the profile's (a stored profile may have none: no warm-up)."""
+    named = {**{field.name: getattr(options, field.name) for field in fields(options)}, **options.statistics,
+             "interface": interface, "warmup": options.profile.get("warmup") or {}, "work_name": work_name}
+    return Settings(**{field.name: named[field.name] for field in fields(Settings)})
 
 
 def on_server_machine(server_host: Host, load_hosts: list[Host], machines: dict) -> tuple[tuple[bool, ...], bool]:
@@ -316,11 +316,7 @@ def capture_env(options, run_dir, server_host, loaders, interpreters, nginx_bina
         "command": options.command,
         "git": environment.git_commit(PROJECT),
         "options": options.to_dict(),
-        "settings": {"profile": options.profile_name, "load": options.profile, "repeats": options.repeats,
-                     "statistics": options.statistics, "loadgen": loaders[0].generator.name, "port": options.port,
-                     "backlog": options.backlog, "server_log": options.server_log, "order": options.order,
-                     "cpus": {"server": cpus.format_cpus(options.server_cpus) or "not pinned",
-                              "load": cpus.format_cpus(options.load_cpus) or "not pinned"}},
+        "settings": settings(options, loadgen=loaders[0].generator.name),
         "hosts": hosts,
     }
 

@@ -9,10 +9,19 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import PINNED_PLACEMENT, free_port, once_listening, sampled_record, sampled_run, twisted_cell
+from support import (
+    PINNED_PLACEMENT,
+    free_port,
+    once_listening,
+    project_config,
+    sampled_record,
+    sampled_run,
+    twisted_cell,
+)
 from support import settings as support_settings
 
 from bench import ratios
+from bench.config import plain
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.measure import loadgens
@@ -45,12 +54,13 @@ def make_runner(tmp_path, interpreters=None, ports=1, **settings):
 
 
 def test_a_good_cell_is_recorded_with_its_runs_and_worker_counts(tmp_path):
-    runner = make_runner(tmp_path, warmup={"duration": 1}, repeats=2)
+    warmup = {"duration": 1, **plain(project_config().bench.warmup)}  # invoke.yaml's rule: at most max_rounds
+    runner = make_runner(tmp_path, warmup=warmup, repeats=2)
     record = runner.measure(twisted_cell())
     assert record.status == "ok", record.reasons
     flags = [r.warmup for r in record.runs]
     assert flags == sorted(flags, reverse=True), "warm-ups come first"
-    assert 1 <= flags.count(True) == record.warmup_rounds <= 5
+    assert 1 <= flags.count(True) == record.warmup_rounds <= warmup["max_rounds"]
     assert 2 <= flags.count(False) <= 5
     for run in record.runs:
         if run.warmup:

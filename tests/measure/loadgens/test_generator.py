@@ -65,8 +65,8 @@ def test_a_new_generator_is_its_module_plus_its_name_in_the_config(counter):
     config.setup.loadgens = [*NAMES, "counter"]
     chosen = resolve(config, {"loadgen": "counter", "requests": "500", "concurrency": "5"})
     assert (chosen.loadgen, chosen.loadgens) == ("counter", (*NAMES, "counter"))
-    with pytest.raises(BenchError, match=r"^unknown load generator 'counter': choose from weighttp, wrk, h2load "
-                                         r"\(setup.loadgens\)$"):
+    with pytest.raises(BenchError, match=r"^unknown load generator 'counter' \(--loadgen\): choose from weighttp, wrk, "
+                                         r"h2load$"):
         resolve(project_config(), {"loadgen": "counter"})  # not in the config: not a choice
 
 
