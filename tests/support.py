@@ -28,9 +28,10 @@ from bench.standalone.events import read_events
 
 PROJECT = Path(__file__).resolve().parents[1]
 
-# Short loads: one-second runs of wrk, no warm-up.
+# Short loads: one-second runs of wrk, no warm-up (its rule, but no requests or duration).
 TINY = {"keepalive": {"duration": 1, "concurrency": 8, "threads": 1},
-        "close": {"duration": 1, "concurrency": 4, "threads": 1}}
+        "close": {"duration": 1, "concurrency": 4, "threads": 1},
+        "warmup": {"tolerance": 0.05, "max_rounds": 1, "max_seconds": 1}}
 
 
 def free_port(count: int = 2) -> int:
@@ -130,7 +131,7 @@ def settings(tmp_path: Path, **change) -> Settings:
     """Runner settings for one quick cell: one measured round, no warm-up; the runner makes its own work folder."""
     base = dict(port=free_port(), interface="127.0.0.1", backlog=511, server_log=False, repeats=1, max_repeats=1,
                 ci_target=0.05, min_rounds=6, max_seconds=30, cv_threshold=0.05, warmup={}, work_name="test",
-                start_timeout=5)
+                server_cpus=(), load_cpus=(), start_timeout=5)
     return Settings(**{**base, **change})
 
 

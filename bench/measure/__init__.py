@@ -1,4 +1,5 @@
 """inv bench: plan the matrix, run every cell against real servers, keep each record."""
 from .loadgens import load_generator
+from .options import LABELS as SETTING_LABELS
 
-__all__ = ["load_generator"]
+__all__ = ["SETTING_LABELS", "load_generator"]

@@ -12,6 +12,7 @@ import shlex
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +24,7 @@ from bench.records import CellRecord, Status, latest, read_records, write_env
 from . import cpus, environment, interrupts, loadgens, matrix, nginx, sweep
 from .loadgens.generator import find
 from .loading import Loader, split
-from .options import STATISTICS, Options, check_ports
+from .options import Options, check_ports, settings
 from .progress import Progress, progress_for
 from .runner import Runner, Settings, warmup_load
 from .servers import Rig
@@ -108,7 +109,7 @@ def find_loaders(load_hosts: list[Host], options: Options) -> tuple[Loader, ...]
 
 def find_sweepers(load_hosts: list[Host], options: Options) -> tuple[Loader, ...]:
     """wrk2 on each load host, for --latency's sweeps; none without --latency."""
-    if options.latency is None:
+    if not options.latency:
         return ()
     generator = loadgens.load_generator("wrk2")
     found = []
@@ -129,10 +130,6 @@ def run_campaign(options: Options, *, lab_config=None, trust_new: bool = False, 
     Its lines go to ``say``; without one, to the terminal with live progress inside each case.
     """
     lab_config = lab_config or {}
-    missing = [key for key in STATISTICS if key not in options.statistics]
-    if missing:
-        raise BenchError(f"bench.statistics has no {', '.join(missing)}: set it in invoke.yaml "
-                         f"(a run resumed from an older harness: start a new run instead)")
     if resume is not None:
         read_records(Path(resume) / "results.jsonl")  # a damaged folder is refused before any host is opened
     run_dir = Path(resume) if resume is not None else new_run_dir(options)
@@ -229,12 +226,6 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         raise_nofile(host, needed)
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(port=options.port, interface=interface, backlog=options.backlog,
-                        repeats=options.repeats, warmup=dict(options.profile.get("warmup") or {}),
-                        server_log=options.server_log, work_name=run_dir.name,
-                        server_cpus=options.server_cpus, load_cpus=options.load_cpus,
-                        latency=sweep.Plan.of(options.latency) if options.latency else None,
-                        **{key: options.statistics[key] for key in STATISTICS})
     rig = Rig(server=server_host, loaders=loaders, address=address, interpreters=interpreters,
               nginx=nginx_binary, server_cpus=server_cpus,
               load_on_server_machine=colocated, harness_on_server_machine=harness_here,
@@ -243,9 +234,9 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         env = capture_env(options, run_dir, server_host, rig, interpreters, nginx_binary, machines)
         write_env(run_dir / "env.json", env)
 
-    runner = Runner(rig, settings, run_dir, progress=progress)
+    runner = Runner(rig, runner_settings(options, interface, run_dir.name), run_dir, progress=progress)
     say(f"{len(todo)} cells in {len(cases)} {'cases' if options.order == 'paired' else 'steps'} "
-        f"({options.order}), {generator.name} as load generator{where}{sweep_words(settings.latency, cases)}, "
+        f"({options.order}), {generator.name} as load generator{where}{sweep_words(options, cases)}, "
         f"results in {run_dir}/")
     with interrupts.as_interrupts():  # SIGTERM and SIGHUP end a run as Ctrl-C does
         try:
@@ -274,6 +265,15 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
                 if (run_dir / "results.jsonl").exists():
                     report.write(run_dir)
     return run_dir
+
+
+def runner_settings(options: Options, interface: str, work_name: str) -> Settings:
+    """How the runner measures: each of its settings named as an option (or a key of bench.statistics) takes
+    that option's value; the warm-up is the profile's (a stored profile may have none: no warm-up)."""
+    named = {**{field.name: getattr(options, field.name) for field in fields(options)}, **options.statistics,
+             "interface": interface, "warmup": options.profile.get("warmup") or {}, "work_name": work_name,
+             "latency": sweep.Plan.of(options.sweep) if options.latency else None}
+    return Settings(**{field.name: named[field.name] for field in fields(Settings)})
 
 
 def on_server_machine(server_host: Host, load_hosts: list[Host], machines: dict) -> tuple[tuple[bool, ...], bool]:
@@ -305,10 +305,11 @@ def check_loads(cells, options: Options, loaders) -> None:
                 raise BenchError(f"load profile {options.profile_name!r} with {generator.name}: {exc}{hint}") from None
 
 
-def sweep_words(plan: sweep.Plan | None, cases) -> str:
+def sweep_words(options: Options, cases) -> str:
     """What --latency adds to each case, for the run's first line."""
-    if plan is None:
+    if not options.latency:
         return ""
+    plan = sweep.Plan.of(options.sweep)
     servers = max((len(case) for case in cases), default=1)
     return (f"; then each case swept at {len(plan.grid)} fixed rates by wrk2, {plan.step}s a step "
             f"(~{sweep.seconds(plan, len(plan.grid), servers):.0f}s for {servers} servers)")
@@ -349,13 +350,9 @@ def capture_env(options, run_dir, server_host, rig, interpreters, nginx_binary, 
         "command": options.command,
         "git": environment.git_commit(PROJECT),
         "options": options.to_dict(),
-        "settings": {"profile": options.profile_name, "load": options.profile, "repeats": options.repeats,
-                     "statistics": options.statistics, "loadgen": loaders[0].generator.name, "port": options.port,
-                     "backlog": options.backlog, "server_log": options.server_log, "order": options.order,
-                     "cpus": {"server": cpus.format_cpus(options.server_cpus) or "not pinned",
-                              "load": cpus.format_cpus(options.load_cpus) or "not pinned"},
+        "settings": {**settings(options, loadgen=loaders[0].generator.name),
                      **({"pipeline": options.pipeline} if options.pipeline > 1 else {}),  # as before pipelining
-                     **({"latency": {**options.latency, "loadgen": sweeper_facts(rig.sweepers[0])}} if rig.sweepers else {})},
+                     **({"latency": {**options.sweep, "loadgen": sweeper_facts(rig.sweepers[0])}} if rig.sweepers else {})},
         "hosts": hosts,
     }
 

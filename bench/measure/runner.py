@@ -36,7 +36,8 @@ WORK_PARENT = "/tmp"
 
 @dataclass
 class Settings:
-    """How a run measures; every value comes from the run's options (invoke.yaml and the flags)."""
+    """How a run measures; every value comes from the run's options (invoke.yaml and the flags): a field
+    named as an option, or as a key of bench.statistics, takes its value (campaign.runner_settings)."""
 
     port: int  # the first server's port; the case's other servers take the ports after it
     interface: str
@@ -48,11 +49,11 @@ class Settings:
     min_rounds: int  # (from this round on)
     max_seconds: float  # or once the case's rounds have taken this long
     cv_threshold: float  # more spread than this across a cell's runs is "noisy"
-    warmup: dict
+    warmup: dict  # the profile's: its load (requests or duration; none: no warm-up), tolerance, max_rounds, max_seconds
     work_name: str  # names the run's work folders, made fresh on the server and load hosts
-    server_cpus: tuple[int, ...] = ()  # each server worker pinned to one of these; () for no pinning
-    load_cpus: tuple[int, ...] = ()  # the load generator pinned to these
-    start_timeout: float = 20.0
+    server_cpus: tuple[int, ...]  # each server worker pinned to one of these; () for no pinning
+    load_cpus: tuple[int, ...]  # the load generator pinned to these
+    start_timeout: float  # seconds a server has to answer its first request
     latency: sweep.Plan | None = None  # --latency: each case's servers swept at fixed rates after its rounds
 
 
@@ -222,12 +223,12 @@ class Runner:
             if result is None:
                 return
             rates.append(result.req_per_s)
-            if len(rates) >= warmup.get("max_rounds", 5) or time.monotonic() - began >= warmup.get("max_seconds", 30):
+            if len(rates) >= warmup["max_rounds"] or time.monotonic() - began >= warmup["max_seconds"]:
                 break
-            if verdicts.warmed_up(rates, warmup.get("tolerance", 0.05)):
+            if verdicts.warmed_up(rates, warmup["tolerance"]):
                 break
         record.warmup_rounds = len(rates)
-        if len(rates) >= warmup.get("max_rounds", 5) and not verdicts.warmed_up(rates, warmup.get("tolerance", 0.05)):
+        if len(rates) >= warmup["max_rounds"] and not verdicts.warmed_up(rates, warmup["tolerance"]):
             record.verdicts.append("warm-up unstable")
 
     def _rounds(self, records: list[CellRecord], live: list[tuple[CellRecord, Running]]) -> None:

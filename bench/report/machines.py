@@ -6,6 +6,7 @@ import json
 from tabulate import tabulate
 
 from bench.manifest import describe_source
+from bench.measure import SETTING_LABELS
 
 from .summary import MARK
 
@@ -129,9 +130,13 @@ def _python_words(python: dict | None) -> str:
     return f"Twisted {python.get('twisted', '?')} on {base}"
 
 
-def settings_section(env: dict) -> list[str]:
+def settings_section(env: dict, labels: dict[str, str] = SETTING_LABELS) -> list[str]:
+    """env.json's settings, each under its label from the option table, in its order (a key it does not
+    know, from another harness, under its own name, after them)."""
     settings = env.get("settings", {})
     if not settings:
         return []
-    rows = [[key, json.dumps(value) if isinstance(value, (dict, list)) else value] for key, value in sorted(settings.items())]
+    keys = [key for key in labels if key in settings] + sorted(key for key in settings if key not in labels)
+    rows = [[labels.get(key, key), json.dumps(value) if isinstance(value, (dict, list)) else value]
+            for key in keys for value in (settings[key],)]
     return ["## Settings", "", tabulate(rows, ["setting", "value"], tablefmt="github", disable_numparse=True), ""]

@@ -1,7 +1,4 @@
-import pytest
-
-from bench.errors import BenchError
-from bench.measure.matrix import parse_list, plan
+from bench.measure.matrix import plan
 from bench.records import Cell
 
 PROFILE = {
@@ -52,41 +49,3 @@ def test_cell_id_is_stable_and_distinguishes_settings():
     c = Cell("twisted", "pypy", "shared", 2, "fixed", 40, False, "wrk", 100, 1, None, 3.0)
     assert a.id == b.id and a.id != c.id and len(a.id) == 12
     assert Cell.from_dict(a.to_dict()) == a
-
-
-def test_threads_never_exceed_concurrency():
-    profile = {"keepalive": {"duration": 1, "concurrency": 2, "threads": 8}}
-    (cell,) = plan(**{**DEFAULTS, "servers": ("nginx",), "payloads": (40,), "keepalive": (True,), "profile": profile})
-    assert cell.threads == 2
-
-
-@pytest.mark.parametrize("change, message", [
-    ({"servers": ("apache",)}, "unknown server apache"),
-    ({"resources": ("blob",)}, "unknown resource blob"),
-    ({"modes": ("forked",)}, "unknown mode forked"),
-    ({"interpreters": ("jython",)}, "unknown interpreter jython"),
-    ({"payloads": (0,)}, "payload 0 bytes is out of range"),
-    ({"payloads": (10**12,)}, "out of range"),
-    ({"workers": (0,)}, "workers must be at least 1"),
-    ({"profile": {"keepalive": {"concurrency": 5}, "close": {"duration": 1}}}, "neither requests nor duration"),
-])
-def test_bad_settings_are_refused_with_what_to_do(change, message):
-    with pytest.raises(BenchError, match=message):
-        plan(**{**DEFAULTS, **change})
-
-
-@pytest.mark.parametrize("value, kind, expected", [
-    ("40,10000", int, (40, 10000)),
-    ([40, 10000], int, (40, 10000)),
-    ("nginx, twisted", str, ("nginx", "twisted")),
-    ([True, False], bool, (True, False)),
-    ("yes,off", bool, (True, False)),
-    (None, int, ()),
-])
-def test_parse_list(value, kind, expected):
-    assert parse_list(value, kind) == expected
-
-
-def test_parse_list_refuses_non_numbers():
-    with pytest.raises(BenchError, match="bad payloads"):
-        parse_list("40,big", int, name="payloads")

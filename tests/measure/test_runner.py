@@ -9,12 +9,22 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import PINNED_PLACEMENT, free_port, once_listening, sampled_record, sampled_run, twisted_cell
+from support import (
+    PINNED_PLACEMENT,
+    free_port,
+    once_listening,
+    project_config,
+    sampled_record,
+    sampled_run,
+    twisted_cell,
+)
 from support import settings as support_settings
 
 from bench import ratios
+from bench.config import plain
 from bench.errors import BenchError
 from bench.hosts import LocalHost
+from bench.measure import loadgens
 from bench.measure.loadgens.wrk import Wrk
 from bench.measure.loading import Loader
 from bench.measure.runner import Runner
@@ -34,7 +44,7 @@ def remove_work_folders():
 
 def make_runner(tmp_path, interpreters=None, ports=1, **settings):
     host = LocalHost()
-    generator, binary = loadgen.detect(host, "wrk", [])
+    generator, binary = loadgens.detect(host, "wrk", ["wrk"], [])
     lab = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1",
               interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx", server_cpus=os.cpu_count())
     runner = Runner(lab, support_settings(tmp_path, **settings), tmp_path / "run")
@@ -44,12 +54,13 @@ def make_runner(tmp_path, interpreters=None, ports=1, **settings):
 
 
 def test_a_good_cell_is_recorded_with_its_runs_and_worker_counts(tmp_path):
-    runner = make_runner(tmp_path, warmup={"duration": 1}, repeats=2)
+    warmup = {"duration": 1, **plain(project_config().bench.warmup)}  # invoke.yaml's rule: at most max_rounds
+    runner = make_runner(tmp_path, warmup=warmup, repeats=2)
     record = runner.measure(twisted_cell())
     assert record.status == "ok", record.reasons
     flags = [r.warmup for r in record.runs]
     assert flags == sorted(flags, reverse=True), "warm-ups come first"
-    assert 1 <= flags.count(True) == record.warmup_rounds <= 5
+    assert 1 <= flags.count(True) == record.warmup_rounds <= warmup["max_rounds"]
     assert 2 <= flags.count(False) <= 5
     for run in record.runs:
         if run.warmup:
@@ -196,7 +207,7 @@ def test_a_runner_refused_at_prepare_removes_its_own_folder_only(tmp_path):
 def test_the_runner_judges_a_cell_from_its_samples_and_the_runs_cpus(tmp_path):
     # No server runs: _verdicts and _placement read the record and the run's settings only.
     host = LocalHost()
-    generator, binary = loadgen.detect(host, "wrk", [])
+    generator, binary = loadgens.detect(host, "wrk", ["wrk"], [])
     rig = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1", interpreters={},
               nginx="nginx", server_cpus=2)
     pinned = Runner(rig, support_settings(tmp_path, server_cpus=(1,), load_cpus=(0,)), tmp_path / "pinned")

@@ -1,5 +1,10 @@
-"""The report's machine sections: which load generator made the numbers, and from where (pure)."""
-from bench.report.machines import environment_section, loadgen_warnings, loadgen_words
+"""The report's machine sections: which load generator made the numbers, and from where; the run's
+settings under the option table's labels (pure)."""
+from support import options
+
+from bench.measure import SETTING_LABELS
+from bench.measure.options import settings
+from bench.report.machines import environment_section, loadgen_warnings, loadgen_words, settings_section
 
 SOURCE = {"kind": "tarball", "file": "weighttp-0.4.tar.gz",
           "sha256": "b4954f2a1eca118260ffd503a8e3504dd32942e2e61d0fa18ccb6b8166594447"}
@@ -38,3 +43,18 @@ def test_the_preferred_generator_is_whichever_setup_loadgens_put_first():
 def test_an_older_env_without_provenance_still_renders():
     assert loadgen_words({"tool": "wrk", "path": "/usr/bin/wrk", "version": "wrk 4.1"}) == "wrk 4.1"
     assert loadgen_words(None) == "—"
+
+
+def test_the_settings_show_under_the_labels_of_the_option_table_in_its_order():
+    env = {"settings": {"port": 8080, "repeats": 3, "colour": "blue"}}  # colour: a key of another harness
+    text = "\n".join(settings_section(env, labels={"repeats": "rounds, at least", "port": "first port"}))
+    rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| ") and "setting" not in line]
+    assert [[cell.strip() for cell in row] for row in rows] == [["rounds, at least", "3"], ["first port", "8080"],
+                                                               ["colour", "blue"]]
+
+
+def test_every_setting_a_run_writes_has_its_label():
+    written = settings(options(server_cpus="1", load_cpus="0"), loadgen="wrk")
+    text = "\n".join(settings_section({"settings": written}))
+    assert all(f"| {SETTING_LABELS[key]} " in text for key in written)
+    assert '{"server": "1", "load": "0"}' in text

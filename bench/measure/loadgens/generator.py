@@ -191,11 +191,6 @@ def capabilities(generator: type[LoadGenerator]) -> Capabilities:
     return found
 
 
-def parsers(names) -> dict[str, LoadGenerator]:
-    """Every output format of the generators named, by the name results give it."""
-    return {form.name: form for generator in registry(names).values() for form in generator.formats()}
-
-
 # -- which one a load host has ------------------------------------------------------
 
 def find(host: Host, program: str, search_dirs: list[str]) -> str | None:
