@@ -441,3 +441,37 @@ def test_only_the_run_flags_given_make_a_resume_compare_settings():
     untouched["load_host"] = []
     assert run_flags({**untouched, "resume": "reports/x", "key": "id", "trust_new_host": True}) == {}
     assert run_flags({**untouched, "resume": "reports/x", "payloads": "40"}) == {"payloads": "40"}
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"pipeline": "16"}, "--pipeline 16 needs keep-alive (a connection that closes carries one request): add --keepalive"),
+    ({"pipeline": "0", "keepalive": True}, "--pipeline 0 is out of range: choose 1 to 1024 requests per connection"),
+    ({"pipeline": "16", "keepalive": True, "loadgen": "wrk"},
+     "--pipeline with wrk: wrk cannot pipeline requests; choose --loadgen weighttp or h2load"),
+    ({"latency": True, "load_host": ["root@10.0.0.2", "root@10.0.0.3"]},
+     "--latency measures percentiles from one wrk2, and those of several load hosts never add up: give one --load-host"),
+])
+def test_pipelining_and_the_sweep_are_refused_where_they_cannot_measure(flags, message):
+    with pytest.raises(BenchError) as caught:
+        options(**flags)
+    assert str(caught.value) == message
+
+
+def test_latency_sweeps_as_bench_latency_says_and_a_resume_keeps_it_and_the_pipeline():
+    plain_run, swept = options(), options(latency=True, pipeline="16", keepalive=True, loadgen="weighttp")
+    assert (plain_run.latency, plain_run.pipeline) == (False, 1)
+    assert swept.latency is True and swept.sweep == plain(project_config().bench.latency) and swept.pipeline == 16
+    assert {conflict.split(":")[0] for conflict in resume_conflicts(plain_run, swept)} >= {"latency", "pipeline"}
+    older = plain_run.to_dict()
+    for name in ("latency", "sweep", "pipeline"):
+        del older[name]
+    back = Options.from_dict(older)  # a run stored before either existed: no sweep, no pipelining
+    assert (back.latency, back.sweep, back.pipeline) == (False, None, 1)
+
+
+def test_a_sweep_step_too_short_for_wrk2_s_calibration_is_refused_before_anything_starts():
+    with pytest.raises(BenchError, match=r"^bench.latency.step is 12s: wrk2 calibrates each thread for 10 s plus 5 ms "
+                                         r"per connection first, so 200 connections on 1 threads need a step of at "
+                                         r"least 13s$"):
+        resolve(config_with("bench.latency.step", 12), {"latency": True})
+    resolve(config_with("bench.latency.step", 12), {})  # no --latency: bench.latency is not used
