@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D
 from tabulate import tabulate
 
 from bench.knee import BASELINE, SUSTAINED, Knee, Rule, knee, saturated, usable, verdict
+from bench.manifest import describe_source
 from bench.records import CellRecord, LoadResult, Status, latest
 
 from .summary import MARK, req_per_s
@@ -104,6 +105,18 @@ def cpu_words(step: LoadResult) -> str:
     return ", ".join(words) or "—"
 
 
+def tool_words(env: dict) -> list[str]:
+    """How the run swept: wrk2's version and where it came from, the step and the connections."""
+    latency = (env.get("settings") or {}).get("latency") or {}
+    tool = latency.get("loadgen") or {}
+    if not tool:
+        return []
+    source = describe_source(tool["source"]) if isinstance(tool.get("source"), dict) else "source unrecorded"
+    return [f"Swept by {tool.get('version') or tool.get('tool', '?')} ({source}): {latency.get('step', '?')} s a step, "
+            f"{latency.get('connections', '?')} connections on {latency.get('threads', '?')} thread(s); wrk2 keeps "
+            f"latency only past each thread's calibration (10 s + 5 ms per connection of the thread).", ""]
+
+
 def knee_table(records: list[CellRecord], rule: Rule) -> list[str]:
     rows = []
     for record in records:
@@ -170,7 +183,7 @@ def latency_section(records: list[CellRecord], env: dict) -> list[str]:
              f"it. A server *sustained* a rate when it answered every request 2xx, achieved {rule.achieved:.0%} of "
              f"it, and kept its p99 {bound}; its *knee* is the highest rate it sustained (≥: a higher step's load "
              "generator was saturated, so it may be higher). A step whose load generator saturated (*client-bound*) "
-             "is marked and not used.", ""]
+             "is marked and not used.", "", *tool_words(env)]
     for case, swept in by_case.items():
         lines += [f"### {case_words(case)}", "", f"![latency against offered rate, {case_words(case)}]"
                   f"({CHART}{case_slug(case)}.png)", "", *knee_table(swept, rule), *slowest_table(swept, rule),

@@ -12,7 +12,11 @@ from bench.report.charts import write_charts
 
 NGINX_MAX, TWISTED_MAX = [80_000, 79_000, 81_000], [60_000, 61_000, 59_000]
 RATES = [8000, 40_000, 60_000, 72_000, 80_000, 88_000]
-ENV = {"run": "sweep", "settings": {"latency": {"knee": {"achieved": 0.95, "p99_factor": 10, "p99_ms": None}}}}
+ENV = {"run": "sweep", "settings": {"latency": {
+    "grid": [0.1, 0.5, 1.0, 1.1], "step": 13, "connections": 200, "threads": 1,
+    "knee": {"achieved": 0.95, "p99_factor": 10, "p99_ms": None},
+    "loadgen": {"tool": "wrk2", "version": "wrk2 (wrk 4.0.0)", "path": "/opt/lab/bin/wrk2",
+                "source": {"kind": "tarball", "file": "wrk2-44a94c17.tar.gz", "sha256": "40fb577303ae" + "0" * 52}}}}}
 
 
 def nginx():
@@ -46,6 +50,8 @@ def test_the_knees_and_the_p99s_at_the_slowest_knee():
     knees = rows(lines, "server   ")
     assert knees["`nginx`"] == ["80,000", "100%", "9.00"]  # 7 ms < 10 x 0.9 ms; at 88k it fell behind
     assert knees["`twisted/pypy/shared/fixed`"] == ["≥ 40,000", "67%", "20.00"]  # 60k fell behind; 80k saturated
+    assert ("Swept by wrk2 (wrk 4.0.0) (tarball wrk2-44a94c17.tar.gz (sha256 40fb577303ae…)): 13 s a step, 200 "
+            "connections on 1 thread(s)") in text
     assert "At 40,000 req/s, the slowest server's knee" in text
     at_knee = rows(lines[lines.index("At 40,000 req/s, the slowest server's knee (corrected for coordinated omission):"):],
                    "server")
