@@ -25,6 +25,7 @@ from bench.measure.runner import Settings
 from bench.measure.sampling import CpuTicks, Placement, Reading, run_sample
 from bench.records import Cell, CellRecord, LoadResult, Status, append_record, write_env
 from bench.standalone.events import read_events
+from bench.standalone.payload import payload_bytes
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -72,6 +73,31 @@ def start_twisted(tmp_path: Path) -> tuple[int, str]:
                       "--resource", "fixed", "--payload", "40", "--file", "unused"], str(tmp_path / "twisted.log"))
     wait_accepting(port, lambda: host.alive(pid), "the Twisted server")
     return pid, f"http://127.0.0.1:{port}/"
+
+
+# A broken server, written here because no real one misbehaves on demand: it reads the requests of one
+# connection, then writes the answers ``reply`` makes of them, and closes.
+def broken_server(reply) -> tuple[str, threading.Thread]:
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        with listener:
+            connection, _ = listener.accept()
+            with connection:
+                data = b""
+                while b"Connection: close\r\n\r\n" not in data:
+                    data += connection.recv(65536)
+                methods = [line.split()[0].decode() for line in data.split(b"\r\n") if b"HTTP/1.1" in line]
+                connection.sendall(b"".join(reply(methods)))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/", thread
+
+
+def answer(method: str, status: int = 200, body: bytes = payload_bytes(40)) -> bytes:
+    head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    return head + (body if method == "GET" else b"")
 
 
 def wait_accepting(port: int, alive, what: str, timeout: float = 20.0, log: Path | None = None) -> None:

@@ -68,6 +68,8 @@ def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
     else:
         ratio = headline.bounded_words(record, nginx, headline.clean_ratio(record, nginx))
     notes = list(record.verdicts)
+    if (record.verify or {}).get("pipelined"):
+        notes.insert(0, f"{cell.pipeline} pipelined, answers checked in order")
     if record.status is not Status.OK:
         notes.insert(0, str(record.status))
     return [

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import constructed_record, free_port, options, write_run
+from support import BarePathHost, constructed_record, free_port, options, write_run
 
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.measure.campaign import (
     claimed,
     find_interpreters,
+    find_sweepers,
     new_run_dir,
     on_server_machine,
     progress_line,
@@ -427,3 +428,11 @@ def test_a_worker_killed_mid_case_leaves_its_cell_without_any_figure(tmp_path):
     assert ratio.value is None and ratio.why_not == "twisted flagged"
     assert (run / "chart-ratio.png").exists() and (run / "chart-reqs-40-keepalive.png").exists()
     assert not our_servers(name)
+
+
+def test_latency_without_wrk2_on_the_load_host_is_one_line_saying_how_to_build_it(tmp_path):
+    (tmp_path / "bin").mkdir()
+    with pytest.raises(BenchError, match=r"^--latency sweeps with wrk2, and local has none \(looked in .*/bin, PATH\): "
+                                         r"`inv setup --only wrk2` builds it"):
+        find_sweepers([BarePathHost(str(tmp_path / "bin"))], replace(options(latency=True), prefix=str(tmp_path)))
+    assert find_sweepers([LocalHost()], options()) == ()

@@ -11,6 +11,8 @@ import psutil
 import pytest
 from support import (
     PINNED_PLACEMENT,
+    answer,
+    broken_server,
     free_port,
     once_listening,
     project_config,
@@ -27,7 +29,10 @@ from bench.hosts import LocalHost
 from bench.measure import loadgens
 from bench.measure.loadgens.wrk import Wrk
 from bench.measure.loading import Loader
+from bench.measure.loadgens.wrk2 import Wrk2, shortest_run_s
 from bench.measure.runner import Runner
+from bench.measure.servers import CellFailed
+from bench.measure.sweep import Plan
 from bench.measure.servers import Rig, Running
 from bench.records import ROUND_CAP, TIME_CAP, CellRecord, Status, read_records
 
@@ -42,11 +47,12 @@ def remove_work_folders():
         made.pop().cleanup()
 
 
-def make_runner(tmp_path, interpreters=None, ports=1, **settings):
+def make_runner(tmp_path, interpreters=None, ports=1, loadgen="wrk", sweepers=(), **settings):
     host = LocalHost()
-    generator, binary = loadgens.detect(host, "wrk", ["wrk"], [])
+    generator, binary = loadgens.detect(host, loadgen, [loadgen], [])
     lab = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1",
-              interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx", server_cpus=os.cpu_count())
+              interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx", server_cpus=os.cpu_count(),
+              sweepers=sweepers)
     runner = Runner(lab, support_settings(tmp_path, **settings), tmp_path / "run")
     made.append(runner)
     runner.prepare([40], ports=ports)
@@ -222,3 +228,54 @@ def test_the_runner_judges_a_cell_from_its_samples_and_the_runs_cpus(tmp_path):
         "client-bound", "both saturated", "machine-bound"]
     assert pinned._placement() == PINNED_PLACEMENT
     assert unpinned._placement().cpus == ()
+
+
+# -- the fixed-rate sweep (--latency) and pipelining (--pipeline) ------------------------------
+
+@pytest.mark.wrk2
+def test_a_swept_case_keeps_a_step_per_rate_and_server_at_the_same_offered_rates(tmp_path, wrk2):
+    """The short real sweep CI runs: real wrk2 (built from its archive), real Nginx and Twisted, two rates."""
+    host = LocalHost()
+    plan = Plan(grid=(0.02, 0.05), step=shortest_run_s(10, 1), connections=10, threads=1)
+    runner = make_runner(tmp_path, repeats=2, max_repeats=2, ports=2, latency=plan,
+                         sweepers=(Loader(host, Wrk2(), wrk2),))
+    nginx, twisted = runner.measure_case([twisted_cell(servers=("nginx",)), twisted_cell()], group="swept")
+    assert nginx.status == twisted.status == "ok", nginx.reasons + twisted.reasons
+    base = sorted(run.req_per_s for run in nginx.numbers)
+    rates = sorted({max(1.0, float(round(sum(base) / len(base) * share))) for share in plan.grid})
+    for record in (nginx, twisted):
+        assert [(step.offered_per_s, step.round) for step in record.sweep] == list(zip(rates, range(2)))
+        for step in record.sweep:
+            assert step.clean and step.tool == "wrk2" and f"-R {round(step.offered_per_s)}" in step.command
+            assert step.req_per_s == pytest.approx(step.offered_per_s, rel=0.2)
+            assert 0 < step.uncorrected_us["p99"] and 0 < step.latency_us["p50"] <= step.latency_us["p99"]
+            assert step.sample["server_cores"] > 0 and step.sample["saturated"] is False
+            assert {"server_busy", "machine_bound"} <= set(step.sample)
+        assert record.timing["load"] >= sum(step.seconds for step in record.sweep) >= 2 * plan.step
+    stored = {record.label: record for record in read_records(runner.results)}
+    assert stored["nginx"].sweep == nginx.sweep and stored[twisted.label].sweep == twisted.sweep
+
+
+def test_a_case_without_latency_sweeps_nothing(tmp_path):
+    runner = make_runner(tmp_path)
+    assert runner.measure(twisted_cell()).sweep == []
+    assert "sweep" not in read_records(runner.results)[0].to_dict()
+
+
+def test_pipelined_answers_are_checked_before_the_pipelined_load(tmp_path):
+    runner = make_runner(tmp_path, loadgen="h2load", repeats=2, ports=2)
+    nginx, twisted = runner.measure_case([twisted_cell(servers=("nginx",), loadgen="h2load", pipeline=8),
+                                          twisted_cell(loadgen="h2load", pipeline=8)])
+    for record in (nginx, twisted):
+        assert record.status == "ok", record.reasons
+        assert record.verify["pipelined"]["answers"] == 8 and record.cell.pipeline == 8
+        assert all(" -m 8 " in run.command and run.clean for run in record.runs)
+
+
+def test_a_server_that_mishandles_pipelined_requests_fails_its_cell(tmp_path):
+    runner = make_runner(tmp_path)
+    url, thread = broken_server(lambda methods: [answer(method) for method in reversed(methods)])
+    with pytest.raises(CellFailed, match=r"^twisted/cpython/shared/fixed mishandled 4 pipelined requests: answer 1 of 4 "
+                                         r"\(GET\): a body of 40 bytes that is not the payload; answer 2 of 4"):
+        runner._pipelining(Running(cell=twisted_cell(pipeline=4), port=0, url=url))
+    thread.join(5)

@@ -141,3 +141,11 @@ def test_other_processes_filling_the_machine_show_and_make_it_machine_bound():
     assert nginx[-1].startswith("machine-bound") and nginx[9] == "0.57"  # other processes: 2.0 - 0.89 - 0.53 - 0.01
     assert twisted[-1] == "server"
     assert "The harness itself used 0.010 cores on average" in "\n".join(report.saturation_section(records, {}))
+
+
+def test_a_pipelined_cell_says_its_depth_and_that_its_answers_were_checked():
+    record = sampled_record("twisted", [sampled_run(server=0.9, loadgen=0.5, busy=1.6)])
+    assert "pipelined" not in report.result_row(record, None)[-1]
+    record.cell = replace(record.cell, pipeline=16)
+    record.verify = {"status": 200, "pipelined": {"depth": 16, "answers": 16}}
+    assert report.result_row(record, None)[-1].startswith("16 pipelined, answers checked in order")

@@ -8,11 +8,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
-from support import PROJECT, free_port, start_twisted, wait_accepting
+from support import PROJECT, answer, broken_server, free_port, start_twisted, wait_accepting
 
 from bench.hosts import LocalHost
 from bench.measure import nginx as nginx_config
@@ -66,31 +65,6 @@ def test_the_probe_runs_alone_with_python_and_prints_json(twisted_url):
     said = subprocess.run([sys.executable, str(PROJECT / "bench" / "standalone" / "probe.py"), twisted_url, "2", "4"],
                           capture_output=True, text=True, check=True).stdout
     assert said.startswith('{"depth": 4, "answers": [{"status": 200')
-
-
-# A broken server, written here because no real one misbehaves on demand: it reads the requests of one
-# connection, then writes the answers ``reply`` makes of them, and closes.
-def broken_server(reply) -> tuple[str, threading.Thread]:
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve():
-        with listener:
-            connection, _ = listener.accept()
-            with connection:
-                data = b""
-                while b"Connection: close\r\n\r\n" not in data:
-                    data += connection.recv(65536)
-                methods = [line.split()[0].decode() for line in data.split(b"\r\n") if b"HTTP/1.1" in line]
-                connection.sendall(b"".join(reply(methods)))
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return f"http://127.0.0.1:{listener.getsockname()[1]}/", thread
-
-
-def answer(method: str, status: int = 200, body: bytes = BODY) -> bytes:
-    head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-    return head + (body if method == "GET" else b"")
 
 
 @pytest.mark.parametrize("reply, problem", [
