@@ -31,25 +31,23 @@ def twisted_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def nginx_url():
-    """Nginx as the lab runs it (its rendered config), serving the 40-byte payload."""
+    """Nginx as the lab runs it (its rendered config, started and stopped as the lab does), serving the payload."""
     root = Path(tempfile.mkdtemp(prefix="probe-nginx-"))
     root.chmod(0o755)  # its workers run as nobody
     (root / "www").mkdir(mode=0o755)
-    (root / "temp").mkdir()
     (root / "www" / "payload-40.html").write_bytes(BODY)
     (root / "www" / "payload-40.html").chmod(0o644)
-    port = free_port(1)
-    (root / "nginx.conf").write_text(nginx_config.render_config(
+    port, conf, host = free_port(1), str(root / "nginx.conf"), LocalHost()
+    Path(conf).write_text(nginx_config.render_config(
         workdir=str(root), www=str(root / "www"), filename="payload-40.html", interface="127.0.0.1", port=port,
         backlog=511, workers=1, connections=1024))
-    host = LocalHost()
-    pid = host.start(nginx_config.command("nginx", str(root / "nginx.conf"), str(root)), str(root / "nginx.out"))
-    try:
+    pid = nginx_config.start(host, "nginx", conf, str(root))
+    try:  # stopped by its pid, even when it never listened
         wait_accepting(port, lambda: host.alive(pid), "nginx")
         yield f"http://127.0.0.1:{port}/"
     finally:
-        host.stop(pid)
-        shutil.rmtree(root)
+        nginx_config.stop(host, "nginx", conf, str(root), pid)
+    shutil.rmtree(root)
 
 
 @pytest.mark.parametrize("server", ["twisted", "nginx"])
