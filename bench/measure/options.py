@@ -14,7 +14,7 @@ from bench.envfile import read_env
 from bench.errors import BenchError
 from bench.jsonfile import Range, conforms
 
-from . import cpus, matrix
+from . import cpus, matrix, servers
 from .names import check_address, check_run_name
 
 ORDERS = ("paired", "sequential")
@@ -22,7 +22,7 @@ ORDERS = ("paired", "sequential")
 FLAGS = ("keepalive", "close", "servers", "interpreters", "modes", "resources", "payloads", "workers",
          "repeats", "loadgen", "profile", "order", "server_cpus", "load_cpus", "port", "interface", "backlog",
          "log", "name", "server_host", "load_hosts", "server_address", "concurrency", "threads", "duration",
-         "requests")
+         "requests", "twisted", "baseline")
 # The flags that override the chosen profile's load, in both halves, for one run.
 LOAD_FLAGS = ("concurrency", "threads", "duration", "requests")
 
@@ -31,10 +31,13 @@ LOAD_FLAGS = ("concurrency", "threads", "duration", "requests")
 class Options:
     """Everything a campaign needs."""
 
-    servers: tuple
+    servers: tuple  # the server kinds measured: each a module of bench/measure/servers/
+    baseline: str  # the kind every other cell is compared with
     interpreters: tuple
     modes: tuple
     resources: tuple
+    twisted: tuple  # Twisted versions, each its own cell; empty: the newest set up for each interpreter
+    twisted_python: dict  # version -> the oldest Python it supports, for each release pinned in setup.twisted
     payloads: tuple
     keepalive: tuple
     workers: tuple  # empty: the server host's CPU count
@@ -60,8 +63,8 @@ class Options:
     command: str
 
     # What must match for a resumed run to add to the same results.
-    RESUMABLE = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers",
-                 "repeats", "statistics", "loadgen", "profile_name", "profile", "order", "server_cpus",
+    RESUMABLE = ("servers", "baseline", "interpreters", "modes", "resources", "twisted", "payloads", "keepalive",
+                 "workers", "repeats", "statistics", "loadgen", "profile_name", "profile", "order", "server_cpus",
                  "load_cpus", "port", "interface",
                  "backlog", "server_log", "server_host", "load_hosts", "server_address")
 
@@ -110,11 +113,15 @@ def resolve(config, flags: dict, command: str = "inv bench") -> Options:
         keepalive = (False,)
     else:
         keepalive = matrix.parse_list(cfg.keepalive, bool, name="keepalive")
+    pinned = {str(release["version"]): str(release["python"]) for release in config.setup.twisted}
     options = Options(
         servers=matrix.parse_list(given.get("servers", cfg.servers), name="servers"),
+        baseline=given.get("baseline", cfg.baseline),
         interpreters=matrix.parse_list(given.get("interpreters", cfg.interpreters), name="interpreters"),
         modes=matrix.parse_list(given.get("modes", cfg.modes), name="modes"),
         resources=matrix.parse_list(given.get("resources", cfg.resources), name="resources"),
+        twisted=_pinned(matrix.parse_list(given.get("twisted", cfg.twisted), name="Twisted versions"), pinned),
+        twisted_python=pinned,
         payloads=matrix.parse_list(given.get("payloads", cfg.payloads), int, name="payloads"),
         keepalive=keepalive,
         workers=matrix.parse_list(given.get("workers", cfg.workers), int, name="workers"),
@@ -188,6 +195,15 @@ def overridden(profile: dict, flags: dict, loadgen: str | None = None) -> dict:
     return result
 
 
+def _pinned(versions: tuple, pinned: dict) -> tuple:
+    """The Twisted versions asked for, each pinned in setup.twisted (so `inv setup` can install it)."""
+    for version in versions:
+        if version not in pinned:
+            raise BenchError(f"Twisted {version} is not pinned in setup.twisted (pinned: {', '.join(pinned)}): "
+                             f"add its sdist's url, sha256 and oldest Python there")
+    return versions
+
+
 def _seconds(value) -> int | float:
     try:
         seconds = float(value)
@@ -221,13 +237,14 @@ WARMUP = {**LOAD, "tolerance": (Range((int, float), 0, 1),), "max_rounds": (Rang
 PROFILE = {half: ({key: (shape, False) for key, shape in fields.items()}, type(None))
            for half, fields in (("keepalive", LOAD), ("close", LOAD), ("warmup", WARMUP))}
 # Option -> the type of its value, or of each item for a tuple (bool is never an int here).
-KINDS = {"servers": str, "interpreters": str, "modes": str, "resources": str, "payloads": int, "keepalive": bool,
+KINDS = {"servers": str, "baseline": str, "interpreters": str, "modes": str, "resources": str, "twisted": str,
+         "twisted_python": dict, "payloads": int, "keepalive": bool,
          "workers": int, "repeats": int, "statistics": dict, "loadgen": (str, type(None)), "profile_name": str,
          "profile": dict, "order": str, "server_cpus": int, "load_cpus": int, "port": int,
          "interface": (str, type(None)), "backlog": int, "server_log": bool, "server_host": (str, type(None)),
          "load_hosts": str, "server_address": (str, type(None)), "reports": str,
          "name": (str, type(None)), "prefix": str, "tune_profile": str, "command": str}
-TUPLES = ("servers", "interpreters", "modes", "resources", "payloads", "keepalive", "workers", "server_cpus",
+TUPLES = ("servers", "interpreters", "modes", "resources", "twisted", "payloads", "keepalive", "workers", "server_cpus",
           "load_cpus", "load_hosts")
 
 
@@ -240,6 +257,8 @@ def checked(options: Options) -> Options:
         wrong = wrong or any(not isinstance(item, kind) or (isinstance(item, bool) and kind is int) for item in items)
         if wrong:
             raise BenchError(f"option {name} is {value!r}, which is not {_kind_words(kind, name in TUPLES)}")
+    servers.kinds(options.servers)
+    servers.kind(options.baseline)
     if not 1 <= options.repeats <= MAX_REPEATS:
         raise BenchError(f"--repeats {options.repeats} is out of range: choose 1 to {MAX_REPEATS} rounds")
     for count in options.workers:

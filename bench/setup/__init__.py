@@ -1,4 +1,4 @@
 """inv setup: PyPy, Twisted and weighttp from pinned tarballs, plus Nginx and wrk."""
-from .provision import TOOLS, format_manifest, parse_only, setup_host
+from .provision import format_manifest, parse_only, setup_host, tools_for
 
-__all__ = ["TOOLS", "format_manifest", "parse_only", "setup_host"]
+__all__ = ["format_manifest", "parse_only", "setup_host", "tools_for"]

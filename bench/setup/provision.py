@@ -2,8 +2,8 @@
 
 Layout under the prefix (``setup.prefix``, expanded on the host)::
 
-    venvs/pypy/bin/python     PyPy environment with Twisted (from its sdist)
-    venvs/cpython/bin/python  CPython environment with Twisted
+    venvs/pypy-26.4.0/        PyPy environment with Twisted 26.4.0 (from its sdist), one per version
+    venvs/cpython-26.10.0/    CPython environment with Twisted 26.10.0
     bin/weighttp              the built weighttp (a link into tools/)
     tools/                    extracted and built tools, each with its .complete marker
     build/                    temporary build folders (removed after each build)
@@ -25,38 +25,48 @@ from bench.config import plain
 from bench.errors import BenchError
 from bench.hosts import Host
 from bench.manifest import MANIFEST, describe_source, read_manifest
+from bench.measure import setup_steps
 
 from . import tools
 from .target import SetupTarget
 
-TOOLS = ("nginx", "wrk", "pypy", "cpython", "weighttp")
+LOADGENS = ("wrk", "weighttp")
 
 
 # -- the run ---------------------------------------------------------------------
 
-def parse_only(text: str | None) -> tuple[str, ...]:
-    """``--only pypy,weighttp`` -> the tools named, in setup order; None -> all of them."""
+def tools_for(servers=None) -> tuple[str, ...]:
+    """The setup steps of the server kinds named (each kind says which; every kind's without names), then the
+    load generators'."""
+    return (*setup_steps(servers), *LOADGENS)
+
+
+def parse_only(text: str | None, servers=None) -> tuple[str, ...]:
+    """``--only pypy,weighttp`` -> the tools named, in setup order; None -> all of those of ``servers``' kinds."""
+    known = tools_for(servers)
     if not text:
-        return TOOLS
+        return known
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in TOOLS]
+    unknown = [name for name in names if name not in known]
     if unknown or not names:
-        raise BenchError(f"unknown tool {', '.join(unknown) or repr(text)} in --only: choose from {', '.join(TOOLS)}")
-    return tuple(name for name in TOOLS if name in names)
+        raise BenchError(f"unknown tool {', '.join(unknown) or repr(text)} in --only: choose from {', '.join(known)}")
+    return tuple(name for name in known if name in names)
 
 
-def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
-               log: Callable[[str], None] = print) -> dict:
-    """Provide the tools (all, or those named in ``only``) on ``host``; return its manifest.
+def setup_host(host: Host, config: Mapping, only=None, force: bool = False, log: Callable[[str], None] = print,
+               servers=None, twisted: tuple[str, ...] = ()) -> dict:
+    """Provide the tools of ``servers``' kinds (bench.servers; every kind's without) and the load generators
+    (all, or those named in ``only``) on ``host``; return its manifest.
 
-    ``config`` is the ``setup`` section of invoke.yaml. A tool already in place is kept
-    unless ``force``. Every tool is attempted; when any failed, the manifest still
-    records the others and a :class:`BenchError` names the failures.
+    ``config`` is the ``setup`` section of invoke.yaml; ``twisted`` the Twisted versions each interpreter
+    gets (none: the newest its Python meets). A tool already in place is kept unless ``force``. Every
+    tool is attempted; when any failed, the manifest still records the others and a :class:`BenchError`
+    names the failures.
     """
     settings = plain(config)
-    names = parse_only(only) if isinstance(only, (str, type(None))) else parse_only(",".join(only))
+    names = parse_only(only if isinstance(only, (str, type(None))) else ",".join(only), servers)
     started = time.monotonic()
-    target = SetupTarget.open(host, settings, force, log)
+    target = SetupTarget.open(host, settings, force, log, twisted=twisted)
     log(f"setup on {host} ({target.hostname}, {target.arch}, {target.os_name}): prefix {target.prefix}, cache {target.cache}")
     previous = read_manifest(host, target.prefix)
     entries = dict(previous.get("tools", {}))
@@ -85,7 +95,7 @@ def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
     if changed:
         host.write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     target.tool = ""
-    for line in format_manifest(manifest):
+    for line in format_manifest(manifest, names):
         log(f"  {line}")
     log(f"manifest {host}:{path} {'written' if changed else 'unchanged'}; "
         f"setup on {host} took {time.monotonic() - started:.1f}s")
@@ -96,10 +106,10 @@ def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
 
 # -- rendering (pure) --------------------------------------------------------------
 
-def format_manifest(manifest: dict) -> list[str]:
-    """The manifest as a table: tool, version, source, path."""
+def format_manifest(manifest: dict, order: tuple[str, ...] = ()) -> list[str]:
+    """The manifest as a table: tool, version, source, path; the tools in ``order`` first, as set up."""
     rows = [(name, str(entry.get("version") or "-"), describe_source(entry.get("source", {})), entry.get("path") or "-")
-            for name, entry in sorted(manifest.get("tools", {}).items(), key=lambda item: _order(item[0]))]
+            for name, entry in sorted(manifest.get("tools", {}).items(), key=lambda item: _order(item[0], order))]
     if not rows:
         return ["(no tools installed)"]
     widths = [max(len(row[i]) for row in rows + [("tool", "version", "source", "path")]) for i in range(3)]
@@ -108,6 +118,6 @@ def format_manifest(manifest: dict) -> list[str]:
     return lines
 
 
-def _order(name: str) -> tuple:
-    base = name.split("-")[-1] if name.startswith("twisted-") else name
-    return (TOOLS.index(base) if base in TOOLS else len(TOOLS), name)
+def _order(name: str, order: tuple[str, ...]) -> tuple:
+    base = name.split("-")[1] if name.startswith("twisted-") else name
+    return (order.index(base) if base in order else len(order), name)

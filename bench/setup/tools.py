@@ -4,8 +4,9 @@
 - pypy: the pinned binary tarball for the host's architecture, extracted into the
   prefix; when it cannot be had, Debian's ``pypy3`` (announced, recorded as a fallback).
 - cpython: the host's ``python3``.
-- Both interpreters get a virtual environment with Twisted installed from its sdist,
-  the newest pinned release that supports the interpreter's Python.
+- Both interpreters get a virtual environment per Twisted version (``venvs/<interpreter>-<version>``),
+  each from its sdist: the versions asked for (``--twisted``, bench.twisted), else the newest pinned
+  release that supports the interpreter's Python.
 - weighttp: built from its source tarball into the prefix; without the tarball,
   `inv bench` uses wrk (announced, recorded as a fallback).
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 from bench.clock import now_utc
 from bench.errors import BenchError
-from bench.manifest import describe_source
+from bench.manifest import describe_source, venv_name
 
 from . import dependencies
 from .tarballs import Pin, Unavailable
@@ -48,6 +49,26 @@ def twisted_for(releases: list[dict], python: str) -> tuple[str, Pin]:
                          f"add a release to setup.twisted in invoke.yaml")
     best = max(usable, key=lambda r: version_tuple(r["version"]))
     return str(best["version"]), Pin.from_config(best, f"setup.twisted[{best['version']}]")
+
+
+def twisted_releases(releases: list[dict], interpreter: str, python: str, wanted: tuple) -> list[tuple[str, Pin]]:
+    """The Twisted releases to install for ``interpreter`` (Python ``python``): each version ``wanted``, else the
+    newest its Python meets; a version it cannot have is refused in one line, before any is installed."""
+    if not wanted:
+        return [twisted_for(releases, python)]
+    pinned = {str(release["version"]): release for release in releases}
+    chosen = []
+    for version in wanted:
+        release = pinned.get(version)
+        if release is None:
+            raise BenchError(f"Twisted {version} is not pinned in setup.twisted (pinned: {', '.join(pinned)}): "
+                             f"add its sdist's url, sha256 and oldest Python there")
+        if version_tuple(python) < version_tuple(release["python"]):
+            raise BenchError(f"Twisted {version} needs Python >= {release['python']}, and {interpreter} is Python "
+                             f"{python}: drop {version} from --twisted (bench.twisted), or set up the others alone "
+                             f"(--only)")
+        chosen.append((version, Pin.from_config(release, f"setup.twisted[{version}]")))
+    return chosen
 
 
 def pypy_pin(spec: dict, arch: str) -> Pin:
@@ -90,8 +111,8 @@ def fallback_source(pin: Pin | None, cache, reason: str, **instead) -> dict:
 
 
 def keys(tool: str, entries: dict) -> list[str]:
-    """The manifest keys a tool's step owns."""
-    return [key for key in entries if key in (tool, f"twisted-{tool}")]
+    """The manifest keys a tool's step owns (an interpreter's: its Twisted environments' too)."""
+    return [key for key in entries if key in (tool, f"twisted-{tool}") or key.startswith(f"twisted-{tool}-")]
 
 
 # -- nginx, wrk ----------------------------------------------------------------------
@@ -207,12 +228,21 @@ def query(target: SetupTarget, python: str) -> dict:
 
 
 def twisted_venv(target: SetupTarget, base: Base) -> dict:
-    """``PREFIX/venvs/<tool>`` made from ``base``, with Twisted from its sdist."""
+    """An environment made from ``base`` for each Twisted version it gets: ``PREFIX/venvs/<tool>-<version>``,
+    Twisted from its sdist. The manifest lists every complete one, those made before included."""
     name = target.tool
-    venv = target.path("venvs", name)
-    python = posixpath.join(venv, "bin", "python")
     info = query(target, base.executable)
-    twisted_version, pin = twisted_for(target.settings["twisted"], info["python"])
+    releases = twisted_releases(target.settings["twisted"], name, info["python"], target.twisted)
+    made = {}
+    for version, pin in releases:
+        made.update(_twisted_version(target, base, info, version, pin))
+    return {**recorded(target, name), **made}
+
+
+def _twisted_version(target: SetupTarget, base: Base, info: dict, twisted_version: str, pin: Pin) -> dict:
+    name = target.tool
+    venv = target.path("venvs", venv_name(name, twisted_version))
+    python = posixpath.join(venv, "bin", "python")
     key = {"base": base.identity, "twisted": pin.sha256}
     marker = target.read_marker(venv)
     if not target.force and marker and marker.get("key") == key and _still_runs(target, venv, marker["entries"]):
@@ -223,7 +253,7 @@ def twisted_venv(target: SetupTarget, base: Base) -> dict:
     except Unavailable as exc:  # Twisted has no fallback
         raise BenchError(f"{exc}: {pin.fetch_hint(target.cache)} and run again") from None
     wheels, index, fetched = _dependencies(target, info, twisted_version)
-    log = target.start_log(name)
+    log = target.start_log(venv_name(name, twisted_version))
     target.host.run(f"rm -rf {shlex.quote(venv)}")
     target.say(f"creating {venv} with {base.executable} (Python {info['python']})")
     target.run_logged(f"{shlex.quote(base.executable)} -m venv {shlex.quote(venv)}", log, f"creating {venv}")
@@ -248,10 +278,11 @@ def twisted_venv(target: SetupTarget, base: Base) -> dict:
     entries = {
         name: {"name": name, "version": info["pypy"] or info["python"], "python": info["python"],
                "implementation": info["implementation"], "source": base.source, "base": base.executable,
-               "path": python, "version_output": python_said, "installed": installed},
-        f"twisted-{name}": {"name": "twisted", "version": twisted_version, "interpreter": name,
-                            "source": {**tarball_source(pin), "dependencies": fetched or ("package index" if index else "cache only")},
-                            "path": venv, "version_output": twist_said, "installed": installed},
+               "path": base.executable, "version_output": python_said, "installed": installed},
+        f"twisted-{venv_name(name, twisted_version)}": {
+            "name": "twisted", "version": twisted_version, "interpreter": name,
+            "source": {**tarball_source(pin), "dependencies": fetched or ("package index" if index else "cache only")},
+            "path": venv, "version_output": twist_said, "installed": installed},
     }
     target.write_marker(venv, key, entries)
     target.say(f"ready: {_summary(entries, name)}")
@@ -271,17 +302,20 @@ def _dependencies(target: SetupTarget, info: dict, twisted_version: str) -> tupl
 
 
 def _still_runs(target: SetupTarget, venv: str, entries: dict) -> bool:
-    name = target.tool
     ok, python_said = target.capture([posixpath.join(venv, "bin", "python"), "--version"])
     ok2, twist_said = target.capture([posixpath.join(venv, "bin", "twist"), "--version"])
-    return (ok and ok2 and python_said == entries[name]["version_output"]
-            and twist_said == entries[f"twisted-{name}"]["version_output"])
+    return (ok and ok2 and python_said == entries[target.tool]["version_output"]
+            and twist_said == _twisted_entry(entries)["version_output"])
+
+
+def _twisted_entry(entries: dict) -> dict:
+    return next(entry for entry in entries.values() if entry.get("name") == "twisted")
 
 
 def _summary(entries: dict, name: str) -> str:
-    interpreter, twisted = entries[name], entries[f"twisted-{name}"]
+    interpreter = entries[name]
     return (f"{interpreter['implementation']} {interpreter['version']} (Python {interpreter['python']}), "
-            f"Twisted {twisted['version']}")
+            f"Twisted {_twisted_entry(entries)['version']}")
 
 
 # -- weighttp ----------------------------------------------------------------------
@@ -370,8 +404,11 @@ def extract(target: SetupTarget, tarball: str, into: str, log: str, what: str) -
 def recorded(target: SetupTarget, tool: str) -> dict:
     """What is still completely installed for ``tool`` after its step failed."""
     if tool in ("pypy", "cpython"):
-        marker = target.read_marker(target.path("venvs", tool))
-        return marker["entries"] if marker else {}
+        venvs = target.host.run(f"ls -d {shlex.quote(target.path('venvs', tool))}-*/ 2>/dev/null", warn=True).stdout.split()
+        entries = {}
+        for marker in filter(None, (target.read_marker(venv.rstrip("/")) for venv in sorted(venvs))):
+            entries.update(marker["entries"])
+        return entries
     if tool == "weighttp":
         linked = target.host.run(f"readlink {shlex.quote(target.path('bin', 'weighttp'))}", warn=True).stdout.strip()
         marker = target.read_marker(posixpath.dirname(posixpath.dirname(linked))) if linked else None

@@ -22,10 +22,13 @@ SOME_CELLS_FAILED = 2
 @task(auto_shortflags=False, iterable=["load_host"], help={
     "keepalive": "run only the keep-alive half of the matrix (the seed's -k runs)",
     "close": "run only the half without keep-alive",
-    "servers": "servers to measure: nginx,twisted; " + LIST.format("servers"),
+    "servers": "server kinds to measure: nginx,twisted (modules of bench/measure/servers/); " + LIST.format("servers"),
+    "baseline": "the kind every other cell is compared with (bench.baseline)",
     "interpreters": "interpreters for Twisted: pypy,cpython; " + LIST.format("interpreters"),
     "modes": "Twisted worker modes: shared,reuseport,single; " + LIST.format("modes"),
     "resources": "Twisted resources: fixed,file (Nginx always serves its file); " + LIST.format("resources"),
+    "twisted": "Twisted versions, each its own cell, e.g. 22.10.0,26.4.0 (pinned in setup.twisted, set up by `inv setup "
+               "--twisted`); default: the newest set up per interpreter (bench.twisted)",
     "payloads": "body sizes in bytes, e.g. 40,10000; " + LIST.format("payloads"),
     "workers": "worker processes; several (1,2,4) make a scaling sweep (default: the server host's CPUs)",
     "repeats": "measured rounds per case, at least (bench.repeats; more until the ratio is known, see bench.statistics)",
@@ -56,8 +59,8 @@ SOME_CELLS_FAILED = 2
     "resume": "a run to complete (a folder, or a name under reports/): measures only its missing cells, with its settings",
 })
 @exits()
-def bench(c, keepalive=False, close=False, servers=None, interpreters=None, modes=None, resources=None,
-          payloads=None, workers=None, repeats=None, loadgen=None, profile=None, order=None, server_cpus=None,
+def bench(c, keepalive=False, close=False, servers=None, baseline=None, interpreters=None, modes=None, resources=None,
+          twisted=None, payloads=None, workers=None, repeats=None, loadgen=None, profile=None, order=None, server_cpus=None,
           load_cpus=None, port=None, concurrency=None, threads=None, duration=None, requests=None,
           interface=None, backlog=None, log=False, name=None, server_host=None, load_host=None,
           server_address=None, key=None, known_hosts=None, trust_new_host=False, resume=None):
