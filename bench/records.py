@@ -8,16 +8,15 @@ and a reader refuses a format it does not know.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 
+from bench.cells import NONE, NUMBER, POSITIVE, TEXT, Cell, Load, Variant  # noqa: F401 (read from here too)
 from bench.errors import BenchError
-from bench.jsonfile import Each, Keyed, Range, conforms, loads, read_text
+from bench.jsonfile import Each, Keyed, Range, checked, loads, read_text
 
 # The format of a results.jsonl line and of env.json. Files from before the version
 # existed carry none and read as format 1. Format 2 adds rounds: runs numbered by round,
@@ -44,102 +43,6 @@ class Status(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-@dataclass(frozen=True)
-class Load:
-    """One load-generator run to make: where, how much, how hard."""
-
-    url: str
-    concurrency: int
-    threads: int
-    keepalive: bool
-    requests: int | None = None  # a request count (weighttp's -n) ...
-    duration: float | None = None  # ... or a time budget in seconds (wrk's -d, weighttp's cap)
-    rate: float | None = None  # the req/s expected (the cell's warm-up's): sizes weighttp 0.5's -n for a timed load
-
-
-class Variant(Mapping):
-    """A server kind's variant of a cell (Twisted's interpreter, mode, resource, version): text by name,
-    immutable and hashable, equal whatever the order it was given in."""
-
-    def __init__(self, items=(), **named: str):
-        self._items = dict(sorted({**dict(items), **named}.items()))
-
-    def __getitem__(self, key: str) -> str:
-        return self._items[key]
-
-    def __iter__(self):
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __hash__(self) -> int:
-        return hash(tuple(self._items.items()))
-
-    def __repr__(self) -> str:
-        return f"Variant({self._items!r})"
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One point of the matrix: a server kind's variant under one load."""
-
-    server: str  # its kind: bench/measure/servers/<server>.py
-    variant: Variant  # what the kind varies (none for Nginx: it serves its file)
-    workers: int
-    payload: int
-    keepalive: bool
-    loadgen: str
-    concurrency: int
-    threads: int
-    requests: int | None = None
-    duration: float | None = None
-
-    def __post_init__(self):
-        if not isinstance(self.variant, Variant):
-            object.__setattr__(self, "variant", Variant(self.variant))
-
-    @property
-    def id(self) -> str:
-        """A stable id: the same settings give the same id in every run (resume, compare)."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha1(canonical.encode()).hexdigest()[:12]
-
-    @property
-    def label(self) -> str:
-        """Its kind, then its variant's values by name: 'nginx', 'twisted/pypy/shared/fixed/26.4.0'."""
-        return "/".join([self.server, *self.variant.values()])
-
-    @property
-    def case(self) -> tuple[bool, int, int]:
-        """What a server is compared within: keep-alive, payload and workers."""
-        return (self.keepalive, self.payload, self.workers)
-
-    def load(self, url: str) -> Load:
-        return Load(url=url, concurrency=self.concurrency, threads=self.threads,
-                    keepalive=self.keepalive, requests=self.requests, duration=self.duration)
-
-    def to_dict(self) -> dict:
-        return {f.name: dict(self.variant) if f.name == "variant" else getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Cell":
-        if isinstance(data, dict) and "variant" not in data:
-            checked(data, OLD_CELL_FIELDS, "cell")
-            data = _variant_of_old(data)
-        checked(data, CELL_FIELDS, "cell")
-        return cls(**{k: v for k, v in data.items() if k in CELL_FIELDS})
-
-
-def _variant_of_old(data: dict) -> dict:
-    """A cell of formats 1 to 3 as a kind and its variant. Those formats knew two kinds: Twisted, whose cells
-    named an interpreter, a mode and a resource, and Nginx, whose interpreter and mode were null (it served
-    its file): no variant."""
-    twisted = data["interpreter"] is not None
-    variant = {key: data[key] for key in ("interpreter", "mode", "resource")} if twisted else {}
-    return {**{k: v for k, v in data.items() if k not in ("interpreter", "mode", "resource")}, "variant": variant}
 
 
 @dataclass
@@ -309,19 +212,8 @@ class CellRecord:
 
 # -- what a stored record may hold: field -> (shape, required), as jsonfile.conforms reads it ----
 
-NONE = type(None)
-TEXT, TEXTS = (str,), (Each((str,)),)
-NUMBER = (Range((int, float), 0),)  # counts, rates, sizes and seconds: never below zero
-COUNT, POSITIVE = (Range((int,), 0),), (Range((int,), 1),)
-CELL_FIELDS = {
-    "server": (TEXT, True), "variant": ((Keyed(TEXT, keys=r"[a-z][a-z0-9_]{0,31}"),), True),
-    "workers": (POSITIVE, True), "payload": (POSITIVE, True), "keepalive": ((bool,), True),
-    "loadgen": (TEXT, True), "concurrency": (POSITIVE, True), "threads": (POSITIVE, True),
-    "requests": (POSITIVE + (NONE,), False), "duration": (NUMBER + (NONE,), False),
-}
-# A cell as formats 1 to 3 wrote it: Twisted's variant in fields of its own.
-OLD_CELL_FIELDS = {**{k: v for k, v in CELL_FIELDS.items() if k != "variant"},
-                   "interpreter": (TEXT + (NONE,), True), "mode": (TEXT + (NONE,), True), "resource": (TEXT, True)}
+TEXTS = (Each((str,)),)
+COUNT = (Range((int,), 0),)
 SAMPLE = {name: (NUMBER, False) for name in (
     "wall_s", "server_cores", "server_rss_mb", "loadgen_cores", "harness_cores", "host_busy_cores", "steal_cores",
     "other_cores", "server_cpus_busy_cores", "load_cpus_busy_cores")}
@@ -350,17 +242,6 @@ RECORD_FIELDS = {
     "verdicts": (TEXTS, False), "warmup_rounds": (COUNT, False), "timing": ((Keyed(NUMBER),), False),
     "stopping": ((STOPPING, NONE), False),
 }
-
-
-def checked(data, kinds: dict, what: str) -> None:
-    """ValueError naming the first field of ``data`` that is missing or not of its shape (bool is never an int)."""
-    if not isinstance(data, dict):
-        raise ValueError(f"a {what} is a JSON object, not {type(data).__name__}")
-    for name, (shape, required) in kinds.items():
-        if name in data:
-            conforms(data[name], shape, f"the {what}'s {name!r}")
-        elif required:
-            raise ValueError(f"the {what} has no {name!r}")
 
 
 # -- files -------------------------------------------------------------------------

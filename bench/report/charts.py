@@ -46,7 +46,7 @@ PNG_METADATA = {"Software": None}
 class Point:
     """One cell as the charts draw it: a configuration at some workers, and its req/s."""
 
-    label: str  # the server configuration, e.g. "nginx" or "twisted/cpython/shared/fixed/26.10.0"
+    label: str  # the server configuration, e.g. 'nginx' or 'twisted/cpython/shared/fixed/26.10.0'
     workers: int
     status: Status
     median: float | None

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from invoke import Config, Context, Exit
 from scipy import stats as scipy_stats
-from support import TINY, bench_run, constructed_record, write_run
+from support import HARNESS_TWISTED, TINY, bench_run, constructed_record, write_run
 
 from bench.errors import BenchError
 from bench.records import Status
@@ -33,7 +33,8 @@ def test_two_real_runs_match_their_cells_and_test_each_change(real_runs):
     before, after = real_runs
     markdown = compare.compare_runs(before, after)
     rows = table_rows(markdown, "Matching cells")
-    assert [(row[0], row[3]) for row in rows] == [("nginx", "1"), ("twisted/cpython/shared/fixed", "1")]
+    twisted = f"twisted/cpython/shared/fixed/{HARNESS_TWISTED}"
+    assert [(row[0], row[3]) for row in rows] == [("nginx", "1"), (twisted, "1")]
     for row in rows:
         a, b = (float(value.split(" ")[0].replace(",", "")) for value in row[4:6])
         # the change is computed from the unrounded medians, the columns show them rounded
@@ -42,11 +43,11 @@ def test_two_real_runs_match_their_cells_and_test_each_change(real_runs):
         assert "Welch's t" in row[7] and " (p = " in row[7]
     only_b = markdown.split("## Only in B\n", 1)[1]
     assert "`nginx` (40 bytes, keep-alive, 2 workers)" in only_b
-    assert "`twisted/cpython/shared/fixed` (40 bytes, keep-alive, 2 workers)" in only_b
+    assert f"`{twisted}` (40 bytes, keep-alive, 2 workers)" in only_b
     assert "## Only in A" not in markdown
     assert [row[0] for row in table_rows(markdown, "Environment differences")] == ["`settings.port`"]
     (answer,) = table_rows(markdown, "Twisted against Nginx, B against A")
-    assert answer[:2] == ["`twisted/cpython/shared/fixed`", "keep-alive 40 B ×1"]
+    assert answer[:2] == [f"`{twisted}`", "keep-alive 40 B ×1"]
     assert answer[5] == "within noise" or answer[5].startswith("changed: ")
     assert markdown.index("## Twisted against Nginx, B against A") < markdown.index("## Matching cells")
 
@@ -88,12 +89,12 @@ def record(rates, server="twisted", workers=1, **kw):
 ENV = {
     "run": "a", "started": "2026-11-26T09:00:00Z", "git": "abc1234",
     "settings": {"profile": "default", "load": TINY, "repeats": 5, "loadgen": "wrk", "port": 8080,
-                 "backlog": 8192, "server_log": False},
+                 "backlog": 8192, "server_log": False, "baseline": "nginx"},
     "hosts": [{"name": "local", "role": "server+load", "cpu_model": "AMD EPYC", "cpus": 2, "kernel": "Linux 6.1",
                "sysctl": {"net.core.somaxconn": "4096", "fs.file-nr": "1024 0 100"},
-               "pythons": {"pypy": {"path": "/opt/pypy/bin/python", "implementation": "PyPy", "version": "3.9.16",
-                                    "pypy": "7.3.11", "twisted": "26.4.0"}},
-               "nginx": "1.22.1", "loadgen": {"tool": "wrk", "path": "/usr/bin/wrk", "version": "wrk 4.1.0"}}],
+               "servers": {"nginx": {"nginx": "1.22.1"},
+                           "twisted": {"Twisted 26.4.0 on pypy": "Twisted 26.4.0 on PyPy 7.3.11 (Python 3.9.16)"}},
+               "loadgen": {"tool": "wrk", "path": "/usr/bin/wrk", "version": "wrk 4.1.0"}}],
 }
 
 
@@ -183,9 +184,9 @@ def test_cells_in_one_run_only_are_listed_apart(tmp_path):
     ({"settings__load": {"keepalive": {"duration": 9}}}, "settings.load.close"),
     ({"settings__loadgen": "weighttp"}, "settings.loadgen"),
     ({"hosts__0__loadgen": {"tool": "wrk", "version": "wrk 4.2.0"}}, "tools.server+load.loadgen.version"),
-    ({"hosts__0__nginx": "1.27.0"}, "tools.server+load.nginx"),
-    ({"hosts__0__pythons": {"pypy": {"implementation": "PyPy", "version": "3.10.14", "pypy": "7.3.17",
-                                     "twisted": "26.4.0"}}}, "tools.server+load.pythons.pypy.pypy"),
+    ({"hosts__0__servers__nginx": {"nginx": "1.27.0"}}, "tools.server+load.servers.nginx.nginx"),
+    ({"hosts__0__servers__twisted": {"Twisted 26.4.0 on pypy": "Twisted 26.4.0 on PyPy 7.3.17 (Python 3.10.14)"}},
+     "tools.server+load.servers.twisted.Twisted 26.4.0 on pypy"),
 ])
 def test_runs_with_other_settings_or_tool_versions_are_refused_unless_forced(tmp_path, changes, differing):
     a = write_run(tmp_path / "a", [record([100, 101])], ENV)

@@ -9,13 +9,18 @@ from scipy import stats as scipy_stats
 from support import PINNED_PLACEMENT, sampled_record, sampled_run
 
 from bench import report as report_area
-from bench.envfile import read_env
+from bench.envfile import read_env, roles
 from bench.measure.verdicts import Room, judged
 from bench.records import Status, read_records
 from bench.report import headline
 from bench.report import markdown as report
-from bench.report.markdown import HEADERS
+from bench.report.markdown import headers
 from bench.report.summary import req_per_s
+
+NGINX = roles({})  # a run that did not name its baseline: Nginx
+
+# The results table of constructed records: Twisted's variant in columns, Nginx the baseline.
+HEADERS = headers(["interpreter", "mode", "resource"], "nginx")
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report"
 CHARTS = ["chart-reqs-40-keepalive.png", "chart-ratio.png"]
@@ -88,7 +93,8 @@ def test_environment_lists_each_host_with_its_tools_and_sysctls():
     host = env["hosts"][0]
     assert host["cpu_model"] in text and host["kernel"] in text
     assert "`net.core.somaxconn`" in text
-    assert f"Twisted {host['pythons']['cpython']['twisted']}" in text
+    (version,) = host["servers"]["twisted"]  # a run of format 1: its Twisted environment read as the kind's fact
+    assert version == "Twisted 26.10.0 on cpython" and f"| {version} | Twisted 26.10.0 on CPython 3.11.7 |" in text
 
 
 def answer_rows(section):
@@ -127,8 +133,8 @@ def test_a_saturated_load_generator_beside_a_busy_nginx_marks_it_and_its_ratio()
     assert twisted[-1] == "server"
     assert nginx[8] == "1.93 of 2" and nginx[9] == "0.00"  # machine busy; other processes: none
     plain = [replace(record, verdicts=[]) for record in records]
-    ratio = answer_rows(headline.answer_section(records))["`twisted/pypy/shared/fixed`"][0]
-    assert ratio != answer_rows(headline.answer_section(plain))["`twisted/pypy/shared/fixed`"][0]
+    ratio = answer_rows(headline.answer_section(records, NGINX))["`twisted/pypy/shared/fixed`"][0]
+    assert ratio != answer_rows(headline.answer_section(plain, NGINX))["`twisted/pypy/shared/fixed`"][0]
     assert ratio.startswith("≤ 0.80")  # the same ratio, an upper bound: Nginx was held back
 
 

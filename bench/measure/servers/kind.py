@@ -70,8 +70,8 @@ class Fact:
 class ServerKind(Protocol):
     """A server the lab can measure beside the others."""
 
-    name: str  # as invoke.yaml and the cells name it: "nginx"
-    display: str  # as the report names it: "Nginx"
+    name: str  # as invoke.yaml and the cells name it: 'nginx'
+    display: str  # as the report names it: 'Nginx'
     setup: tuple[str, ...]  # the `inv setup` steps it needs (bench/setup/tools.py STEPS)
 
     def find(self, host: Host, options, say: Callable[[str], None]) -> object:
