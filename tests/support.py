@@ -111,6 +111,13 @@ def twisted_cell(mode: str = "shared", resource: str = "fixed", workers: int = 2
     return cell
 
 
+def nginx_cell(workers: int = 2, **change) -> matrix.Cell:
+    """One cell: Nginx, 2 workers, its 40-byte file, keep-alive, tiny load."""
+    (cell,) = matrix.plan(**{**dict(servers=[(servers.kind("nginx"), [Variant()])], payloads=(40,), keepalive=(True,),
+                                    workers=(workers,), loadgen="wrk", profile=TINY), **change})
+    return cell
+
+
 def once_listening(log: Path, delay: float, act) -> threading.Thread:
     """Start a thread that waits for the server's "listening" event in ``log``, then ``delay``
     seconds more (the load is running by then), then calls ``act(events)``."""
