@@ -26,8 +26,26 @@ def test_twisted_picks_the_newest_whatever_the_order():
 
 
 def test_no_twisted_for_an_old_python():
-    with pytest.raises(BenchError, match=r"no pinned Twisted supports Python 3.8.10 \(the oldest needs 3.9\)"):
-        tools.twisted_for(PINS["twisted"], "3.8.10")
+    with pytest.raises(BenchError, match=r"no pinned Twisted supports Python 3.6.9 \(the oldest needs 3.7.1\)"):
+        tools.twisted_for(PINS["twisted"], "3.6.9")
+
+
+def test_each_twisted_version_asked_for_gets_its_pin():
+    found = tools.twisted_releases(PINS["twisted"], "pypy", "3.9.16", ("22.10.0", "24.3.0", "26.4.0"))
+    assert [(version, pin.file) for version, pin in found] == [
+        ("22.10.0", "Twisted-22.10.0.tar.gz"), ("24.3.0", "twisted-24.3.0.tar.gz"), ("26.4.0", "twisted-26.4.0.tar.gz")]
+    assert [version for version, _ in tools.twisted_releases(PINS["twisted"], "pypy", "3.9.16", ())] == ["26.4.0"]
+
+
+@pytest.mark.parametrize("wanted, message", [
+    (("26.4.0", "26.10.0"), r"^Twisted 26.10.0 needs Python >= 3.10, and pypy is Python 3.9.16: drop 26.10.0 from "
+                            r"--twisted \(bench.twisted\)"),
+    (("25.5.0",), r"^Twisted 25.5.0 is not pinned in setup.twisted \(pinned: 26.10.0, 26.4.0, 24.3.0, 22.10.0\)"),
+])
+def test_a_twisted_version_an_interpreter_cannot_have_is_refused_in_one_line(wanted, message):
+    with pytest.raises(BenchError, match=message) as refused:
+        tools.twisted_releases(PINS["twisted"], "pypy", "3.9.16", wanted)
+    assert "\n" not in str(refused.value)
 
 
 @pytest.mark.parametrize("arch, file", [
@@ -76,7 +94,8 @@ def test_fallback_source_says_what_to_fetch_where():
 
 
 def test_keys_of_a_tool():
-    entries = {"pypy": 1, "twisted-pypy": 2, "cpython": 3, "twisted-cpython": 4, "weighttp": 5}
-    assert tools.keys("pypy", entries) == ["pypy", "twisted-pypy"]
+    entries = {"pypy": 1, "twisted-pypy": 2, "twisted-pypy-26.4.0": 2, "twisted-pypy-22.10.0": 2, "cpython": 3,
+               "twisted-cpython-26.10.0": 4, "weighttp": 5}
+    assert tools.keys("pypy", entries) == ["pypy", "twisted-pypy", "twisted-pypy-26.4.0", "twisted-pypy-22.10.0"]
     assert tools.keys("weighttp", entries) == ["weighttp"]
     assert tools.keys("nginx", entries) == []
