@@ -65,6 +65,11 @@ def find_servers(host: Host, options: Options, say: Callable[[str], None]) -> li
     for kind in chosen:
         runs_with = kind.find(host, options, say)
         found.append((kind, runs_with, kind.variants(options, runs_with)))
+    for kind, _, variants in found:
+        if kind.name == options.baseline and len(variants) > 1:
+            raise BenchError(f"the baseline, {kind.display}, would run {len(variants)} variants in each case "
+                             f"({', '.join('/'.join(v.values()) for v in variants)}): every cell is compared with one, "
+                             f"so choose one (--interpreters, --modes, ...) or another --baseline")
     usable = [entry for entry in found if entry[2]]
     if not usable:
         raise BenchError(f"nothing of {', '.join(kind.display for kind in chosen)} can run on {host}: run `inv setup`")

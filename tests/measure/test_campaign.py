@@ -21,6 +21,7 @@ from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.measure.campaign import (
     claimed,
+    find_servers,
     new_run_dir,
     on_server_machine,
     progress_line,
@@ -254,6 +255,16 @@ def test_resume_measures_only_the_missing_cells(tmp_path):
     assert [r.id for r in records[:len(first)]] == [r.id for r in first]  # kept, not measured again
     assert "### 42 bytes, keep-alive" in (run / "report.md").read_text()
     assert not our_servers(run.name)
+
+
+def test_the_kinds_come_baseline_first_and_a_baseline_of_several_variants_is_refused():
+    said = []
+    chosen = options(servers="twisted,nginx", interpreters="cpython", resources="fixed")
+    kinds = find_servers(LocalHost(), chosen, said.append)  # CPython: set up, or this harness's own
+    assert [kind.name for kind, _, _ in kinds] == ["nginx", "twisted"]
+    with pytest.raises(BenchError, match=r"^the baseline, Twisted, would run 2 variants in each case \(cpython/shared/"
+                                         r"fixed/[0-9.]+, cpython/shared/file/[0-9.]+\): every cell is compared with one"):
+        find_servers(LocalHost(), replace(chosen, baseline="twisted", resources=("fixed", "file")), said.append)
 
 
 def test_unclean_cells_name_what_failed_or_was_flagged_last(tmp_path):

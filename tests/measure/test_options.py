@@ -26,6 +26,26 @@ def test_a_flag_overrides_its_default():
     assert (chosen.server_cpus, chosen.load_cpus, chosen.repeats) == ((1,), (0,), 7)
 
 
+def test_twisted_versions_and_the_baseline_come_from_invoke_yaml_or_their_flags():
+    config = project_config()
+    chosen = options()
+    assert chosen.baseline == config.bench.baseline == "nginx" and chosen.twisted == ()  # bench.twisted: null
+    assert chosen.twisted_python == {str(pin["version"]): str(pin["python"]) for pin in config.setup.twisted}
+    flagged = options(twisted="22.10.0, 26.4.0", baseline="twisted")
+    assert (flagged.twisted, flagged.baseline) == (("22.10.0", "26.4.0"), "twisted")
+    assert resume_conflicts(chosen, flagged) == ["baseline: nginx vs twisted", "twisted: [] vs ['22.10.0', '26.4.0']"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"twisted": "25.5.0"}, r"^Twisted 25.5.0 is not pinned in setup.twisted \(pinned: 26.10.0, 26.4.0, 24.3.0, "
+                            r"22.10.0\): add its sdist's url, sha256 and oldest Python there$"),
+    ({"baseline": "apache"}, r"^unknown server kind 'apache': choose from nginx, twisted"),
+])
+def test_a_twisted_version_not_pinned_or_an_unknown_baseline_is_one_line(flags, message):
+    with pytest.raises(BenchError, match=message):
+        options(**flags)
+
+
 def test_a_profile_can_override_the_statistics():
     assert options(profile="tiny").statistics["max_seconds"] == 5
 

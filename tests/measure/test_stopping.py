@@ -98,6 +98,15 @@ def test_without_nginx_the_rule_watches_each_servers_req_per_s():
     assert len(stopping.intervals(records, "nginx")) == 1
 
 
+def test_the_rule_watches_each_ratio_to_the_baseline_it_is_given():
+    records = case([100.0] * 4, [50.0, 51.0, 49.0, 50.0])
+    (twisted,) = stopping.intervals(records, "twisted")  # Nginx's req/s over Twisted's
+    assert round(twisted.centre, 2) == 2.0
+    assert [round(i.centre, 2) for i in stopping.intervals(records, "nginx")] == [0.5]
+    rule = replace(RULE, baseline="twisted")
+    assert stopping.widest(records, rule, 4) == f"widest interval ±{twisted.half_width:.1%} at 95.0% (target ±5% from round 6)"
+
+
 def test_a_failed_nginx_leaves_each_servers_own_interval():
     records = case([100.0] * 3, [50.0, 51.0, 49.0])
     records[0].status = Status.FAILED
