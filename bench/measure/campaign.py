@@ -221,7 +221,7 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
     rig = Rig(server=server_host, loaders=loaders, address=address, found={kind.name: found for kind, found, _ in kinds},
               server_cpus=server_cpus, load_on_server_machine=colocated, harness_on_server_machine=harness_here)
     if resume is None:
-        env = capture_env(options, run_dir, server_host, loaders, [(kind, found) for kind, found, _ in kinds], machines)
+        env = capture_env(options, run_dir, server_host, loaders, kinds, machines)
         write_env(run_dir / "env.json", env)
 
     runner = Runner(rig, settings, run_dir, progress=progress)
@@ -286,8 +286,8 @@ def check_loads(cells, options: Options, loaders) -> None:
 
 
 def capture_env(options, run_dir, server_host, loaders, found, machines) -> dict:
-    """env.json: the run's settings, the kinds measured (``found``: each with what it found on the server host)
-    and, per host, what it is (its machine identity among it) and how it was tuned and provisioned."""
+    """env.json: the run's settings, the kinds measured (``found``: each with what it found on the server host and
+    its variants) and, per host, what it is (its machine identity among it) and how it was tuned and provisioned."""
     def loadgen_facts(loader: Loader) -> dict:
         return {"tool": loader.generator.name, "path": loader.binary,
                 "version": loadgen.version(loader.host, loader.binary),
@@ -314,7 +314,7 @@ def capture_env(options, run_dir, server_host, loaders, found, machines) -> dict
         "command": options.command,
         "git": environment.git_commit(PROJECT),
         "options": options.to_dict(),
-        "kinds": {kind.name: kind.display for kind, _ in found},
+        "kinds": {kind.name: kind.display for kind, _, _ in found},
         "settings": {"profile": options.profile_name, "load": options.profile, "repeats": options.repeats,
                      "baseline": options.baseline,
                      "statistics": options.statistics, "loadgen": loaders[0].generator.name, "port": options.port,

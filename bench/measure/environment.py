@@ -62,17 +62,17 @@ def same_machine(one: dict, other: dict) -> bool | None:
     return None
 
 
-def capture_host(host: Host, *, role: str, servers: list[tuple[ServerKind, object]], loadgen: dict | None,
+def capture_host(host: Host, *, role: str, servers: list[tuple[ServerKind, object, list]], loadgen: dict | None,
                  nofile: int | None = None) -> dict:
     """Facts about one host: CPU, kernel, sysctls, limits, and the versions of its servers (each kind with
-    what it found there) and of its load generator.
+    what it found there and its variants) and of its load generator.
 
     ``loadgen`` is ``{"tool", "path", "version"}`` for the host that runs the load.
     """
     commands = dict(_FACTS)
     for key in INTEREST:
         commands[f"sysctl:{key}"] = f"sysctl -n {key}"
-    wanted = {kind.name: kind.facts(found) for kind, found in servers}
+    wanted = {kind.name: kind.facts(found, variants) for kind, found, variants in servers}
     for name, facts in wanted.items():
         commands.update({f"server:{name}:{row}": fact.command for row, fact in facts.items()})
     facts = parse_facts(host.run(_script(commands), warn=True).stdout)

@@ -93,7 +93,8 @@ def widest(records: list[CellRecord], rule: Rule, rounds: int) -> str:
     target may end the case, the 95 % interval)."""
     checked = rounds >= rule.first
     confidence = rule.confidence if checked else ratios.CONFIDENCE
-    widths = [found.half_width for found in intervals(records, rule.baseline, confidence) if found is not None and found.low is not None]
+    widths = [found.half_width for found in intervals(records, rule.baseline, confidence)
+              if found is not None and found.low is not None]
     if not widths:
         return ""
     target = f"target ±{rule.target:.0%}" if checked else f"target ±{rule.target:.0%} from round {rule.first}"

@@ -193,7 +193,8 @@ def kind_section(mine: list[CellRecord], bases: dict[tuple, CellRecord], name: s
     headers = [name]
     for closing, payload in cases:
         headers += [f"{payload} B, {'close' if closing else 'keep-alive'}", "per core"]
-    table = [[label, *[part for case in cases for part in found.get(case, ("—", "—"))]] for label, found in rows.items()]
+    table = [[label, *[part for case in cases for part in found.get(case, ("—", "—"))]]
+             for label, found in rows.items()]
     return [f"## {name} against {base_name}", "",
             f"{name}'s req/s divided by {base_name}'s, same payload, keep-alive and workers: {how_words(paired)}."
             f"{stopping_words(mine)}", "",

@@ -404,7 +404,8 @@ def extract(target: SetupTarget, tarball: str, into: str, log: str, what: str) -
 def recorded(target: SetupTarget, tool: str) -> dict:
     """What is still completely installed for ``tool`` after its step failed."""
     if tool in ("pypy", "cpython"):
-        venvs = target.host.run(f"ls -d {shlex.quote(target.path('venvs', tool))}-*/ 2>/dev/null", warn=True).stdout.split()
+        listed = f"ls -d {shlex.quote(target.path('venvs', tool))}-*/ 2>/dev/null"
+        venvs = target.host.run(listed, warn=True).stdout.split()
         entries = {}
         for marker in filter(None, (target.read_marker(venv.rstrip("/")) for venv in sorted(venvs))):
             entries.update(marker["entries"])

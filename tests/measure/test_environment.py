@@ -2,6 +2,7 @@
 import os
 import platform
 import sys
+from types import SimpleNamespace
 
 import pytest
 from support import HARNESS_TWISTED, environments
@@ -9,9 +10,13 @@ from support import HARNESS_TWISTED, environments
 from bench.hosts import LocalHost
 from bench.measure import servers
 from bench.measure.environment import capture_host, machine_identity, parse_facts, same_machine
+from bench.records import Variant
 from bench.tune.keys import INTEREST
 
 TWISTED, NGINX = servers.kind("twisted"), servers.kind("nginx")
+# The options the Twisted kind reads: one interpreter, one configuration.
+CPYTHON = SimpleNamespace(interpreters=("cpython",), modes=("shared",), resources=("fixed",), twisted=(), twisted_python={})
+PYPY = SimpleNamespace(**{**vars(CPYTHON), "interpreters": ("pypy",)})
 
 
 def test_parse_facts_keeps_multi_line_values():
@@ -49,22 +54,27 @@ def check(facts):
 
 
 def test_capture_on_this_machine():
-    facts = capture_host(LocalHost(), role="server", servers=[(TWISTED, environments(cpython=sys.executable))],
+    found = environments(cpython=sys.executable, pypy="/bin/false")  # PyPy's is set up, not measured
+    facts = capture_host(LocalHost(), role="server", servers=[(TWISTED, found, TWISTED.variants(CPYTHON, found))],
                          loadgen={"tool": "wrk", "path": "wrk", "version": "wrk 4"})
     check(facts)
     assert facts["loadgen"]["tool"] == "wrk"
 
 
 def test_an_interpreter_without_twisted_is_said_so():
-    facts = capture_host(LocalHost(), role="server", servers=[(TWISTED, environments(pypy="/bin/false"))], loadgen=None)
+    found = environments(pypy="/bin/false")
+    facts = capture_host(LocalHost(), role="server", servers=[(TWISTED, found, TWISTED.variants(PYPY, found))],
+                         loadgen=None)
     assert facts["servers"]["twisted"] == {f"Twisted {HARNESS_TWISTED} on pypy": "does not start or lacks Twisted"}
 
 
 @pytest.mark.lab
 def test_capture_on_a_lab_host(lab_connect):
     host = lab_connect("server")
-    facts = capture_host(host, role="server", servers=[(TWISTED, environments(cpython=sys.executable)),
-                                                       (NGINX, NGINX.find(host, None, print))], loadgen=None)
+    found = environments(cpython=sys.executable)
+    facts = capture_host(host, role="server", servers=[(TWISTED, found, TWISTED.variants(CPYTHON, found)),
+                                                       (NGINX, NGINX.find(host, None, print), [Variant()])],
+                         loadgen=None)
     check(facts)
     assert facts["name"] == str(host)
     # Its own network namespace: netdev_max_backlog only exists in the initial one.

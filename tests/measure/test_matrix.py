@@ -46,8 +46,9 @@ def test_order_is_keepalive_first_then_payload_with_the_first_kind_leading():
 
 
 def test_single_mode_collapses_a_worker_sweep():
-    cells = plan(**{**DEFAULTS, "servers": [(TWISTED, twisted("cpython", modes=("single", "shared"), resources=("fixed",)))],
-                    "payloads": (40,), "keepalive": (True,), "workers": (1, 2, 4)})
+    variants = twisted("cpython", modes=("single", "shared"), resources=("fixed",))
+    cells = plan(**{**DEFAULTS, "servers": [(TWISTED, variants)], "payloads": (40,), "keepalive": (True,),
+                    "workers": (1, 2, 4)})
     singles = [c for c in cells if c.variant["mode"] == "single"]
     assert len(singles) == 1 and singles[0].workers == 1
     assert sorted(c.workers for c in cells if c.variant["mode"] == "shared") == [1, 2, 4]

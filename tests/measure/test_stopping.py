@@ -104,7 +104,8 @@ def test_the_rule_watches_each_ratio_to_the_baseline_it_is_given():
     assert round(twisted.centre, 2) == 2.0
     assert [round(i.centre, 2) for i in stopping.intervals(records, "nginx")] == [0.5]
     rule = replace(RULE, baseline="twisted")
-    assert stopping.widest(records, rule, 4) == f"widest interval ±{twisted.half_width:.1%} at 95.0% (target ±5% from round 6)"
+    assert stopping.widest(records, rule, 4) == (f"widest interval ±{twisted.half_width:.1%} at 95.0% "
+                                                 f"(target ±5% from round 6)")
 
 
 def test_a_failed_nginx_leaves_each_servers_own_interval():

@@ -88,7 +88,7 @@ class Running:
     began: float = 0.0
     ready: str = ""  # the shell test that it is up
     waiting_for: str = "no sign it serves"  # that sign, named when it never came
-    collect: dict[str, str] = field(default_factory=dict)  # its files to bring home, its log first: path there -> name here
+    collect: dict[str, str] = field(default_factory=dict)  # its files to bring home, its log first: there -> here
     config: str | None = None  # which of them is its config
 
 
@@ -193,7 +193,8 @@ class Servers:
             raise
         except BenchError as exc:
             raise CellFailed(str(exc)) from None
-        running.log, running.ready, running.waiting_for, running.stop_steps = plan.log, plan.ready, plan.waiting_for, plan.stop
+        running.log, running.ready, running.waiting_for = plan.log, plan.ready, plan.waiting_for
+        running.stop_steps = plan.stop
         running.collect = {plan.log: log_name(cell), **plan.collect}
         running.config = plan.config
         record.server_command = plan.command

@@ -89,8 +89,8 @@ class ServerKind(Protocol):
     def collected(self, cell: Cell, log: Path | None, record: CellRecord) -> None:
         """Read what its log says (per-worker counts, a worker that died) into the record, once it is home."""
 
-    def facts(self, found) -> dict[str, Fact]:
-        """Its versions on the server host, for env.json and the report: row -> fact."""
+    def facts(self, found, variants: list[Variant]) -> dict[str, Fact]:
+        """The versions its variants run on the server host, for env.json and the report: row -> fact."""
 
 
 def available() -> list[str]:

@@ -185,14 +185,15 @@ class Nginx:
             collect[f"{place.folder}/access.log"] = "nginx-access.log"
         return Launch(argv=command(found, conf, place.folder), ready=f"[ -s {shlex.quote(pid_file(place.folder))} ]",
                       waiting_for="no pid file", command=f"{found} -c {conf}", log=f"{place.folder}/error.log",
-                      output=f"{place.folder}/nginx.out", files={conf: text}, check=check_script(found, conf, place.folder),
+                      output=f"{place.folder}/nginx.out", files={conf: text},
+                      check=check_script(found, conf, place.folder),
                       stop=((quit_command(found, conf, place.folder), 10.0), (TERM, 2.0)), collect=collect,
                       config="nginx.conf")
 
     def collected(self, cell: Cell, log: Path | None, record: CellRecord) -> None:
         """Its error log says nothing the record keeps."""
 
-    def facts(self, found: str) -> dict[str, Fact]:
+    def facts(self, found: str, variants: list[Variant]) -> dict[str, Fact]:
         return {"nginx": Fact(f"{shlex.quote(found)} -v 2>&1", lambda said: said.split("/", 1)[-1] or None)}
 
 

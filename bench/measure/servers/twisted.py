@@ -148,10 +148,12 @@ class Twisted:
             record.flag(f"{len(deaths)} worker(s) died: "
                         + ", ".join(f"pid {e.get('pid')} status {e.get('status')}" for e in deaths))
 
-    def facts(self, found: Environments) -> dict[str, Fact]:
+    def facts(self, found: Environments, variants: list[Variant]) -> dict[str, Fact]:
+        """Each environment its variants run in, as the interpreter itself says it."""
+        used = {(variant["interpreter"], variant["twisted"]) for variant in variants}
         return {f"Twisted {version} on {interpreter}": Fact(f"{shlex.quote(python)} -c {shlex.quote(PYTHON_FACTS)}",
                                                             _python_said)
-                for (interpreter, version), python in sorted(found.pythons.items())}
+                for (interpreter, version), python in sorted(found.pythons.items()) if (interpreter, version) in used}
 
 
 def _python_said(output: str) -> str:

@@ -55,7 +55,7 @@ class PyHttp:
     def collected(self, cell: Cell, log: Path | None, record: CellRecord) -> None:
         pass
 
-    def facts(self, found: str) -> dict[str, Fact]:
+    def facts(self, found: str, variants: list[Variant]) -> dict[str, Fact]:
         return {"Python's http.server": Fact(f"{shlex.quote(found)} --version", lambda said: said or None)}
 
 
