@@ -11,7 +11,9 @@ import psutil
 import pytest
 from support import (
     PINNED_PLACEMENT,
+    environments,
     free_port,
+    nginx_cell,
     once_listening,
     project_config,
     sampled_record,
@@ -46,7 +48,8 @@ def make_runner(tmp_path, interpreters=None, ports=1, **settings):
     host = LocalHost()
     generator, binary = loadgens.detect(host, "wrk", ["wrk"], [])
     lab = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1",
-              interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx", server_cpus=os.cpu_count())
+              found={"twisted": environments(**(interpreters or {"cpython": sys.executable})), "nginx": "nginx"},
+              server_cpus=os.cpu_count())
     runner = Runner(lab, support_settings(tmp_path, **settings), tmp_path / "run")
     made.append(runner)
     runner.prepare([40], ports=ports)
@@ -128,7 +131,7 @@ def test_a_port_in_use_is_refused_up_front(tmp_path):
 def test_a_case_is_measured_in_paired_rounds(tmp_path):
     runner = make_runner(tmp_path, repeats=2, max_repeats=3, ports=2)
     try:
-        cells = [twisted_cell(servers=("nginx",)), twisted_cell()]
+        cells = [nginx_cell(), twisted_cell()]
         nginx, twisted = runner.measure_case(cells, group="case-1")
     finally:
         runner.cleanup()
@@ -192,7 +195,7 @@ def test_a_runner_refused_at_prepare_removes_its_own_folder_only(tmp_path):
         busy.listen()
         local = LocalHost()
         runner = Runner(Rig(server=local, loaders=(Loader(local, Wrk(), "wrk"),),
-                            address="127.0.0.1", interpreters={}, nginx=None, server_cpus=1),
+                            address="127.0.0.1", found={}, server_cpus=1),
                         support_settings(tmp_path, port=busy.getsockname()[1]), tmp_path / "run")
         assert runner.made == []
         runner.cleanup()  # before prepare: nothing of its own, nothing removed
@@ -208,8 +211,8 @@ def test_the_runner_judges_a_cell_from_its_samples_and_the_runs_cpus(tmp_path):
     # No server runs: _verdicts and _placement read the record and the run's settings only.
     host = LocalHost()
     generator, binary = loadgens.detect(host, "wrk", ["wrk"], [])
-    rig = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1", interpreters={},
-              nginx="nginx", server_cpus=2)
+    rig = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1", found={"nginx": "nginx"},
+              server_cpus=2)
     pinned = Runner(rig, support_settings(tmp_path, server_cpus=(1,), load_cpus=(0,)), tmp_path / "pinned")
     unpinned = Runner(rig, support_settings(tmp_path), tmp_path / "unpinned")
     # Nginx's 2 workers at 1.0 core in all, weighttp at 0.95, the 2-CPU machine full.

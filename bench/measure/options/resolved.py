@@ -154,6 +154,10 @@ def checked(options: Options, flags: dict | None = None) -> Options:
         half = "keepalive" if alive else "close"
         _check_half(options.profile.get(half) or {}, HALVES[half], f"bench.profiles.{options.profile_name}.{half}", flags)
     check_load_hosts(options.load_hosts, options.server_host)
+    for version in options.twisted or ():
+        if version not in options.twisted_python:
+            raise BenchError(f"Twisted {version} is not pinned in setup.twisted (pinned: {', '.join(options.twisted_python)}): "
+                             f"add its sdist's url, sha256 and oldest Python there")
     return options
 
 

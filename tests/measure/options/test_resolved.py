@@ -39,6 +39,15 @@ def test_defaults_come_from_invoke_yaml_alone():
     assert chosen.server_cpus == chosen.load_cpus == ()
 
 
+def test_the_twisted_versions_measured_are_those_setup_twisted_pins():
+    config = project_config()
+    assert options().twisted_python == {str(pin["version"]): str(pin["python"]) for pin in config.setup.twisted}
+    assert options(twisted="22.10.0, 26.4.0").twisted == ("22.10.0", "26.4.0")
+    with pytest.raises(BenchError, match=r"^Twisted 25.5.0 is not pinned in setup.twisted \(pinned: 26.10.0, 26.4.0, "
+                                         r"24.3.0, 22.10.0\): add its sdist's url, sha256 and oldest Python there$"):
+        options(twisted="25.5.0")
+
+
 def test_a_flag_overrides_its_default():
     chosen = options(servers="nginx", payloads="40,4096", keepalive=True, order="sequential",
                      server_cpus="1", load_cpus="0", repeats="7")
@@ -390,7 +399,7 @@ def test_env_json_settings_keep_their_keys():
     assert settings(chosen, loadgen="wrk") == {
         "profile": "default", "load": chosen.profile, "repeats": 3, "statistics": chosen.statistics,
         "loadgen": "wrk", "port": 8080, "backlog": 8192, "server_log": False, "order": "paired",
-        "cpus": {"server": "1", "load": "0"}}
+        "cpus": {"server": "1", "load": "0"}, "baseline": "nginx"}
     assert settings(options(), loadgen="weighttp")["cpus"] == {"server": "not pinned", "load": "not pinned"}
 
 
