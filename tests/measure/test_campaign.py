@@ -186,7 +186,7 @@ def test_a_signal_stops_the_servers_and_keeps_measured_cells(tmp_path, signal_nu
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--servers", "apache"], "unknown server 'apache' (--servers): choose from nginx, twisted"),
+    (["--servers", "apache"], "unknown server kind 'apache' (--servers): choose from nginx, twisted"),
     (["--payloads", "0"], "--payloads 0 is out of range"),
     (["--payloads", "lots"], "--payloads must be a whole number, not 'lots'"),
     (["--profile", "huge"], "unknown load profile"),

@@ -118,9 +118,9 @@ def profiles(config) -> tuple[str, ...]:
     return tuple(configured(config, "bench.profiles"))
 
 
-def kinds(config) -> tuple[str, ...]:
-    """The server kinds a run may measure: the modules of bench/measure/servers/."""
-    return tuple(servers.available())
+def known_kind(value: str, where: str) -> None:
+    """A server kind the registry finds: a module of bench/measure/servers/."""
+    servers.kind(value, where)
 
 
 def pinned_twisted(config) -> tuple[str, ...]:
@@ -143,7 +143,8 @@ def older(value) -> Callable[[dict], object]:
 
 
 OPTIONS = (
-    Option("servers", Many(Choice(kinds, "server")), "servers to measure, comma-separated: nginx,twisted",
+    Option("servers", Many(Text(known_kind)), "server kinds to measure, comma-separated: nginx,twisted (each a "
+           "module of bench/measure/servers/)",
            config="bench.servers", resumable=True),
     Option("interpreters", Many(Choice(twisted.INTERPRETERS, "interpreter")), "interpreters for Twisted: pypy,cpython",
            config="bench.interpreters", resumable=True),
@@ -162,7 +163,7 @@ OPTIONS = (
     Option("close", Switch(), "run only the half without keep-alive", switch=(False,), sets="keepalive", field=False),
     Option("workers", Many(Whole(1, MAX_WORKERS, "worker processes"), empty=True), "worker processes; several "
            "(1,2,4) make a scaling sweep (none: the server host's CPUs)", config="bench.workers", resumable=True),
-    Option("baseline", Choice(kinds, "server kind"), "the server kind every cell is compared with",
+    Option("baseline", Text(known_kind), "the server kind every cell is compared with",
            config="bench.baseline", resumable=True, shown=Shown("baseline", "baseline"), before=older(DEFAULT_BASELINE)),
     Option("profile_name", Choice(profiles, "load profile"), "load profile: default, seed (the seed's exact weighttp "
            "loads), seed-wrk, tiny or another of bench.profiles", config="bench.profile", flag="profile",

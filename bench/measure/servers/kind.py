@@ -99,17 +99,17 @@ def available() -> list[str]:
                   if module.name not in MACHINERY)
 
 
-def kind(name: str) -> ServerKind:
-    """The kind named ``name``: ``KIND`` of the module of this package of that name."""
+def kind(name: str, where: str = "") -> ServerKind:
+    """The kind named ``name`` (by ``where``: "--servers"): ``KIND`` of the module of this package of that name."""
+    unknown = f"unknown server kind {name!r}{f' ({where})' if where else ''}: choose from {', '.join(available())}"
     if not isinstance(name, str) or not NAME.fullmatch(name) or name in MACHINERY:
-        raise BenchError(f"unknown server kind {name!r}: choose from {', '.join(available())}")
+        raise BenchError(unknown)
     try:
         module = importlib.import_module(f"{__package__}.{name}")
     except ModuleNotFoundError as exc:
         if exc.name != f"{__package__}.{name}":
             raise
-        raise BenchError(f"unknown server kind {name!r}: choose from {', '.join(available())} "
-                         f"(a kind is a module of bench/measure/servers/)") from None
+        raise BenchError(f"{unknown} (a kind is a module of bench/measure/servers/)") from None
     found = getattr(module, "KIND", None)
     if found is None or found.name != name:
         raise BenchError(f"bench/measure/servers/{name}.py defines no KIND named {name!r}")
