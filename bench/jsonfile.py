@@ -130,6 +130,17 @@ def conforms(value, shape, where: str) -> None:
     raise ValueError(f"{where} is {_shown(value)}, not {words(shape)}")
 
 
+def checked(data, kinds: dict, what: str) -> None:
+    """ValueError naming the first field of ``data`` that is missing or not of its shape (bool is never an int)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a {what} is a JSON object, not {type(data).__name__}")
+    for name, (shape, required) in kinds.items():
+        if name in data:
+            conforms(data[name], shape, f"the {what}'s {name!r}")
+        elif required:
+            raise ValueError(f"the {what} has no {name!r}")
+
+
 def _in_range(value, option: Range) -> bool:
     if not isinstance(value, option.types) or isinstance(value, bool):
         return False

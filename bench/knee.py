@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from bench.records import LoadResult
 
-BASELINE = "nginx"  # the server every other is set against, and whose maximum the sweep's grid is a share of
 SUSTAINED = "sustained"
 SATURATED = "load generator saturated"
 

@@ -1,12 +1,13 @@
 """What `inv setup` leaves on a host, as the rest of the harness reads it: the manifest and the environments.
 
-Layout under the prefix: ``venvs/<interpreter>/bin/python``, ``bin/<tool>``, ``manifest.json``;
-an install counts once its ``.complete`` marker is written.
+Layout under the prefix: ``venvs/<interpreter>-<Twisted version>/bin/python``, ``bin/<tool>``,
+``manifest.json``; an install counts once its ``.complete`` marker is written.
 """
 from __future__ import annotations
 
 import json
 import posixpath
+import re
 import shlex
 
 from bench.errors import BenchError
@@ -28,15 +29,22 @@ def read_manifest(host: Host, prefix: str) -> dict:
         raise BenchError(f"{host}:{path} is not valid JSON: run `inv setup` again to rewrite it") from None
 
 
-def interpreters(host: Host, prefix: str) -> dict[str, str]:
-    """name -> python of each complete environment ("pypy", "cpython") on ``host``."""
-    root = host.expand(prefix)
-    checks = "; ".join(
-        f"test -f {shlex.quote(venv)}/{MARKER} && test -x {shlex.quote(venv)}/bin/python && echo {name}"
-        for name in INTERPRETERS for venv in [posixpath.join(root, "venvs", name)]
-    )
-    found = host.run(checks, warn=True).stdout.split()
-    return {name: posixpath.join(root, "venvs", name, "bin", "python") for name in INTERPRETERS if name in found}
+def venv_name(interpreter: str, twisted: str) -> str:
+    """``pypy-26.4.0``: the folder under ``venvs/`` of one interpreter's environment with one Twisted version."""
+    return f"{interpreter}-{twisted}"
+
+
+def environments(host: Host, prefix: str) -> dict[tuple[str, str], str]:
+    """(interpreter, Twisted version) -> python of each complete environment on ``host``."""
+    venvs = posixpath.join(host.expand(prefix), "venvs")
+    script = (f"for venv in {shlex.quote(venvs)}/*/; do test -f \"$venv{MARKER}\" && test -x \"${{venv}}bin/python\" "
+              f"&& basename \"$venv\"; done")
+    found = {}
+    for name in host.run(script, warn=True).stdout.split():
+        match = re.fullmatch(rf"({'|'.join(INTERPRETERS)})-([0-9]+(?:\.[0-9]+)+)", name)
+        if match:
+            found[(match[1], match[2])] = posixpath.join(venvs, name, "bin", "python")
+    return found
 
 
 def tool_binary(host: Host, prefix: str, name: str) -> str | None:

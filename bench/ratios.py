@@ -1,4 +1,5 @@
-"""Twisted's throughput as a share of Nginx's: the lab's headline, computed one way everywhere.
+"""A cell's throughput as a share of its baseline's (Twisted's of Nginx's): the lab's headline, computed one way
+everywhere.
 
 Cells measured in one group took turns, round by round, so a round's two samples were
 taken seconds apart and share the machine's drift: the ratio is taken per round, and
@@ -28,15 +29,15 @@ def _rate(run: LoadResult, per_core: bool) -> float | None:
     return run.req_per_s / cores if cores else None
 
 
-def paired(twisted: CellRecord, nginx: CellRecord) -> bool:
-    return twisted.group is not None and twisted.group == nginx.group
+def paired(mine: CellRecord, base: CellRecord) -> bool:
+    return mine.group is not None and mine.group == base.group
 
 
-def round_ratios(twisted: CellRecord, nginx: CellRecord, per_core: bool = False) -> list[float]:
-    """Twisted's req/s over Nginx's, one per round in which both runs were clean numbers."""
-    theirs = {run.round: run for run in nginx.numbers if run.round is not None}
+def round_ratios(mine: CellRecord, base: CellRecord, per_core: bool = False) -> list[float]:
+    """A cell's req/s over its baseline's, one per round in which both runs were clean numbers."""
+    theirs = {run.round: run for run in base.numbers if run.round is not None}
     ratios = []
-    for run in twisted.numbers:
+    for run in mine.numbers:
         other = theirs.get(run.round)
         mine, base = (_rate(run, per_core), _rate(other, per_core)) if other else (None, None)
         if mine and base:
@@ -44,15 +45,15 @@ def round_ratios(twisted: CellRecord, nginx: CellRecord, per_core: bool = False)
     return ratios
 
 
-def estimate(twisted: CellRecord, nginx: CellRecord, per_core: bool = False) -> LogMean | None:
+def estimate(mine: CellRecord, base: CellRecord, per_core: bool = False) -> LogMean | None:
     """The log of the headline ratio with its variance; None when either side has no clean number."""
-    if paired(twisted, nginx):
-        return log_mean(round_ratios(twisted, nginx, per_core))
-    mine = log_mean(r for r in (_rate(run, per_core) for run in twisted.numbers) if r)
-    base = log_mean(r for r in (_rate(run, per_core) for run in nginx.numbers) if r)
-    if mine is None or base is None:
+    if paired(mine, base):
+        return log_mean(round_ratios(mine, base, per_core))
+    ours = log_mean(r for r in (_rate(run, per_core) for run in mine.numbers) if r)
+    theirs = log_mean(r for r in (_rate(run, per_core) for run in base.numbers) if r)
+    if ours is None or theirs is None:
         return None
-    return difference(mine, base)
+    return difference(ours, theirs)
 
 
 def shown_confidence(*records: CellRecord) -> float:
@@ -63,11 +64,11 @@ def shown_confidence(*records: CellRecord) -> float:
     return max([CONFIDENCE, *stopped])
 
 
-def ratio(twisted: CellRecord, nginx: CellRecord, per_core: bool = False,
+def ratio(mine: CellRecord, base: CellRecord, per_core: bool = False,
           confidence: float | None = None) -> Interval | None:
     """The headline ratio with its interval (at ``confidence``, by default the one shown for these records);
     None when either side has no clean number."""
-    found = estimate(twisted, nginx, per_core)
+    found = estimate(mine, base, per_core)
     if found is None:
         return None
-    return interval(found, confidence or shown_confidence(twisted, nginx))
+    return interval(found, confidence or shown_confidence(mine, base))

@@ -8,22 +8,24 @@ and a reader refuses a format it does not know.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 
+from bench.cells import NONE, NUMBER, POSITIVE, TEXT, Cell, Load, Variant  # noqa: F401 (read from here too)
 from bench.errors import BenchError
-from bench.jsonfile import Each, Keyed, Range, conforms, loads, read_text
+from bench.jsonfile import Each, Keyed, Range, checked, loads, read_text
 
 # The format of a results.jsonl line and of env.json. Files from before the version
 # existed carry none and read as format 1. Format 2 adds rounds: runs numbered by round,
 # and cells measured together in one group, so their rounds pair up. Format 3 adds load
-# hosts: a run made by several carries each one's own run in ``parts``.
-FORMAT = 3
-KNOWN_FORMATS = (1, 2, 3)
+# hosts: a run made by several carries each one's own run in ``parts``. Format 4 makes a cell a server kind
+# and its variant (Twisted's interpreter, mode, resource and version were fields of every cell before), and
+# env.json names the baseline and each host's server facts by kind.
+FORMAT = 4
+KNOWN_FORMATS = (1, 2, 3, 4)
 
 
 # Why a case's rounds ended: every interval the stopping rule watches was within its target, or a cap came first.
@@ -41,72 +43,6 @@ class Status(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-@dataclass(frozen=True)
-class Load:
-    """One load-generator run to make: where, how much, how hard."""
-
-    url: str
-    concurrency: int
-    threads: int
-    keepalive: bool
-    requests: int | None = None  # a request count (weighttp's -n) ...
-    duration: float | None = None  # ... or a time budget in seconds (wrk's -d, weighttp's cap)
-    rate: float | None = None  # the req/s expected (the cell's warm-up's): sizes weighttp 0.5's -n for a timed load
-    offered: float | None = None  # a constant rate to send at, answered or not (wrk2's -R): an open-loop load
-    pipeline: int = 1  # requests sent on a connection before their answers are awaited (HTTP/1.1 pipelining)
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One point of the matrix: a server configuration under one load."""
-
-    server: str
-    interpreter: str | None  # None for nginx
-    mode: str | None  # None for nginx: its workers share one listening socket
-    workers: int
-    resource: str
-    payload: int
-    keepalive: bool
-    loadgen: str
-    concurrency: int
-    threads: int
-    requests: int | None = None
-    duration: float | None = None
-    pipeline: int = 1  # requests in flight per connection; 1 (no pipelining) is left out of the id and the record
-
-    @property
-    def id(self) -> str:
-        """A stable id: the same settings give the same id in every run (resume, compare)."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha1(canonical.encode()).hexdigest()[:12]
-
-    @property
-    def label(self) -> str:
-        if self.server == "nginx":
-            return "nginx"
-        return f"twisted/{self.interpreter}/{self.mode}/{self.resource}"
-
-    @property
-    def case(self) -> tuple[bool, int, int]:
-        """What a server is compared within: keep-alive, payload and workers."""
-        return (self.keepalive, self.payload, self.workers)
-
-    def load(self, url: str) -> Load:
-        return Load(url=url, concurrency=self.concurrency, threads=self.threads,
-                    keepalive=self.keepalive, requests=self.requests, duration=self.duration, pipeline=self.pipeline)
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        if self.pipeline == 1:  # as cells were before pipelining: the same ids
-            del data["pipeline"]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Cell":
-        checked(data, CELL_FIELDS, "cell")
-        return cls(**{k: v for k, v in data.items() if k in CELL_FIELDS})
 
 
 @dataclass
@@ -269,16 +205,8 @@ class CellRecord:
 
 # -- what a stored record may hold: field -> (shape, required), as jsonfile.conforms reads it ----
 
-NONE = type(None)
-TEXT, TEXTS = (str,), (Each((str,)),)
-NUMBER = (Range((int, float), 0),)  # counts, rates, sizes and seconds: never below zero
-COUNT, POSITIVE = (Range((int,), 0),), (Range((int,), 1),)
-CELL_FIELDS = {
-    "server": (TEXT, True), "interpreter": (TEXT + (NONE,), True), "mode": (TEXT + (NONE,), True),
-    "workers": (POSITIVE, True), "resource": (TEXT, True), "payload": (POSITIVE, True), "keepalive": ((bool,), True),
-    "loadgen": (TEXT, True), "concurrency": (POSITIVE, True), "threads": (POSITIVE, True),
-    "requests": (POSITIVE + (NONE,), False), "duration": (NUMBER + (NONE,), False), "pipeline": (POSITIVE, False),
-}
+TEXTS = (Each((str,)),)
+COUNT = (Range((int,), 0),)
 SAMPLE = {name: (NUMBER, False) for name in (
     "wall_s", "server_cores", "server_rss_mb", "loadgen_cores", "harness_cores", "host_busy_cores", "steal_cores",
     "other_cores", "server_cpus_busy_cores", "load_cpus_busy_cores")}
@@ -308,17 +236,6 @@ RECORD_FIELDS = {
     "verdicts": (TEXTS, False), "warmup_rounds": (COUNT, False), "timing": ((Keyed(NUMBER),), False),
     "stopping": ((STOPPING, NONE), False), "sweep": ((Each((dict,)),), False),
 }
-
-
-def checked(data, kinds: dict, what: str) -> None:
-    """ValueError naming the first field of ``data`` that is missing or not of its shape (bool is never an int)."""
-    if not isinstance(data, dict):
-        raise ValueError(f"a {what} is a JSON object, not {type(data).__name__}")
-    for name, (shape, required) in kinds.items():
-        if name in data:
-            conforms(data[name], shape, f"the {what}'s {name!r}")
-        elif required:
-            raise ValueError(f"the {what} has no {name!r}")
 
 
 # -- files -------------------------------------------------------------------------

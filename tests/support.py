@@ -12,18 +12,20 @@ from pathlib import Path
 
 import psutil
 import pytest
+import twisted
 from invoke import Config
 
 from bench.config import plain
 from bench.hosts import LocalHost
-from bench.measure import matrix
+from bench.measure import matrix, servers
+from bench.measure.servers.twisted import Environments
 from bench.measure.campaign import run_campaign
 from bench.measure.loading import combined
 from bench.measure.loadgens.weighttp import Weighttp05
 from bench.measure.options import Options, resolve
 from bench.measure.runner import Settings
 from bench.measure.sampling import CpuTicks, Placement, Reading, run_sample
-from bench.records import Cell, CellRecord, LoadResult, Status, append_record, write_env
+from bench.records import Cell, CellRecord, LoadResult, Status, Variant, append_record, write_env
 from bench.standalone.events import read_events
 from bench.standalone.payload import payload_bytes
 
@@ -157,15 +159,32 @@ def settings(tmp_path: Path, **change) -> Settings:
     """Runner settings for one quick cell: one measured round, no warm-up; the runner makes its own work folder."""
     base = dict(port=free_port(), interface="127.0.0.1", backlog=511, server_log=False, repeats=1, max_repeats=1,
                 ci_target=0.05, min_rounds=6, max_seconds=30, cv_threshold=0.05, warmup={}, work_name="test",
-                server_cpus=(), load_cpus=(), start_timeout=5)
+                server_cpus=(), load_cpus=(), baseline="nginx", start_timeout=5)
     return Settings(**{**base, **change})
 
 
-def twisted_cell(**change) -> matrix.Cell:
+# This harness's own Twisted, which its CPython runs: the version of a Twisted cell the tests plan.
+HARNESS_TWISTED = twisted.__version__
+
+
+def environments(**pythons) -> Environments:
+    """Twisted's environments on this machine: interpreter -> python, each with this harness's Twisted."""
+    return Environments(pythons={(name, HARNESS_TWISTED): python for name, python in pythons.items()})
+
+
+def twisted_cell(mode: str = "shared", resource: str = "fixed", workers: int = 2, **change) -> matrix.Cell:
     """One cell: Twisted on CPython, shared socket, 2 workers, fixed 40 bytes, keep-alive, tiny load."""
-    settings = dict(servers=("twisted",), interpreters=("cpython",), modes=("shared",), resources=("fixed",),
-                    payloads=(40,), keepalive=(True,), workers=(2,), loadgen="wrk", profile=TINY)
+    variant = Variant(interpreter="cpython", mode=mode, resource=resource, twisted=HARNESS_TWISTED)
+    settings = dict(servers=[(servers.kind("twisted"), [variant])], payloads=(40,), keepalive=(True,),
+                    workers=(workers,), loadgen="wrk", profile=TINY)
     (cell,) = matrix.plan(**{**settings, **change})
+    return cell
+
+
+def nginx_cell(workers: int = 2, **change) -> matrix.Cell:
+    """One cell: Nginx, 2 workers, its 40-byte file, keep-alive, tiny load."""
+    (cell,) = matrix.plan(**{**dict(servers=[(servers.kind("nginx"), [Variant()])], payloads=(40,), keepalive=(True,),
+                                    workers=(workers,), loadgen="wrk", profile=TINY), **change})
     return cell
 
 
@@ -189,11 +208,13 @@ def once_listening(log: Path, delay: float, act) -> threading.Thread:
 
 # -- constructed records, for the report and compare -------------------------------------
 
-def constructed_record(server, workers, rates, status="ok", payload=40, keepalive=True, verdicts=()) -> CellRecord:
-    """A record as the runner would write it: one warm-up, then a measured run per rate."""
-    cell = Cell(server=server, interpreter=None if server == "nginx" else "pypy",
-                mode=None if server == "nginx" else "shared", workers=workers,
-                resource="file" if server == "nginx" else "fixed", payload=payload, keepalive=keepalive,
+def constructed_record(server, workers, rates, status="ok", payload=40, keepalive=True, verdicts=(),
+                       variant=None) -> CellRecord:
+    """A record as the runner would write it: one warm-up, then a measured run per rate. A server other than
+    Nginx runs on PyPy, shared socket, fixed resource, unless ``variant`` says otherwise."""
+    if variant is None:
+        variant = {} if server == "nginx" else {"interpreter": "pypy", "mode": "shared", "resource": "fixed"}
+    cell = Cell(server=server, variant=variant, workers=workers, payload=payload, keepalive=keepalive,
                 loadgen="wrk", concurrency=10, threads=1, duration=1.0)
     runs = [LoadResult(tool="wrk", command="wrk", seconds=1.0, req_per_s=1.0, kbyte_per_s=1.0, warmup=True)]
     runs += [LoadResult(tool="wrk", command="wrk", seconds=1.0, req_per_s=rate, kbyte_per_s=rate / 10,

@@ -260,7 +260,7 @@ def test_a_folder_missing_only_what_may_be_missing_renders(tmp_path, name):
     c = context(tmp_path)
     report(c, str(folder))
     compare(c, str(folder), str(write_folder(tmp_path / "good", *good_parts())), force=True)
-    assert (folder / "report.md").read_text().startswith("# Twisted Web against Nginx")
+    assert (folder / "report.md").read_text().startswith("# Twisted against Nginx")
 
 
 @pytest.mark.parametrize("name", ['hosts: ["x"]', "a record nested 100000 deep"])

@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from support import constructed_record
+from support import PROJECT, constructed_record
 
 from bench.envfile import read_env
 from bench.errors import BenchError
@@ -164,3 +164,43 @@ def test_a_whole_last_record_short_of_its_newline_gets_it_and_is_kept(tmp_path):
     append_record(results, second)
     assert [r.id for r in read_records(results)] == [first.id, second.id]
     assert results.read_text().count("\n") == 2 and not (tmp_path / "results.jsonl.torn").exists()
+
+
+FORMAT3 = PROJECT / "tests" / "report" / "fixtures" / "format3" / "results.jsonl"
+
+
+def test_a_format_3_cell_reads_as_its_kind_and_variant_with_its_label():
+    lines = [json.loads(line) for line in FORMAT3.read_text().splitlines()]
+    records = read_records(FORMAT3)
+    assert [line["format"] for line in lines] == [3, 3, 3]
+    for line, record in zip(lines, records):
+        assert record.label == line["label"]  # 'nginx', 'twisted/pypy/shared/fixed': as its harness named it
+        old = line["cell"]
+        if old["interpreter"] is None:
+            assert record.cell.variant == {}
+        else:
+            assert record.cell.variant == {key: old[key] for key in ("interpreter", "mode", "resource")}
+        assert (record.cell.server, record.cell.workers, record.cell.payload) == (old["server"], old["workers"],
+                                                                                  old["payload"])
+
+
+def test_a_format_3_record_is_written_again_in_the_current_format(tmp_path):
+    for record in read_records(FORMAT3):
+        append_record(tmp_path / "results.jsonl", record)
+    lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [(line["format"], line["cell"]["variant"].get("interpreter")) for line in lines] == [
+        (FORMAT, None), (FORMAT, "pypy"), (FORMAT, "cpython")]
+    assert read_records(tmp_path / "results.jsonl") == read_records(FORMAT3)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda cell: cell.pop("mode"), "the cell has no 'mode'"),
+    (lambda cell: cell.update(variant={"Interpreter": "pypy"}), "the cell's 'variant' has the key 'Interpreter'"),
+    (lambda cell: cell.update(variant={"interpreter": 3}), r"the cell's 'variant'\['interpreter'\] is 3"),
+])
+def test_a_cell_of_neither_shape_is_refused_naming_the_field(tmp_path, change, message):
+    line = json.loads(FORMAT3.read_text().splitlines()[1])
+    change(line["cell"])
+    (tmp_path / "results.jsonl").write_text(json.dumps(line) + "\n")
+    with pytest.raises(BenchError, match=message):
+        read_records(tmp_path / "results.jsonl")

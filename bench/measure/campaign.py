@@ -21,13 +21,13 @@ from bench.errors import BenchError
 from bench.hosts import Host, LocalHost, open_host
 from bench.records import CellRecord, Status, latest, read_records, write_env
 
-from . import cpus, environment, interrupts, loadgens, matrix, nginx, sweep
+from . import cpus, environment, interrupts, loadgens, matrix, servers, sweep
 from .loadgens.generator import find
 from .loading import Loader, split
 from .options import Options, check_ports, settings
 from .progress import Progress, progress_for
 from .runner import Runner, Settings, warmup_load
-from .servers import Rig
+from .servers import Rig, ServerKind
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -58,12 +58,26 @@ def counted(host: Host, command: str, said: str) -> int:
     return int(said)
 
 
-def find_interpreters(host: Host, prefix: str) -> dict[str, str]:
-    """The Python environments `inv setup` made; this harness's own CPython stands in locally."""
-    found = manifest.interpreters(host, prefix)
-    if "cpython" not in found and host.is_local:
-        found["cpython"] = sys.executable
-    return found
+def find_servers(host: Host, options: Options, say: Callable[[str], None]) -> list[tuple[ServerKind, object, list]]:
+    """Each kind to measure (the baseline first) with what it found on the server host and its variants. A kind
+    with nothing to run there is left out, and said so, unless it is all there is to measure."""
+    chosen = servers.kinds(options.servers)
+    chosen.sort(key=lambda kind: kind.name != options.baseline)
+    found = []
+    for kind in chosen:
+        runs_with = kind.find(host, options, say)
+        found.append((kind, runs_with, kind.variants(options, runs_with)))
+    for kind, _, variants in found:
+        if kind.name == options.baseline and len(variants) > 1:
+            raise BenchError(f"the baseline, {kind.display}, would run {len(variants)} variants in each case "
+                             f"({', '.join('/'.join(v.values()) for v in variants)}): every cell is compared with one, "
+                             f"so choose one (--interpreters, --modes, ...) or another --baseline")
+    usable = [entry for entry in found if entry[2]]
+    if not usable:
+        raise BenchError(f"nothing of {', '.join(kind.display for kind in chosen)} can run on {host}: run `inv setup`")
+    for kind, _, _ in (entry for entry in found if not entry[2]):
+        say(f"note: {kind.display} cannot run on {host}: its cells are skipped (run `inv setup`)")
+    return usable
 
 
 def open_lab(options: Options, lab_config, trust_new: bool) -> tuple[Host, list[Host], str, str]:
@@ -191,17 +205,7 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
     where = "" if server_host.is_local and all(h.is_local for h in load_hosts) else f" (server {server_host}, load {loads})"
     loaders = find_loaders(load_hosts, options)
     generator = loaders[0].generator
-    interpreters = find_interpreters(server_host, options.prefix)
-    wanted = set(options.interpreters) if "twisted" in options.servers else set()
-    for name in sorted(wanted - set(interpreters)):
-        say(f"note: no {name} environment on {server_host}: its Twisted cells are skipped (run `inv setup`)")
-    interpreters_used = tuple(i for i in options.interpreters if i in interpreters)
-    servers = options.servers
-    if "twisted" in servers and not interpreters_used:
-        if servers == ("twisted",):
-            raise BenchError(f"no Python environment with Twisted on {server_host}: run `inv setup`")
-        servers = tuple(s for s in servers if s != "twisted")
-    nginx_binary = nginx.find(server_host) if "nginx" in servers else None
+    kinds = find_servers(server_host, options, say)
     server_cpus = counted(server_host, "nproc", server_host.run("nproc").stdout.strip())
     machines = {id(host): environment.machine_identity(host) for host in distinct(server_host, load_hosts)}
     colocated, harness_here = on_server_machine(server_host, load_hosts, machines)
@@ -209,8 +213,7 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         cpus.check_partition(options.server_cpus, options.load_cpus, online=server_cpus)
 
     cells = matrix.plan(
-        servers=servers, interpreters=interpreters_used, modes=options.modes, resources=options.resources,
-        payloads=options.payloads, keepalive=options.keepalive,
+        servers=[(kind, variants) for kind, _, variants in kinds], payloads=options.payloads, keepalive=options.keepalive,
         workers=options.workers or (len(options.server_cpus) or server_cpus,),
         loadgen=generator.name, profile=options.profile, pipeline=options.pipeline,
     )
@@ -226,12 +229,11 @@ def _measure(options: Options, run_dir: Path, server_host: Host, load_hosts: lis
         raise_nofile(host, needed)
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    rig = Rig(server=server_host, loaders=loaders, address=address, interpreters=interpreters,
-              nginx=nginx_binary, server_cpus=server_cpus,
-              load_on_server_machine=colocated, harness_on_server_machine=harness_here,
+    rig = Rig(server=server_host, loaders=loaders, address=address, found={kind.name: found for kind, found, _ in kinds},
+              server_cpus=server_cpus, load_on_server_machine=colocated, harness_on_server_machine=harness_here,
               sweepers=find_sweepers(load_hosts, options))
     if resume is None:
-        env = capture_env(options, run_dir, server_host, rig, interpreters, nginx_binary, machines)
+        env = capture_env(options, run_dir, server_host, rig, kinds, machines)
         write_env(run_dir / "env.json", env)
 
     runner = Runner(rig, runner_settings(options, interface, run_dir.name), run_dir, progress=progress)
@@ -315,9 +317,9 @@ def sweep_words(options: Options, cases) -> str:
             f"(~{sweep.seconds(plan, len(plan.grid), servers):.0f}s for {servers} servers)")
 
 
-def capture_env(options, run_dir, server_host, rig, interpreters, nginx_binary, machines) -> dict:
-    """env.json: the run's settings and, per host, what it is (its machine identity among it) and how
-    it was tuned and provisioned."""
+def capture_env(options, run_dir, server_host, rig, found, machines) -> dict:
+    """env.json: the run's settings, the kinds measured (``found``: each with what it found on the server host and
+    its variants) and, per host, what it is (its machine identity among it) and how it was tuned and provisioned."""
     loaders = rig.loaders
     def loadgen_facts(loader: Loader) -> dict:
         return {"tool": loader.generator.name, "path": loader.binary,
@@ -336,8 +338,7 @@ def capture_env(options, run_dir, server_host, rig, interpreters, nginx_binary, 
     roles += [(loader.host, "load", loader) for loader in loaders if loader.host is not server_host]
     for host, role, loader in roles:
         facts = environment.capture_host(
-            host, role=role, interpreters=interpreters if "server" in role else {},
-            nginx=nginx_binary if "server" in role else None,
+            host, role=role, servers=found if "server" in role else [],
             loadgen=loadgen_facts(loader) if loader is not None else None,
             nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[0] if host.is_local else host.nofile)
         facts["machine"] = machines[id(host)]
@@ -350,6 +351,7 @@ def capture_env(options, run_dir, server_host, rig, interpreters, nginx_binary, 
         "command": options.command,
         "git": environment.git_commit(PROJECT),
         "options": options.to_dict(),
+        "kinds": {kind.name: kind.display for kind, _, _ in found},
         "settings": {**settings(options, loadgen=loaders[0].generator.name),
                      **({"pipeline": options.pipeline} if options.pipeline > 1 else {}),  # as before pipelining
                      **({"latency": {**options.sweep, "loadgen": sweeper_facts(rig.sweepers[0])}} if rig.sweepers else {})},
@@ -358,7 +360,7 @@ def capture_env(options, run_dir, server_host, rig, interpreters, nginx_binary, 
 
 
 def case_title(cells) -> str:
-    """'keep-alive 40B ×2: nginx, twisted/pypy/shared/fixed'."""
+    """'keep-alive 40B ×2: nginx, twisted/pypy/shared/fixed/26.4.0'."""
     first = cells[0]
     return (f"{'keep-alive' if first.keepalive else 'close'} {first.payload}B ×{first.workers}: "
             + ", ".join(cell.label for cell in cells))

@@ -1,7 +1,7 @@
 """How often the headline interval covers the true ratio, stopping rule included: a simulation (pure).
 
-Each simulated case is an Nginx and a Twisted record measured in paired rounds, as the
-runner makes them. Each round both servers share the machine's drift (a random walk),
+Each simulated case is a baseline's record and another server's, measured in paired rounds,
+as the runner makes them. Each round both servers share the machine's drift (a random walk),
 and each run has its own lognormal noise. After every round the real stopping rule
 (:func:`.stopping.ended`) decides on the real intervals; once it ends the case, the
 interval the report shows (:func:`bench.ratios.ratio`) is checked against the true
@@ -22,7 +22,7 @@ from bench.records import TARGET, Cell, CellRecord, LoadResult
 from . import stopping
 
 TRUE_RATIO = 0.6
-NGINX_RATE = 80_000.0
+BASELINE_RATE = 80_000.0
 DRIFT = 0.05  # the machine's drift: a random walk shared by both servers, this step per round (log scale)
 NOISES = (0.03, 0.10, 0.25)  # each run's own noise (log standard deviation), per server
 CAPS = (3, 8, 30)  # the rounds the time cap allows (30: the round cap, by default)
@@ -41,9 +41,8 @@ class Ending:
 
 
 def _record(server: str) -> CellRecord:
-    cell = Cell(server=server, interpreter=None if server == "nginx" else "pypy",
-                mode=None if server == "nginx" else "shared", workers=1, resource="fixed", payload=40,
-                keepalive=True, loadgen="simulated", concurrency=1, threads=1, duration=1.0)
+    cell = Cell(server=server, variant={}, workers=1, payload=40, keepalive=True, loadgen="simulated", concurrency=1,
+                threads=1, duration=1.0)
     return CellRecord(cell=cell, group="simulated")
 
 
@@ -58,17 +57,17 @@ def simulate(rule: stopping.Rule, noise: float, cap: int, cases: int, seed: int)
     capped = replace(rule, max_seconds=cap + 0.5)
     endings = []
     for _ in range(cases):
-        nginx, twisted = _record("nginx"), _record("twisted")
+        baseline, other = _record(rule.baseline), _record(f"not-{rule.baseline}")
         drift, rounds, why = 0.0, 0, None
         while why is None:
             drift += rng.gauss(0.0, DRIFT)
-            nginx.runs.append(_run(NGINX_RATE * math.exp(drift + rng.gauss(0.0, noise)), rounds))
-            twisted.runs.append(_run(TRUE_RATIO * NGINX_RATE * math.exp(drift + rng.gauss(0.0, noise)), rounds))
+            baseline.runs.append(_run(BASELINE_RATE * math.exp(drift + rng.gauss(0.0, noise)), rounds))
+            other.runs.append(_run(TRUE_RATIO * BASELINE_RATE * math.exp(drift + rng.gauss(0.0, noise)), rounds))
             rounds += 1
-            why = stopping.ended([nginx, twisted], rounds, float(rounds), capped)
-        for record in (nginx, twisted):
+            why = stopping.ended([baseline, other], rounds, float(rounds), capped)
+        for record in (baseline, other):
             record.stopping = stopping.outcome(capped, rounds, float(rounds), why)
-        shown = ratios.ratio(twisted, nginx)
+        shown = ratios.ratio(other, baseline)
         covered = shown.low is not None and shown.low <= TRUE_RATIO <= shown.high
         endings.append(Ending(noise=noise, cap=cap, rounds=rounds, ended=why, covered=covered))
     return endings

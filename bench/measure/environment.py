@@ -1,13 +1,14 @@
 """What the measured machines were: captured once per run into ``env.json``."""
 from __future__ import annotations
 
-import json
 import shlex
 import subprocess
 from pathlib import Path
 
 from bench.hosts import Host
 from bench.tune import INTEREST, normalize  # the seed's "Linux sysctl vars of interest"
+
+from .servers import ServerKind
 
 _FACTS = {
     "cpu_model": "sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1",
@@ -23,19 +24,9 @@ _FACTS = {
 }
 
 
-_PYTHON_FACTS = (
-    "import json, platform, sys, twisted; "
-    "pypy = getattr(sys, 'pypy_version_info', None); "
-    "print(json.dumps({'implementation': platform.python_implementation(), "
-    "'version': platform.python_version(), "
-    "'pypy': '.'.join(map(str, pypy[:3])) if pypy else None, "
-    "'twisted': twisted.__version__}))"
-)
-
-
 def _script(commands: dict[str, str]) -> str:
     """One shell round trip for many facts: each prints ``@@key`` then its output."""
-    return "; ".join(f"echo @@{key}; ({command}) 2>/dev/null" for key, command in commands.items())
+    return "; ".join(f"echo {shlex.quote('@@' + key)}; ({command}) 2>/dev/null" for key, command in commands.items())
 
 
 def parse_facts(output: str) -> dict[str, str]:
@@ -71,27 +62,20 @@ def same_machine(one: dict, other: dict) -> bool | None:
     return None
 
 
-def capture_host(host: Host, *, role: str, interpreters: dict[str, str], nginx: str | None,
-                 loadgen: dict | None, nofile: int | None = None) -> dict:
-    """Facts about one host: CPU, kernel, sysctls, limits, tool versions.
+def capture_host(host: Host, *, role: str, servers: list[tuple[ServerKind, object, list]], loadgen: dict | None,
+                 nofile: int | None = None) -> dict:
+    """Facts about one host: CPU, kernel, sysctls, limits, and the versions of its servers (each kind with
+    what it found there and its variants) and of its load generator.
 
     ``loadgen`` is ``{"tool", "path", "version"}`` for the host that runs the load.
     """
     commands = dict(_FACTS)
     for key in INTEREST:
         commands[f"sysctl:{key}"] = f"sysctl -n {key}"
-    for name, python in interpreters.items():
-        commands[f"python:{name}"] = f"{shlex.quote(python)} -c {shlex.quote(_PYTHON_FACTS)}"
-    if nginx:
-        commands["nginx"] = f"{nginx} -v 2>&1"
+    wanted = {kind.name: kind.facts(found, variants) for kind, found, variants in servers}
+    for name, facts in wanted.items():
+        commands.update({f"server:{name}:{row}": fact.command for row, fact in facts.items()})
     facts = parse_facts(host.run(_script(commands), warn=True).stdout)
-
-    pythons = {}
-    for name in interpreters:
-        try:
-            pythons[name] = {"path": interpreters[name], **json.loads(facts.get(f"python:{name}", ""))}
-        except json.JSONDecodeError:
-            pythons[name] = {"path": interpreters[name], "error": "does not start or lacks Twisted"}
     return {
         "name": str(host),
         "role": role,
@@ -105,8 +89,8 @@ def capture_host(host: Host, *, role: str, interpreters: dict[str, str], nginx: 
         "hostname": facts.get("hostname", ""),
         "nofile": {"soft": nofile or facts.get("ulimit_n"), "hard": facts.get("ulimit_hn")},
         "sysctl": {key: normalize(facts.get(f"sysctl:{key}", "")) or None for key in INTEREST},
-        "pythons": pythons,
-        "nginx": (facts.get("nginx") or "").split("/", 1)[-1] or None,
+        "servers": {name: {row: fact.words(facts.get(f"server:{name}:{row}", "")) for row, fact in rows.items()}
+                    for name, rows in wanted.items()},
         "loadgen": loadgen,
     }
 

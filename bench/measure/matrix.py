@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from itertools import product
 
-from bench.records import Cell
+from bench.records import Cell, Variant
 
-SERVERS = ("nginx", "twisted")
-INTERPRETERS = ("pypy", "cpython")
-MODES = ("shared", "reuseport", "single")
-RESOURCES = ("fixed", "file")
+from .servers import ServerKind
 
 
 def load_for(profile: dict, keepalive: bool) -> dict:
@@ -23,24 +20,21 @@ def load_for(profile: dict, keepalive: bool) -> dict:
     }
 
 
-def plan(*, servers, interpreters, modes, resources, payloads, keepalive, workers, loadgen, profile,
-         pipeline: int = 1) -> list[Cell]:
-    """Expand the settings (checked by the options) into cells, grouped by keep-alive then payload, Nginx first."""
+def plan(*, servers: list[tuple[ServerKind, list[Variant]]], payloads, keepalive, workers, loadgen,
+         profile, pipeline: int = 1) -> list[Cell]:
+    """Expand the settings (checked by the options) into cells, grouped by keep-alive then payload; in each case
+    every kind's variants (``servers``: each kind with its variants, the baseline first), in that order."""
     cells = []
     for alive, size, count in product(keepalive, payloads, workers):
         load = load_for(profile, alive)
-        common = dict(workers=count, payload=size, keepalive=alive, loadgen=loadgen, pipeline=pipeline, **load)
-        if "nginx" in servers:
-            cells.append(Cell(server="nginx", interpreter=None, mode=None, resource="file", **common))
-        if "twisted" in servers:
-            for interpreter, mode, resource in product(interpreters, modes, resources):
-                cells.append(Cell(server="twisted", interpreter=interpreter, mode=mode, resource=resource,
-                                  **{**common, "workers": 1 if mode == "single" else count}))
-    return list(dict.fromkeys(cells))  # single mode collapses a worker sweep
+        common = dict(payload=size, keepalive=alive, loadgen=loadgen, pipeline=pipeline, **load)
+        cells += [Cell(server=kind.name, variant=variant, workers=kind.workers(variant, count), **common)
+                  for kind, variants in servers for variant in variants]
+    return list(dict.fromkeys(cells))  # a variant of fixed workers (Twisted's single mode) collapses a worker sweep
 
 
 def cases(cells: list[Cell]) -> list[list[Cell]]:
-    """The cells grouped by case (keep-alive × payload × workers), in plan order, Nginx first in each."""
+    """The cells grouped by case (keep-alive × payload × workers), in plan order."""
     grouped: dict[tuple, list[Cell]] = {}
     for cell in cells:
         grouped.setdefault(cell.case, []).append(cell)

@@ -3,8 +3,8 @@
 A case is one payload × keep-alive × workers. Every server of the case starts on a
 port of its own and is checked and warmed up; then each round loads every server once,
 in an order that turns from round to round, so one round's samples are seconds apart
-and share the machine's drift. Rounds go on until each Twisted/Nginx ratio is known to
-within ``ci_target`` (or each server's req/s, in a case without Nginx), or until the
+and share the machine's drift. Rounds go on until each cell's ratio to the baseline is known
+to within ``ci_target`` (or each server's req/s, in a case without it), or until the
 case's time or round cap: :mod:`.stopping` decides, and each record keeps why. The
 sequential order is the same machinery with one server per case.
 
@@ -21,7 +21,6 @@ from pathlib import Path
 from bench import ratios, standalone
 from bench.errors import BenchError, HostLost
 from bench.hosts import Host
-from bench.knee import BASELINE
 from bench.records import Cell, CellRecord, Load, LoadResult, Status, append_record
 from bench.standalone.payload import payload_bytes
 from bench.standalone.probe import pipelining_problems
@@ -51,6 +50,7 @@ class Settings:
     cv_threshold: float  # more spread than this across a cell's runs is "noisy"
     warmup: dict  # the profile's: its load (requests or duration; none: no warm-up), tolerance, max_rounds, max_seconds
     work_name: str  # names the run's work folders, made fresh on the server and load hosts
+    baseline: str  # the kind every cell's ratio is taken against (bench.baseline)
     server_cpus: tuple[int, ...]  # each server worker pinned to one of these; () for no pinning
     load_cpus: tuple[int, ...]  # the load generator pinned to these
     start_timeout: float  # seconds a server has to answer its first request
@@ -66,7 +66,7 @@ class Runner:
         self.settings = settings
         self.rule = stopping.Rule(repeats=settings.repeats, min_rounds=settings.min_rounds,
                                   max_repeats=settings.max_repeats, max_seconds=settings.max_seconds,
-                                  target=settings.ci_target)
+                                  target=settings.ci_target, baseline=settings.baseline)
         self.run_dir = Path(run_dir)
         self.results = self.run_dir / "results.jsonl"
         # A shell on each load host (and on a lab server host, for its CPU), kept open for a case.
@@ -279,7 +279,8 @@ class Runner:
         rate in an order that turns from rate to rate (see sweep); each step kept in its record's sweep."""
         plan, swept = self.settings.latency, [(r, running) for r, running in live if r.status is Status.OK]
         medians = {record.label: summarize(run.req_per_s for run in record.numbers) for record, _ in swept}
-        base = sweep.baseline_rate({label: found.median if found else None for label, found in medians.items()}, BASELINE)
+        baseline = next((r.label for r, _ in swept if r.cell.server == self.settings.baseline), self.settings.baseline)
+        base = sweep.baseline_rate({label: found.median if found else None for label, found in medians.items()}, baseline)
         rates = [] if base is None else sweep.offered_rates(base, plan.grid)
         for index, rate in enumerate(rates):
             self.progress.phase("sweep", round=index + 1, detail=f"{rate:,.0f} req/s offered ({len(rates)} rates)")

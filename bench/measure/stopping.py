@@ -1,8 +1,9 @@
 """When a case's rounds end: the stopping rule the runner calls after every round (pure).
 
-Rounds go on until every interval the rule watches is within ±``target`` of its centre,
-or until a cap. Stopping at the first narrow interval keeps exactly the rounds that
-happened to agree, and claims more confidence than it has (optional stopping). So:
+Rounds go on until every interval the rule watches (each cell's ratio to its case's baseline,
+Nginx by default) is within ±``target`` of its centre, or until a cap. Stopping at the first
+narrow interval keeps exactly the rounds that happened to agree, and claims more confidence
+than it has (optional stopping). So:
 
 - the target may end a case only from round ``min_rounds`` on (and never before ``repeats``);
 - where it may, the rule checks a stricter interval than 95 %: the 5 % of error spread
@@ -31,12 +32,13 @@ class Rule:
     max_repeats: int  # the round cap
     max_seconds: float  # the time cap: no round begins that would end past it
     target: float  # every watched interval within ± this share of its centre
+    baseline: str  # the kind each cell's ratio is taken against (bench.baseline)
 
     @classmethod
-    def of(cls, repeats: int, statistics: dict) -> Rule:
-        """The rule of bench.repeats and bench.statistics, as a run's options give them."""
+    def of(cls, repeats: int, statistics: dict, baseline: str) -> Rule:
+        """The rule of bench.repeats, bench.statistics and bench.baseline, as a run's options give them."""
         return cls(repeats=repeats, min_rounds=statistics["min_rounds"], max_repeats=statistics["max_repeats"],
-                   max_seconds=statistics["max_seconds"], target=statistics["ci_target"])
+                   max_seconds=statistics["max_seconds"], target=statistics["ci_target"], baseline=baseline)
 
     @property
     def first(self) -> int:
@@ -54,12 +56,13 @@ class Rule:
         return 1 - (1 - ratios.CONFIDENCE) / self.looks
 
 
-def intervals(records: list[CellRecord], confidence: float = ratios.CONFIDENCE) -> list[Interval | None]:
-    """What the rule watches: each Twisted/Nginx ratio, or each server's req/s where there is no Nginx."""
-    nginx = next((r for r in records if r.cell.server == "nginx" and r.status is not Status.FAILED), None)
-    twisted = [r for r in records if r.cell.server == "twisted" and r.status is not Status.FAILED]
-    if nginx is not None and twisted:
-        return [ratios.ratio(record, nginx, confidence=confidence) for record in twisted]
+def intervals(records: list[CellRecord], baseline: str, confidence: float = ratios.CONFIDENCE) -> list[Interval | None]:
+    """What the rule watches: each cell's ratio to the ``baseline`` kind's, or each server's req/s where there is no
+    baseline."""
+    base = next((r for r in records if r.cell.server == baseline and r.status is not Status.FAILED), None)
+    others = [r for r in records if r.cell.server != baseline and r.status is not Status.FAILED]
+    if base is not None and others:
+        return [ratios.ratio(record, base, confidence=confidence) for record in others]
     found = [log_mean(run.req_per_s for run in record.numbers) for record in records if record.status is not Status.FAILED]
     return [None if estimate is None else interval(estimate, confidence) for estimate in found]
 
@@ -69,7 +72,7 @@ def ended(records: list[CellRecord], rounds: int, seconds: float, rule: Rule) ->
     if rounds < rule.repeats:
         return None
     if rounds >= rule.first:
-        found = intervals(records, rule.confidence)
+        found = intervals(records, rule.baseline, rule.confidence)
         if found and all(interval is not None and interval.half_width <= rule.target for interval in found):
             return TARGET
     if rounds >= rule.max_repeats:
@@ -90,7 +93,8 @@ def widest(records: list[CellRecord], rule: Rule, rounds: int) -> str:
     target may end the case, the 95 % interval)."""
     checked = rounds >= rule.first
     confidence = rule.confidence if checked else ratios.CONFIDENCE
-    widths = [found.half_width for found in intervals(records, confidence) if found is not None and found.low is not None]
+    widths = [found.half_width for found in intervals(records, rule.baseline, confidence)
+              if found is not None and found.low is not None]
     if not widths:
         return ""
     target = f"target ±{rule.target:.0%}" if checked else f"target ±{rule.target:.0%} from round {rule.first}"

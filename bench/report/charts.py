@@ -4,8 +4,8 @@ Four kinds, one file per case (payload × keep-alive) where it applies:
 
 - ``chart-reqs-<payload>-<keepalive|close>.png``: req/s per server configuration, bars at
   the median of the measured repeats with min–max error bars, one bar per worker count;
-- ``chart-ratio.png``: the headline Twisted/Nginx ratio per configuration at equal workers; a
-  ratio with a client- or machine-bound side is drawn hatched and marked as a bound;
+- ``chart-ratio.png``: the headline ratio to the baseline (Nginx) per configuration at equal workers;
+  a ratio with a client- or machine-bound side is drawn hatched and marked as a bound;
 - ``chart-scaling-<payload>-<keepalive|close>.png``: req/s against workers for each
   configuration measured at several worker counts, beside linear scaling from its
   smallest worker count;
@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from bench.envfile import Roles, roles
 from bench.records import CellRecord, Status, latest
 
 from . import headline, latency
@@ -46,7 +47,7 @@ PNG_METADATA = {"Software": None}
 class Point:
     """One cell as the charts draw it: a configuration at some workers, and its req/s."""
 
-    label: str  # the server configuration, e.g. "nginx" or "twisted/cpython/shared/fixed"
+    label: str  # the server configuration, e.g. 'nginx' or 'twisted/cpython/shared/fixed/26.10.0'
     workers: int
     status: Status
     median: float | None
@@ -61,12 +62,12 @@ class Point:
     @property
     def note(self) -> str:
         """What to write beside the point: its status when not clean, else its verdicts."""
-        return self.status if not self.clean else ", ".join(self.verdicts)
+        return str(self.status) if not self.clean else ", ".join(self.verdicts)
 
 
 @dataclass(frozen=True)
 class Ratio:
-    """The headline Twisted/Nginx ratio at the same workers with its interval, or why there is none."""
+    """The headline ratio to the baseline at the same workers with its interval, or why there is none."""
 
     case: tuple[int, bool]
     label: str
@@ -76,7 +77,7 @@ class Ratio:
     low: float | None = None
     high: float | None = None
     bounds: tuple[str, ...] = ()  # "client-bound", "machine-bound": a side was held back, so this is a bound
-    direction: str = ""  # "≤ " an upper bound (Nginx held back by its load generator), "≥ " a lower bound
+    direction: str = ""  # "≤ " an upper bound (the baseline held back by its load generator), "≥ " a lower bound
     marks: str = ""  # " *" both sides client-bound (no direction), " †" machine-bound: as the report marks them
 
     @property
@@ -113,18 +114,18 @@ def cases(records: list[CellRecord]) -> dict[tuple[int, bool], list[Point]]:
     return {case: by_case[case] for case in sorted(by_case, key=lambda c: (not c[1], c[0]))}
 
 
-def configurations(points: list[Point]) -> list[str]:
-    """Labels in drawing order: Nginx first, then Twisted's configurations by name."""
-    return sorted({p.label for p in points}, key=lambda label: (label != "nginx", label))
+def configurations(points: list[Point], baseline: str) -> list[str]:
+    """Labels in drawing order: the baseline first, then the other configurations by name."""
+    return sorted({p.label for p in points}, key=lambda label: (label != baseline, label))
 
 
-def ratios(records: list[CellRecord]) -> list[Ratio]:
-    """Every Twisted cell that has an Nginx cell in its case, with the ratio as the report gives it."""
+def ratios(records: list[CellRecord], baseline: str) -> list[Ratio]:
+    """Every cell that has a baseline cell in its case, with the ratio as the report gives it."""
     records = latest(records)
-    nginx = headline.nginx_baselines(records)
+    bases = headline.baselines(records, baseline)
     found = []
-    for mine in sorted((r for r in records if r.cell.server != "nginx"), key=lambda r: (r.label, r.cell.workers)):
-        theirs = nginx.get(headline.case_key(mine))
+    for mine in sorted((r for r in records if r.cell.server != baseline), key=lambda r: (r.label, r.cell.workers)):
+        theirs = bases.get(headline.case_key(mine))
         if theirs is None:
             continue
         case = (mine.cell.payload, mine.cell.keepalive)
@@ -133,23 +134,23 @@ def ratios(records: list[CellRecord]) -> list[Ratio]:
             found.append(Ratio(case, mine.label, mine.cell.workers, interval.centre, low=interval.low,
                                high=interval.high, **bound(mine, theirs)))
         elif mine.status is not Status.OK:
-            found.append(Ratio(case, mine.label, mine.cell.workers, None, f"twisted {mine.status}"))
+            found.append(Ratio(case, mine.label, mine.cell.workers, None, f"{mine.cell.server} {mine.status}"))
         else:
-            found.append(Ratio(case, mine.label, mine.cell.workers, None, f"nginx {theirs.status}"))
+            found.append(Ratio(case, mine.label, mine.cell.workers, None, f"{baseline} {theirs.status}"))
     return found
 
 
-def bound(twisted: CellRecord, nginx: CellRecord) -> dict:
+def bound(mine: CellRecord, base: CellRecord) -> dict:
     """Which limits make a ratio a bound (its hatching), and its direction and marks as the report gives them."""
-    bounds = tuple(verdict for verdict in BOUND_HATCH if verdict in twisted.verdicts or verdict in nginx.verdicts)
-    direction, marks = headline.bound(twisted, nginx)
+    bounds = tuple(verdict for verdict in BOUND_HATCH if verdict in mine.verdicts or verdict in base.verdicts)
+    direction, marks = headline.bound(mine, base)
     return {"bounds": bounds, "direction": direction, "marks": marks}
 
 
-def scaling_lines(points: list[Point]) -> dict[str, list[Point]]:
+def scaling_lines(points: list[Point], baseline: str) -> dict[str, list[Point]]:
     """Configurations measured at two or more worker counts, their points by workers."""
     lines = {}
-    for label in configurations(points):
+    for label in configurations(points, baseline):
         mine = sorted((p for p in points if p.label == label), key=lambda p: p.workers)
         if len({p.workers for p in mine}) >= 2:
             lines[label] = mine
@@ -178,9 +179,9 @@ def _figure(width: float) -> Figure:
     return Figure(figsize=(width, HEIGHT), dpi=DPI, layout="constrained")
 
 
-def reqs_figure(case: tuple[int, bool], points: list[Point], run: str) -> Figure:
+def reqs_figure(case: tuple[int, bool], points: list[Point], run: str, baseline: str) -> Figure:
     """Bars of req/s per configuration, one per worker count."""
-    labels = configurations(points)
+    labels = configurations(points, baseline)
     counts = sorted({p.workers for p in points})
     colors = {w: PALETTE[i % len(PALETTE)] for i, w in enumerate(counts)}
     width = 0.8 / len(counts)
@@ -224,8 +225,8 @@ def _mark_missing(ax, x: float, top: float, why: str, fontsize: int) -> None:
     ax.text(x, top * 0.04, why, rotation=90, ha="center", va="bottom", color=NOT_CLEAN, fontsize=fontsize)
 
 
-def ratio_figure(found: list[Ratio], run: str) -> Figure:
-    """Twisted/Nginx ratios: one group per configuration and workers, one bar per case."""
+def ratio_figure(found: list[Ratio], run: str, named: Roles, pair: str) -> Figure:
+    """Ratios to the baseline (``pair``: 'Twisted/Nginx'): one group per configuration and workers, one bar per case."""
     groups = sorted({(r.label, r.workers) for r in found})
     case_list = sorted({r.case for r in found}, key=lambda c: (not c[1], c[0]))
     colors = {case: PALETTE[i % len(PALETTE)] for i, case in enumerate(case_list)}
@@ -250,10 +251,10 @@ def ratio_figure(found: list[Ratio], run: str) -> Figure:
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
     ax.set_xticks(range(len(groups)), [f"{_tick(label)}\n×{workers}" for label, workers in groups], fontsize=8)
     ax.set_ylim(0, top * 1.5)  # room for the legend above the parity line
-    ax.set_ylabel("Twisted req/s ÷ Nginx req/s (95 % interval)")
-    ax.set_title(f"Twisted against Nginx at equal workers — run {run}")
+    ax.set_ylabel(f"req/s ÷ {named.shown} req/s (95 % interval)")
+    ax.set_title(f"{pair} at equal workers — run {run}")
     handles = [Patch(facecolor=colors[c], label=case_words(c)) for c in case_list]
-    handles.append(Line2D([], [], color="black", linestyle="--", label="Nginx"))
+    handles.append(Line2D([], [], color="black", linestyle="--", label=named.shown))
     for verdict, words in BOUND_WORDS.items():
         if any(verdict in r.bounds for r in found):
             handles.append(Patch(facecolor="none", edgecolor="black", hatch=BOUND_HATCH[verdict],
@@ -299,15 +300,15 @@ def scaling_figure(case: tuple[int, bool], lines: dict[str, list[Point]], run: s
 
 def figures(records: list[CellRecord], env: dict) -> dict[str, Figure]:
     """Every non-empty chart of a run, by file name, in the order the report shows them."""
-    run = env.get("run", "?")
+    run, named = env.get("run", "?"), roles(env)
     by_case = cases(records)
-    drawn = {f"chart-reqs-{case_slug(case)}.png": reqs_figure(case, points, run)
+    drawn = {f"chart-reqs-{case_slug(case)}.png": reqs_figure(case, points, run, named.baseline)
              for case, points in by_case.items() if points}
-    found = ratios(records)
+    found = ratios(records, named.baseline)
     if found:
-        drawn["chart-ratio.png"] = ratio_figure(found, run)
+        drawn["chart-ratio.png"] = ratio_figure(found, run, named, headline.pair_words(latest(records), named))
     for case, points in by_case.items():
-        lines = scaling_lines(points)
+        lines = scaling_lines(points, named.baseline)
         if lines:
             drawn[f"chart-scaling-{case_slug(case)}.png"] = scaling_figure(case, lines, run)
     return {**drawn, **latency.figures(records, env)}
@@ -332,10 +333,10 @@ def write_charts(run_dir: str | Path) -> list[Path]:
 _NAME = re.compile(r"chart-(?P<kind>reqs|scaling)-(?P<payload>\d+)-(?P<alive>keepalive|close)\.png")
 
 
-def chart_title(name: str) -> str:
-    """Words for a chart file name made by :func:`write_charts`."""
+def chart_title(name: str, pair: str) -> str:
+    """Words for a chart file name made by :func:`write_charts` (``pair``: the ratio's, 'Twisted/Nginx')."""
     if name == "chart-ratio.png":
-        return "Twisted/Nginx ratio at equal workers"
+        return f"{pair} ratio at equal workers"
     match = _NAME.fullmatch(name)
     if not match:
         return Path(name).stem
@@ -344,7 +345,7 @@ def chart_title(name: str) -> str:
     return f"{kind}, {case_words(case)}"
 
 
-def chart_links(names) -> list[str]:
+def chart_links(names, pair: str) -> list[str]:
     """Markdown lines embedding the charts (names or paths, relative to report.md); none for none. The latency
     charts are embedded in their own section."""
     names = [Path(name).name for name in names if not Path(name).name.startswith(latency.CHART)]
@@ -352,5 +353,5 @@ def chart_links(names) -> list[str]:
         return []
     lines = ["## Charts", ""]
     for name in names:
-        lines += [f"![{chart_title(name)}]({name})", ""]
+        lines += [f"![{chart_title(name, pair)}]({name})", ""]
     return lines

@@ -1,11 +1,14 @@
 """Two runs side by side: did the answer change, what changed around them, and which cells got faster.
 
-First the headline: each Twisted/Nginx ratio of run B against the same ratio of run A,
-as the ratio of the two (the difference of their log ratios), with Welch's interval from
-each run's own rounds; "within noise" when it holds 1, else "changed". Paired rounds
-cancel the machine's drift within a run, so this compares what the lab measures.
+First the headline: each cell's ratio to the baseline (Nginx, unless the runs chose another)
+in run B against the same ratio in run A, as the ratio of the two (the difference of their
+log ratios), with Welch's interval from each run's own rounds; "within noise" when it holds 1,
+else "changed". Paired rounds cancel the machine's drift within a run, so this compares what
+the lab measures.
 
-Then cells match by id (the same settings). A change in req/s counts as *significant*
+Then cells match by id (the same settings), or, where one run's variant names what the
+other's did not (a run from before Twisted versions were cells), by every setting both name.
+A change in req/s counts as *significant*
 when a test on the measured runs that are clean numbers (warm-ups excluded) gives p < 0.05
 once the p-values of all the cells compared are adjusted together (Holm–Bonferroni), so
 that comparing twenty cells does not find a "significant" change by chance alone.
@@ -32,8 +35,9 @@ from scipy import stats as scipy_stats
 from tabulate import tabulate
 
 from bench import ratios
+from bench.envfile import Roles, roles
 from bench.errors import BenchError
-from bench.records import CellRecord, latest
+from bench.records import Cell, CellRecord, Status, latest
 from bench.stats import difference, interval
 
 from . import headline, latency
@@ -47,7 +51,6 @@ NOT_COMPATIBILITY = ("port", "repeats", "statistics")
 VOLATILE = ("fs.file-nr",)
 # When something happened (a run started, a manifest was written, a tool installed): it differs between any two runs.
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
-TOOL_FACTS = ("implementation", "version", "pypy", "twisted", "error")
 
 
 # -- compatibility (pure) --------------------------------------------------------------
@@ -70,10 +73,8 @@ def compatibility(env: dict) -> dict:
     for key, host in host_keys(env):
         loadgen = host.get("loadgen") or {}
         tools[key] = {
-            "nginx": host.get("nginx"),
+            "servers": host.get("servers") or {},
             "loadgen": {"tool": loadgen.get("tool"), "version": loadgen.get("version")},
-            "pythons": {name: {k: python.get(k) for k in TOOL_FACTS if k in python}
-                        for name, python in sorted(host.get("pythons", {}).items())},
         }
     return {"settings": settings, "tools": tools}
 
@@ -140,7 +141,7 @@ def environment_differences(env_a: dict, env_b: dict) -> list[tuple[str, str, st
 # -- the answer, B against A (pure) ----------------------------------------------------
 
 def answer_row(key: tuple, label: str, a: tuple, b: tuple) -> list[str]:
-    """One Twisted configuration and case: its ratio in A and in B (each (twisted, nginx)), B's over A's with its
+    """One configuration and case: its ratio in A and in B (each (cell, baseline)), B's over A's with its
     interval, and whether that is within noise."""
     shown_a, shown_b = headline.clean_ratio(*a), headline.clean_ratio(*b)
     row = [f"`{label}`", headline.case_words(key)]
@@ -156,20 +157,24 @@ def answer_row(key: tuple, label: str, a: tuple, b: tuple) -> list[str]:
     return row + [f"{change.centre:.3f} ({change.low:.3f}–{change.high:.3f})", words]
 
 
-def answer_section(records_a: list[CellRecord], records_b: list[CellRecord]) -> list[str]:
-    """The headline ratios of both runs, B's against A's, per Twisted configuration and case."""
+def answer_section(records_a: list[CellRecord], records_b: list[CellRecord], roles_a: Roles, roles_b: Roles) -> list[str]:
+    """The headline ratios of both runs, B's against A's, per configuration and case."""
+    if roles_a.baseline != roles_b.baseline:
+        return ["## Against the baseline, B against A", "",
+                f"Not compared: A compared every cell with {roles_a.shown}, B with {roles_b.shown}.", ""]
+    baseline = roles_a.baseline
     a, b = latest(records_a), latest(records_b)
-    nginx_a, nginx_b = headline.nginx_baselines(a), headline.nginx_baselines(b)
-    twisted_b = {r.id: r for r in b if r.cell.server == "twisted"}
-    rows = []
-    for mine in sorted((r for r in a if r.cell.server == "twisted" and r.id in twisted_b), key=_order):
+    bases_a, bases_b = headline.baselines(a, baseline), headline.baselines(b, baseline)
+    rows, kinds = [], {}
+    for mine, theirs in match_cells(a, b)[0]:
         key = headline.case_key(mine)
-        if key in nginx_a and key in nginx_b:
-            rows.append(answer_row(key, mine.label, (mine, nginx_a[key]), (twisted_b[mine.id], nginx_b[key])))
+        if mine.cell.server != baseline and key in bases_a and key in bases_b:
+            rows.append(answer_row(key, pair_label(mine, theirs), (mine, bases_a[key]), (theirs, bases_b[key])))
+            kinds[roles_a.display(mine.cell.server)] = None
     if not rows:
         return []
-    return ["## Twisted against Nginx, B against A", "",
-            "Each run's Twisted/Nginx ratio as its report gives it (interval, rounds, marks), and B's ratio "
+    return [f"## {' and '.join(kinds)} against {roles_a.shown}, B against A", "",
+            f"Each run's ratio to {roles_a.shown} as its report gives it (interval, rounds, marks), and B's ratio "
             "over A's with its 95 % interval: Welch's t on the difference of the two runs' log ratios, each from "
             "that run's own rounds (at the stricter confidence a run's stopping rule used, where it ended on its "
             "target). *Within noise* when the interval holds 1; *changed* when it does not.", "",
@@ -177,21 +182,41 @@ def answer_section(records_a: list[CellRecord], records_b: list[CellRecord]) -> 
                      disable_numparse=True), ""]
 
 
+def pair_label(a: CellRecord, b: CellRecord) -> str:
+    """A matched pair's configuration: its label, or both where B's variant names more (a Twisted version)."""
+    return a.label if a.label == b.label else f"{a.label} (B: {b.label})"
+
+
 # -- matching and statistics (pure) ----------------------------------------------------
 
 def match_cells(records_a: list[CellRecord], records_b: list[CellRecord]) -> tuple[list[tuple[dict, dict]], list[CellRecord], list[CellRecord]]:
-    """Cells in both runs (as pairs), only in A, only in B; the latest record of each cell."""
+    """Cells in both runs (as pairs), only in A, only in B; the latest record of each cell.
+
+    A cell matches the cell of the other run with its id; one without such a cell matches each cell of the
+    other run's kind and settings whose variant agrees on every name both give (a cell of a run from before
+    Twisted versions were variants matches that configuration at each version the other run measured)."""
     a = {r.id: r for r in latest(records_a)}
     b = {r.id: r for r in latest(records_b)}
     pairs = [(a[i], b[i]) for i in a if i in b]
-    return (sorted(pairs, key=lambda pair: _order(pair[0])),
-            sorted((r for i, r in a.items() if i not in b), key=_order),
-            sorted((r for i, r in b.items() if i not in a), key=_order))
+    rest_a = [r for i, r in a.items() if i not in b]
+    rest_b = [r for i, r in b.items() if i not in a]
+    pairs += [(mine, theirs) for mine in rest_a for theirs in rest_b if alike(mine.cell, theirs.cell)]
+    matched = {id(record) for pair in pairs for record in pair}
+    return (sorted(pairs, key=lambda pair: (_order(pair[0]), pair[1].label)),
+            sorted((r for r in rest_a if id(r) not in matched), key=_order),
+            sorted((r for r in rest_b if id(r) not in matched), key=_order))
+
+
+def alike(a: Cell, b: Cell) -> bool:
+    """The same kind and settings, and variants that agree on every name both give, one giving fewer."""
+    shared = a.variant.keys() & b.variant.keys()
+    return (a.variant.keys() != b.variant.keys() and all(a.variant[key] == b.variant[key] for key in shared)
+            and {**a.to_dict(), "variant": None} == {**b.to_dict(), "variant": None})
 
 
 def _order(record: CellRecord):
     cell = record.cell
-    return (not cell.keepalive, cell.payload, cell.server != "nginx", record.label, cell.workers)
+    return (not cell.keepalive, cell.payload, cell.server, record.label, cell.workers)
 
 
 @dataclass(frozen=True)
@@ -269,24 +294,24 @@ def rates(record: CellRecord) -> list[float]:
 
 def _median(record: CellRecord) -> str:
     summary = req_per_s(record)
-    if record.status == "failed" or not summary:
+    if record.status is Status.FAILED or not summary:
         return f"{record.status} {MARK}"
-    flag = f" {MARK}" if record.status != "ok" else ""
+    flag = f" {MARK}" if record.status is not Status.OK else ""
     notes = ", ".join([f"n={summary.n}", *record.verdicts])
     return f"{summary.median:,.0f} ({notes}){flag}"
 
 
 def _comparable(a: CellRecord, b: CellRecord) -> bool:
     summary_a, summary_b = req_per_s(a), req_per_s(b)
-    return a.status == b.status == "ok" and bool(summary_a and summary_b and summary_a.median)
+    return a.status is b.status is Status.OK and bool(summary_a and summary_b and summary_a.median)
 
 
 def cell_row(a: CellRecord, b: CellRecord, sig: Significance | None = None) -> list:
     """One matching cell: both medians, B's change against A, and whether it is significant."""
     cell = a.cell
-    row = [a.label, cell.payload, "yes" if cell.keepalive else "no", cell.workers, _median(a), _median(b)]
+    row = [pair_label(a, b), cell.payload, "yes" if cell.keepalive else "no", cell.workers, _median(a), _median(b)]
     if not _comparable(a, b):
-        unclean = [f"{name} {r.status}" for name, r in (("A", a), ("B", b)) if r.status != "ok"]
+        unclean = [f"{name} {r.status}" for name, r in (("A", a), ("B", b)) if r.status is not Status.OK]
         return row + ["—", f"not compared: {', '.join(unclean) or 'no measured repeats'}"]
     median_a, median_b = req_per_s(a).median, req_per_s(b).median
     sig = sig or significance(rates(a), rates(b))
@@ -318,7 +343,7 @@ def render_comparison(records_a: list[CellRecord], env_a: dict, records_b: list[
                       names: tuple[str, str] = ("A", "B")) -> str:
     """The comparison as markdown: environment differences, then matching cells, then the rest."""
     lines = ["# Run B against run A", "", _run_line("A", env_a, names[0]), _run_line("B", env_b, names[1]), ""]
-    lines += answer_section(records_a, records_b)
+    lines += answer_section(records_a, records_b, roles(env_a), roles(env_b))
     lines += latency.knees_compared(records_a, env_a, records_b, env_b)
     if not env_a or not env_b:
         lines += [f"{MARK} Compared with --force: an env.json is missing, so the runs' settings "

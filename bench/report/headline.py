@@ -1,4 +1,4 @@
-"""The answer the lab exists for: Twisted's req/s as a share of Nginx's, with its interval (pure).
+"""The answer the lab exists for: each server's req/s as a share of the baseline's (Nginx's), with its interval (pure).
 
 Also how each server's req/s moved from a case's first rounds to its last, so a reader
 can tell the machine's drift from a difference between servers.
@@ -10,6 +10,7 @@ import statistics
 from tabulate import tabulate
 
 from bench import ratios
+from bench.envfile import Roles
 from bench.records import ROUND_CAP, TARGET, TIME_CAP, CellRecord, Status
 from bench.stats import Interval, drift, rounds_needed
 
@@ -23,16 +24,26 @@ def case_key(record: CellRecord) -> tuple:
     return (record.cell.keepalive, record.cell.payload, record.cell.workers)
 
 
-def nginx_baselines(records: list[CellRecord]) -> dict[tuple, CellRecord]:
-    """Nginx's record for each keep-alive × payload × workers: what Twisted is set against."""
-    return {case_key(r): r for r in records if r.cell.server == "nginx"}
+def baselines(records: list[CellRecord], baseline: str) -> dict[tuple, CellRecord]:
+    """The baseline kind's record for each keep-alive × payload × workers: what every other cell is set against."""
+    return {case_key(r): r for r in records if r.cell.server == baseline}
 
 
-def clean_ratio(twisted: CellRecord, nginx: CellRecord | None, per_core: bool = False) -> Interval | None:
+def compared(records: list[CellRecord], baseline: str) -> list[str]:
+    """The kinds set against the baseline, in the order the records give them."""
+    return list(dict.fromkeys(r.cell.server for r in records if r.cell.server != baseline))
+
+
+def pair_words(records: list[CellRecord], roles: Roles) -> str:
+    """'Twisted/Nginx': each kind set against the baseline, over it."""
+    return " or ".join(f"{roles.display(kind)}/{roles.shown}" for kind in compared(records, roles.baseline)) or roles.shown
+
+
+def clean_ratio(mine: CellRecord, base: CellRecord | None, per_core: bool = False) -> Interval | None:
     """The ratio, only when both cells are clean: a flagged or failed side is never set against the other."""
-    if nginx is None or twisted.status is not Status.OK or nginx.status is not Status.OK:
+    if base is None or mine.status is not Status.OK or base.status is not Status.OK:
         return None
-    return ratios.ratio(twisted, nginx, per_core)
+    return ratios.ratio(mine, base, per_core)
 
 
 def interval_words(interval: Interval | None) -> str:
@@ -54,30 +65,30 @@ def reached(interval: Interval, record: CellRecord) -> str:
     return f", {CAPPED}"
 
 
-def bound(twisted: CellRecord, nginx: CellRecord) -> tuple[str, str]:
-    """The ratio's marks from who held whom back: a prefix (≤ when Nginx's req/s is only a lower bound, ≥ when
-    Twisted's is) and a suffix (* when both were, † when the machine was used up)."""
-    held = (CLIENT_BOUND in twisted.verdicts, CLIENT_BOUND in nginx.verdicts)
+def bound(mine: CellRecord, base: CellRecord) -> tuple[str, str]:
+    """The ratio's marks from who held whom back: a prefix (≤ when the baseline's req/s is only a lower bound, ≥
+    when this cell's is) and a suffix (* when both were, † when the machine was used up)."""
+    held = (CLIENT_BOUND in mine.verdicts, CLIENT_BOUND in base.verdicts)
     prefix = {(False, True): "≤ ", (True, False): "≥ "}.get(held, "")
     suffix = (f" {BOTH_BOUND}" if all(held) else "") + (
-        f" {MACHINE_BOUND}" if any("machine-bound" in r.verdicts for r in (twisted, nginx)) else "")
+        f" {MACHINE_BOUND}" if any("machine-bound" in r.verdicts for r in (mine, base)) else "")
     return prefix, suffix
 
 
-def bounded_words(twisted: CellRecord, nginx: CellRecord, interval: Interval | None) -> str:
+def bounded_words(mine: CellRecord, base: CellRecord, interval: Interval | None) -> str:
     """'≤ 0.87 (0.83–0.91) †': the ratio and its interval with its marks."""
     if interval is None:
         return interval_words(interval)
-    prefix, suffix = bound(twisted, nginx)
+    prefix, suffix = bound(mine, base)
     return f"{prefix}{interval_words(interval)}{suffix}"
 
 
-def ratio_words(twisted: CellRecord, nginx: CellRecord, interval: Interval) -> str:
+def ratio_words(mine: CellRecord, base: CellRecord, interval: Interval) -> str:
     """'≤ 0.87 (0.83–0.91) n=9 ✓ †': the ratio, its interval, its rounds, whether it met its target, its marks."""
-    prefix, suffix = bound(twisted, nginx)
+    prefix, suffix = bound(mine, base)
     if interval.low is None:
         return f"{prefix}{interval.centre:.2f} n={interval.n}: no interval{suffix}"
-    return f"{prefix}{interval_words(interval)} n={interval.n}{reached(interval, twisted)}{suffix}"
+    return f"{prefix}{interval_words(interval)} n={interval.n}{reached(interval, mine)}{suffix}"
 
 
 def case_words(key: tuple) -> str:
@@ -144,21 +155,32 @@ def stopping_words(records: list[CellRecord]) -> str:
     return words
 
 
-def answer_section(records: list[CellRecord]) -> list[str]:
-    """One row per Twisted configuration; per case, the ratio with its 95 % interval, and per server core."""
-    nginx = nginx_baselines(records)
-    twisted = [r for r in records if r.cell.server == "twisted"]
-    if not nginx or not twisted:
+def answer_section(records: list[CellRecord], roles: Roles) -> list[str]:
+    """For each kind set against the baseline, one row per configuration; per case, the ratio with its 95 %
+    interval, and per server core."""
+    bases = baselines(records, roles.baseline)
+    if not bases:
         return []
-    cases = sorted({(not r.cell.keepalive, r.cell.payload) for r in twisted})
-    several = len({r.cell.workers for r in twisted}) > 1
+    lines, shown = [], {}
+    for kind in compared(records, roles.baseline):
+        lines += kind_section([r for r in records if r.cell.server == kind], bases, roles.display(kind), roles.shown,
+                              shown)
+    if not lines:
+        return []
+    return lines + [*short_of_target(shown), *round_rate(records)]
+
+
+def kind_section(mine: list[CellRecord], bases: dict[tuple, CellRecord], name: str, base_name: str,
+                 shown: dict[tuple, list[tuple[CellRecord, CellRecord]]]) -> list[str]:
+    """'Twisted against Nginx': a kind's configurations against the baseline; the ratios shown go into ``shown``."""
+    cases = sorted({(not r.cell.keepalive, r.cell.payload) for r in mine})
+    several = len({r.cell.workers for r in mine}) > 1
     rows: dict[str, dict] = {}
     paired: set[bool] = set()
-    shown: dict[tuple, list[tuple[CellRecord, CellRecord]]] = {}
-    for record in twisted:
+    for record in mine:
         cell = record.cell
-        name = f"`{record.label}`" + (f" ×{cell.workers}" if several else "")
-        baseline = nginx.get(case_key(record))
+        label = f"`{record.label}`" + (f" ×{cell.workers}" if several else "")
+        baseline = bases.get(case_key(record))
         words = per_core = None
         if baseline is not None:
             ratio, per_core = clean_ratio(record, baseline), clean_ratio(record, baseline, per_core=True)
@@ -166,23 +188,23 @@ def answer_section(records: list[CellRecord]) -> list[str]:
                 words = ratio_words(record, baseline, ratio)
                 shown.setdefault(case_key(record), []).append((record, baseline))
             paired.add(ratios.paired(record, baseline))
-        rows.setdefault(name, {})[(not cell.keepalive, cell.payload)] = (
+        rows.setdefault(label, {})[(not cell.keepalive, cell.payload)] = (
             words or "—", f"{per_core.centre:.2f}" if per_core else "—")
-    headers = ["Twisted"]
+    headers = [name]
     for closing, payload in cases:
         headers += [f"{payload} B, {'close' if closing else 'keep-alive'}", "per core"]
-    table = [[name, *[part for case in cases for part in found.get(case, ("—", "—"))]] for name, found in rows.items()]
-    return ["## Twisted against Nginx", "",
-            f"Twisted's req/s divided by Nginx's, same payload, keep-alive and workers: {how_words(paired)}."
-            f"{stopping_words(twisted)}", "",
-            "≤: Nginx was held back by its load generator (client-bound, also when its server was busy too: its "
-            "req/s is a lower bound), so the ratio is an upper bound; ≥: Twisted was, so the ratio is a lower bound; "
+    table = [[label, *[part for case in cases for part in found.get(case, ("—", "—"))]]
+             for label, found in rows.items()]
+    return [f"## {name} against {base_name}", "",
+            f"{name}'s req/s divided by {base_name}'s, same payload, keep-alive and workers: {how_words(paired)}."
+            f"{stopping_words(mine)}", "",
+            f"≤: {base_name} was held back by its load generator (client-bound, also when its server was busy too: its "
+            f"req/s is a lower bound), so the ratio is an upper bound; ≥: {name} was, so the ratio is a lower bound; "
             f"{BOTH_BOUND}: both were, so the ratio may be off either way and no direction can be given; "
             f"{MACHINE_BOUND}: server and load generator together used the whole machine (see *Who was the limit*). "
             "— where either side has no clean number. *Per core* divides each side's req/s by the CPU cores its "
             "server used; it assumes req/s grows in proportion to cores, which nothing here measured.", "",
-            tabulate(table, headers, tablefmt="github", disable_numparse=True), "",
-            *short_of_target(shown), *round_rate(records)]
+            tabulate(table, headers, tablefmt="github", disable_numparse=True), ""]
 
 
 def drift_section(records: list[CellRecord]) -> list[str]:

@@ -20,7 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from tabulate import tabulate
 
-from bench.knee import BASELINE, SUSTAINED, Knee, Rule, knee, saturated, usable, verdict
+from bench.envfile import roles
+from bench.knee import SUSTAINED, Knee, Rule, knee, saturated, usable, verdict
 from bench.manifest import describe_source
 from bench.records import CellRecord, LoadResult, Status, latest
 
@@ -38,13 +39,13 @@ def rule_of(env: dict) -> Rule:
     return Rule.of((((env.get("settings") or {}).get("latency") or {}).get("knee")))
 
 
-def cases(records: list[CellRecord]) -> dict[tuple[int, bool, int], list[CellRecord]]:
+def cases(records: list[CellRecord], baseline: str) -> dict[tuple[int, bool, int], list[CellRecord]]:
     """The swept cells by case (payload, keep-alive, workers), keep-alive first, the baseline first in each."""
     found: dict[tuple[int, bool, int], list[CellRecord]] = {}
     for record in latest(records):
         if record.sweep:
             found.setdefault(case_key(record), []).append(record)
-    return {case: sorted(found[case], key=lambda r: (r.cell.server != BASELINE, r.label))
+    return {case: sorted(found[case], key=lambda r: (r.cell.server != baseline, r.label))
             for case in sorted(found, key=lambda c: (not c[1], c[0], c[2]))}
 
 
@@ -128,11 +129,11 @@ def knee_table(records: list[CellRecord], rule: Rule) -> list[str]:
                      tablefmt="github", disable_numparse=True), ""]
 
 
-def slowest_table(records: list[CellRecord], rule: Rule) -> list[str]:
+def slowest_table(records: list[CellRecord], rule: Rule, baseline: str) -> list[str]:
     rate = slowest(records, rule)
     if rate is None:
         return ["No rate every server sustained: no p99s to compare.", ""]
-    base = next((at_rate(r, rate) for r in records if r.cell.server == BASELINE), None)
+    base = next((at_rate(r, rate) for r in records if r.cell.server == baseline), None)
     rows = []
     for record in records:
         step = at_rate(record, rate)
@@ -142,7 +143,7 @@ def slowest_table(records: list[CellRecord], rule: Rule) -> list[str]:
         ratio = f"{step.latency_us['p99'] / base.latency_us['p99']:.2f}" if base is not None else "—"
         rows.append([f"`{record.label}`", *(_ms(step.latency_us.get(key)) for key, _ in PERCENTILES), ratio])
     return [f"At {_rate(rate)} req/s, the slowest server's knee (corrected for coordinated omission):", "",
-            tabulate(rows, ["server", "p50 (ms)", "p99 (ms)", "p99.9 (ms)", f"p99 ÷ {BASELINE}'s"],
+            tabulate(rows, ["server", "p50 (ms)", "p99 (ms)", "p99.9 (ms)", f"p99 ÷ {baseline}'s"],
                      tablefmt="github", disable_numparse=True), ""]
 
 
@@ -170,7 +171,8 @@ def steps_table(records: list[CellRecord], rule: Rule) -> list[str]:
 
 def latency_section(records: list[CellRecord], env: dict) -> list[str]:
     """The report's section: per swept case, its chart, the knees, the p99s at the slowest knee and every step."""
-    by_case = cases(records)
+    baseline = roles(env).baseline
+    by_case = cases(records, baseline)
     if not by_case:
         return []
     rule = rule_of(env)
@@ -186,15 +188,15 @@ def latency_section(records: list[CellRecord], env: dict) -> list[str]:
              "is marked and not used.", "", *tool_words(env)]
     for case, swept in by_case.items():
         lines += [f"### {case_words(case)}", "", f"![latency against offered rate, {case_words(case)}]"
-                  f"({CHART}{case_slug(case)}.png)", "", *knee_table(swept, rule), *slowest_table(swept, rule),
+                  f"({CHART}{case_slug(case)}.png)", "", *knee_table(swept, rule), *slowest_table(swept, rule, baseline),
                   *steps_table(swept, rule)]
     return lines
 
 
-def p99_ratio(record: CellRecord, case: list[CellRecord], rule: Rule) -> float | None:
+def p99_ratio(record: CellRecord, case: list[CellRecord], rule: Rule, baseline: str) -> float | None:
     """``record``'s p99 over the baseline's at its case's slowest knee; None where either has no figure there."""
     rate = slowest(case, rule)
-    base = next((r for r in case if r.cell.server == BASELINE), None)
+    base = next((r for r in case if r.cell.server == baseline), None)
     mine, theirs = (None, None) if rate is None or base is None else (at_rate(record, rate), at_rate(base, rate))
     return mine.latency_us["p99"] / theirs.latency_us["p99"] if mine and theirs else None
 
@@ -204,27 +206,29 @@ def knees_compared(records_a: list[CellRecord], env_a: dict, records_b: list[Cel
     baseline's at its case's slowest knee in each."""
     runs = []
     for records, env in ((records_a, env_a), (records_b, env_b)):
-        by_case = cases(records)
-        runs.append(({r.id: (r, by_case[key]) for key, case in by_case.items() for r in case}, rule_of(env)))
-    (a, rule_a), (b, rule_b) = runs
+        baseline = roles(env).baseline
+        by_case = cases(records, baseline)
+        runs.append(({r.id: (r, by_case[key]) for key, case in by_case.items() for r in case}, rule_of(env), baseline))
+    (a, rule_a, base_a), (b, rule_b, base_b) = runs
     rows = []
     for cell_id in [cell_id for cell_id in a if cell_id in b]:
         (mine_a, case_a), (mine_b, case_b) = a[cell_id], b[cell_id]
         knee_a, knee_b = knee_of(mine_a, rule_a), knee_of(mine_b, rule_b)
         change = f"{knee_b.rate / knee_a.rate:.2f}" if knee_a.rate and knee_b.rate else "—"
         bound = " (a bound: a load generator saturated)" if knee_a.lower_bound or knee_b.lower_bound else ""
-        ratios = [p99_ratio(mine, case, rule) for mine, case, rule in ((mine_a, case_a, rule_a), (mine_b, case_b, rule_b))]
+        ratios = [p99_ratio(mine, case, rule, base)
+                  for mine, case, rule, base in ((mine_a, case_a, rule_a, base_a), (mine_b, case_b, rule_b, base_b))]
         rows.append([f"`{mine_a.label}`", case_words(case_key(mine_a)), knee_words(knee_a), knee_words(knee_b),
                      change + bound, *("—" if ratio is None else f"{ratio:.2f}" for ratio in ratios)])
     if not rows:
         return []
     return ["## Knees, B against A", "",
             "Each server's knee (the highest fixed rate it sustained, see the runs' reports) in both runs, and its p99 "
-            f"over {BASELINE}'s at its case's slowest knee. One sweep per run gives no interval, each run's grid is a "
-            f"share of its own {BASELINE} maximum, and the machine's speed drifts between runs: a knee moves by a step "
+            f"over its baseline's at its case's slowest knee. One sweep per run gives no interval, each run's grid is a "
+            f"share of its own baseline's maximum, and the machine's speed drifts between runs: a knee moves by a step "
             "of the grid before it means anything.", "",
-            tabulate(rows, ["server", "case", "knee A (req/s)", "knee B (req/s)", "B ÷ A", f"p99 ÷ {BASELINE}'s A",
-                            f"p99 ÷ {BASELINE}'s B"], tablefmt="github", disable_numparse=True), ""]
+            tabulate(rows, ["server", "case", "knee A (req/s)", "knee B (req/s)", "B ÷ A", f"p99 ÷ {base_a}'s A",
+                            f"p99 ÷ {base_b}'s B"], tablefmt="github", disable_numparse=True), ""]
 
 
 def case_key(record: CellRecord) -> tuple[int, bool, int]:
@@ -276,4 +280,4 @@ def figures(records: list[CellRecord], env: dict) -> dict[str, Figure]:
     """A latency chart per swept case, by file name."""
     rule, run = rule_of(env), env.get("run", "?")
     return {f"{CHART}{case_slug(case)}.png": latency_figure(case, swept, rule, run)
-            for case, swept in cases(records).items()}
+            for case, swept in cases(records, roles(env).baseline).items()}

@@ -105,10 +105,8 @@ def environment_section(env: dict) -> list[str]:
         ["kernel", *[h.get("kernel", "") for h in hosts]],
         ["CPU governor", *[h.get("governor", "") for h in hosts]],
         ["ulimit -n (soft/hard)", *[f"{(h.get('nofile') or {}).get('soft')}/{(h.get('nofile') or {}).get('hard')}" for h in hosts]],
-        ["nginx", *[h.get("nginx") or "—" for h in hosts]],
     ]
-    for name in sorted({n for h in hosts for n in h.get("pythons", {})}):
-        rows.append([f"Twisted on {name}", *[_python_words(h.get("pythons", {}).get(name)) for h in hosts]])
+    rows += server_rows(hosts)
     rows.append(["load generator", *[loadgen_words(h.get("loadgen")) for h in hosts]])
     lines = ["## Environment", "", tabulate(rows, ["", *names], tablefmt="github", disable_numparse=True), ""]
     keys = sorted({k for h in hosts for k in h.get("sysctl", {})})
@@ -119,15 +117,12 @@ def environment_section(env: dict) -> list[str]:
     return lines + tuning_section(env) + provenance_section(env)
 
 
-def _python_words(python: dict | None) -> str:
-    if not python:
-        return "—"
-    if "error" in python:
-        return python["error"]
-    base = f"{python.get('implementation', '?')} {python.get('version', '?')}"
-    if python.get("pypy"):
-        base = f"PyPy {python['pypy']} (Python {python.get('version', '?')})"
-    return f"Twisted {python.get('twisted', '?')} on {base}"
+def server_rows(hosts: list[dict]) -> list[list[str]]:
+    """A row per fact of each server kind (its version, each Twisted environment), a column per host."""
+    found: dict[tuple[str, str], None] = {}
+    for host in hosts:
+        found.update(((kind, row), None) for kind, rows in sorted((host.get("servers") or {}).items()) for row in rows)
+    return [[row, *[((h.get("servers") or {}).get(kind) or {}).get(row) or "—" for h in hosts]] for kind, row in found]
 
 
 def settings_section(env: dict, labels: dict[str, str] = SETTING_LABELS) -> list[str]:

@@ -8,6 +8,7 @@ from itertools import groupby
 
 from tabulate import tabulate
 
+from bench.envfile import Roles, roles
 from bench.records import CellRecord, LoadResult, Status, latest
 from bench.stats import summarize
 
@@ -46,7 +47,8 @@ def _latency(runs: list[LoadResult]) -> str:
     return " / ".join(f"{value / 1000:.2f}" if value is not None else "—" for value in (p50, p90, p99))
 
 
-def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
+def result_row(record: CellRecord, base: CellRecord | None, keys: list[str], baseline: str) -> list:
+    """One cell: its kind, its variant under ``keys``, its figures and its ratio to ``base``."""
     cell = record.cell
     summary = req_per_s(record)
     runs = record.measured
@@ -63,24 +65,29 @@ def result_row(record: CellRecord, nginx: CellRecord | None) -> list:
     failed = sum(run.failed for run in runs)
     errored = sum(run.errored for run in runs)
     non_2xx = sum(run.non_2xx for run in runs)
-    if cell.server == "nginx":
+    if cell.server == baseline:
         ratio = "1.00" if summary else "—"
     else:
-        ratio = headline.bounded_words(record, nginx, headline.clean_ratio(record, nginx))
+        ratio = headline.bounded_words(record, base, headline.clean_ratio(record, base))
     notes = list(record.verdicts)
     if (record.verify or {}).get("pipelined"):
         notes.insert(0, f"{cell.pipeline} pipelined, answers checked in order")
     if record.status is not Status.OK:
         notes.insert(0, str(record.status))
     return [
-        cell.server, cell.interpreter or "", cell.mode or "", cell.resource, cell.workers,
+        cell.server, *[cell.variant.get(key, "") for key in keys], cell.workers,
         rate, spread, cv, core, kbytes, _latency(numbers(record)), failed, errored, non_2xx, ratio, ", ".join(notes),
     ]
 
 
-HEADERS = ["server", "interpreter", "mode", "resource", "workers", "req/s (median)", "min–max", "CV",
-           "req/s per core", "kbyte/s", "latency p50 / p90 / p99 (ms)", "failed", "errored", "non-2xx",
-           "vs nginx", "notes"]
+def variant_keys(records: list[CellRecord]) -> list[str]:
+    """What the cells' kinds vary (interpreter, mode, resource, twisted...): a column each."""
+    return sorted({key for record in records for key in record.cell.variant})
+
+
+def headers(keys: list[str], baseline: str) -> list[str]:
+    return ["server", *keys, "workers", "req/s (median)", "min–max", "CV", "req/s per core", "kbyte/s",
+            "latency p50 / p90 / p99 (ms)", "failed", "errored", "non-2xx", f"vs {baseline}", "notes"]
 
 
 def _group_key(record: CellRecord):
@@ -88,13 +95,14 @@ def _group_key(record: CellRecord):
     return (not cell.keepalive, cell.payload)
 
 
-def results_section(records: list[CellRecord]) -> list[str]:
+def results_section(records: list[CellRecord], baseline: str) -> list[str]:
     lines = []
-    nginx = headline.nginx_baselines(records)
+    bases = headline.baselines(records, baseline)
+    keys = variant_keys(records)
     for (closing, payload), group in groupby(sorted(records, key=_group_key), key=_group_key):
-        rows = [result_row(r, nginx.get(headline.case_key(r))) for r in group]
+        rows = [result_row(r, bases.get(headline.case_key(r)), keys, baseline) for r in group]
         lines += [f"### {payload} bytes, {'no keep-alive' if closing else 'keep-alive'}", "",
-                  tabulate(rows, HEADERS, tablefmt="github", disable_numparse=True), ""]
+                  tabulate(rows, headers(keys, baseline), tablefmt="github", disable_numparse=True), ""]
     return lines
 
 
@@ -270,19 +278,22 @@ def commands_section(records: list[CellRecord]) -> list[str]:
 
 def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
     records = latest(records)
-    title = f"# Twisted Web against Nginx — run {env.get('run', '?')}"
+    named: Roles = roles(env)
+    kinds = [named.display(kind) for kind in headline.compared(records, named.baseline)]
+    title = f"# {' and '.join(kinds) or 'Servers'} against {named.shown} — run {env.get('run', '?')}"
     intro = [title, ""]
     if env.get("started"):
         intro += [f"Started {env['started']}, `{env.get('command', 'inv bench')}`, "
                   f"harness commit {env.get('git') or 'unknown'}.", ""]
+    pair = headline.pair_words(records, named)
     intro += [f"{len(records)} cells; req/s is the median of the measured runs that are clean numbers (warm-ups "
               f"and runs with failed, errored or non-2xx requests excluded), min–max their spread; a cell that is not clean "
-              f"(flagged, failed, interrupted) shows no figure anywhere, only why; *vs nginx* is "
-              f"the Twisted/Nginx ratio at the same workers with its 95 % interval.", ""]
-    body = (tuning_warnings(env) + loadgen_warnings(env) + headline.answer_section(records) + problems_section(records) + ["## Results", ""]
-            + results_section(records) + load_hosts_section(records) + headline.drift_section(records)
-            + scaling_section(records) + latency.latency_section(records, env) + chart_links(charts)
-            + saturation_section(records, env) + workers_section(records)
+              f"(flagged, failed, interrupted) shows no figure anywhere, only why; *vs {named.baseline}* is "
+              f"the {pair} ratio at the same workers with its 95 % interval.", ""]
+    body = (tuning_warnings(env) + loadgen_warnings(env) + headline.answer_section(records, named)
+            + problems_section(records) + ["## Results", ""] + results_section(records, named.baseline)
+            + load_hosts_section(records) + headline.drift_section(records) + scaling_section(records)
+            + latency.latency_section(records, env) + chart_links(charts, pair) + saturation_section(records, env)
+            + workers_section(records)
             + environment_section(env) + settings_section(env) + commands_section(records))
     return "\n".join(intro + body).rstrip() + "\n"
-

@@ -2,8 +2,8 @@
 
 Layout under the prefix (``setup.prefix``, expanded on the host)::
 
-    venvs/pypy/bin/python     PyPy environment with Twisted (from its sdist)
-    venvs/cpython/bin/python  CPython environment with Twisted
+    venvs/pypy-26.4.0/        PyPy environment with Twisted 26.4.0 (from its sdist), one per version
+    venvs/cpython-26.10.0/    CPython environment with Twisted 26.10.0
     bin/weighttp              a load generator built from its tarball (a link into tools/)
     tools/                    extracted and built tools, each with its .complete marker
     build/                    temporary build folders (removed after each build)
@@ -25,22 +25,22 @@ from bench.config import plain
 from bench.errors import BenchError
 from bench.hosts import Host
 from bench.manifest import MANIFEST, describe_source, read_manifest
-from bench.measure import load_generator
+from bench.measure import load_generator, setup_steps
 
 from . import tools
 from .target import SetupTarget
 
-TOOLS = ("nginx", "pypy", "cpython")  # then the load generators of setup.loadgens
 
 
 # -- the run ---------------------------------------------------------------------
 
-def tool_names(settings: Mapping) -> tuple[str, ...]:
-    """Every tool `inv setup` provides, in setup order: TOOLS, then setup.loadgens (each a known load generator)."""
+def tool_names(settings: Mapping, servers=None) -> tuple[str, ...]:
+    """Every tool `inv setup` provides, in setup order: the steps of the server kinds named (each kind says which;
+    every kind's without names), then setup.loadgens (each a known load generator)."""
     loadgens = tuple(settings.get("loadgens") or ())
     for name in loadgens:
         load_generator(name)
-    return TOOLS + loadgens
+    return (*setup_steps(servers), *loadgens)
 
 
 def parse_only(text: str | None, tools: tuple[str, ...]) -> tuple[str, ...]:
@@ -54,18 +54,20 @@ def parse_only(text: str | None, tools: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name for name in tools if name in names)
 
 
-def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
-               log: Callable[[str], None] = print) -> dict:
-    """Provide the tools (all, or those named in ``only``) on ``host``; return its manifest.
+def setup_host(host: Host, config: Mapping, only=None, force: bool = False, log: Callable[[str], None] = print,
+               servers=None, twisted: tuple[str, ...] = ()) -> dict:
+    """Provide the tools of ``servers``' kinds (bench.servers; every kind's without) and the load generators
+    (all, or those named in ``only``) on ``host``; return its manifest.
 
-    ``config`` is the ``setup`` section of invoke.yaml. A tool already in place is kept
-    unless ``force``. Every tool is attempted; when any failed, the manifest still
-    records the others and a :class:`BenchError` names the failures.
+    ``config`` is the ``setup`` section of invoke.yaml; ``twisted`` the Twisted versions each interpreter
+    gets (none: the newest its Python meets). A tool already in place is kept unless ``force``. Every
+    tool is attempted; when any failed, the manifest still records the others and a :class:`BenchError`
+    names the failures.
     """
     settings = plain(config)
-    names = parse_only(only if isinstance(only, (str, type(None))) else ",".join(only), tool_names(settings))
+    names = parse_only(only if isinstance(only, (str, type(None))) else ",".join(only), tool_names(settings, servers))
     started = time.monotonic()
-    target = SetupTarget.open(host, settings, force, log)
+    target = SetupTarget.open(host, settings, force, log, twisted=twisted)
     log(f"setup on {host} ({target.hostname}, {target.arch}, {target.os_name}): prefix {target.prefix}, cache {target.cache}")
     previous = read_manifest(host, target.prefix)
     entries = dict(previous.get("tools", {}))
@@ -94,7 +96,7 @@ def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
     if changed:
         host.write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     target.tool = ""
-    for line in format_manifest(manifest):
+    for line in format_manifest(manifest, names):
         log(f"  {line}")
     log(f"manifest {host}:{path} {'written' if changed else 'unchanged'}; "
         f"setup on {host} took {time.monotonic() - started:.1f}s")
@@ -105,10 +107,10 @@ def setup_host(host: Host, config: Mapping, only=None, force: bool = False,
 
 # -- rendering (pure) --------------------------------------------------------------
 
-def format_manifest(manifest: dict) -> list[str]:
-    """The manifest as a table: tool, version, source, path."""
+def format_manifest(manifest: dict, order: tuple[str, ...] = ()) -> list[str]:
+    """The manifest as a table: tool, version, source, path; the tools in ``order`` first, as set up."""
     rows = [(name, str(entry.get("version") or "-"), describe_source(entry.get("source", {})), entry.get("path") or "-")
-            for name, entry in sorted(manifest.get("tools", {}).items(), key=lambda item: _order(item[0]))]
+            for name, entry in sorted(manifest.get("tools", {}).items(), key=lambda item: _order(item[0], order))]
     if not rows:
         return ["(no tools installed)"]
     widths = [max(len(row[i]) for row in rows + [("tool", "version", "source", "path")]) for i in range(3)]
@@ -117,6 +119,6 @@ def format_manifest(manifest: dict) -> list[str]:
     return lines
 
 
-def _order(name: str) -> tuple:
-    base = name.split("-")[-1] if name.startswith("twisted-") else name
-    return (TOOLS.index(base) if base in TOOLS else len(TOOLS), name)
+def _order(name: str, order: tuple[str, ...]) -> tuple:
+    base = name.split("-")[1] if name.startswith("twisted-") else name
+    return (order.index(base) if base in order else len(order), name)

@@ -204,3 +204,7 @@ def _reason(reason) -> str:
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror
     return str(reason) or type(reason).__name__
+
+
+def tarball_source(pin: Pin) -> dict:
+    return {"kind": "tarball", "url": pin.url, "sha256": pin.sha256, "file": pin.file}

@@ -43,10 +43,12 @@ class SetupTarget:
     force: bool
     log: Callable[[str], None]
     mirrors: tuple[Path, ...] = ()  # folders on the controller looked in, by file name, before downloading
+    twisted: tuple[str, ...] = ()  # the Twisted versions each interpreter gets; none: the newest its Python meets
     tool: str = ""
 
     @classmethod
-    def open(cls, host: Host, settings: dict, force: bool, log: Callable[[str], None]) -> "SetupTarget":
+    def open(cls, host: Host, settings: dict, force: bool, log: Callable[[str], None],
+             twisted: tuple[str, ...] = ()) -> "SetupTarget":
         facts = host.run("uname -m; uname -n; cat /etc/os-release 2>/dev/null", warn=True).stdout.splitlines()
         if len(facts) < 2:
             raise BenchError(f"{host}: `uname` printed nothing; is it a Unix host?")
@@ -60,7 +62,7 @@ class SetupTarget:
             host_cache=str(cache) if host.is_local else posixpath.join(prefix, "cache"),
             arch=facts[0].strip(), hostname=facts[1].strip(),
             os_name=release.get("PRETTY_NAME", "unknown OS"), debian=packages.is_debian_like(release),
-            force=force, log=log, mirrors=tarballs.mirror_folders(settings.get("mirrors")),
+            force=force, log=log, mirrors=tarballs.mirror_folders(settings.get("mirrors")), twisted=tuple(twisted),
         )
 
     def path(self, *parts: str) -> str:

@@ -4,8 +4,9 @@
 - pypy: the pinned binary tarball for the host's architecture, extracted into the
   prefix; when it cannot be had, Debian's ``pypy3`` (announced, recorded as a fallback).
 - cpython: the host's ``python3``.
-- Both interpreters get a virtual environment with Twisted installed from its sdist,
-  the newest pinned release that supports the interpreter's Python.
+- Both interpreters get a virtual environment per Twisted version (``venvs/<interpreter>-<version>``),
+  each from its sdist: the versions asked for (``--twisted``, bench.twisted), else the newest pinned
+  release that supports the interpreter's Python.
 - each load generator of setup.loadgens, as its module says (its ``setup``): the
   distribution's package (wrk, h2load), or built from its pinned source tarball into the
   prefix (weighttp, wrk2); without the tarball, `inv bench` uses the next load generator of
@@ -16,42 +17,20 @@ the same pins and still runs, the step changes nothing (unless ``--force``).
 """
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass
 
 from bench.clock import now_utc
 from bench.errors import BenchError
 from bench.manifest import describe_source
 from bench.measure import load_generator
 
-from . import dependencies
-from .tarballs import Pin, Unavailable
+from .tarballs import Pin, Unavailable, tarball_source
 from .target import SetupTarget
-
-QUERY = ("import json, platform, sys; v = getattr(sys, 'pypy_version_info', None); "
-         "print(json.dumps({'python': platform.python_version(), 'implementation': platform.python_implementation(), "
-         "'pypy': '.'.join(map(str, v[:3])) if v else None, 'executable': sys.executable}))")
-
+from .venvs import Base, query, recorded_environments, twisted_venv, version_tuple
 
 # -- planning (pure) ---------------------------------------------------------------
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", str(text))[:3])
-
-
-def twisted_for(releases: list[dict], python: str) -> tuple[str, Pin]:
-    """The newest pinned Twisted whose minimum Python ``python`` meets: (version, pin)."""
-    usable = [r for r in releases if version_tuple(python) >= version_tuple(r["python"])]
-    if not usable:
-        oldest = min((r["python"] for r in releases), key=version_tuple, default="?")
-        raise BenchError(f"no pinned Twisted supports Python {python} (the oldest needs {oldest}): "
-                         f"add a release to setup.twisted in invoke.yaml")
-    best = max(usable, key=lambda r: version_tuple(r["version"]))
-    return str(best["version"]), Pin.from_config(best, f"setup.twisted[{best['version']}]")
-
 
 def pypy_pin(spec: dict, arch: str) -> Pin:
     """The PyPy tarball pinned for ``arch`` (``uname -m``)."""
@@ -87,10 +66,6 @@ def first_version(text: str) -> str | None:
     return match.group(0) if match else None
 
 
-def tarball_source(pin: Pin) -> dict:
-    return {"kind": "tarball", "url": pin.url, "sha256": pin.sha256, "file": pin.file}
-
-
 def fallback_source(pin: Pin | None, cache, reason: str, **instead) -> dict:
     source = {"kind": "fallback", "reason": reason}
     if pin is not None:
@@ -99,8 +74,8 @@ def fallback_source(pin: Pin | None, cache, reason: str, **instead) -> dict:
 
 
 def keys(tool: str, entries: dict) -> list[str]:
-    """The manifest keys a tool's step owns."""
-    return [key for key in entries if key in (tool, f"twisted-{tool}")]
+    """The manifest keys a tool's step owns (an interpreter's: its Twisted environments' too)."""
+    return [key for key in entries if key in (tool, f"twisted-{tool}") or key.startswith(f"twisted-{tool}-")]
 
 
 # -- the distribution's packages: nginx, wrk, h2load ----------------------------------
@@ -121,17 +96,7 @@ def distro_tool(target: SetupTarget) -> dict:
                         "version_output": said}}
 
 
-# -- interpreters and Twisted ---------------------------------------------------------
-
-@dataclass(frozen=True)
-class Base:
-    """The interpreter an environment is made from: its path, where it came from, and
-    what identifies it (a changed identity rebuilds the environment)."""
-
-    executable: str
-    source: dict
-    identity: object
-
+# -- interpreters (each with its Twisted environments: venvs.py) ------------------------
 
 def pypy(target: SetupTarget) -> dict:
     spec = target.settings["pypy"]
@@ -203,94 +168,6 @@ def cpython(target: SetupTarget) -> dict:
     source = ({"kind": "distro", "package": package, "version": versions.get(package)} if package
               else {"kind": "system", "path": executable})
     return twisted_venv(target, Base(executable, source, {"python": executable, "version": info["python"]}))
-
-
-def query(target: SetupTarget, python: str) -> dict:
-    ok, said = target.capture([python, "-c", QUERY])
-    if ok:
-        try:
-            return json.loads(said.splitlines()[-1])
-        except (ValueError, IndexError):
-            pass
-    raise BenchError(f"{python} on {target.host} does not run ({said.splitlines()[-1] if said else 'no output'})")
-
-
-def twisted_venv(target: SetupTarget, base: Base) -> dict:
-    """``PREFIX/venvs/<tool>`` made from ``base``, with Twisted from its sdist."""
-    name = target.tool
-    venv = target.path("venvs", name)
-    python = posixpath.join(venv, "bin", "python")
-    info = query(target, base.executable)
-    twisted_version, pin = twisted_for(target.settings["twisted"], info["python"])
-    key = {"base": base.identity, "twisted": pin.sha256}
-    marker = target.read_marker(venv)
-    if not target.force and marker and marker.get("key") == key and _still_runs(target, venv, marker["entries"]):
-        target.say(f"in place: {venv} ({_summary(marker['entries'], name)})")
-        return marker["entries"]
-    try:
-        sdist = target.obtain(pin)
-    except Unavailable as exc:  # Twisted has no fallback
-        raise BenchError(f"{exc}: {pin.fetch_hint(target.cache)} and run again") from None
-    wheels, index, fetched = _dependencies(target, info, twisted_version)
-    log = target.start_log(name)
-    target.host.run(f"rm -rf {shlex.quote(venv)}")
-    target.say(f"creating {venv} with {base.executable} (Python {info['python']})")
-    target.run_logged(f"{shlex.quote(base.executable)} -m venv {shlex.quote(venv)}", log, f"creating {venv}")
-    target.run_logged(f"{shlex.quote(python)} -m pip --version", log, f"pip in {venv}")
-    options = ["--no-input", "--disable-pip-version-check"]
-    options += [] if index else ["--no-index"]
-    options += ["--find-links", wheels] if wheels else []
-    target.say(f"installing Twisted {twisted_version} from {pin.file} "
-             f"(dependencies from {'the package index' if index else wheels or 'nowhere: setup.pip_index is false'})")
-    try:
-        target.run_logged(f"{shlex.quote(python)} -m pip install {' '.join(map(shlex.quote, options))} {shlex.quote(sdist)}",
-                        log, f"installing Twisted {twisted_version} into {venv}")
-    except BenchError as exc:
-        offline = (f"; a host without the package index needs Twisted's dependencies in {target.cache}/wheels "
-                   f"and setup.pip_index: false (see invoke.yaml)")
-        raise BenchError(f"{exc}{offline if index else ''}") from None
-    _, python_said = target.capture([python, "--version"])
-    ok, twist_said = target.capture([posixpath.join(venv, "bin", "twist"), "--version"])
-    if not ok:
-        raise BenchError(f"twist --version fails in {venv}: {twist_said}; full log: {log}")
-    installed = now_utc()
-    entries = {
-        name: {"name": name, "version": info["pypy"] or info["python"], "python": info["python"],
-               "implementation": info["implementation"], "source": base.source, "base": base.executable,
-               "path": python, "version_output": python_said, "installed": installed},
-        f"twisted-{name}": {"name": "twisted", "version": twisted_version, "interpreter": name,
-                            "source": {**tarball_source(pin), "dependencies": fetched or ("package index" if index else "cache only")},
-                            "path": venv, "version_output": twist_said, "installed": installed},
-    }
-    target.write_marker(venv, key, entries)
-    target.say(f"ready: {_summary(entries, name)}")
-    return entries
-
-
-def _dependencies(target: SetupTarget, info: dict, twisted_version: str) -> tuple[str | None, bool, dict | None]:
-    """Where the host's pip finds Twisted's dependencies: (a find-links folder there, whether it may use
-    the package index, what was fetched for it). A lab host gets them from this machine, fetched for its
-    interpreter and uploaded, as it may have no route to the index; this machine uses the index
-    (setup.pip_index) and CACHE/wheels."""
-    if target.host.is_local:
-        return target.wheels(), bool(target.settings.get("pip_index", True)), None
-    folder = dependencies.fetch(target.cache, info["implementation"], info["python"], twisted_version, target.say)
-    files = dependencies.hashes(folder)
-    return target.wheels(folder), False, {"fetched": f"by the controller for {folder.name}", "sha256": files}
-
-
-def _still_runs(target: SetupTarget, venv: str, entries: dict) -> bool:
-    name = target.tool
-    ok, python_said = target.capture([posixpath.join(venv, "bin", "python"), "--version"])
-    ok2, twist_said = target.capture([posixpath.join(venv, "bin", "twist"), "--version"])
-    return (ok and ok2 and python_said == entries[name]["version_output"]
-            and twist_said == entries[f"twisted-{name}"]["version_output"])
-
-
-def _summary(entries: dict, name: str) -> str:
-    interpreter, twisted = entries[name], entries[f"twisted-{name}"]
-    return (f"{interpreter['implementation']} {interpreter['version']} (Python {interpreter['python']}), "
-            f"Twisted {twisted['version']}")
 
 
 # -- a load generator built from its pinned tarball: weighttp, wrk2 ------------------------------
@@ -388,8 +265,7 @@ def extract(target: SetupTarget, tarball: str, into: str, log: str, what: str) -
 def recorded(target: SetupTarget, tool: str) -> dict:
     """What is still completely installed for ``tool`` after its step failed."""
     if tool in ("pypy", "cpython"):
-        marker = target.read_marker(target.path("venvs", tool))
-        return marker["entries"] if marker else {}
+        return recorded_environments(target, tool)
     linked = target.host.run(f"readlink {shlex.quote(target.path('bin', tool))}", warn=True).stdout.strip()
     marker = target.read_marker(posixpath.dirname(posixpath.dirname(linked))) if linked else None
     return marker["entries"] if marker else {}

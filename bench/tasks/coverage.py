@@ -22,5 +22,5 @@ def coverage(c, cases=1000, seed=1, profile=None):
     if int(cases) < 1:
         raise BenchError(f"--cases {cases} is too few: give 1 or more (1000 tells coverage to about ±1 %)")
     options = resolve(c.config, {"profile": profile})
-    rule = Rule.of(options.repeats, options.statistics)
+    rule = Rule.of(options.repeats, options.statistics, options.baseline)
     print(simulation.table(simulation.simulate_all(rule, cases=int(cases), seed=int(seed)), rule))

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: support
-from support import settings, twisted_cell  # noqa: E402
+from support import environments, nginx_cell, settings, twisted_cell  # noqa: E402
 
 from bench.hosts import LocalHost, connect  # noqa: E402
 from bench.measure.loadgens.wrk import Wrk  # noqa: E402
@@ -31,11 +31,11 @@ def main(run_dir: str, port: str, *lab: str) -> None:
         server, address = LocalHost(), "127.0.0.1"
     local = LocalHost()
     rig = Rig(server=server, loaders=(Loader(local, Wrk(), "wrk"),), address=address,
-              interpreters={"cpython": sys.executable}, nginx="nginx", server_cpus=os.cpu_count())
+              found={"twisted": environments(cpython=sys.executable), "nginx": "nginx"}, server_cpus=os.cpu_count())
     runner = Runner(rig, settings(Path(run_dir), port=int(port), interface=address, start_timeout=20), Path(run_dir))
     runner.prepare([40], ports=2)
     pids = []
-    for index, cell in enumerate([twisted_cell(servers=("nginx",)), twisted_cell()]):
+    for index, cell in enumerate([nginx_cell(), twisted_cell()]):
         running = runner.servers.start(cell, int(port) + index, CellRecord(cell=cell))
         runner.servers.wait_ready(running)
         pids.append(running.pid)

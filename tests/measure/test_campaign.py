@@ -16,11 +16,12 @@ import psutil
 import pytest
 from support import BarePathHost, constructed_record, free_port, options, write_run
 
+from bench import manifest
 from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.measure.campaign import (
     claimed,
-    find_interpreters,
+    find_servers,
     find_sweepers,
     new_run_dir,
     on_server_machine,
@@ -31,7 +32,7 @@ from bench.measure.environment import machine_identity
 from bench.records import Status, read_records
 from bench.report import charts
 from bench.report.charts import write_charts
-from bench.report.markdown import HEADERS, render
+from bench.report.markdown import headers, render
 
 PROJECT = Path(__file__).resolve().parents[2]
 INV = [sys.executable, "-m", "invoke"]
@@ -60,7 +61,8 @@ def test_tiny_bench_writes_a_report_with_nginx_and_twisted(tmp_path):
     run = tmp_path / f"e2e-{port}"
     records = read_records(run / "results.jsonl")
     labels = {r.label for r in records}
-    assert labels == {"nginx", "twisted/cpython/shared/fixed", "twisted/cpython/shared/file"}
+    (version,) = {r.cell.variant["twisted"] for r in records if r.cell.server == "twisted"}  # the newest set up
+    assert labels == {"nginx", f"twisted/cpython/shared/fixed/{version}", f"twisted/cpython/shared/file/{version}"}
     for record in records:
         assert record.status == "ok", record.reasons
         measured = [r for r in record.runs if not r.warmup]
@@ -185,7 +187,7 @@ def test_a_signal_stops_the_servers_and_keeps_measured_cells(tmp_path, signal_nu
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--servers", "apache"], "unknown server 'apache' (--servers): choose from nginx, twisted"),
+    (["--servers", "apache"], "unknown server kind 'apache' (--servers): choose from nginx, twisted"),
     (["--payloads", "0"], "--payloads 0 is out of range"),
     (["--payloads", "lots"], "--payloads must be a whole number, not 'lots'"),
     (["--profile", "huge"], "unknown load profile"),
@@ -253,6 +255,16 @@ def test_resume_measures_only_the_missing_cells(tmp_path):
     assert [r.id for r in records[:len(first)]] == [r.id for r in first]  # kept, not measured again
     assert "### 42 bytes, keep-alive" in (run / "report.md").read_text()
     assert not our_servers(run.name)
+
+
+def test_the_kinds_come_baseline_first_and_a_baseline_of_several_variants_is_refused():
+    said = []
+    chosen = options(servers="twisted,nginx", interpreters="cpython", resources="fixed")
+    kinds = find_servers(LocalHost(), chosen, said.append)  # CPython: set up, or this harness's own
+    assert [kind.name for kind, _, _ in kinds] == ["nginx", "twisted"]
+    with pytest.raises(BenchError, match=r"^the baseline, Twisted, would run 2 variants in each case \(cpython/shared/"
+                                         r"fixed/[0-9.]+, cpython/shared/file/[0-9.]+\): every cell is compared with one"):
+        find_servers(LocalHost(), replace(chosen, baseline="twisted", resources=("fixed", "file")), said.append)
 
 
 def test_unclean_cells_name_what_failed_or_was_flagged_last(tmp_path):
@@ -350,7 +362,7 @@ def test_the_progress_line_counts_measured_rounds_and_gives_a_rate_only_for_a_cl
 
 def killed_run_interpreter() -> str:
     """PyPy when `inv setup` provisioned it (the case of the issue), else this machine's CPython."""
-    return "pypy" if "pypy" in find_interpreters(LocalHost(), options().prefix) else "cpython"
+    return "pypy" if "pypy" in {name for name, _ in manifest.environments(LocalHost(), options().prefix)} else "cpython"
 
 
 def twisted_workers(run: str) -> list[psutil.Process]:
@@ -392,7 +404,8 @@ def test_a_worker_killed_mid_case_leaves_its_cell_without_any_figure(tmp_path):
     assert proc.returncode == 2, out
     run = tmp_path / name
     records = {r.cell.server: r for r in read_records(run / "results.jsonl")}
-    twisted, label = records["twisted"], f"twisted/{interpreter}/shared/fixed"
+    twisted = records["twisted"]
+    label = f"twisted/{interpreter}/shared/fixed/{twisted.cell.variant['twisted']}"
     assert twisted.status is Status.FLAGGED and any("died" in reason for reason in twisted.reasons), twisted.reasons
     assert twisted.numbers, "round 1 was clean: those are the figures no view may show"
 
@@ -404,13 +417,14 @@ def test_a_worker_killed_mid_case_leaves_its_cell_without_any_figure(tmp_path):
     # the report: a dash and the status in the results table, no row in drift, no ratio; no figure anywhere
     report = (run / "report.md").read_text()
     row = next(line for line in report.split("## Results")[1].splitlines() if line.startswith("| twisted "))
-    cells = dict(zip(HEADERS, (part.strip() for part in row.strip().strip("|").split("|"))))
+    columns = headers(["interpreter", "mode", "resource", "twisted"], "nginx")
+    cells = dict(zip(columns, (part.strip() for part in row.strip().strip("|").split("|"))))
     assert cells["req/s (median)"] == "— ⚠" and cells["notes"].startswith("flagged"), row
     assert [cells[key] for key in ("min–max", "CV", "req/s per core", "kbyte/s")] == ["", "", "", ""], row
     assert cells["latency p50 / p90 / p99 (ms)"] == "—" and cells["vs nginx"] == "—", row
     answer = next(line for line in report.split("## Twisted against Nginx")[1].splitlines()
                   if line.startswith(f"| `{label}`"))
-    assert not re.search(r"\d\.\d\d", answer), answer  # no ratio, per request or per core
+    assert not re.search(r"\d\.\d\d", answer.split("|", 2)[2]), answer  # no ratio, per request or per core
     drift = report.split("## Drift across rounds")[1].split("\n## ")[0] if "## Drift across rounds" in report else ""
     assert f"`{label}`" not in drift
     figures = {r.req_per_s for r in twisted.measured}
@@ -424,7 +438,7 @@ def test_a_worker_killed_mid_case_leaves_its_cell_without_any_figure(tmp_path):
     points = [point for points in charts.cases(list(records.values())).values() for point in points
               if point.label == label]
     assert [(p.median, p.low, p.high, p.clean) for p in points] == [(None, None, None, False)]
-    (ratio,) = charts.ratios(list(records.values()))
+    (ratio,) = charts.ratios(list(records.values()), "nginx")
     assert ratio.value is None and ratio.why_not == "twisted flagged"
     assert (run / "chart-ratio.png").exists() and (run / "chart-reqs-40-keepalive.png").exists()
     assert not our_servers(name)

@@ -20,7 +20,7 @@ LEAST = 0.93  # at every round a case ended at, among MIN_CASES (100) cases or m
 
 def project_rule() -> stopping.Rule:
     options = resolve(project_config(), {})
-    return stopping.Rule.of(options.repeats, options.statistics)
+    return stopping.Rule.of(options.repeats, options.statistics, options.baseline)
 
 
 def test_the_interval_covers_at_every_round_a_case_ends_at():
@@ -46,7 +46,7 @@ class FirstNarrowInterval(stopping.Rule):
 
 
 def test_the_simulation_finds_the_rule_that_stopped_at_the_first_narrow_interval():
-    rule = FirstNarrowInterval(repeats=3, min_rounds=3, max_repeats=30, max_seconds=50, target=0.05)
+    rule = FirstNarrowInterval(repeats=3, min_rounds=3, max_repeats=30, max_seconds=50, target=0.05, baseline="nginx")
     found = coverage.coverage(coverage.simulate(rule, 0.03, 30, CASES, seed=1))
     cases, share = found[(0.03, 30, 3)]
     assert cases >= coverage.MIN_CASES and share < 0.85

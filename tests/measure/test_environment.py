@@ -1,12 +1,22 @@
 """Environment capture on this machine and on a namespace lab host."""
 import os
+import platform
 import sys
+from types import SimpleNamespace
 
 import pytest
+from support import HARNESS_TWISTED, environments
 
 from bench.hosts import LocalHost
+from bench.measure import servers
 from bench.measure.environment import capture_host, machine_identity, parse_facts, same_machine
+from bench.records import Variant
 from bench.tune.keys import INTEREST
+
+TWISTED, NGINX = servers.kind("twisted"), servers.kind("nginx")
+# The options the Twisted kind reads: one interpreter, one configuration.
+CPYTHON = SimpleNamespace(interpreters=("cpython",), modes=("shared",), resources=("fixed",), twisted=(), twisted_python={})
+PYPY = SimpleNamespace(**{**vars(CPYTHON), "interpreters": ("pypy",)})
 
 
 def test_parse_facts_keeps_multi_line_values():
@@ -31,36 +41,42 @@ def test_this_machines_identity_is_its_boot_and_machine_ids():
     assert same_machine(identity, machine_identity(LocalHost()))
 
 
-def check(facts, interpreters):
+def check(facts):
     assert facts["cpus"] == os.cpu_count()
     assert facts["kernel"].startswith("Linux ")
     assert facts["cpu_model"]
     assert set(facts["sysctl"]) == set(INTEREST)
     assert facts["sysctl"]["net.core.somaxconn"].isdigit()
     assert int(facts["nofile"]["hard"]) >= 1
-    for name in interpreters:
-        assert facts["pythons"][name]["twisted"]
+    # each Twisted environment in words, from the interpreter itself
+    assert facts["servers"]["twisted"] == {
+        f"Twisted {HARNESS_TWISTED} on cpython": f"Twisted {HARNESS_TWISTED} on CPython {platform.python_version()}"}
 
 
 def test_capture_on_this_machine():
-    facts = capture_host(LocalHost(), role="server", interpreters={"cpython": sys.executable}, nginx=None,
+    found = environments(cpython=sys.executable, pypy="/bin/false")  # PyPy's is set up, not measured
+    facts = capture_host(LocalHost(), role="server", servers=[(TWISTED, found, TWISTED.variants(CPYTHON, found))],
                          loadgen={"tool": "wrk", "path": "wrk", "version": "wrk 4"})
-    check(facts, ["cpython"])
-    assert facts["pythons"]["cpython"]["version"] == ".".join(map(str, sys.version_info[:3]))
+    check(facts)
     assert facts["loadgen"]["tool"] == "wrk"
 
 
 def test_an_interpreter_without_twisted_is_said_so():
-    facts = capture_host(LocalHost(), role="server", interpreters={"pypy": "/bin/false"}, nginx=None, loadgen=None)
-    assert "error" in facts["pythons"]["pypy"]
+    found = environments(pypy="/bin/false")
+    facts = capture_host(LocalHost(), role="server", servers=[(TWISTED, found, TWISTED.variants(PYPY, found))],
+                         loadgen=None)
+    assert facts["servers"]["twisted"] == {f"Twisted {HARNESS_TWISTED} on pypy": "does not start or lacks Twisted"}
 
 
 @pytest.mark.lab
 def test_capture_on_a_lab_host(lab_connect):
     host = lab_connect("server")
-    facts = capture_host(host, role="server", interpreters={"cpython": sys.executable}, nginx="nginx", loadgen=None)
-    check(facts, ["cpython"])
+    found = environments(cpython=sys.executable)
+    facts = capture_host(host, role="server", servers=[(TWISTED, found, TWISTED.variants(CPYTHON, found)),
+                                                       (NGINX, NGINX.find(host, None, print), [Variant()])],
+                         loadgen=None)
+    check(facts)
     assert facts["name"] == str(host)
     # Its own network namespace: netdev_max_backlog only exists in the initial one.
     assert facts["sysctl"]["net.core.netdev_max_backlog"] is None
-    assert facts["nginx"]
+    assert facts["servers"]["nginx"]["nginx"][0].isdigit()

@@ -37,7 +37,7 @@ def start_harness(tmp_path, *lab: str) -> tuple[subprocess.Popen, dict]:
 def next_run(tmp_path) -> Runner:
     local = LocalHost()
     return Runner(Rig(server=local, loaders=(Loader(local, Wrk(), "wrk"),), address="127.0.0.1",
-                      interpreters={}, nginx=None, server_cpus=1), settings(tmp_path), tmp_path / "next")
+                      found={}, server_cpus=1), settings(tmp_path), tmp_path / "next")
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import once_listening, settings, twisted_cell
+from support import HARNESS_TWISTED, environments, nginx_cell, once_listening, settings, twisted_cell
 
 from bench import lab as lab_module
 from bench import manifest as bench_manifest
@@ -51,7 +51,7 @@ def namespace_processes(lab) -> list[str]:
 def twisted_python_prefix(tmp_path) -> Path:
     """A tools prefix whose CPython environment is this interpreter, which has Twisted."""
     prefix = tmp_path / "prefix"
-    venv = prefix / "venvs" / "cpython" / "bin"
+    venv = prefix / "venvs" / f"cpython-{HARNESS_TWISTED}" / "bin"
     venv.mkdir(parents=True)
     (venv / "python").symlink_to(sys.executable)
     (venv.parent / bench_manifest.MARKER).write_text("")  # what `inv setup` leaves on a complete environment
@@ -67,7 +67,7 @@ def test_a_remote_bench_runs_between_two_lab_hosts(tmp_path, lab):
     assert done.returncode == 0, done.stdout + done.stderr
     run = tmp_path / "reports" / "remote"
     records = read_records(run / "results.jsonl")
-    assert {r.label for r in records} == {"nginx", "twisted/cpython/shared/fixed"}
+    assert {r.label for r in records} == {"nginx", f"twisted/cpython/shared/fixed/{HARNESS_TWISTED}"}
     for record in records:
         assert record.status == "ok", record.reasons
         assert record.hosts == {"server": server.spec, "load": load.spec}
@@ -89,9 +89,10 @@ def open_runner(tmp_path, lab, prefix):
     server = lab_module.connect(lab.host("server"))
     load = lab_module.connect(lab.host("load"))
     generator, binary = loadgens.detect(load, "wrk", ["wrk"], [])
+    remote_python = str(prefix / "venvs" / f"cpython-{HARNESS_TWISTED}" / "bin" / "python")
     runner = Runner(Rig(server=server, loaders=(Loader(load, generator, binary),), address=lab.host("server").address,
-                        interpreters={"cpython": str(prefix / "venvs" / "cpython" / "bin" / "python")},
-                        nginx="nginx", server_cpus=os.cpu_count()),
+                        found={"twisted": environments(cpython=remote_python), "nginx": "nginx"},
+                        server_cpus=os.cpu_count()),
                     settings(tmp_path, port=18090, interface=lab.host("server").address, repeats=3, max_repeats=3,
                              start_timeout=20),
                     tmp_path / "run")
@@ -209,7 +210,7 @@ def count_commands(host) -> dict:
 def test_a_remote_case_sends_few_commands_per_cell(tmp_path, lab):
     runner, server, load = open_runner(tmp_path, lab, twisted_python_prefix(tmp_path))
     on_server, on_load = count_commands(server), count_commands(load)
-    cells = [twisted_cell(servers=("nginx",)), twisted_cell()]
+    cells = [nginx_cell(), twisted_cell()]
     try:
         records = runner.measure_case(cells, group="case-1")
     finally:

@@ -13,7 +13,9 @@ from support import (
     PINNED_PLACEMENT,
     answer,
     broken_server,
+    environments,
     free_port,
+    nginx_cell,
     once_listening,
     project_config,
     sampled_record,
@@ -51,8 +53,8 @@ def make_runner(tmp_path, interpreters=None, ports=1, loadgen="wrk", sweepers=()
     host = LocalHost()
     generator, binary = loadgens.detect(host, loadgen, [loadgen], [])
     lab = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1",
-              interpreters=interpreters or {"cpython": sys.executable}, nginx="nginx", server_cpus=os.cpu_count(),
-              sweepers=sweepers)
+              found={"twisted": environments(**(interpreters or {"cpython": sys.executable})), "nginx": "nginx"},
+              server_cpus=os.cpu_count(), sweepers=sweepers)
     runner = Runner(lab, support_settings(tmp_path, **settings), tmp_path / "run")
     made.append(runner)
     runner.prepare([40], ports=ports)
@@ -134,7 +136,7 @@ def test_a_port_in_use_is_refused_up_front(tmp_path):
 def test_a_case_is_measured_in_paired_rounds(tmp_path):
     runner = make_runner(tmp_path, repeats=2, max_repeats=3, ports=2)
     try:
-        cells = [twisted_cell(servers=("nginx",)), twisted_cell()]
+        cells = [nginx_cell(), twisted_cell()]
         nginx, twisted = runner.measure_case(cells, group="case-1")
     finally:
         runner.cleanup()
@@ -198,7 +200,7 @@ def test_a_runner_refused_at_prepare_removes_its_own_folder_only(tmp_path):
         busy.listen()
         local = LocalHost()
         runner = Runner(Rig(server=local, loaders=(Loader(local, Wrk(), "wrk"),),
-                            address="127.0.0.1", interpreters={}, nginx=None, server_cpus=1),
+                            address="127.0.0.1", found={}, server_cpus=1),
                         support_settings(tmp_path, port=busy.getsockname()[1]), tmp_path / "run")
         assert runner.made == []
         runner.cleanup()  # before prepare: nothing of its own, nothing removed
@@ -214,8 +216,8 @@ def test_the_runner_judges_a_cell_from_its_samples_and_the_runs_cpus(tmp_path):
     # No server runs: _verdicts and _placement read the record and the run's settings only.
     host = LocalHost()
     generator, binary = loadgens.detect(host, "wrk", ["wrk"], [])
-    rig = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1", interpreters={},
-              nginx="nginx", server_cpus=2)
+    rig = Rig(server=host, loaders=(Loader(host, generator, binary),), address="127.0.0.1", found={"nginx": "nginx"},
+              server_cpus=2)
     pinned = Runner(rig, support_settings(tmp_path, server_cpus=(1,), load_cpus=(0,)), tmp_path / "pinned")
     unpinned = Runner(rig, support_settings(tmp_path), tmp_path / "unpinned")
     # Nginx's 2 workers at 1.0 core in all, weighttp at 0.95, the 2-CPU machine full.
@@ -239,7 +241,7 @@ def test_a_swept_case_keeps_a_step_per_rate_and_server_at_the_same_offered_rates
     plan = Plan(grid=(0.02, 0.05), step=shortest_run_s(10, 1), connections=10, threads=1)
     runner = make_runner(tmp_path, repeats=2, max_repeats=2, ports=2, latency=plan,
                          sweepers=(Loader(host, Wrk2(), wrk2),))
-    nginx, twisted = runner.measure_case([twisted_cell(servers=("nginx",)), twisted_cell()], group="swept")
+    nginx, twisted = runner.measure_case([nginx_cell(), twisted_cell()], group="swept")
     assert nginx.status == twisted.status == "ok", nginx.reasons + twisted.reasons
     base = sorted(run.req_per_s for run in nginx.numbers)
     rates = sorted({max(1.0, float(round(sum(base) / len(base) * share))) for share in plan.grid})
@@ -264,7 +266,7 @@ def test_a_case_without_latency_sweeps_nothing(tmp_path):
 
 def test_pipelined_answers_are_checked_before_the_pipelined_load(tmp_path):
     runner = make_runner(tmp_path, loadgen="h2load", repeats=2, ports=2)
-    nginx, twisted = runner.measure_case([twisted_cell(servers=("nginx",), loadgen="h2load", pipeline=8),
+    nginx, twisted = runner.measure_case([nginx_cell(loadgen="h2load", pipeline=8),
                                           twisted_cell(loadgen="h2load", pipeline=8)])
     for record in (nginx, twisted):
         assert record.status == "ok", record.reasons
@@ -275,7 +277,7 @@ def test_pipelined_answers_are_checked_before_the_pipelined_load(tmp_path):
 def test_a_server_that_mishandles_pipelined_requests_fails_its_cell(tmp_path):
     runner = make_runner(tmp_path)
     url, thread = broken_server(lambda methods: [answer(method) for method in reversed(methods)])
-    with pytest.raises(CellFailed, match=r"^twisted/cpython/shared/fixed mishandled 4 pipelined requests: answer 1 of 4 "
+    with pytest.raises(CellFailed, match=r"^twisted/cpython/shared/fixed/[0-9.]+ mishandled 4 pipelined requests: answer 1 of 4 "
                                          r"\(GET\): a body of 40 bytes that is not the payload; answer 2 of 4"):
         runner._pipelining(Running(cell=twisted_cell(pipeline=4), port=0, url=url))
     thread.join(5)

@@ -74,7 +74,7 @@ def crosses(ax):
 
 def test_unclean_cells_have_no_bar_only_a_cross_and_their_status():
     points = charts.cases(SWEEP)[(40, False)]
-    ax = charts.reqs_figure((40, False), points, "x").axes[0]
+    ax = charts.reqs_figure((40, False), points, "x", "nginx").axes[0]
     bars = [patch for patch in ax.patches if patch.get_height() > 0]
     assert sorted(bar.get_height() for bar in bars) == [31, 55]  # Nginx's two; the flagged 11 is no bar
     assert len(crosses(ax)) == 2 and all(y == 0 for _, y in crosses(ax))
@@ -84,7 +84,7 @@ def test_unclean_cells_have_no_bar_only_a_cross_and_their_status():
 
 
 def test_ratios_pair_twisted_with_nginx_at_equal_workers_and_only_when_clean():
-    found = charts.ratios(SWEEP)
+    found = charts.ratios(SWEEP, "nginx")
     by_key = {(r.case, r.workers): r for r in found}
     # measured apart: the ratio of each side's geometric mean, as the report gives it
     assert by_key[((40, True), 1)].value == pytest.approx(geometric_mean([40, 42, 41]) / geometric_mean([100, 110, 105]))
@@ -94,9 +94,9 @@ def test_ratios_pair_twisted_with_nginx_at_equal_workers_and_only_when_clean():
 
 
 def test_linear_reference_starts_from_the_fewest_clean_workers():
-    line = charts.scaling_lines(charts.cases(SWEEP)[(40, True)])["twisted/pypy/shared/fixed"]
+    line = charts.scaling_lines(charts.cases(SWEEP)[(40, True)], "nginx")["twisted/pypy/shared/fixed"]
     assert charts.linear_reference(line) == [(1, 41.0), (2, 82.0)]
-    flagged_first = charts.scaling_lines(charts.cases(SWEEP)[(40, False)])["twisted/pypy/shared/fixed"]
+    flagged_first = charts.scaling_lines(charts.cases(SWEEP)[(40, False)], "nginx")["twisted/pypy/shared/fixed"]
     assert charts.linear_reference(flagged_first) == []
 
 
@@ -115,12 +115,13 @@ def test_a_run_with_no_records_has_no_charts(tmp_path):
 
 
 def test_chart_links_embed_each_chart_under_one_heading(tmp_path):
-    lines = charts.chart_links([tmp_path / "chart-reqs-40-close.png", "chart-ratio.png", "chart-scaling-10000-keepalive.png"])
+    lines = charts.chart_links([tmp_path / "chart-reqs-40-close.png", "chart-ratio.png", "chart-scaling-10000-keepalive.png"],
+                                "Twisted/Nginx")
     assert lines == [
         "## Charts", "",
         "![req/s per configuration, 40 bytes, no keep-alive](chart-reqs-40-close.png)", "",
         "![Twisted/Nginx ratio at equal workers](chart-ratio.png)", "",
         "![scaling with workers, 10000 bytes, keep-alive](chart-scaling-10000-keepalive.png)", "",
     ]
-    assert charts.chart_links([]) == []
-    assert charts.chart_links(["chart-latency.png"])[2] == "![chart-latency](chart-latency.png)"
+    assert charts.chart_links([], "Twisted/Nginx") == []
+    assert charts.chart_links(["chart-latency.png"], "Twisted/Nginx")[2] == "![chart-latency](chart-latency.png)"

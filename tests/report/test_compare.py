@@ -2,6 +2,8 @@
 import copy
 import json
 import math
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +11,9 @@ from invoke import Config, Context, Exit
 from scipy import stats as scipy_stats
 from support import TINY, bench_run, constructed_record, write_run
 
+from bench.envfile import read_env
 from bench.errors import BenchError
-from bench.records import Status
+from bench.records import Status, read_records
 from bench.report import compare
 from bench.tasks.compare import compare as compare_task
 
@@ -33,7 +36,10 @@ def test_two_real_runs_match_their_cells_and_test_each_change(real_runs):
     before, after = real_runs
     markdown = compare.compare_runs(before, after)
     rows = table_rows(markdown, "Matching cells")
-    assert [(row[0], row[3]) for row in rows] == [("nginx", "1"), ("twisted/cpython/shared/fixed", "1")]
+    # CPython's newest Twisted set up here (or this harness's own)
+    (twisted,) = {r.label for r in read_records(before / "results.jsonl") if r.cell.server == "twisted"}
+    assert twisted.startswith("twisted/cpython/shared/fixed/")
+    assert [(row[0], row[3]) for row in rows] == [("nginx", "1"), (twisted, "1")]
     for row in rows:
         a, b = (float(value.split(" ")[0].replace(",", "")) for value in row[4:6])
         # the change is computed from the unrounded medians, the columns show them rounded
@@ -42,11 +48,11 @@ def test_two_real_runs_match_their_cells_and_test_each_change(real_runs):
         assert "Welch's t" in row[7] and " (p = " in row[7]
     only_b = markdown.split("## Only in B\n", 1)[1]
     assert "`nginx` (40 bytes, keep-alive, 2 workers)" in only_b
-    assert "`twisted/cpython/shared/fixed` (40 bytes, keep-alive, 2 workers)" in only_b
+    assert f"`{twisted}` (40 bytes, keep-alive, 2 workers)" in only_b
     assert "## Only in A" not in markdown
     assert [row[0] for row in table_rows(markdown, "Environment differences")] == ["`settings.port`"]
     (answer,) = table_rows(markdown, "Twisted against Nginx, B against A")
-    assert answer[:2] == ["`twisted/cpython/shared/fixed`", "keep-alive 40 B ×1"]
+    assert answer[:2] == [f"`{twisted}`", "keep-alive 40 B ×1"]
     assert answer[5] == "within noise" or answer[5].startswith("changed: ")
     assert markdown.index("## Twisted against Nginx, B against A") < markdown.index("## Matching cells")
 
@@ -88,12 +94,12 @@ def record(rates, server="twisted", workers=1, **kw):
 ENV = {
     "run": "a", "started": "2026-11-26T09:00:00Z", "git": "abc1234",
     "settings": {"profile": "default", "load": TINY, "repeats": 5, "loadgen": "wrk", "port": 8080,
-                 "backlog": 8192, "server_log": False},
+                 "backlog": 8192, "server_log": False, "baseline": "nginx"},
     "hosts": [{"name": "local", "role": "server+load", "cpu_model": "AMD EPYC", "cpus": 2, "kernel": "Linux 6.1",
                "sysctl": {"net.core.somaxconn": "4096", "fs.file-nr": "1024 0 100"},
-               "pythons": {"pypy": {"path": "/opt/pypy/bin/python", "implementation": "PyPy", "version": "3.9.16",
-                                    "pypy": "7.3.11", "twisted": "26.4.0"}},
-               "nginx": "1.22.1", "loadgen": {"tool": "wrk", "path": "/usr/bin/wrk", "version": "wrk 4.1.0"}}],
+               "servers": {"nginx": {"nginx": "1.22.1"},
+                           "twisted": {"Twisted 26.4.0 on pypy": "Twisted 26.4.0 on PyPy 7.3.11 (Python 3.9.16)"}},
+               "loadgen": {"tool": "wrk", "path": "/usr/bin/wrk", "version": "wrk 4.1.0"}}],
 }
 
 
@@ -183,9 +189,9 @@ def test_cells_in_one_run_only_are_listed_apart(tmp_path):
     ({"settings__load": {"keepalive": {"duration": 9}}}, "settings.load.close"),
     ({"settings__loadgen": "weighttp"}, "settings.loadgen"),
     ({"hosts__0__loadgen": {"tool": "wrk", "version": "wrk 4.2.0"}}, "tools.server+load.loadgen.version"),
-    ({"hosts__0__nginx": "1.27.0"}, "tools.server+load.nginx"),
-    ({"hosts__0__pythons": {"pypy": {"implementation": "PyPy", "version": "3.10.14", "pypy": "7.3.17",
-                                     "twisted": "26.4.0"}}}, "tools.server+load.pythons.pypy.pypy"),
+    ({"hosts__0__servers__nginx": {"nginx": "1.27.0"}}, "tools.server+load.servers.nginx.nginx"),
+    ({"hosts__0__servers__twisted": {"Twisted 26.4.0 on pypy": "Twisted 26.4.0 on PyPy 7.3.17 (Python 3.10.14)"}},
+     "tools.server+load.servers.twisted.Twisted 26.4.0 on pypy"),
 ])
 def test_runs_with_other_settings_or_tool_versions_are_refused_unless_forced(tmp_path, changes, differing):
     a = write_run(tmp_path / "a", [record([100, 101])], ENV)
@@ -284,3 +290,66 @@ def test_timestamps_are_no_environment_difference(tmp_path):
     later["hosts"][0]["kernel"] = "Linux 6.12"
     assert [row[0] for row in compare.environment_differences(stamped, later)] == ["server+load.kernel"]
 
+
+
+# -- a run of an older harness against a new one, and a baseline other than Nginx ----------------
+
+FORMAT3 = Path(__file__).parent / "fixtures" / "format3"
+
+
+def as_format_4(tmp_path):
+    """The format-3 fixture's run as today's harness writes it: each Twisted cell with its Twisted version."""
+    records = read_records(FORMAT3 / "results.jsonl")
+    env = read_env(FORMAT3 / "env.json")
+    versions = {row.split()[-1]: row.split()[1] for row in env["hosts"][0]["servers"]["twisted"]}  # pypy -> 26.4.0
+    for record in records:
+        if record.cell.server == "twisted":
+            variant = {**record.cell.variant, "twisted": versions[record.cell.variant["interpreter"]]}
+            record.cell = replace(record.cell, variant=variant)
+    return write_run(tmp_path / "now", records, {**env, "run": "now"})
+
+
+def test_a_format_3_run_matches_a_new_runs_cells_and_ratios(tmp_path):
+    new = as_format_4(tmp_path)
+    assert json.loads((new / "results.jsonl").read_text().splitlines()[0])["format"] == 4
+    markdown = compare.compare_runs(FORMAT3, new)  # comparable: the same tools and settings, read alike
+    rows = table_rows(markdown, "Matching cells")
+    assert [row[0] for row in rows] == ["nginx", "twisted/cpython/shared/fixed (B: twisted/cpython/shared/fixed/26.10.0)",
+                                        "twisted/pypy/shared/fixed (B: twisted/pypy/shared/fixed/26.4.0)"]
+    assert all(row[6] == "+0.0%" for row in rows)
+    answer = table_rows(markdown, "Twisted against Nginx, B against A")
+    assert [row[0] for row in answer] == ["`twisted/cpython/shared/fixed (B: twisted/cpython/shared/fixed/26.10.0)`",
+                                          "`twisted/pypy/shared/fixed (B: twisted/pypy/shared/fixed/26.4.0)`"]
+    assert all(row[2] == row[3] and row[4].startswith("1.000") for row in answer)
+    assert "## Only in" not in markdown and "None: same hosts" in markdown
+
+
+def test_an_old_cell_matches_each_twisted_version_of_a_new_run():
+    old = constructed_record("twisted", 1, [100, 101])
+    new = [constructed_record("twisted", 1, [100, 101], variant={**old.cell.variant, "twisted": version})
+           for version in ("22.10.0", "26.4.0")]
+    other = constructed_record("twisted", 1, [100, 101], variant={**old.cell.variant, "mode": "reuseport",
+                                                                   "twisted": "26.4.0"})
+    pairs, only_a, only_b = compare.match_cells([old], [*new, other])
+    assert [(a.label, b.label) for a, b in pairs] == [(old.label, f"{old.label}/{version}")
+                                                      for version in ("22.10.0", "26.4.0")]
+    assert only_a == [] and only_b == [other]
+
+
+def test_runs_whose_baseline_is_twisted_compare_nginx_with_it(tmp_path):
+    env = env_with(settings__baseline="twisted", kinds={"nginx": "Nginx", "twisted": "Twisted"})
+    first = write_run(tmp_path / "a", paired_case(A, NGINX), env)
+    second = write_run(tmp_path / "b", paired_case([rate * 1.2 for rate in A], NGINX), {**env, "run": "b"})
+    markdown = compare.compare_runs(first, second)
+    assert "## Twisted against Nginx" not in markdown
+    (row,) = table_rows(markdown, "Nginx against Twisted, B against A")
+    assert row[0] == "`nginx`" and row[4].startswith(f"{1 / 1.2:.3f}") and row[5].startswith("changed: lower in B")
+
+
+def test_runs_with_other_baselines_have_no_ratio_compared(tmp_path):
+    first = write_run(tmp_path / "a", paired_case(A, NGINX), ENV)
+    second = write_run(tmp_path / "b", paired_case(A, NGINX), env_with(settings__baseline="twisted"))
+    with pytest.raises(BenchError, match=r"\(settings.baseline\)"):
+        compare.compare_runs(first, second)
+    forced = compare.compare_runs(first, second, force=True)
+    assert "Not compared: A compared every cell with Nginx, B with Twisted." in forced

@@ -5,9 +5,12 @@ from pathlib import Path
 import pytest
 from support import constructed_record
 
+from bench.envfile import roles
 from bench import ratios
 from bench.records import ROUND_CAP, TARGET, TIME_CAP, Status, read_records
 from bench.report import headline
+
+NGINX = roles({})  # a run that did not name its baseline: Nginx
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report"
 
@@ -38,13 +41,13 @@ WIDE = ([60.0, 66.0, 55.0, 63.0, 57.0, 65.0, 54.0, 62.0, 58.0], [100.0] * 9)
 
 
 def cell(records) -> str:
-    (parts,) = answer_rows(headline.answer_section(records)).values()
+    (parts,) = answer_rows(headline.answer_section(records, NGINX)).values()
     return parts[0]
 
 
 def test_the_answer_table_puts_twisted_against_nginx_per_case():
     records = read_records(FIXTURE / "results.jsonl")
-    rows = answer_rows(headline.answer_section(records))
+    rows = answer_rows(headline.answer_section(records, NGINX))
     two = [r for r in records if r.cell.workers == 2 and r.cell.payload == 40]
     nginx, twisted = sorted(two, key=lambda r: r.cell.server != "nginx")
     interval = ratios.ratio(twisted, nginx)
@@ -65,14 +68,14 @@ def test_a_ratio_a_cap_ended_short_of_its_target_says_so_in_one_line():
     shown = ratios.ratio(records[1], records[0])
     assert shown.confidence == 0.95 and shown.half_width > 0.05
     assert cell(records) == f"{shown.centre:.2f} ({shown.low:.2f}–{shown.high:.2f}) n=9, cap"
-    section = headline.answer_section(records)
+    section = headline.answer_section(records, NGINX)
     short = [line for line in section if line.startswith("Short of ±5%")]
     assert len(short) == 1
     assert f"keep-alive 40 B ×2 ±{shown.half_width:.1%} after 9 rounds (time cap; about " in short[0]
     # a round cap that came with the interval within the target still shows the tick, and no line
     narrow = case(*NARROW, ended=ROUND_CAP)
     assert cell(narrow).endswith("n=6 ✓")
-    assert not [line for line in headline.answer_section(narrow) if line.startswith("Short of")]
+    assert not [line for line in headline.answer_section(narrow, NGINX) if line.startswith("Short of")]
 
 
 def test_a_run_that_did_not_record_how_its_rounds_ended_shows_only_n():
@@ -82,7 +85,7 @@ def test_a_run_that_did_not_record_how_its_rounds_ended_shows_only_n():
 def test_one_round_is_a_ratio_without_an_interval():
     shown = cell(case([61.0], [100.0], ended=ROUND_CAP))
     assert shown == "0.61 n=1: no interval"
-    assert "(0.61–0.61)" not in "\n".join(headline.answer_section(case([61.0], [100.0], ended=ROUND_CAP)))
+    assert "(0.61–0.61)" not in "\n".join(headline.answer_section(case([61.0], [100.0], ended=ROUND_CAP), NGINX))
 
 
 @pytest.mark.parametrize("twisted, nginx, prefix, suffix", [
@@ -102,11 +105,11 @@ def test_who_held_whom_back_marks_the_ratio(twisted, nginx, prefix, suffix):
 def test_a_flagged_side_gives_no_ratio():
     records = case(*NARROW, ended=TARGET)
     records[0] = replace(records[0], status=Status.FLAGGED)
-    assert answer_rows(headline.answer_section(records))["`twisted/pypy/shared/fixed`"] == ["—", "—"]
+    assert answer_rows(headline.answer_section(records, NGINX))["`twisted/pypy/shared/fixed`"] == ["—", "—"]
 
 
 def test_the_text_says_what_the_interval_and_the_marks_are():
-    text = "\n".join(headline.answer_section(case(*NARROW, ended=TARGET)))
+    text = "\n".join(headline.answer_section(case(*NARROW, ended=TARGET), NGINX))
     assert "bootstrap" not in text and "t interval on the logs of the per-round ratios" in text
     assert "✓: the interval is within ±5% of the ratio" in text and "99.8%" in text
     assert "the ratio is an upper bound" in text and "no direction can be given" in text
@@ -119,5 +122,5 @@ def test_the_round_rate_is_shown_under_the_table():
         replace(record, group="other", cell=replace(record.cell, payload=10000),
                 stopping={**record.stopping, "rounds": 6, "seconds": 33.0})
         for record in case(*NARROW, ended=TARGET)]
-    (line,) = [line for line in headline.answer_section(records) if line.startswith("Rounds:")]
+    (line,) = [line for line in headline.answer_section(records, NGINX) if line.startswith("Rounds:")]
     assert line == "Rounds: 6–9 per case (7.5 on average over 2 cases), 5.2 s a round."

@@ -3,11 +3,17 @@ import copy
 
 from support import constructed_record, load_host_part, several_hosts_record, write_run
 
+from bench.envfile import roles
 from bench.report import charts, compare
 from bench.report import markdown as report
 from bench.report.loadhosts import PER_HOST, load_hosts_section, split_words
 from bench.report.machines import environment_section, tuning_warnings
-from bench.report.markdown import HEADERS
+from bench.report.markdown import headers
+
+NGINX = roles({})  # a run that did not name its baseline: Nginx
+
+# The results table of constructed records: Twisted's variant in columns, Nginx the baseline.
+HEADERS = headers(["interpreter", "mode", "resource"], "nginx")
 
 A, B = "root@10.200.5.3:2222", "root@10.200.5.4:2222"
 
@@ -129,7 +135,7 @@ def test_charts_draw_records_with_parts():
     records = [split(), constructed_record("nginx", 1, [20000, 20100])]
     drawn = charts.figures(records, {"run": "x"})
     assert set(drawn) == {"chart-reqs-40-keepalive.png", "chart-ratio.png"}
-    (ratio,) = charts.ratios(records)
+    (ratio,) = charts.ratios(records, "nginx")
     assert ratio.value is not None and abs(ratio.value - 30000 / 20050) < 0.01
-    answer = "\n".join(report.headline.answer_section(records))
+    answer = "\n".join(report.headline.answer_section(records, NGINX))
     assert f"| `twisted/pypy/shared/fixed` | ≥ {30000 / 20050:.2f} (" in answer  # Twisted client-bound: a lower bound

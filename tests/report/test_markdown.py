@@ -9,13 +9,18 @@ from scipy import stats as scipy_stats
 from support import PINNED_PLACEMENT, sampled_record, sampled_run
 
 from bench import report as report_area
-from bench.envfile import read_env
+from bench.envfile import read_env, roles
 from bench.measure.verdicts import Room, judged
 from bench.records import Status, read_records
 from bench.report import headline
 from bench.report import markdown as report
-from bench.report.markdown import HEADERS
+from bench.report.markdown import headers
 from bench.report.summary import req_per_s
+
+NGINX = roles({})  # a run that did not name its baseline: Nginx
+
+# The results table of constructed records: Twisted's variant in columns, Nginx the baseline.
+HEADERS = headers(["interpreter", "mode", "resource"], "nginx")
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report"
 CHARTS = ["chart-reqs-40-keepalive.png", "chart-ratio.png"]
@@ -88,7 +93,8 @@ def test_environment_lists_each_host_with_its_tools_and_sysctls():
     host = env["hosts"][0]
     assert host["cpu_model"] in text and host["kernel"] in text
     assert "`net.core.somaxconn`" in text
-    assert f"Twisted {host['pythons']['cpython']['twisted']}" in text
+    (version,) = host["servers"]["twisted"]  # a run of format 1: its Twisted environment read as the kind's fact
+    assert version == "Twisted 26.10.0 on cpython" and f"| {version} | Twisted 26.10.0 on CPython 3.11.7 |" in text
 
 
 def answer_rows(section):
@@ -127,8 +133,8 @@ def test_a_saturated_load_generator_beside_a_busy_nginx_marks_it_and_its_ratio()
     assert twisted[-1] == "server"
     assert nginx[8] == "1.93 of 2" and nginx[9] == "0.00"  # machine busy; other processes: none
     plain = [replace(record, verdicts=[]) for record in records]
-    ratio = answer_rows(headline.answer_section(records))["`twisted/pypy/shared/fixed`"][0]
-    assert ratio != answer_rows(headline.answer_section(plain))["`twisted/pypy/shared/fixed`"][0]
+    ratio = answer_rows(headline.answer_section(records, NGINX))["`twisted/pypy/shared/fixed`"][0]
+    assert ratio != answer_rows(headline.answer_section(plain, NGINX))["`twisted/pypy/shared/fixed`"][0]
     assert ratio.startswith("≤ 0.80")  # the same ratio, an upper bound: Nginx was held back
 
 
@@ -143,9 +149,72 @@ def test_other_processes_filling_the_machine_show_and_make_it_machine_bound():
     assert "The harness itself used 0.010 cores on average" in "\n".join(report.saturation_section(records, {}))
 
 
+KEYS = ["interpreter", "mode", "resource"]
+
+
 def test_a_pipelined_cell_says_its_depth_and_that_its_answers_were_checked():
     record = sampled_record("twisted", [sampled_run(server=0.9, loadgen=0.5, busy=1.6)])
-    assert "pipelined" not in report.result_row(record, None)[-1]
+    assert "pipelined" not in report.result_row(record, None, KEYS, "nginx")[-1]
     record.cell = replace(record.cell, pipeline=16)
     record.verify = {"status": 200, "pipelined": {"depth": 16, "answers": 16}}
-    assert report.result_row(record, None)[-1].startswith("16 pipelined, answers checked in order")
+    assert report.result_row(record, None, KEYS, "nginx")[-1].startswith("16 pipelined, answers checked in order")
+
+
+# -- a run of an older harness, and a baseline other than Nginx --------------------------------
+
+FORMAT3 = Path(__file__).parent / "fixtures" / "format3"  # a real run, with the report its own harness wrote
+
+
+def test_a_format_3_run_renders_as_the_harness_that_made_it_rendered_it():
+    records, env = read_records(FORMAT3 / "results.jsonl"), read_env(FORMAT3 / "env.json")
+    new = report.render(records, env, CHARTS).splitlines()
+    old = (FORMAT3 / "report.md").read_text().splitlines()
+    environment = old[old.index("## Environment") + 2:old.index("### Kernel settings (the seed's variables of interest)")]
+    settings = old[old.index("## Settings") + 2:]
+    # Read differently: the title names the kinds, Nginx has no resource (a Twisted variant), and each Twisted
+    # environment's row names its version (the table's column widens with it); the settings name the baseline,
+    # under the option table's labels; the load generator replaced is setup.loadgens' first, not "the seed's".
+    replaced = "load generator, weighttp, was replaced by wrk debian/4.1.0-3+b2** on local"
+    assert [line for line in old if line not in new and line not in environment and line not in settings] == [
+        "# Twisted Web against Nginx — run fmt3-fixture",
+        f"> ⚠ **The seed's {replaced}: wrk was chosen (--loadgen wrk or bench.loadgen). Its figures are not weighttp's.",
+        next(line for line in old if line.startswith("| nginx ") and "| file " in line)]
+    assert [line for line in new if line not in old and not line.startswith("|")] == [
+        "# Twisted against Nginx — run fmt3-fixture",
+        f"> ⚠ **The preferred {replaced}: wrk was chosen (--loadgen wrk or bench.loadgen). Its figures are not "
+        f"weighttp's."]
+    answer = "\n".join(old).split("## Twisted against Nginx\n")[1].split("\n## ")[0]
+    assert answer in "\n".join(new) and answer.count("| `twisted/") == 2  # the answer, byte for byte
+    for row in ("| Twisted 26.4.0 on pypy     | Twisted 26.4.0 on PyPy 7.3.11 (Python 3.9.16)",
+                "| baseline                            | nginx"):
+        assert any(line.startswith(row) for line in new), row
+
+
+def baseline_twisted(*records):
+    """Constructed records of a run that compared every cell with Twisted."""
+    env = {"run": "t", "kinds": {"nginx": "Nginx", "twisted": "Twisted Web"}, "settings": {"baseline": "twisted"}}
+    for record in records:
+        record.group = "case"
+        for number, run in enumerate(record.measured):
+            run.round = number
+    return list(records), env
+
+
+def test_a_run_whose_baseline_is_twisted_compares_nginx_with_it():
+    records, env = baseline_twisted(
+        *(sampled_record(server, [sampled_run(server=0.9, loadgen=0.5, busy=1.5) for _ in range(3)])
+          for server in ("nginx", "twisted")))
+    for run in records[1].measured:
+        run.req_per_s /= 2
+    text = report.render(records, env)
+    assert text.startswith("# Nginx against Twisted Web — run t")
+    assert "## Twisted against" not in text
+    section = text.split("## Nginx against Twisted Web\n")[1].split("\n## ")[0]
+    assert "Nginx's req/s divided by Twisted Web's" in section
+    (row,) = [line for line in section.splitlines() if line.startswith("| `nginx`")]
+    assert row.split("|")[2].strip().startswith("2.00")
+    results = text.split("## Results")[1].split("\n## ")[0]
+    columns = headers(["interpreter", "mode", "resource"], "twisted")
+    cells = {line.split("|")[1].strip(): dict(zip(columns, (part.strip() for part in line.strip().strip("|").split("|"))))
+             for line in results.splitlines() if line.startswith(("| nginx", "| twisted"))}
+    assert cells["twisted"]["vs twisted"] == "1.00" and cells["nginx"]["vs twisted"].startswith("2.00")

@@ -8,11 +8,15 @@ import statistics
 import pytest
 from support import constructed_record, load_host_part, several_hosts_record
 
+from bench.envfile import roles
 from bench.records import Status, append_record, read_records
 from bench.report import charts, headline, summary
 from bench.report import markdown as report
 from bench.report.loadhosts import host_rows
-from bench.report.markdown import HEADERS
+from bench.report.markdown import headers
+
+# The results table of constructed records: Twisted's variant in columns, Nginx the baseline.
+HEADERS = headers(["interpreter", "mode", "resource"], "nginx")
 
 TWISTED = "twisted/pypy/shared/fixed"
 
@@ -146,15 +150,15 @@ def test_the_charts_draw_no_bar_or_point_for_a_cell_that_is_not_clean():
     one_worker.cell = constructed_record("twisted", 1, []).cell
     point = charts.point(twisted)
     assert (point.median, point.low, point.high, point.clean) == (None, None, None, False)
-    ax = charts.reqs_figure((40, True), charts.cases([nginx, twisted])[(40, True)], "x").axes[0]
+    ax = charts.reqs_figure((40, True), charts.cases([nginx, twisted])[(40, True)], "x", "nginx").axes[0]
     heights = [patch.get_height() for patch in ax.patches if patch.get_height() > 0]
     assert heights == [summary.req_per_s(nginx).median]  # Nginx's bar alone
-    lines = charts.scaling_lines(charts.cases([one_worker, twisted])[(40, True)])
+    lines = charts.scaling_lines(charts.cases([one_worker, twisted])[(40, True)], "nginx")
     ax = charts.scaling_figure((40, True), lines, "x").axes[0]
     drawn = {float(y) for line in ax.lines for y in line.get_ydata()}
     assert not drawn & {run.req_per_s for run in twisted.numbers} and summary.req_per_s(twisted) is None
     assert (2, 0) in [(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.lines if line.get_marker() == "x"]
-    (ratio,) = charts.ratios([nginx, twisted])
+    (ratio,) = charts.ratios([nginx, twisted], "nginx")
     assert ratio.value is None and ratio.why_not == "twisted flagged"
 
 
@@ -169,13 +173,13 @@ def test_the_ratio_chart_marks_a_bound_ratio(nginx_verdicts, twisted_verdicts, b
     twisted = measured("twisted", [72922, 71310, 74480], verdicts=twisted_verdicts)
     clean = measured("twisted", [60123, 61234, 62345])
     clean.cell = constructed_record("twisted", 2, [], payload=41).cell
-    (ratio,) = charts.ratios([nginx, twisted])
+    (ratio,) = charts.ratios([nginx, twisted], "nginx")
     assert (ratio.bounds, ratio.direction, ratio.marks) == (bounds, direction, marks)
     assert ratio.words == f"{direction}{ratio.value:.2f}{marks}"
     clean_nginx = measured("nginx", [90210, 91340, 89870])
     clean_nginx.cell = constructed_record("nginx", 2, [], payload=41).cell
-    found = charts.ratios([nginx, twisted, clean_nginx, clean])
-    ax = charts.ratio_figure(found, "x").axes[0]
+    found = charts.ratios([nginx, twisted, clean_nginx, clean], "nginx")
+    ax = charts.ratio_figure(found, "x", roles({}), "Twisted/Nginx").axes[0]
     bars = {round(patch.get_height(), 6): patch for patch in ax.patches if patch.get_height() > 0}
     marked = bars[round(next(r for r in found if r.bounds).value, 6)]
     plain = bars[round(next(r for r in found if not r.bounds).value, 6)]

@@ -88,19 +88,26 @@ def test_parse_only_rejects_unknown_tools(text):
         provision.parse_only(text, EVERY_TOOL)
 
 
+def test_the_server_kinds_named_choose_their_setup_steps(setup_dirs):
+    tools = provision.tool_names(setup_dirs[2], ("twisted",))
+    assert tools == ("pypy", "cpython", "weighttp", "wrk", "h2load", "wrk2")
+    with pytest.raises(BenchError, match="choose from pypy, cpython, weighttp, wrk, h2load"):
+        provision.parse_only("nginx", tools)
+
+
 def test_format_manifest_lists_tools_in_setup_order():
     manifest = {"tools": {
         "weighttp": {"version": None, "path": None, "source": {
             "kind": "fallback", "instead": "wrk", "reason": "offline", "fetch": {"file": "weighttp-0.5.tar.gz"}}},
-        "twisted-pypy": {"version": "26.4.0", "path": "/p/venvs/pypy",
+        "twisted-pypy-26.4.0": {"version": "26.4.0", "path": "/p/venvs/pypy-26.4.0",
                          "source": {"kind": "tarball", "file": "twisted-26.4.0.tar.gz", "sha256": "dbfd0fe1ee409d02" + "0" * 48}},
         "nginx": {"version": "1.22.1", "path": "/usr/sbin/nginx",
                   "source": {"kind": "distro", "package": "nginx-light", "version": "1.22.1-9"}},
         "pypy": {"version": "7.3.11", "path": "/p/venvs/pypy/bin/python",
                  "source": {"kind": "fallback", "package": "pypy3", "version": "7.3.11+dfsg", "reason": "x"}},
     }}
-    lines = provision.format_manifest(manifest)
-    assert [line.split()[0] for line in lines] == ["tool", "nginx", "pypy", "twisted-pypy", "weighttp"]
+    lines = provision.format_manifest(manifest, EVERY_TOOL)
+    assert [line.split()[0] for line in lines] == ["tool", "nginx", "pypy", "twisted-pypy-26.4.0", "weighttp"]
     assert "distro nginx-light 1.22.1-9" in lines[1]
     assert "FALLBACK to pypy3 7.3.11+dfsg (no pinned tarball)" in lines[2]
     assert "tarball twisted-26.4.0.tar.gz (sha256 dbfd0fe1ee40…)" in lines[3]
@@ -111,17 +118,18 @@ def test_format_manifest_lists_tools_in_setup_order():
 def test_nothing_installed_reads_as_empty(tmp_path):
     host = LocalHost()
     assert bench_manifest.read_manifest(host, str(tmp_path)) == {}
-    assert bench_manifest.interpreters(host, str(tmp_path)) == {}
+    assert bench_manifest.environments(host, str(tmp_path)) == {}
     assert bench_manifest.tool_binary(host, str(tmp_path), "weighttp") is None
 
 
 def test_a_half_made_environment_is_not_an_interpreter(tmp_path):
-    venv = tmp_path / "venvs" / "pypy"
+    venv = tmp_path / "venvs" / "pypy-26.4.0"
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").symlink_to(shutil.which("python3"))
-    assert bench_manifest.interpreters(LocalHost(), str(tmp_path)) == {}
+    (tmp_path / "venvs" / "pypy").mkdir()  # the layout before Twisted versions: no version, not read
+    assert bench_manifest.environments(LocalHost(), str(tmp_path)) == {}
     (venv / bench_manifest.MARKER).write_text("{}")
-    assert bench_manifest.interpreters(LocalHost(), str(tmp_path)) == {"pypy": str(venv / "bin" / "python")}
+    assert bench_manifest.environments(LocalHost(), str(tmp_path)) == {("pypy", "26.4.0"): str(venv / "bin" / "python")}
 
 
 # -- weighttp: download -> verify -> extract -> build -> install ------------------
@@ -247,7 +255,7 @@ def test_offline_without_the_twisted_sdist_is_a_clear_error(setup_dirs):
     with pytest.raises(BenchError, match=r"failed for cpython: cannot download .*refused.*: fetch .* into "
                                          + str(cache) + r"/ \(as twisted-26.10.0.tar.gz\), or pass --mirror DIR .* and run again"):
         run(settings, only="cpython")
-    assert bench_manifest.interpreters(LocalHost(), str(prefix)) == {}
+    assert bench_manifest.environments(LocalHost(), str(prefix)) == {}
     assert bench_manifest.read_manifest(LocalHost(), str(prefix))["tools"] == {}
 
 
@@ -262,12 +270,12 @@ def test_pypy_tarball_and_the_real_twisted_sdist(www, setup_dirs, twisted_cache)
     settings["pypy"]["tarballs"] = {SetupTarget.open(LocalHost(), settings, False, print).arch: pin(www, tarball)}
 
     manifest, said = run(settings, only="pypy")
-    python = prefix / "venvs" / "pypy" / "bin" / "python"
-    assert bench_manifest.interpreters(LocalHost(), str(prefix)) == {"pypy": str(python)}
+    python = prefix / "venvs" / "pypy-26.4.0" / "bin" / "python"
+    assert bench_manifest.environments(LocalHost(), str(prefix)) == {("pypy", "26.4.0"): str(python)}
     version = subprocess.run([python, "-c", "import sys, twisted; print(sys.pypy_version_info.major, twisted.__version__)"],
                              capture_output=True, text=True).stdout.split()
     assert version == ["7", "26.4.0"]
-    pypy, twisted = manifest["tools"]["pypy"], manifest["tools"]["twisted-pypy"]
+    pypy, twisted = manifest["tools"]["pypy"], manifest["tools"]["twisted-pypy-26.4.0"]
     assert pypy["source"]["kind"] == "tarball" and pypy["source"]["sha256"] == sha256(tarball)
     assert pypy["base"] == str(prefix / "tools" / "pypy3.9-vtest-linux64" / "bin" / "pypy3")
     assert pypy["implementation"] == "PyPy" and pypy["python"].startswith("3.9")
@@ -279,6 +287,53 @@ def test_pypy_tarball_and_the_real_twisted_sdist(www, setup_dirs, twisted_cache)
     before = snapshot(prefix)
     again, said = run(settings, only="pypy")
     assert again == manifest and snapshot(prefix) == before and "unchanged" in said
+
+
+# -- several Twisted versions, each in an environment of its own ---------------------------
+
+def test_each_twisted_version_gets_an_environment_of_its_own_per_interpreter(setup_dirs):
+    """The real sdists of 22.10.0 and 26.4.0 (fetched by their pins), built into two CPython environments, their
+    dependencies from the package index; the manifest lists both, and a second run changes nothing."""
+    prefix, cache, settings = setup_dirs
+    settings["pip_index"] = True
+    try:
+        manifest, said = run_versions(settings, ("22.10.0", "26.4.0"))
+    except BenchError as exc:
+        if "cannot download" in str(exc) or "package index" in str(exc):
+            pytest.skip(f"needs the Twisted sdists and the package index: {exc}")
+        raise
+    found = bench_manifest.environments(LocalHost(), str(prefix))
+    assert sorted(found) == [("cpython", "22.10.0"), ("cpython", "26.4.0")]
+    for (_, version), python in found.items():
+        said_version = subprocess.run([python, "-c", "import twisted; print(twisted.__version__)"],
+                                      capture_output=True, text=True).stdout.strip()
+        entry = manifest["tools"][f"twisted-cpython-{version}"]
+        assert said_version == entry["version"] == entry["version_output"] == version
+        assert entry["path"] == str(Path(python).parents[1])
+    assert "installing Twisted 22.10.0 from Twisted-22.10.0.tar.gz" in said
+    before = snapshot(prefix)
+    again, said = run_versions(settings, ("22.10.0", "26.4.0"))
+    assert again == manifest and snapshot(prefix) == before and "unchanged" in said
+    only_one, _ = run_versions(settings, ("26.4.0",))  # the other environment stays, and stays listed
+    assert only_one["tools"] == manifest["tools"]
+
+
+def test_a_twisted_version_an_interpreter_cannot_install_is_refused_before_any_environment(setup_dirs):
+    if not shutil.which("pypy3"):
+        pytest.skip("needs Debian's pypy3 (Python 3.9)")
+    prefix, cache, settings = setup_dirs
+    for arch in settings["pypy"]["tarballs"]:
+        settings["pypy"]["tarballs"][arch]["url"] = closed_port_url("pypy3.10-v7.3.17-linux64.tar.bz2")
+    with pytest.raises(BenchError, match=r"failed for pypy: Twisted 26.10.0 needs Python >= 3.10, and pypy is Python "
+                                         r"3\.9\.\d+: drop 26.10.0 from --twisted"):
+        run_versions(settings, ("26.4.0", "26.10.0"), only="pypy")
+    assert not (prefix / "venvs").exists()
+
+
+def run_versions(settings, versions, only="cpython"):
+    said = []
+    manifest = provision.setup_host(LocalHost(), settings, only=only, log=said.append, twisted=versions)
+    return manifest, "\n".join(said)
 
 
 # -- a lab host over SSH ----------------------------------------------------------------
@@ -307,14 +362,16 @@ def test_setup_on_a_lab_host_uploads_the_cache(lab, lab_connect, www, tmp_path, 
     host = lab_connect("server")
     manifest = bench_manifest.read_manifest(host, str(remote_prefix))
     assert manifest["hostname"] and manifest["prefix"] == str(remote_prefix)
-    assert set(manifest["tools"]) >= {"nginx", "wrk", "pypy", "twisted-pypy", "cpython", "twisted-cpython", "weighttp", "h2load"}
+    assert set(manifest["tools"]) >= {"nginx", "wrk", "pypy", "twisted-pypy-26.4.0", "cpython", "twisted-cpython-26.10.0",
+                                      "weighttp", "h2load"}
     pypy = manifest["tools"]["pypy"]["source"]
     assert pypy["kind"] == "fallback" and pypy["package"] == "pypy3"
     assert pypy["fetch"] == {"url": pypy_url, "into": str(cache), "file": "pypy3.10-v7.3.17-linux64.tar.bz2"}
-    assert manifest["tools"]["twisted-pypy"]["version"] == "26.4.0"
-    assert manifest["tools"]["twisted-cpython"]["version"] == "26.10.0"
-    assert bench_manifest.interpreters(host, str(remote_prefix)) == {
-        name: str(remote_prefix / "venvs" / name / "bin" / "python") for name in ("pypy", "cpython")}
+    assert manifest["tools"]["twisted-pypy-26.4.0"]["version"] == "26.4.0"
+    assert manifest["tools"]["twisted-cpython-26.10.0"]["version"] == "26.10.0"
+    assert bench_manifest.environments(host, str(remote_prefix)) == {
+        (name, version): str(remote_prefix / "venvs" / f"{name}-{version}" / "bin" / "python")
+        for name, version in (("pypy", "26.4.0"), ("cpython", "26.10.0"))}
     assert bench_manifest.tool_binary(host, str(remote_prefix), "weighttp") == str(remote_prefix / "bin" / "weighttp")
     uploaded = remote_prefix / "cache"
     assert sha256(uploaded / weighttp.name) == sha256(weighttp)
@@ -345,16 +402,17 @@ def test_an_offline_lab_host_gets_twisteds_dependencies_from_this_machine(lab, l
     manifest = provision.setup_host(host, settings, only="pypy,cpython", log=said.append)
     text = "\n".join(said)
     for name, twisted_version in (("pypy", "26.4.0"), ("cpython", "26.10.0")):
-        entry = manifest["tools"][f"twisted-{name}"]
+        entry = manifest["tools"][f"twisted-{name}-{twisted_version}"]
         interpreter = manifest["tools"][name]
         folder = cache / "wheels" / f"{interpreter['implementation'].lower()}-{'.'.join(interpreter['python'].split('.')[:2])}"
         recorded = entry["source"]["dependencies"]
         assert entry["version"] == twisted_version and recorded["fetched"] == f"by the controller for {folder.name}"
         assert recorded["sha256"] == {p.name: sha256(p) for p in folder.iterdir() if not p.name.startswith(".")}
         assert any(name.startswith("hatchling-") for name in recorded["sha256"])
-        log = (remote_prefix / "logs" / f"{name}.log").read_text()
+        log = (remote_prefix / "logs" / f"{name}-{twisted_version}.log").read_text()
         assert "--no-index" in log and f"--find-links {remote_prefix}/cache/wheels/{folder.name}" in log
-        probe = f"{remote_prefix}/venvs/{name}/bin/python -c 'import twisted.web; print(twisted.__version__)'"
+        python = f"{remote_prefix}/venvs/{name}-{twisted_version}/bin/python"
+        probe = f"{python} -c 'import twisted.web; print(twisted.__version__)'"
         assert host.run(probe).stdout.strip() == twisted_version
     assert "fetching Twisted 26.4.0's dependencies for PyPy" in text
     assert "uploading" in text and "FAILED" not in text

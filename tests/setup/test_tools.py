@@ -1,4 +1,4 @@
-"""Planning what to install: which Twisted, which PyPy tarball, which weighttp."""
+"""Planning what to install: which PyPy tarball, which load generator, which weighttp."""
 import pytest
 from provision_fixtures import setup_config
 
@@ -7,27 +7,6 @@ from bench.setup import tools
 from bench.setup.tarballs import Pin, Unavailable
 
 PINS = setup_config("/p", "/c")
-
-
-@pytest.mark.parametrize("python, twisted", [
-    ("3.9.16", "26.4.0"),     # Debian 12's PyPy
-    ("3.10.14", "26.10.0"),   # PyPy 7.3.17
-    ("3.11.2", "26.10.0"),
-    ("3.13.0", "26.10.0"),
-])
-def test_twisted_for_each_interpreter(python, twisted):
-    version, pin = tools.twisted_for(PINS["twisted"], python)
-    assert version == twisted and pin.file == f"twisted-{twisted}.tar.gz"
-
-
-def test_twisted_picks_the_newest_whatever_the_order():
-    releases = list(reversed(PINS["twisted"]))
-    assert tools.twisted_for(releases, "3.12.1")[0] == "26.10.0"
-
-
-def test_no_twisted_for_an_old_python():
-    with pytest.raises(BenchError, match=r"no pinned Twisted supports Python 3.8.10 \(the oldest needs 3.9\)"):
-        tools.twisted_for(PINS["twisted"], "3.8.10")
 
 
 @pytest.mark.parametrize("arch, file", [
@@ -90,7 +69,8 @@ def test_fallback_source_says_what_to_fetch_where():
 
 
 def test_keys_of_a_tool():
-    entries = {"pypy": 1, "twisted-pypy": 2, "cpython": 3, "twisted-cpython": 4, "weighttp": 5}
-    assert tools.keys("pypy", entries) == ["pypy", "twisted-pypy"]
+    entries = {"pypy": 1, "twisted-pypy": 2, "twisted-pypy-26.4.0": 2, "twisted-pypy-22.10.0": 2, "cpython": 3,
+               "twisted-cpython-26.10.0": 4, "weighttp": 5}
+    assert tools.keys("pypy", entries) == ["pypy", "twisted-pypy", "twisted-pypy-26.4.0", "twisted-pypy-22.10.0"]
     assert tools.keys("weighttp", entries) == ["weighttp"]
     assert tools.keys("nginx", entries) == []

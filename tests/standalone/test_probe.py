@@ -14,7 +14,7 @@ import pytest
 from support import PROJECT, answer, broken_server, free_port, start_twisted, wait_accepting
 
 from bench.hosts import LocalHost
-from bench.measure import nginx as nginx_config
+from bench.measure.servers import nginx as nginx_config
 from bench.standalone.payload import payload_bytes
 from bench.standalone.probe import pipelined, pipelining_problems
 

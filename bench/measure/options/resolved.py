@@ -169,6 +169,10 @@ def checked(options: Options, flags: dict | None = None) -> Options:
         if len(options.load_hosts) > 1:
             raise BenchError("--latency measures percentiles from one wrk2, and those of several load hosts never "
                              "add up: give one --load-host")
+    for version in options.twisted or ():
+        if version not in options.twisted_python:
+            raise BenchError(f"Twisted {version} is not pinned in setup.twisted (pinned: {', '.join(options.twisted_python)}): "
+                             f"add its sdist's url, sha256 and oldest Python there")
     return options
 
 

@@ -11,14 +11,16 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from bench.envfile import DEFAULT_BASELINE
 from bench.errors import BenchError
 from bench.jsonfile import Each, Range
 from bench.standalone.payload import MAX_PAYLOAD
 
-from .. import cpus, matrix
+from .. import cpus, servers
 from ..loadgens import load_generator, registry
 from ..names import check_address, check_run_name
-from .values import Choice, CpuList, Kind, Many, Maybe, Seconds, Shape, Switch, Text, Whole, configured
+from ..servers import twisted
+from .values import Choice, CpuList, Kind, Many, Maybe, Pins, Seconds, Shape, Switch, Text, Whole, configured
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,16 @@ def profiles(config) -> tuple[str, ...]:
     return tuple(configured(config, "bench.profiles"))
 
 
+def known_kind(value: str, where: str) -> None:
+    """A server kind the registry finds: a module of bench/measure/servers/."""
+    servers.kind(value, where)
+
+
+def pinned_twisted(config) -> tuple[str, ...]:
+    """The Twisted versions `inv setup` can install: those pinned in setup.twisted."""
+    return tuple(Pins().parse(configured(config, "setup.twisted"), "invoke.yaml's setup.twisted"))
+
+
 def check_version(value: str, where: str) -> None:
     if not re.fullmatch(r"[0-9]+(\.[0-9]+){1,3}((a|b|rc)[0-9]+)?", value):
         raise BenchError(f"{where} names {value!r}, which is not a Twisted version: give versions like 24.3.0,26.4.0")
@@ -138,15 +150,18 @@ def older(value) -> Callable[[dict], object]:
 
 
 OPTIONS = (
-    Option("servers", Many(Choice(matrix.SERVERS, "server")), "servers to measure, comma-separated: nginx,twisted",
+    Option("servers", Many(Text(known_kind)), "server kinds to measure, comma-separated: nginx,twisted (each a "
+           "module of bench/measure/servers/)",
            config="bench.servers", resumable=True),
-    Option("interpreters", Many(Choice(matrix.INTERPRETERS, "interpreter")), "interpreters for Twisted: pypy,cpython",
+    Option("interpreters", Many(Choice(twisted.INTERPRETERS, "interpreter")), "interpreters for Twisted: pypy,cpython",
            config="bench.interpreters", resumable=True),
-    Option("twisted", Maybe(Many(Text(check_version))), "Twisted versions to measure, e.g. 24.3.0,26.4.0 (null: the "
-           "newest each interpreter can install)", config="bench.twisted", resumable=True, before=older(None)),
-    Option("modes", Many(Choice(matrix.MODES, "mode")), "Twisted worker modes: shared,reuseport,single",
+    Option("twisted", Maybe(Many(Text(check_version))), "Twisted versions to measure, e.g. 24.3.0,26.4.0, each pinned "
+           "in setup.twisted (null: the newest each interpreter can install)", config="bench.twisted", resumable=True,
+           before=older(None)),
+    Option("twisted_python", Pins(), config="setup.twisted", before=older({})),  # version -> the oldest Python it needs
+    Option("modes", Many(Choice(twisted.MODES, "mode")), "Twisted worker modes: shared,reuseport,single",
            config="bench.modes", resumable=True),
-    Option("resources", Many(Choice(matrix.RESOURCES, "resource")), "Twisted resources: fixed,file (Nginx always "
+    Option("resources", Many(Choice(twisted.RESOURCES, "resource")), "Twisted resources: fixed,file (Nginx always "
            "serves its file)", config="bench.resources", resumable=True),
     Option("payloads", Many(Whole(1, MAX_PAYLOAD, "bytes")), "body sizes in bytes, e.g. 40,10000",
            config="bench.payloads", resumable=True),
@@ -155,8 +170,8 @@ OPTIONS = (
     Option("close", Switch(), "run only the half without keep-alive", switch=(False,), sets="keepalive", field=False),
     Option("workers", Many(Whole(1, MAX_WORKERS, "worker processes"), empty=True), "worker processes; several "
            "(1,2,4) make a scaling sweep (none: the server host's CPUs)", config="bench.workers", resumable=True),
-    Option("baseline", Choice(matrix.SERVERS, "server kind"), "the server kind every cell is compared with",
-           config="bench.baseline", resumable=True, before=older("nginx")),
+    Option("baseline", Text(known_kind), "the server kind every cell is compared with",
+           config="bench.baseline", resumable=True, shown=Shown("baseline", "baseline"), before=older(DEFAULT_BASELINE)),
     Option("profile_name", Choice(profiles, "load profile"), "load profile: default, seed (the seed's exact weighttp "
            "loads), seed-wrk, tiny or another of bench.profiles", config="bench.profile", flag="profile",
            resumable=True, shown=Shown("profile", "load profile")),

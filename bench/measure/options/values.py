@@ -189,7 +189,7 @@ class Many(Kind):
         if raw is None or raw == "":
             return ()
         if isinstance(raw, str):
-            raw = raw.split(",") if self.comma else [raw]
+            raw = [item.strip() for item in raw.split(",")] if self.comma else [raw]
         elif not isinstance(raw, (list, tuple)):
             raise BenchError(f"{where} must be a list or comma-separated, not {raw!r}")
         return tuple(self.item.parse(item, where) for item in raw if str(item).strip())
@@ -229,6 +229,26 @@ class Shape(Kind):
             conforms(value, (self.fields,), where)
         except ValueError as exc:
             raise BenchError(str(exc)) from None
+
+
+class Pins(Kind):
+    """setup.twisted's releases as what a run needs of them: version -> the oldest Python it installs on."""
+
+    words = "an object of version -> Python"
+    types = (dict,)
+
+    def parse(self, raw, where: str):
+        if isinstance(raw, dict):  # a stored run's
+            return raw
+        if not isinstance(raw, list) or not all(isinstance(release, dict) and release.get("version")
+                                                and release.get("python") for release in raw):
+            raise BenchError(f"{where} must be a list of releases, each with its version and python")
+        return {str(release["version"]): str(release["python"]) for release in raw}
+
+    def check(self, value, where: str, config=None) -> None:
+        self._type(value, where)
+        if not all(isinstance(key, str) and isinstance(python, str) for key, python in value.items()):
+            raise BenchError(f"{where} is {value!r}, which is not {self.words}")
 
 
 def configured(config, key: str):

@@ -11,7 +11,7 @@ from support import BarePathHost, project_config
 
 from bench.errors import BenchError
 from bench.hosts import LocalHost
-from bench.measure import matrix
+from bench.measure import matrix, servers
 from bench.measure.campaign import check_loads
 from bench.measure.loadgens import Capabilities, LoadGenerator, capabilities, detect, load_generator, registry
 from bench.measure.loadgens.generator import sized_requests
@@ -21,7 +21,7 @@ from bench.measure.loadgens.wrk import Wrk
 from bench.measure.loadgens.wrk2 import Wrk2
 from bench.measure.loading import Loader
 from bench.measure.options import resolve
-from bench.records import Load, LoadResult
+from bench.records import Load, LoadResult, Variant
 
 URL = "http://127.0.0.1:8080/"
 NAMES = ["weighttp", "wrk", "h2load", "wrk2"]
@@ -116,19 +116,20 @@ def test_a_load_flag_the_generator_can_honour_is_taken():
     assert counted.profile["keepalive"]["requests"] == counted.profile["close"]["requests"] == 1000
 
 
+NGINX = [(servers.kind("nginx"), [Variant()])]  # the one kind these cells need
+
+
 def test_a_profile_the_generator_cannot_run_is_refused_in_one_line_before_anything_starts(counter):
     chosen = resolve(counting_config(), {"loadgen": "counter", "profile": "tiny", "servers": "nginx"})
-    cells = matrix.plan(servers=chosen.servers, interpreters=(), modes=(), resources=chosen.resources,
-                        payloads=chosen.payloads, keepalive=chosen.keepalive, workers=(1,), loadgen="counter",
-                        profile=chosen.profile)
+    cells = matrix.plan(servers=NGINX, payloads=chosen.payloads, keepalive=chosen.keepalive, workers=(1,),
+                        loadgen="counter", profile=chosen.profile)
     with pytest.raises(BenchError) as caught:
         check_loads(cells, chosen, (Loader(LocalHost(), Counter(), "count"),))
     assert str(caught.value) == ("load profile 'tiny' with counter: counter cannot stop after a duration: give the "
                                  "load requests (e.g. the `seed` profile), or another --loadgen")
     seed = resolve(counting_config(), {"loadgen": "counter", "profile": "seed", "servers": "nginx"})
-    check_loads(matrix.plan(servers=seed.servers, interpreters=(), modes=(), resources=seed.resources,
-                            payloads=seed.payloads, keepalive=seed.keepalive, workers=(1,), loadgen="counter",
-                            profile=seed.profile), seed, (Loader(LocalHost(), Counter(), "count"),))  # counts: fine
+    check_loads(matrix.plan(servers=NGINX, payloads=seed.payloads, keepalive=seed.keepalive, workers=(1,),
+                            loadgen="counter", profile=seed.profile), seed, (Loader(LocalHost(), Counter(), "count"),))  # counts: fine
 
 
 def test_capabilities_are_declared_and_a_program_can_what_any_of_its_formats_can():

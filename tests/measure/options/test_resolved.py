@@ -39,6 +39,15 @@ def test_defaults_come_from_invoke_yaml_alone():
     assert chosen.server_cpus == chosen.load_cpus == ()
 
 
+def test_the_twisted_versions_measured_are_those_setup_twisted_pins():
+    config = project_config()
+    assert options().twisted_python == {str(pin["version"]): str(pin["python"]) for pin in config.setup.twisted}
+    assert options(twisted="22.10.0, 26.4.0").twisted == ("22.10.0", "26.4.0")
+    with pytest.raises(BenchError, match=r"^Twisted 25.5.0 is not pinned in setup.twisted \(pinned: 26.10.0, 26.4.0, "
+                                         r"24.3.0, 22.10.0\): add its sdist's url, sha256 and oldest Python there$"):
+        options(twisted="25.5.0")
+
+
 def test_a_flag_overrides_its_default():
     chosen = options(servers="nginx", payloads="40,4096", keepalive=True, order="sequential",
                      server_cpus="1", load_cpus="0", repeats="7")
@@ -338,13 +347,13 @@ def test_a_default_key_missing_inside_invoke_yaml_is_one_line(path, message):
     ("bench.repeats", "x", "invoke.yaml's bench.repeats must be a whole number, not 'x'"),
     ("bench.port", 0, "invoke.yaml's bench.port 0 is out of range: choose 1 to 65535"),
     ("bench.backlog", -1, "invoke.yaml's bench.backlog -1 is out of range: choose 1 to 2147483647"),
-    ("bench.servers", ["nginx", "apache"], "unknown server 'apache' (invoke.yaml's bench.servers): choose from nginx, "
-                                           "twisted"),
+    ("bench.servers", ["nginx", "apache"], "unknown server kind 'apache' (invoke.yaml's bench.servers): choose "
+                                           "from nginx, twisted (a kind is a module of bench/measure/servers/)"),
     ("bench.keepalive", ["sometimes"], "invoke.yaml's bench.keepalive must be true or false, not 'sometimes'"),
     ("bench.twisted", ["24.x"], "invoke.yaml's bench.twisted names '24.x', which is not a Twisted version: give "
                                 "versions like 24.3.0,26.4.0"),
     ("bench.baseline", "apache", "unknown server kind 'apache' (invoke.yaml's bench.baseline): choose from nginx, "
-                                 "twisted"),
+                                 "twisted (a kind is a module of bench/measure/servers/)"),
     ("bench.interface", "a b", "invoke.yaml's bench.interface 'a b' is not an IP address or a hostname"),
 ])
 def test_a_wrong_default_in_invoke_yaml_is_one_line_naming_its_key(path, value, message):
@@ -354,8 +363,9 @@ def test_a_wrong_default_in_invoke_yaml_is_one_line_naming_its_key(path, value, 
 
 
 @pytest.mark.parametrize("flags, message", [
-    ({"servers": "nginx,apache"}, "unknown server 'apache' (--servers): choose from nginx, twisted"),
-    ({"servers": ","}, "--servers is empty: give at least one of nginx, twisted"),
+    ({"servers": "nginx,apache"}, "unknown server kind 'apache' (--servers): choose from nginx, twisted"
+                                  " (a kind is a module of bench/measure/servers/)"),
+    ({"servers": ","}, "--servers is empty: give at least one"),
     ({"resources": "blob"}, "unknown resource 'blob' (--resources): choose from fixed, file"),
     ({"modes": "forked"}, "unknown mode 'forked' (--modes): choose from shared, reuseport, single"),
     ({"interpreters": "jython"}, "unknown interpreter 'jython' (--interpreters): choose from pypy, cpython"),
@@ -366,7 +376,8 @@ def test_a_wrong_default_in_invoke_yaml_is_one_line_naming_its_key(path, value, 
     ({"backlog": "0"}, "--backlog 0 is out of range: choose 1 to 2147483647"),
     ({"twisted": "24.3.0,latest"}, "--twisted names 'latest', which is not a Twisted version: give versions like "
                                    "24.3.0,26.4.0"),
-    ({"baseline": "apache"}, "unknown server kind 'apache' (--baseline): choose from nginx, twisted"),
+    ({"baseline": "apache"}, "unknown server kind 'apache' (--baseline): choose from nginx, twisted"
+                             " (a kind is a module of bench/measure/servers/)"),
     ({"interface": "a;b"}, "--interface 'a;b' is not an IP address or a hostname"),
 ])
 def test_each_flag_is_checked_against_its_table_entry(flags, message):
@@ -390,7 +401,7 @@ def test_env_json_settings_keep_their_keys():
     assert settings(chosen, loadgen="wrk") == {
         "profile": "default", "load": chosen.profile, "repeats": 3, "statistics": chosen.statistics,
         "loadgen": "wrk", "port": 8080, "backlog": 8192, "server_log": False, "order": "paired",
-        "cpus": {"server": "1", "load": "0"}}
+        "cpus": {"server": "1", "load": "0"}, "baseline": "nginx"}
     assert settings(options(), loadgen="weighttp")["cpus"] == {"server": "not pinned", "load": "not pinned"}
 
 

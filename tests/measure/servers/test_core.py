@@ -1,4 +1,4 @@
-"""bench.measure.servers: each step on the server host is one command, its waiting done there.
+"""bench.measure.servers.core: each step on the server host is one command, its waiting done there.
 
 Each test runs on this machine and, with the lab, over SSH to a real sshd, counting the
 commands a step sends.
@@ -9,7 +9,7 @@ import time
 
 import psutil
 import pytest
-from support import alive, group_of, setsid_group, twisted_cell
+from support import alive, environments, group_of, setsid_group, twisted_cell
 
 from bench.hosts import LocalHost
 from bench.hosts.local import start_time
@@ -42,7 +42,7 @@ class Counted:
 
 def servers_on(host, tmp_path, interpreter: str, start_timeout: float = 5.0) -> Servers:
     rig = Rig(server=host, loaders=(Loader(LocalHost(), None, "wrk"),), address="127.0.0.1",
-              interpreters={"cpython": interpreter}, nginx=None, server_cpus=1)
+              found={"twisted": environments(cpython=interpreter)}, server_cpus=1)
     workdir = host.run("mktemp -d /tmp/twisted-lab-servers-test.XXXXXXXX").stdout.strip()
     servers = Servers(rig, workdir=workdir, run_dir=tmp_path / "run", interface="127.0.0.1", backlog=16,
                       server_log=False, start_timeout=start_timeout)
@@ -85,7 +85,8 @@ def test_a_server_that_exits_at_once_fails_with_its_log_tail_in_one_command(host
 def test_a_server_that_never_gets_ready_is_failed_after_the_timeout_and_stopped(host, tmp_path):
     servers = servers_on(host, tmp_path, interpreter="/bin/sh", start_timeout=1.0)
     try:
-        servers.rig.interpreters["cpython"] = executable(host, f"{servers.workdir}/silent", "#!/bin/sh\nexec sleep 30\n")
+        servers.rig.found = {"twisted": environments(cpython=executable(host, f"{servers.workdir}/silent",
+                                                                         "#!/bin/sh\nexec sleep 30\n"))}
         cell = twisted_cell()
         record = CellRecord(cell=cell)
         began = time.monotonic()
@@ -158,7 +159,7 @@ def test_a_missing_log_is_collected_as_absent_without_asking_first(host, tmp_pat
         cell = twisted_cell()
         record = CellRecord(cell=cell)
         counted = Counted(host)
-        servers.collect(cell, record)
+        servers.collect(Running(cell=cell, port=1, url=""), record)
         assert record.server_log is None and record.reasons == []
         assert not list((servers.run_dir / "logs").glob("*")), "no empty file left behind"
         if not host.is_local:

@@ -12,8 +12,7 @@ from support import free_port
 
 from bench.errors import BenchError
 from bench.hosts import LocalHost
-from bench.measure import nginx
-from bench.measure.servers import digest, payload_name
+from bench.measure.servers import digest, nginx, payload_name
 from bench.standalone import probe
 from bench.standalone.payload import payload_bytes
 

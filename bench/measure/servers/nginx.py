@@ -1,19 +1,24 @@
-"""The Nginx baseline: a config of the run's own, started in the foreground, stopped with ``-s quit``.
+"""Nginx, the lab's baseline: a config of the run's own, started in the foreground, stopped with ``-s quit``.
 
-It never touches the system's nginx service or /etc/nginx: pid, logs and every
-temp path live in the cell's folder on the server host.
+It never touches the system's nginx service or /etc/nginx: pid, logs and every temp path
+live in the cell's folder on the server host. It has no variant: it serves the payload's file.
 """
 from __future__ import annotations
 
 import re
 import shlex
 import time
+from pathlib import Path
 
 from bench.errors import BenchError
 from bench.hosts import Host
 from bench.hosts.base import command_failed
+from bench.hosts.scripts import TERM
+from bench.records import Cell, CellRecord, Variant
 
-from .names import is_address
+from ..names import is_address
+from .core import payload_name
+from .kind import REJECTED, Fact, Launch, Place
 
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 # What a path in nginx.conf may hold: nothing nginx would read as syntax (space, ;, {, }, quotes, $, #).
@@ -105,10 +110,6 @@ def find(host: Host) -> str:
     raise BenchError(f"nginx is not installed on {host}: run `inv setup` (or apt-get install nginx-light), or pass --servers twisted")
 
 
-# The exit status of check_script when nginx rejects its config.
-REJECTED = 3
-
-
 def check_script(binary: str, conf: str, workdir: str) -> str:
     """Shell lines that make the temp folders, clear a stale pid file and check the config (exit REJECTED)."""
     temps = " ".join(shlex.quote(f"{workdir}/temp/{name}") for name in TEMP_PATHS)
@@ -155,3 +156,45 @@ def stop(host: Host, binary: str, conf: str, workdir: str, pid: int, timeout: fl
             return
         time.sleep(0.05)
     host.stop(pid, timeout=2.0)
+
+
+class Nginx:
+    """The kind: one variant, its distribution's package, its config rendered per cell."""
+
+    name, display, setup = "nginx", "Nginx", ("nginx",)
+
+    def find(self, host: Host, options, say) -> str:
+        return find(host)
+
+    def variants(self, options, found) -> list[Variant]:
+        return [Variant()]
+
+    def workers(self, variant: Variant, workers: int) -> int:
+        return workers
+
+    def launch(self, cell: Cell, place: Place, found: str | None) -> Launch:
+        if not found:
+            raise BenchError("nginx is not installed on the server host: run `inv setup`")
+        conf = f"{place.folder}/nginx.conf"
+        text = render_config(workdir=place.folder, www=place.www, filename=payload_name(cell.payload),
+                             interface=place.interface, port=place.port, backlog=place.backlog, workers=cell.workers,
+                             connections=max(1024, cell.concurrency + 64), cpus=place.cpus,
+                             access_log=f"{place.folder}/access.log" if place.access_log else None)
+        collect = {conf: "nginx.conf"}
+        if place.access_log:
+            collect[f"{place.folder}/access.log"] = "nginx-access.log"
+        return Launch(argv=command(found, conf, place.folder), ready=f"[ -s {shlex.quote(pid_file(place.folder))} ]",
+                      waiting_for="no pid file", command=f"{found} -c {conf}", log=f"{place.folder}/error.log",
+                      output=f"{place.folder}/nginx.out", files={conf: text},
+                      check=check_script(found, conf, place.folder),
+                      stop=((quit_command(found, conf, place.folder), 10.0), (TERM, 2.0)), collect=collect,
+                      config="nginx.conf")
+
+    def collected(self, cell: Cell, log: Path | None, record: CellRecord) -> None:
+        """Its error log says nothing the record keeps."""
+
+    def facts(self, found: str, variants: list[Variant]) -> dict[str, Fact]:
+        return {"nginx": Fact(f"{shlex.quote(found)} -v 2>&1", lambda said: said.split("/", 1)[-1] or None)}
+
+
+KIND = Nginx()

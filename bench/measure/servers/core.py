@@ -1,8 +1,8 @@
 """One server under test on the server host: start it, check its bytes, stop it by pid, bring its log home.
 
-Twisted runs the shipped ``server.py`` with every flag given here; Nginx runs a config
-rendered for the cell. Each server of a case has a port of its own, so all of them can
-be up at once and loaded in turn.
+What to start, how to tell it is up and how to stop it is its kind's launch plan (see ``kind``);
+the machinery here runs any plan the same way. Each server of a case has a port of its own,
+so all of them can be up at once and loaded in turn.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import hashlib
 import json
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.errors import BenchError, HostLost
@@ -19,16 +19,14 @@ from bench.hosts.base import cannot_start, command_failed
 from bench.hosts.scripts import GONE, HELPERS, MARK, REUSED, TERM, outcome, process_line, report, stop_script
 from bench.records import Cell, CellRecord, Status
 from bench.standalone import probe
-from bench.standalone.events import read_events, worker_counts
 from bench.standalone.payload import payload_bytes
 
-from . import keeper, nginx, verdicts
-from .cpus import format_cpus
-from .loading import Loader
+from .. import keeper
+from ..loading import Loader
+from .kind import REJECTED, Launch, Place, kind
 
 # -- what runs on the server host: each step one command, its waiting done there -------------------
 
-LISTENING = shlex.quote('^{"event":"listening"')  # Twisted's master is up: every worker serves
 START_WAIT = 3.0  # seconds start() waits for readiness (Ctrl-C is held meanwhile); wait_ready waits the rest
 
 
@@ -43,8 +41,7 @@ class Rig:
     server: Host
     loaders: tuple[Loader, ...]  # the load hosts, each with its load generator; they share each load
     address: str  # what the load generators target
-    interpreters: dict[str, str]  # on the server host: name -> python path
-    nginx: str | None
+    found: dict  # kind name -> what it runs with on the server host (its find())
     server_cpus: int
     # On the server's machine, as the machine identities say: each load host (None: when it is the
     # server host) and this harness (None: when the server host is local).
@@ -91,7 +88,9 @@ class Running:
     tail: str = ""  # the log's last lines then
     began: float = 0.0
     ready: str = ""  # the shell test that it is up
-    waiting_for: str = "no listening event"  # that sign, named when it never came
+    waiting_for: str = "no sign it serves"  # that sign, named when it never came
+    collect: dict[str, str] = field(default_factory=dict)  # its files to bring home, its log first: there -> here
+    config: str | None = None  # which of them is its config
 
 
 def digest(payload: int) -> str:
@@ -100,6 +99,11 @@ def digest(payload: int) -> str:
 
 def payload_name(payload: int) -> str:
     return f"payload-{payload}.html"
+
+
+def log_name(cell: Cell) -> str:
+    """Its log's name in the run folder's logs/, after the cell's id."""
+    return f"{cell.label.replace('/', '-')}.log"
 
 
 def bracket(address: str) -> str:
@@ -166,61 +170,39 @@ class Servers:
     def url(self, port: int) -> str:
         return f"http://{bracket(self.rig.address)}:{port}/"
 
-    # -- start -------------------------------------------------------------------------
+    # -- start ------------------------------------------------------------------------
+    def place(self, cell: Cell, port: int) -> Place:
+        """Where the cell's server runs, as its kind is told."""
+        return Place(workdir=self.workdir, folder=f"{self.workdir}/{cell.server}-{cell.id}",
+                     log=f"{self.workdir}/logs/{cell.id}.log", www=f"{self.workdir}/www", port=port,
+                     interface=self.interface, backlog=self.backlog, access_log=self.server_log, cpus=self.cpus)
+
     def start(self, cell: Cell, port: int, record: CellRecord, wait: float = START_WAIT) -> Running:
         """Start the cell's server on ``port`` and wait there (at most ``wait`` seconds) until it is up; CellFailed
         when it cannot start.
 
-        One command on the server host: Nginx's config written and checked, the server started
-        detached, and its readiness awaited there (Twisted's ``listening`` event, Nginx's pid file).
+        One command on the server host: its kind's files written and checked, the server started
+        detached, and its readiness awaited there.
         """
         running = Running(cell=cell, port=port, url=self.url(port), began=time.monotonic())
         host = self.rig.server
         try:
             self.keep()
+            server = kind(cell.server)
+            plan = server.launch(cell, self.place(cell, port), self.rig.found.get(cell.server))
         except HostLost:
             raise
         except BenchError as exc:
             raise CellFailed(str(exc)) from None
-        running.log = f"{self.workdir}/logs/{cell.id}.log"
-        before, output = "", running.log
-        if cell.server == "nginx":
-            if not self.rig.nginx:
-                raise CellFailed(f"nginx is not installed on {host}: run `inv setup`")
-            confdir = f"{self.workdir}/nginx-{cell.id}"
-            conf = f"{confdir}/nginx.conf"
-            try:
-                text = nginx.render_config(
-                    workdir=confdir, www=f"{self.workdir}/www", filename=payload_name(cell.payload),
-                    interface=self.interface, port=port, backlog=self.backlog, workers=cell.workers,
-                    connections=max(1024, cell.concurrency + 64), cpus=self.cpus,
-                    access_log=f"{confdir}/access.log" if self.server_log else None)
-            except BenchError as exc:
-                raise CellFailed(str(exc)) from None
-            argv = nginx.command(self.rig.nginx, conf, confdir)
-            before = write_script(conf, text) + nginx.check_script(self.rig.nginx, conf, confdir)
-            output, running.log = f"{confdir}/nginx.out", f"{confdir}/error.log"
-            ready = f"[ -s {shlex.quote(nginx.pid_file(confdir))} ]"
-            running.waiting_for = "no pid file"
-            running.stop_steps = ((nginx.quit_command(self.rig.nginx, conf, confdir), 10.0), (TERM, 2.0))
-            record.server_command = f"{self.rig.nginx} -c {conf}"
-        else:
-            python = self.rig.interpreters.get(cell.interpreter)
-            if not python:
-                raise CellFailed(f"no {cell.interpreter} environment on {host}: run `inv setup`")
-            argv = [python, f"{self.workdir}/server.py", "--port", str(port), "--interface", self.interface,
-                    "--backlog", str(self.backlog), "--mode", cell.mode, "--workers", str(cell.workers),
-                    "--resource", cell.resource, "--payload", str(cell.payload),
-                    "--file", f"{self.workdir}/www/{payload_name(cell.payload)}"]
-            if self.server_log:
-                argv.append("--log")
-            if self.cpus:
-                argv += ["--cpus", format_cpus(self.cpus)]
-            ready = f"grep -q {LISTENING} {shlex.quote(running.log)}"
-            record.server_command = shlex.join(argv)
-        running.ready = ready
+        running.log, running.ready, running.waiting_for = plan.log, plan.ready, plan.waiting_for
+        running.stop_steps = plan.stop
+        running.collect = {plan.log: log_name(cell), **plan.collect}
+        running.config = plan.config
+        record.server_command = plan.command
         wait = min(self.start_timeout, wait)
-        script = launch_script(argv, output, ready, wait, running.log, before=before, after=keeper.listed(self.workdir))
+        before = "".join(write_script(path, text) for path, text in plan.files.items()) + plan.check
+        script = launch_script(plan.argv, plan.output or plan.log, plan.ready, wait, plan.log, before=before,
+                               after=keeper.listed(self.workdir))
         try:
             result = host.run(script, warn=True, timeout=wait + 30)
         except HostLost:
@@ -228,9 +210,10 @@ class Servers:
         except BenchError as exc:
             raise CellFailed(str(exc)) from None
         if result.exited == 127:
-            raise CellFailed(cannot_start(str(host), argv[0], "not found"))
-        if result.exited == nginx.REJECTED and cell.server == "nginx":
-            raise CellFailed(nginx.rejected(host, result))
+            raise CellFailed(cannot_start(str(host), plan.argv[0], "not found"))
+        if result.exited == REJECTED and plan.check:
+            said = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+            raise CellFailed(f"{server.display} rejects its config on {host}: {said[-1]}")
         if result.exited == keeper.UNKEPT:
             raise CellFailed(f"the keeper of the run's servers on {host} ended as {cell.label} started, "
                              f"so it was stopped at once; run again")
@@ -328,18 +311,14 @@ class Servers:
                 record.flag(f"{running.cell.label} exited during the run on {self.rig.server}"
                             + (f"; {REUSED} (pid {running.pid} is another process now)" if found == REUSED else ""))
         running.stopped = True
-        self.collect(running.cell, record)
+        self.collect(running, record)
 
-    def collect(self, cell: Cell, record: CellRecord) -> None:
-        """Bring the server's log (and Nginx's config) home and read its per-worker request counts."""
+    def collect(self, running: Running, record: CellRecord) -> None:
+        """Bring the server's log and its kind's other files home, and let its kind read the log."""
+        cell = running.cell
         logs = self.run_dir / "logs"
-        local = logs / f"{cell.id}-{cell.label.replace('/', '-')}.log"
-        copies = {f"{self.workdir}/logs/{cell.id}.log": local}
-        if cell.server == "nginx":
-            confdir = f"{self.workdir}/nginx-{cell.id}"
-            copies = {f"{confdir}/error.log": local, f"{confdir}/nginx.conf": logs / f"{cell.id}-nginx.conf"}
-            if self.server_log:
-                copies[f"{confdir}/access.log"] = logs / f"{cell.id}-nginx-access.log"
+        collect = running.collect or {self.place(cell, running.port).log: log_name(cell)}
+        copies = {source: logs / f"{cell.id}-{name}" for source, name in collect.items()}
         for source, target in copies.items():
             try:  # no round trip to ask first: a file that is not there fails to come, and is absent
                 self.rig.server.get(source, target)
@@ -349,14 +328,9 @@ class Servers:
                 if self.rig.server.exists(source):
                     record.flag(f"could not collect the server's log: {exc}")
                     return
+        local = next(iter(copies.values()))
         record.server_log = str(local.relative_to(self.run_dir)) if local.exists() else None
-        if cell.server == "nginx" and (logs / f"{cell.id}-nginx.conf").exists():
-            record.server_config = f"logs/{cell.id}-nginx.conf"
-        if cell.server == "twisted" and local.exists():
-            events = read_events(local.read_text())
-            record.workers = {str(k): v for k, v in worker_counts(events).items()}
-            record.spread = verdicts.spread(record.workers)
-            deaths = [e for e in events if e.get("event") == "worker-died"]
-            if deaths:
-                record.flag(f"{len(deaths)} worker(s) died: "
-                            + ", ".join(f"pid {e.get('pid')} status {e.get('status')}" for e in deaths))
+        config = logs / f"{cell.id}-{running.config}" if running.config else None
+        if config and config.exists():
+            record.server_config = str(config.relative_to(self.run_dir))
+        kind(cell.server).collected(cell, local if local.exists() else None, record)
