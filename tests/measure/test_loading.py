@@ -90,7 +90,9 @@ def test_inv_bench_with_two_load_hosts_reports_both_and_their_sum(tmp_path, lab3
     assert done.returncode == 0, done.stdout + done.stderr
     run = tmp_path / "reports" / "two"
     records = read_records(run / "results.jsonl")
-    assert {r.label for r in records} == {"nginx", "twisted/cpython/shared/fixed"}
+    # A Twisted cell's label ends with the Twisted version the host's environment has.
+    assert sorted(r.label.rsplit("/", 1)[0] if r.cell.server == "twisted" else r.label for r in records) == [
+        "nginx", "twisted/cpython/shared/fixed"]
     loads = [lab3.host("load1").spec, lab3.host("load2").spec]
     for record in records:
         assert record.status is Status.OK, record.reasons
