@@ -2,10 +2,16 @@
 
 A sweep step is a :class:`~bench.records.LoadResult` with the rate it offered (``offered_per_s``). A step
 *sustained* its rate when every request was answered 2xx (no socket error, no other status), it achieved at
-least ``achieved`` of the offered rate, and its corrected p99 stayed below the bound: ``p99_ms`` when set,
-else ``p99_factor`` times the server's own p99 at its lowest usable rate. A step whose load generator used up
-its cores (``sample["saturated"]``) is not used: its latency may be the load generator's own queue. The
-measuring side and the report both read steps through here.
+least ``achieved`` of the rate its load generator's schedule sent over the run (``scheduled_per_s``, else the
+offered rate), and its corrected p99 stayed below the bound: ``p99_ms`` when set,
+else ``p99_factor`` times the server's own p99 at its lowest usable rate.
+
+A step whose load generator used up its cores (``sample["saturated"]``) still counts when its server sustained
+the rate: a load generator that falls behind sends late and sends less, which wrk2 counts against the server
+(latency from each request's intended start, a lower achieved rate), so it can only make a server look worse.
+A saturated step its server did *not* sustain says nothing about the server: it is not used, and a knee below
+it is only a lower bound. Nor does a saturated step set the p99 bound (its p99 may be the load generator's).
+The measuring side and the report both read steps through here.
 """
 from __future__ import annotations
 
@@ -45,9 +51,14 @@ def saturated(step: LoadResult) -> bool:
     return bool((step.sample or {}).get("saturated"))
 
 
+def has_figures(step: LoadResult) -> bool:
+    """A step with figures to show: clean, with a corrected p99."""
+    return step.clean and "p99" in step.latency_us
+
+
 def usable(step: LoadResult) -> bool:
-    """A step whose figures count: clean, its load generator not saturated, with a corrected p99."""
-    return step.clean and not saturated(step) and "p99" in step.latency_us
+    """A step whose p99 speaks for its server alone: with figures, its load generator not saturated."""
+    return has_figures(step) and not saturated(step)
 
 
 def bound_us(steps: list[LoadResult], rule: Rule) -> float | None:
@@ -59,14 +70,19 @@ def bound_us(steps: list[LoadResult], rule: Rule) -> float | None:
 
 
 def verdict(step: LoadResult, bound: float | None, rule: Rule) -> str:
-    """What a step says about its server: SUSTAINED, or why not, in a few words."""
-    if saturated(step):
-        return SATURATED
+    """What a step says about its server: SUSTAINED, or why not, in a few words; SATURATED when its load
+    generator saturated and the server did not sustain the rate (the step then says nothing about the server)."""
+    why = _shortfall(step, bound, rule)
+    return SATURATED if why != SUSTAINED and saturated(step) else why
+
+
+def _shortfall(step: LoadResult, bound: float | None, rule: Rule) -> str:
     if not step.clean:
         return "errors" if step.errored else "non-2xx answers" if step.non_2xx or step.failed else "nothing answered"
     if "p99" not in step.latency_us:
         return "no percentiles"
-    achieved = step.req_per_s / step.offered_per_s if step.offered_per_s else 0.0
+    due = step.scheduled_per_s or step.offered_per_s  # what the load generator's schedule sent over its run
+    achieved = step.req_per_s / due if due else 0.0
     if achieved < rule.achieved:
         return f"fell behind ({achieved:.0%} of the rate)"
     if bound is not None and step.latency_us["p99"] >= bound:
@@ -83,4 +99,5 @@ def knee(steps: list[LoadResult], rule: Rule) -> Knee:
     if not held:
         return Knee(None, bound, why_not="sustained no rate")
     rate = max(held)
-    return Knee(rate, bound, lower_bound=any(saturated(step) and step.offered_per_s > rate for step in steps))
+    return Knee(rate, bound, lower_bound=any(verdict(step, bound, rule) == SATURATED and step.offered_per_s > rate
+                                             for step in steps))

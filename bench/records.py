@@ -78,6 +78,9 @@ class LoadResult:
     # An open-loop load (wrk2): the rate it offered; latency_us from each request's intended start (corrected
     # for coordinated omission), uncorrected_us from its actual send, as closed-loop tools measure it.
     offered_per_s: float | None = None
+    # ... and the least its schedule sends over the whole run: wrk2 connects a thread's connections 5 ms apart, each
+    # sending from its connect on, so this is below offered_per_s (200 connections, 13 s: 12/13 of it).
+    scheduled_per_s: float | None = None
     uncorrected_us: dict[str, float] = field(default_factory=dict)
     socket_errors: dict[str, int] = field(default_factory=dict)  # connect, read, write, timeout (wrk2)
 
@@ -97,7 +100,7 @@ class LoadResult:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        for optional in ("sample", "round", "host", "offered_per_s"):
+        for optional in ("sample", "round", "host", "offered_per_s", "scheduled_per_s"):
             if data[optional] is None:
                 del data[optional]
         for optional in ("parts", "uncorrected_us", "socket_errors"):
@@ -222,6 +225,7 @@ RUN_FIELDS = {
     "latency_us": ((Keyed(NUMBER),), False), "raw": (TEXT, False), "warmup": ((bool,), False),
     "cpu_s": (NUMBER + (NONE,), False), "sample": ((SAMPLE, NONE), False), "round": ((int, NONE), False),
     "host": (TEXT + (NONE,), False), "parts": ((Each((dict,)),), False), "offered_per_s": (NUMBER + (NONE,), False),
+    "scheduled_per_s": (NUMBER + (NONE,), False),
     "uncorrected_us": ((Keyed(NUMBER),), False), "socket_errors": ((Keyed(COUNT),), False),
 }
 SPREAD = {name: (NUMBER, True) for name in ("min_share", "max_share", "imbalance")}

@@ -24,12 +24,23 @@ def test_a_step_with_errors_or_no_percentiles_is_never_sustained(bad, why):
     assert knee(steps, Rule()).rate == 1000
 
 
-def test_a_saturated_step_is_not_used_and_makes_the_knee_a_lower_bound():
-    steps = [step(1000, p99=50_000, saturated=True), step(2000, p99=500), step(3000, p99=600), step(4000, saturated=True)]
+def test_a_saturated_step_the_server_fell_short_at_is_not_used_and_makes_the_knee_a_lower_bound():
+    steps = [step(1000, p99=50_000, saturated=True), step(2000, p99=500), step(3000, p99=600),
+             step(4000, achieved=3000, saturated=True)]
     assert bound_us(steps, Rule()) == 5000  # from the lowest *usable* step, not the saturated one
     assert verdict(steps[0], 5000, Rule()) == SATURATED and verdict(steps[1], 5000, Rule()) == SUSTAINED
+    assert verdict(steps[3], 5000, Rule()) == SATURATED  # short of the rate: the load generator's, or the server's?
     assert knee(steps, Rule()) == Knee(3000, 5000.0, lower_bound=True)
     assert knee(steps[:3], Rule()).lower_bound is False
+
+
+def test_a_saturated_step_the_server_sustained_counts():
+    # A load generator that falls behind sends late and sends less: wrk2 counts both against the server, so a
+    # rate held with a saturated load generator was held by the server.
+    steps = [step(1000, p99=500), step(2000, p99=600, saturated=True), step(3000, p99=600, saturated=True, achieved=2000)]
+    assert verdict(steps[1], 5000, Rule()) == SUSTAINED
+    assert knee(steps, Rule()) == Knee(2000, 5000.0, lower_bound=True)
+    assert knee(steps[:2], Rule()) == Knee(2000, 5000.0)
 
 
 def test_an_absolute_bound_and_a_stricter_share_are_the_run_s_settings():

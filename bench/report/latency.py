@@ -5,8 +5,9 @@ keep-alive × workers) the report gives:
 
 - ``chart-latency-<payload>-<keepalive|close>-<workers>w.png``: corrected p50, p99 and p99.9 against the
   offered rate on a log scale, one colour per server; a step it sustained is a filled dot, one it did
-  not (fell behind, p99 over the bound) an open one, and a step that is no figure (its load generator
-  saturated, or errors) a cross at the foot; each server's knee a dash-dotted line;
+  not (fell behind, p99 over the bound) an open one, and a step that is no figure (errors, or a load
+  generator that saturated where its server did not sustain the rate) a cross at the foot; each server's
+  knee a dash-dotted line;
 - each server's knee (:mod:`bench.knee`), and at the slowest server's knee each server's p99 and its
   ratio to the baseline's (Nginx's);
 - every step: offered and achieved rate, percentiles (corrected, and uncorrected p99), errors, the CPU
@@ -21,7 +22,7 @@ from matplotlib.lines import Line2D
 from tabulate import tabulate
 
 from bench.envfile import roles
-from bench.knee import SUSTAINED, Knee, Rule, knee, saturated, usable, verdict
+from bench.knee import SATURATED, SUSTAINED, Knee, Rule, has_figures, knee, saturated, verdict
 from bench.manifest import describe_source
 from bench.records import CellRecord, LoadResult, Status, latest
 
@@ -60,8 +61,14 @@ def knee_of(record: CellRecord, rule: Rule) -> Knee:
     return knee(steps(record), rule)
 
 
-def at_rate(record: CellRecord, rate: float) -> LoadResult | None:
-    return next((step for step in steps(record) if step.offered_per_s == rate and usable(step)), None)
+def shown(step: LoadResult, rule: Rule, bound: float | None) -> bool:
+    """Whether a step's figures are shown: it has them, and they speak for its server (see bench.knee)."""
+    return has_figures(step) and verdict(step, bound, rule) != SATURATED
+
+
+def at_rate(record: CellRecord, rate: float, rule: Rule) -> LoadResult | None:
+    bound = knee_of(record, rule).bound_us
+    return next((step for step in steps(record) if step.offered_per_s == rate and shown(step, rule, bound)), None)
 
 
 def slowest(records: list[CellRecord], rule: Rule) -> float | None:
@@ -133,16 +140,19 @@ def slowest_table(records: list[CellRecord], rule: Rule, baseline: str) -> list[
     rate = slowest(records, rule)
     if rate is None:
         return ["No rate every server sustained: no p99s to compare.", ""]
-    base = next((at_rate(r, rate) for r in records if r.cell.server == baseline), None)
+    base = next((at_rate(r, rate, rule) for r in records if r.cell.server == baseline), None)
     rows = []
     for record in records:
-        step = at_rate(record, rate)
+        step = at_rate(record, rate, rule)
         if step is None:
             rows.append([f"`{record.label}`", "—", "—", "—", "—"])
             continue
         ratio = f"{step.latency_us['p99'] / base.latency_us['p99']:.2f}" if base is not None else "—"
-        rows.append([f"`{record.label}`", *(_ms(step.latency_us.get(key)) for key, _ in PERCENTILES), ratio])
-    return [f"At {_rate(rate)} req/s, the slowest server's knee (corrected for coordinated omission):", "",
+        at_most = "≤ " if saturated(step) else ""  # its load generator's lateness is in it: the server's is lower
+        rows.append([f"`{record.label}`", *(at_most + _ms(step.latency_us.get(key)) for key, _ in PERCENTILES), ratio])
+    marked = any(row[2].startswith("≤") for row in rows)
+    return [f"At {_rate(rate)} req/s, the slowest server's knee (corrected for coordinated omission"
+            f"{'; ≤: its load generator saturated, so the server’s own latency is at most this' if marked else ''}):", "",
             tabulate(rows, ["server", "p50 (ms)", "p99 (ms)", "p99.9 (ms)", f"p99 ÷ {baseline}'s"],
                      tablefmt="github", disable_numparse=True), ""]
 
@@ -150,19 +160,22 @@ def slowest_table(records: list[CellRecord], rule: Rule, baseline: str) -> list[
 def steps_table(records: list[CellRecord], rule: Rule) -> list[str]:
     rows = []
     for record in records:
-        shown = steps(record)
+        shown_steps = steps(record)
         bound = knee_of(record, rule).bound_us
-        for step in shown:
+        for step in shown_steps:
             sample = step.sample or {}
-            figures = usable(step)
+            figures = shown(step, rule, bound)
             latency = " / ".join(_ms(step.latency_us.get(key)) for key, _ in PERCENTILES) if figures else "—"
             errors = step.errored + step.failed
-            achieved = _rate(step.req_per_s) if step.clean and not saturated(step) else "—"
+            achieved = _rate(step.req_per_s) if figures else "—"
+            said = verdict(step, bound, rule)
+            if said == SUSTAINED and saturated(step):
+                said += " (its load generator saturated: latency at most this)"
             rows.append([_rate(step.offered_per_s), f"`{record.label}`", achieved,
                          latency, _ms(step.uncorrected_us.get("p99")) if figures else "—",
                          f"{errors:,}" if errors else "0", f"{sample['server_cores']:.2f}" if "server_cores" in sample else "—",
                          f"{sample['loadgen_cores']:.2f}" if "loadgen_cores" in sample else "—", cpu_words(step),
-                         verdict(step, bound, rule)])
+                         said])
     rows.sort(key=lambda row: float(row[0].replace(",", "")))
     return [tabulate(rows, ["offered req/s", "server", "achieved req/s", "p50 / p99 / p99.9 (ms)", "uncorrected p99 (ms)",
                             "errors", "server cores", "wrk2 cores", "limit", "verdict"],
@@ -184,8 +197,10 @@ def latency_section(records: list[CellRecord], env: dict) -> list[str]:
              "coordinated omission); *uncorrected* is from each request's actual send, as closed-loop tools measure "
              f"it. A server *sustained* a rate when it answered every request 2xx, achieved {rule.achieved:.0%} of "
              f"it, and kept its p99 {bound}; its *knee* is the highest rate it sustained (≥: a higher step's load "
-             "generator was saturated, so it may be higher). A step whose load generator saturated (*client-bound*) "
-             "is marked and not used.", "", *tool_words(env)]
+             "generator saturated where it fell short, so it may be higher). A step whose load generator saturated "
+             "(*client-bound*) is marked; it still counts when its server sustained the rate, since a load generator "
+             "that falls behind sends late and sends less, which only makes a server look worse; where its server "
+             "fell short it says nothing about the server and is not used.", "", *tool_words(env)]
     for case, swept in by_case.items():
         lines += [f"### {case_words(case)}", "", f"![latency against offered rate, {case_words(case)}]"
                   f"({CHART}{case_slug(case)}.png)", "", *knee_table(swept, rule), *slowest_table(swept, rule, baseline),
@@ -197,7 +212,8 @@ def p99_ratio(record: CellRecord, case: list[CellRecord], rule: Rule, baseline: 
     """``record``'s p99 over the baseline's at its case's slowest knee; None where either has no figure there."""
     rate = slowest(case, rule)
     base = next((r for r in case if r.cell.server == baseline), None)
-    mine, theirs = (None, None) if rate is None or base is None else (at_rate(record, rate), at_rate(base, rate))
+    mine, theirs = (None, None) if rate is None or base is None else (at_rate(record, rate, rule),
+                                                                      at_rate(base, rate, rule))
     return mine.latency_us["p99"] / theirs.latency_us["p99"] if mine and theirs else None
 
 
@@ -244,17 +260,17 @@ def latency_figure(case: tuple[int, bool, int], records: list[CellRecord], rule:
     handles = []
     for index, record in enumerate(records):
         color = PALETTE[index % len(PALETTE)]
-        shown = steps(record)
+        swept = steps(record)
         found = knee_of(record, rule)
-        figures = [step for step in shown if usable(step)]
+        figures = [step for step in swept if shown(step, rule, found.bound_us)]
         for key, style in PERCENTILES:
             xs = [step.offered_per_s for step in figures if key in step.latency_us]
             ys = [step.latency_us[key] / 1000 for step in figures if key in step.latency_us]
             ax.plot(xs, ys, color=color, linestyle=style, linewidth=1.2)
             held = [verdict(step, found.bound_us, rule) == SUSTAINED for step in figures if key in step.latency_us]
             ax.scatter(xs, ys, s=18, color=color, facecolors=[color if h else "none" for h in held], zorder=3)
-        for step in shown:
-            if not usable(step):  # no figure: a cross at the foot, and why
+        for step in swept:
+            if step not in figures:  # no figure: a cross at the foot, and why
                 ax.plot([step.offered_per_s], [0.02], transform=ax.get_xaxis_transform(), marker="x", color=color,
                         markersize=8, mew=2, clip_on=False)
                 ax.annotate("saturated" if saturated(step) else "errors", (step.offered_per_s, 0.04),

@@ -13,6 +13,7 @@ from bench.records import CellRecord, LoadResult, Status, latest
 from bench.stats import summarize
 
 from . import headline, latency
+from .variants import variants_section
 from .charts import chart_links
 from .loadhosts import (
     PER_HOST,
@@ -291,7 +292,7 @@ def render(records: list[CellRecord], env: dict, charts: list[str] = ()) -> str:
               f"(flagged, failed, interrupted) shows no figure anywhere, only why; *vs {named.baseline}* is "
               f"the {pair} ratio at the same workers with its 95 % interval.", ""]
     body = (tuning_warnings(env) + loadgen_warnings(env) + headline.answer_section(records, named)
-            + problems_section(records) + ["## Results", ""] + results_section(records, named.baseline)
+            + variants_section(records, named) + problems_section(records) + ["## Results", ""] + results_section(records, named.baseline)
             + load_hosts_section(records) + headline.drift_section(records) + scaling_section(records)
             + latency.latency_section(records, env) + chart_links(charts, pair) + saturation_section(records, env)
             + workers_section(records)

@@ -72,6 +72,21 @@ def test_every_step_with_its_verdict_and_who_was_at_the_limit():
     assert by["80,000", "nginx"][-1] == "sustained"
 
 
+def test_a_rate_held_with_a_saturated_load_generator_counts_and_its_latency_is_an_upper_bound():
+    # As measured on 2 cores: wrk2's one thread at 0.91 of a core, and Nginx still got 96 % of 40k at p99 3.9 ms.
+    base = nginx()
+    base.sweep = [step if step.offered_per_s != 40_000 else sweep_step(40_000, p99=1100, saturated=True, round_number=1)
+                  for step in base.sweep]
+    lines = latency.latency_section([base, twisted()], ENV)
+    assert rows(lines, "server   ")["`nginx`"][0] == "80,000"
+    at_knee = rows(lines[next(i for i, line in enumerate(lines) if line.startswith("At 40,000 req/s")):], "server")
+    assert at_knee["`nginx`"] == ["≤ 0.28", "≤ 1.10", "≤ 2.20", "1.00"]
+    assert "≤: its load generator saturated" in "\n".join(lines)
+    steps = rows(latency.steps_table([base], Rule()), "offered")
+    assert steps["40,000"][1:3] == ["40,000", "0.28 / 1.10 / 2.20"]
+    assert steps["40,000"][-2:] == ["client-bound", "sustained (its load generator saturated: latency at most this)"]
+
+
 def test_a_cell_that_is_not_clean_shows_no_step_and_no_knee():
     lines = latency.latency_section([nginx(), twisted(status="flagged")], ENV)
     assert rows(lines, "server   ")["`twisted/pypy/shared/fixed` ⚠"] == ["— (flagged)", "—", "—"]

@@ -12,7 +12,7 @@ from bench.errors import BenchError
 from bench.hosts import LocalHost
 from bench.measure.loadgens import capabilities, detect, load_generator
 from bench.measure.loadgens.wrk import WRK_TIMEOUT_S
-from bench.measure.loadgens.wrk2 import Wrk2, calibration_s, offered, shortest_run_s
+from bench.measure.loadgens.wrk2 import Wrk2, calibration_s, offered, scheduled, shortest_run_s
 from bench.measure.loading import run
 from bench.records import Load
 
@@ -84,6 +84,14 @@ def test_the_offered_rate_comes_from_the_command_line(command, rate):
     assert offered(command) == rate
 
 
+@pytest.mark.parametrize("command, rate", [
+    ("wrk2 -c 200 -t 1 -d 13s -R 10000 URL", 10000 * (13 - 0.005 * 199) / 13),  # 92.3 %: the connects' stagger
+    ("wrk2 -c 200 -t 2 -d 13s -R 10000 URL", 10000 * (13 - 0.005 * 99) / 13),  # two threads stagger 100 each
+    ("wrk2 -c 1 -t 1 -d 13s -R 500 URL", 500), ("wrk2 -c 10 -d 13s URL", None), ("wrk2 -R 5 URL", None)])
+def test_the_schedule_over_the_run_is_the_rate_less_the_staggered_connects(command, rate):
+    assert scheduled(command) == (pytest.approx(rate) if rate else None)
+
+
 # -- command lines ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("connections, threads, calibrating, shortest", [
@@ -152,6 +160,17 @@ def test_live_wrk2_offers_its_rate_and_keeps_corrected_percentiles(wrk2, nginx):
     assert result.req_per_s == pytest.approx(500, rel=0.05)  # a constant rate, not as fast as nginx answers
     assert 0 < result.uncorrected_us["p50"] <= result.latency_us["p50"] <= result.latency_us["p99"] <= result.latency_us["p100"]
     assert len(access_log.read_text().splitlines()) >= result.requests_done
+
+
+@pytest.mark.wrk2
+def test_live_wrk2_achieves_its_schedule_not_its_nominal_rate(wrk2, nginx):
+    """200 connections connect 5 ms apart: over 13 s wrk2 sends 3.5 % or 7.7 % less than -R, whatever the server."""
+    url, _ = nginx
+    load = Load(url, 200, 1, True, duration=shortest_run_s(200, 1), offered=2000)
+    result = run(LocalHost(), Wrk2(), wrk2, load, timeout=60)
+    assert result.clean and result.scheduled_per_s == pytest.approx(2000 * 12.005 / 13)
+    assert result.req_per_s < 0.975 * result.offered_per_s  # an idle server: the shortfall is wrk2's own
+    assert 0.99 * result.scheduled_per_s <= result.req_per_s <= 1.05 * result.scheduled_per_s
 
 
 @pytest.mark.wrk2
