@@ -283,7 +283,7 @@ def latency_figure(case: tuple[int, bool, int], records: list[CellRecord], rule:
     handles.append(Line2D([], [], color="gray", linestyle="-.", linewidth=1, label="knee"))
     handles += [Line2D([], [], color="gray", marker="o", linestyle="none", markerfacecolor="none",
                        label="not sustained (fell behind, or p99 over the bound)"),
-                Line2D([], [], color="gray", marker="x", linestyle="none", label="no figure: load generator saturated, or errors")]
+                Line2D([], [], color="gray", marker="x", linestyle="none", label="no figure: errors, or a saturated load generator where it fell short")]
     ax.legend(handles=handles, fontsize=7, loc="upper left")
     ax.set_xlabel("offered rate (req/s)")
     ax.set_ylabel("latency, corrected for coordinated omission (ms, log)")

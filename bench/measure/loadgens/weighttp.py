@@ -6,7 +6,9 @@ when every answer was a 404 or no request succeeded, so ``succeeded``, ``failed`
 and ``status`` are always filled from the tool's own counters.
 
 - 0.5 (JSON): ``response_counts`` pass/fail/errs -> succeeded/failed/errored,
-  ``status_codes`` -> status, ``response_times`` percentiles (us) -> latency_us.
+  ``status_codes`` -> status, ``response_times`` percentiles (us) -> latency_us, except when pipelining
+  (``-K`` above 1): weighttp times a pipelined request from the previous answer on its connection, not from
+  when the request was sent, so its "response times" are the gaps between answers (p50 0 us), no latency.
 - 0.4 (text): its ``requests:``/``status codes:``/``traffic:`` lines; no latency.
 """
 from __future__ import annotations
@@ -101,7 +103,7 @@ class Weighttp05(Weighttp):
                 errored=int(responses["errs"]),
                 status={code: int(n) for code, n in report["status_codes"].items()},
                 bytes_total=int(report["traffic"]["bytes_total"]),
-                latency_us=_latency(report.get("response_times", {})),
+                latency_us={} if _pipelined(command) else _latency(report.get("response_times", {})),
                 raw=stdout,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -132,6 +134,11 @@ def _json_report(text: str) -> dict | None:
         if isinstance(value, dict) and "reqs_per_sec" in value:
             return value
     return None
+
+
+def _pipelined(command: str) -> bool:
+    words = command.split()
+    return any(flag == "-K" and value.isdigit() and int(value) > 1 for flag, value in zip(words, words[1:]))
 
 
 def _latency(times: dict) -> dict[str, float]:

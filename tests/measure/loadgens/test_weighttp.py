@@ -9,6 +9,7 @@ With BENCH_RECORD_FIXTURES=1 each run's output is saved under fixtures/loadgen/ 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -91,6 +92,14 @@ def test_parse_fixture(fixture, version, fields, latency, clean):
 
 def test_every_answer_404_is_no_success_despite_a_large_rate():
     check_no_success(Weighttp05().parse((FIXTURES / "weighttp-0.5-404-quiet.stdout").read_text(), "cmd"))
+
+
+def test_a_pipelined_run_keeps_no_latency():
+    """weighttp times a pipelined request from the answer before it, not from its send: no latency figure."""
+    text = (FIXTURES / "weighttp-0.5-keepalive.stdout").read_text()
+    assert Weighttp05().parse(text, "weighttp -n 9 -c 2 -t 1 -k -K 1 URL").latency_us["p50"] == 299
+    result = Weighttp05().parse(text, "weighttp -n 9 -c 2 -t 1 -k -K 16 URL")
+    assert result.latency_us == {} and result.clean and result.req_per_s == pytest.approx(151071)
 
 
 def test_weighttp_05_json_found_between_banner_and_trailing_text():
@@ -369,6 +378,18 @@ def test_a_server_killed_mid_run_leaves_failures(weighttp, tmp_path, version):
     assert not result.clean
     assert 0 < result.succeeded < 50000 and result.failed + result.errored == 50000 - result.succeeded
     assert "failed" in result.raw  # weighttp's own complaint (connect/read) is kept in raw
+
+
+@needs_archives
+def test_live_pipelined_response_times_are_gaps_between_answers(weighttp, nginx_url):
+    """Why the parser drops them: with 16 requests waiting on each connection, weighttp's median 'response time'
+    comes out below that of one request at a time; a latency could not."""
+    said = {}
+    for pipeline in (1, 16):
+        result = measure(weighttp, "0.5", Load(nginx_url, 10, 1, True, requests=20_000, pipeline=pipeline), "pipelined")
+        said[pipeline] = json.loads(result.raw[result.raw.index("{"):result.raw.rindex("}") + 1])["response_times"]
+    assert said[16]["50%"] < said[1]["50%"]
+    assert result.clean and result.succeeded == 20_000 and result.latency_us == {}
 
 
 # -- which limit ends a run: the request count or -a (weighttp 0.5 only) -----------------------
