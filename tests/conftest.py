@@ -1,7 +1,21 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the tests' ending on a signal."""
+import signal
+
 import pytest
 
 from bench import lab as namespace_lab
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def pytest_configure(config):
+    """A CI timeout (SIGTERM) or a closed terminal (SIGHUP) ends the tests as Ctrl-C does: pytest then still runs
+    every fixture's teardown (the namespace lab's namespaces and sshds, servers, restored files), where the default
+    action of either signal would leave them behind."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupted)
+
 
 # -- the network-namespace lab -------------------------------------------------
 

@@ -1,6 +1,7 @@
 """bench.lab.namespaces and `inv lab.*`: real namespaces, bridges and sshd, up and down."""
 import ipaddress
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -59,6 +60,36 @@ def test_up_then_down_leaves_nothing_behind(lab_machine, tmp_path):
         namespace_lab.down(tmp_path)
     assert _leftovers(lab) == []
     assert not (tmp_path / "lab.json").exists()
+
+
+HOLD = """
+import time
+def test_hold(lab):
+    print("lab up at", lab.root, flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_a_signal_to_the_tests_still_tears_their_lab_down(lab_machine, tmp_path, signal_name):
+    """A CI timeout (SIGTERM) or a closed terminal (SIGHUP) mid-test: the lab fixture's teardown runs (conftest)."""
+    (tmp_path / "test_hold.py").write_text(HOLD)
+    (tmp_path / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+    tests = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_hold.py",
+                              f"--basetemp={tmp_path / 'base'}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = tests.stdout.readline()
+        assert line.startswith("lab up at "), line
+        lab = namespace_lab.load(line.split(" at ", 1)[1].strip())
+        assert _leftovers(lab)
+        tests.send_signal(getattr(signal, signal_name))
+        said = tests.communicate(timeout=30)[0]
+    finally:
+        tests.kill()
+    assert f"KeyboardInterrupt: signal {signal_name}" in said
+    assert _leftovers(lab) == []
 
 
 @pytest.mark.lab

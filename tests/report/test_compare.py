@@ -1,6 +1,7 @@
 """Comparing runs: on two real small runs, and on constructed result sets with known answers."""
 import copy
 import json
+import re
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -64,6 +65,19 @@ def test_inv_compare_finds_runs_by_name_prints_and_writes_the_comparison(real_ru
     compare_task(context, "before", "after", output=str(output))
     printed = capsys.readouterr().out
     assert printed == output.read_text() == compare.compare_runs(before, after)
+
+
+@pytest.mark.parametrize("where, says", [
+    ("", r"^error: --output .+ is a folder: name a file in it, e\.g\. .+/compare\.md$"),
+    ("missing/compare.md", r"^error: --output .+missing/compare\.md: its folder .+missing does not exist; create it"),
+])
+def test_inv_compare_refuses_an_output_it_cannot_write_before_comparing(real_runs, tmp_path, capsys, where, says):
+    before, _ = real_runs
+    context = Context(Config(overrides={"bench": {"reports": str(before.parent)}}))
+    with pytest.raises(Exit) as refused:
+        compare_task(context, "before", "after", output=str(tmp_path / where))
+    assert refused.value.code == 1 and re.match(says, refused.value.message)
+    assert capsys.readouterr().out == ""  # refused before anything was compared or printed
 
 
 def test_inv_compare_refuses_incompatible_runs_in_one_line(real_runs, tmp_path):
