@@ -12,7 +12,6 @@ The order of ``setup.loadgens`` is the order of preference when ``--loadgen`` is
 """
 from __future__ import annotations
 
-import importlib
 import math
 import re
 import shlex
@@ -21,6 +20,7 @@ from dataclasses import dataclass, fields
 
 from bench.errors import BenchError
 from bench.hosts import Host
+from bench.plugins import module_named
 from bench.records import Load, LoadResult
 
 PACKAGE = __name__.rpartition(".")[0]
@@ -160,13 +160,10 @@ def load_generator(name: str) -> type[LoadGenerator]:
     if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
         raise BenchError(f"setup.loadgens names {name!r}, not a load generator's name: "
                          f"give the name of a module in bench/measure/loadgens/ (lower case)")
-    try:
-        module = importlib.import_module(f"{PACKAGE}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{PACKAGE}.{name}":
-            raise
+    module = module_named(PACKAGE, name)
+    if module is None:
         raise BenchError(f"setup.loadgens names {name}, but there is no bench/measure/loadgens/{name}.py: "
-                         f"add that module or drop {name} from setup.loadgens") from None
+                         f"add that module or drop {name} from setup.loadgens")
     generator = getattr(module, "GENERATOR", None)
     if not (isinstance(generator, type) and issubclass(generator, LoadGenerator) and generator.program == name):
         raise BenchError(f"bench/measure/loadgens/{name}.py has no GENERATOR: a LoadGenerator whose program is {name!r}")

@@ -8,7 +8,6 @@ report take everything else from it.
 """
 from __future__ import annotations
 
-import importlib
 import pkgutil
 import re
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Callable, Protocol
 from bench.errors import BenchError
 from bench.hosts import Host
 from bench.hosts.scripts import TERM
+from bench.plugins import module_named
 from bench.records import Cell, CellRecord, Variant
 
 # The exit status of a launch's check when the kind refuses its own config (nginx -t).
@@ -104,12 +104,9 @@ def kind(name: str, where: str = "") -> ServerKind:
     unknown = f"unknown server kind {name!r}{f' ({where})' if where else ''}: choose from {', '.join(available())}"
     if not isinstance(name, str) or not NAME.fullmatch(name) or name in MACHINERY:
         raise BenchError(unknown)
-    try:
-        module = importlib.import_module(f"{__package__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.{name}":
-            raise
-        raise BenchError(f"{unknown} (a kind is a module of bench/measure/servers/)") from None
+    module = module_named(__package__, name)
+    if module is None:
+        raise BenchError(f"{unknown} (a kind is a module of bench/measure/servers/)")
     found = getattr(module, "KIND", None)
     if found is None or found.name != name:
         raise BenchError(f"bench/measure/servers/{name}.py defines no KIND named {name!r}")
