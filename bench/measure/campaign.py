@@ -313,7 +313,8 @@ def sweep_words(options: Options, cases) -> str:
         return ""
     plan = sweep.Plan.of(options.sweep)
     servers = max((len(case) for case in cases), default=1)
-    return (f"; then each case swept at {len(plan.grid)} fixed rates by wrk2, {plan.step}s a step "
+    refined = f" and up to {plan.refine} more near the slowest knee" if plan.refine else ""
+    return (f"; then each case swept at {len(plan.grid)} fixed rates{refined} by wrk2, {plan.step}s a step "
             f"(~{sweep.seconds(plan, len(plan.grid), servers):.0f}s for {servers} servers)")
 
 

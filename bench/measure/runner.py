@@ -284,9 +284,19 @@ class Runner:
         rates = [] if base is None else sweep.offered_rates(base, plan.grid)
         for index, rate in enumerate(rates):
             self.progress.phase("sweep", round=index + 1, detail=f"{rate:,.0f} req/s offered ({len(rates)} rates)")
-            for record, running in sweep.turns(swept, index):
-                if record.status is Status.OK:
-                    self._step(record, running, rate, index)
+            self._steps(swept, rate, index)
+        for index in range(len(rates), len(rates) + plan.refine if rates else 0):
+            rate = sweep.refined_rate([r.sweep for r, _ in swept if r.status is Status.OK], plan.rule)
+            if rate is None:
+                break
+            self.progress.phase("sweep", round=index + 1, detail=f"{rate:,.0f} req/s offered (refining the slowest knee)")
+            self._steps(swept, rate, index)
+
+    def _steps(self, swept: list[tuple[CellRecord, Running]], rate: float, index: int) -> None:
+        """Each clean server at ``rate``, in the order of the ``index``-th rate."""
+        for record, running in sweep.turns(swept, index):
+            if record.status is Status.OK:
+                self._step(record, running, rate, index)
 
     def _step(self, record: CellRecord, running: Running, rate: float, index: int) -> None:
         """One server at one offered rate (wrk2), with the CPU of both sides and who was at the limit."""

@@ -122,7 +122,9 @@ def tool_words(env: dict) -> list[str]:
     source = describe_source(tool["source"]) if isinstance(tool.get("source"), dict) else "source unrecorded"
     return [f"Swept by {tool.get('version') or tool.get('tool', '?')} ({source}): {latency.get('step', '?')} s a step, "
             f"{latency.get('connections', '?')} connections on {latency.get('threads', '?')} thread(s); wrk2 keeps "
-            f"latency only past each thread's calibration (10 s + 5 ms per connection of the thread).", ""]
+            f"latency only past each thread's calibration (10 s + 5 ms per connection of the thread)."
+            + (f" After the grid, up to {latency['refine']} rate(s) more, each halfway between the slowest server's "
+               f"knee and the next rate up, every server loaded at each." if latency.get("refine") else ""), ""]
 
 
 def knee_table(records: list[CellRecord], rule: Rule) -> list[str]:

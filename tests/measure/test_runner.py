@@ -238,7 +238,7 @@ def test_the_runner_judges_a_cell_from_its_samples_and_the_runs_cpus(tmp_path):
 def test_a_swept_case_keeps_a_step_per_rate_and_server_at_the_same_offered_rates(tmp_path, wrk2):
     """The short real sweep CI runs: real wrk2 (built from its archive), real Nginx and Twisted, two rates."""
     host = LocalHost()
-    plan = Plan(grid=(0.02, 0.05), step=shortest_run_s(10, 1), connections=10, threads=1)
+    plan = Plan(grid=(0.02, 0.05), step=shortest_run_s(10, 1), connections=10, threads=1, refine=1)
     runner = make_runner(tmp_path, repeats=2, max_repeats=2, ports=2, latency=plan,
                          sweepers=(Loader(host, Wrk2(), wrk2),))
     nginx, twisted = runner.measure_case([nginx_cell(), twisted_cell()], group="swept")
@@ -246,6 +246,7 @@ def test_a_swept_case_keeps_a_step_per_rate_and_server_at_the_same_offered_rates
     base = sorted(run.req_per_s for run in nginx.numbers)
     rates = sorted({max(1.0, float(round(sum(base) / len(base) * share))) for share in plan.grid})
     for record in (nginx, twisted):
+        # Both held both rates: nothing to refine, so no third step.
         assert [(step.offered_per_s, step.round) for step in record.sweep] == list(zip(rates, range(2)))
         for step in record.sweep:
             assert step.clean and step.tool == "wrk2" and f"-R {round(step.offered_per_s)}" in step.command

@@ -1,8 +1,10 @@
 """The sweep's plan: the grid of offered rates from a case's maxima, the rotating order, the step's length."""
 import pytest
+from support import sweep_step as step
 
 from bench.errors import BenchError
-from bench.measure.sweep import Plan, baseline_rate, offered_rates, seconds, turns
+from bench.knee import Rule
+from bench.measure.sweep import Plan, baseline_rate, offered_rates, refined_rate, seconds, turns
 
 SETTINGS = {"grid": [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1], "step": 13, "connections": 200, "threads": 1}
 
@@ -32,10 +34,38 @@ def test_the_order_turns_by_one_from_rate_to_rate():
     assert turns([], 3) == []
 
 
+NGINX = [step(8000, p99=900), step(40_000, p99=1000), step(60_000, p99=1100), step(80_000, achieved=70_000)]
+TWISTED = [step(8000, p99=2000), step(40_000, p99=3000), step(60_000, achieved=45_000), step(80_000, achieved=40_000)]
+
+
+def test_a_refined_rate_halves_the_bracket_where_the_slowest_server_falls_over():
+    assert refined_rate([NGINX, TWISTED], Rule()) == 50_000  # Twisted held 40k, not 60k
+    then = [NGINX + [step(50_000, p99=1050)], TWISTED + [step(50_000, p99=4000)]]
+    assert refined_rate(then, Rule()) == 55_000  # it held 50k too: the bracket is now 50k-60k
+    failed = [NGINX + [step(50_000, p99=1050)], TWISTED + [step(50_000, achieved=41_000)]]
+    assert refined_rate(failed, Rule()) == 45_000
+
+
+@pytest.mark.parametrize("sweeps", [
+    [NGINX, [step(8000, achieved=10)]],  # a server sustained no rate: no bracket to halve
+    [NGINX[:3], TWISTED[:2] + [step(60_000)]],  # both held every rate: nothing above the slowest knee
+    [[step(10), step(11, achieved=1)]],  # a request apart
+    [],
+])
+def test_no_refined_rate_without_a_bracket(sweeps):
+    assert refined_rate(sweeps, Rule()) is None
+
+
+def test_the_plan_reads_refine_and_the_knee_rule():
+    plan = Plan.of({**SETTINGS, "refine": 2, "knee": {"achieved": 0.9, "p99_factor": 5, "p99_ms": None}})
+    assert (plan.refine, plan.rule) == (2, Rule(achieved=0.9, p99_factor=5))
+    assert Plan.of(SETTINGS).refine == 0  # a run from before refining
+
+
 def test_the_default_sweep_of_two_servers_fits_beside_the_rounds_in_five_minutes(project_latency):
     plan = Plan.of(project_latency)
     sweep = seconds(plan, len(plan.grid), 2)
-    assert sweep == len(plan.grid) * 2 * (plan.step + 0.5)
+    assert plan.refine == 1 and sweep == (len(plan.grid) + 1) * 2 * (plan.step + 0.5)
     assert sweep + 50 + 2 * 6 + 10 <= 300  # the rounds' 50 s cap, two warm-ups of at most 6 s, start and stop
 
 

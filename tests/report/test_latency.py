@@ -55,6 +55,10 @@ def test_the_knees_and_the_p99s_at_the_slowest_knee():
     assert knees["`twisted/pypy/shared/fixed`"] == ["≥ 40,000", "67%", "20.00"]  # 60k fell behind; 80k saturated
     assert ("Swept by wrk2 (wrk 4.0.0) (tarball wrk2-44a94c17.tar.gz (sha256 40fb577303ae…)): 13 s a step, 200 "
             "connections on 1 thread(s)") in text
+    assert "After the grid" not in text  # a run from before refining
+    refined = {**ENV, "settings": {"latency": {**ENV["settings"]["latency"], "refine": 1}}}
+    assert "After the grid, up to 1 rate(s) more, each halfway" in "\n".join(latency.latency_section(
+        [nginx(), twisted()], refined))
     assert "At 40,000 req/s, the slowest server's knee" in text
     at_knee = rows(lines[lines.index("At 40,000 req/s, the slowest server's knee (corrected for coordinated omission):"):],
                    "server")

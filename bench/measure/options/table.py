@@ -99,7 +99,8 @@ WARMUP = {**LOAD, **RULE}
 KNEE = {"achieved": (Range((int, float), 0, 1),), "p99_factor": (Range((int, float), 1),),
         "p99_ms": (Range((int, float), 0), type(None))}
 SWEEP = {"grid": (Each((Range((int, float), 0, 10),)),), "step": (Range((int,), 1, MAX_DURATION),),
-         "connections": (Range((int,), 1, MAX_CONCURRENCY),), "threads": (Range((int,), 1, MAX_CONCURRENCY),)}
+         "connections": (Range((int,), 1, MAX_CONCURRENCY),), "threads": (Range((int,), 1, MAX_CONCURRENCY),),
+         "refine": (Range((int,), 0, 10),)}
 
 
 def fields(shapes: dict, required=()) -> dict:
@@ -200,7 +201,7 @@ OPTIONS = (
     Option("latency", Switch(), "after each case's rounds, load its servers again at fixed offered rates (wrk2): "
            "latency under load, corrected for coordinated omission, and each server's knee (bench.latency)",
            resumable=True, before=older(False)),
-    Option("sweep", Maybe(Shape({**fields(SWEEP, SWEEP), "knee": ((fields(KNEE, KNEE),), True)})),
+    Option("sweep", Maybe(Shape({**fields(SWEEP, set(SWEEP) - {"refine"}), "knee": ((fields(KNEE, KNEE),), True)})),
            config="bench.latency", resumable=True, before=older(None)),
     Option("order", Choice(ORDERS, "order"), "paired: a case's servers up together and loaded in turn, round by "
            "round; sequential: one server after another, as before", config="bench.order", resumable=True,
