@@ -82,9 +82,9 @@ def describe_source(source: dict) -> str:
     if kind == "distro":
         return f"distro {source.get('package', '?')} {source.get('version')}"
     if kind == "fallback":
-        instead = source.get("instead") or f"{source.get('package')} {source.get('version')}"
+        instead = source.get("instead") or (f"{source['package']} {source.get('version')}" if source.get("package") else None)
         missing = f"pinned {source['fetch'].get('file', '?')} unavailable" if source.get("fetch") else "no pinned tarball"
-        return f"FALLBACK to {instead} ({missing})"
+        return f"FALLBACK to {instead} ({missing})" if instead else f"not installed ({missing})"
     if kind == "unrecorded":
         return f"not from `inv setup` ({source.get('path', '?')})"
     return f"{kind} {source.get('path', '')}".strip()

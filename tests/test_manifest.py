@@ -49,6 +49,7 @@ def test_loadgen_provenance(program, binary, recorded, chosen, preferred, source
     (W05, "tarball weighttp-0.5.tar.gz (sha256 5900600cc108…)"),
     (WRK, "distro wrk 4.1.0-3+b2"),
     (FALLBACK, "FALLBACK to wrk (pinned weighttp-0.5.tar.gz unavailable)"),
+    ({**FALLBACK, "instead": None}, "not installed (pinned weighttp-0.5.tar.gz unavailable)"),  # wrk2: nothing stands in
     ({"kind": "unrecorded", "path": "/opt/weighttp"}, "not from `inv setup` (/opt/weighttp)"),
 ])
 def test_describe_source(source, words):

@@ -24,7 +24,7 @@ import shlex
 from bench.clock import now_utc
 from bench.errors import BenchError
 from bench.manifest import describe_source
-from bench.measure import load_generator
+from bench.measure import capabilities, load_generator
 
 from .tarballs import Pin, Unavailable, tarball_source
 from .target import SetupTarget
@@ -190,8 +190,9 @@ def built_tool(target: SetupTarget) -> dict:
         instead = stand_in(target.settings.get("loadgens") or [], name)
         target.say(f"cannot get {pin.file}: {exc}")
         target.say(f"to use it: {pin.fetch_hint(target.cache)}, then run `inv setup --only {name}`")
+        needs = " (`inv bench --latency` needs it)" if capabilities(load_generator(name)).fixed_rate else ""
         target.say(f"FALLBACK: `inv bench` uses {instead} instead of {name}" if instead
-                   else f"FALLBACK: none; `inv bench` has no {name}")
+                   else f"FALLBACK: none; `inv bench` runs without {name}{needs}")
         target.host.run(f"rm -f {shlex.quote(link)}")
         return {name: {"name": name, "version": None, "pinned": version, "path": None,
                        "source": fallback_source(pin, target.cache, str(exc), instead=instead)}}

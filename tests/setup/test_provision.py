@@ -236,6 +236,16 @@ def test_offline_weighttp_falls_back_to_wrk_and_says_what_to_fetch(setup_dirs):
     assert bench_manifest.tool_binary(LocalHost(), str(prefix), "weighttp") is None
 
 
+def test_offline_wrk2_has_no_stand_in_and_says_what_needs_it(setup_dirs):
+    prefix, cache, settings = setup_dirs
+    release = settings["wrk2"]["releases"][settings["wrk2"]["version"]]
+    release["url"] = closed_port_url(release["file"])
+    manifest, said = run(settings, only="wrk2")
+    assert "FALLBACK: none; `inv bench` runs without wrk2 (`inv bench --latency` needs it)" in said
+    assert bench_manifest.describe_source(manifest["tools"]["wrk2"]["source"]) == (
+        f"not installed (pinned {release['file']} unavailable)")
+
+
 @needs_builds
 def test_a_tarball_dropped_into_the_cache_builds_offline(www, setup_dirs):
     prefix, cache, settings = setup_dirs
