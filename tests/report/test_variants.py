@@ -62,3 +62,25 @@ def test_interpreters_pair_only_within_the_same_release_and_case():
 def test_one_value_per_key_is_no_section():
     assert variants_section([twisted("26.4.0", [1.0, 2.0]), constructed_record("nginx", 2, [3.0, 4.0])],
                             roles({})) == []
+
+
+def test_each_interpreter_on_its_own_newest_release_is_compared_and_says_so():
+    """Without --twisted each interpreter runs the newest release it can (PyPy 26.4.0, CPython 26.10.0): the
+    interpreters are still set side by side, the row naming the releases, and no separate release table."""
+    records = [twisted("26.4.0", [50_000.0, 51_000.0, 49_000.0]),
+               twisted("26.10.0", [15_000.0, 15_300.0, 14_700.0], interpreter="cpython")]
+    lines = variants_section(records, roles({}))
+    assert table(lines, "### Twisted's interpreter: each against pypy") == {
+        "cpython ÷ pypy (shared/fixed, twisted 26.10.0 ÷ 26.4.0)": ["0.30 (0.30–0.30) n=3"]}
+    assert not any(line.startswith("### Twisted's release") for line in lines)
+
+
+def test_releases_on_both_interpreters_pair_exactly():
+    records = [twisted(version, [rate, rate * 1.01, rate * 0.99], interpreter=interpreter)
+               for interpreter, base in (("pypy", 50_000.0), ("cpython", 15_000.0))
+               for version, rate in (("24.3.0", base), ("26.4.0", base * 1.2))]
+    lines = variants_section(records, roles({}))
+    assert set(table(lines, "### Twisted's release: each against 24.3.0")) == {
+        "26.4.0 ÷ 24.3.0 (pypy/shared/fixed)", "26.4.0 ÷ 24.3.0 (cpython/shared/fixed)"}
+    assert set(table(lines, "### Twisted's interpreter: each against pypy")) == {
+        "cpython ÷ pypy (shared/fixed/24.3.0)", "cpython ÷ pypy (shared/fixed/26.4.0)"}
