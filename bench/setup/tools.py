@@ -222,7 +222,8 @@ def build_pinned(target: SetupTarget, version: str, release: dict, pin: Pin, tar
         if not answers(name, ok, said):
             raise BenchError(f"the {name} {version} build installed no working bin/{name} ({said[-200:] or 'no output'}); "
                              f"check setup.{name}.releases.{version}.build; full log: {log}")
-        entries = {name: {"name": name, "version": first_version(said) or version, "pinned": version,
+        # The pin is its version (wrk2's is a commit; it calls itself wrk 4.0.0): what it says is kept beside.
+        entries = {name: {"name": name, "version": version, "pinned": version,
                           "source": tarball_source(pin), "path": link,
                           "version_output": said, "installed": now_utc()}}
         target.write_marker(stage, key, entries)

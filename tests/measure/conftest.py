@@ -58,4 +58,6 @@ def wrk2(tmp_path_factory) -> str:
     said = []
     entry = setup_host(LocalHost(), settings, only="wrk2", log=said.append)["tools"]["wrk2"]
     assert entry["source"]["kind"] == "tarball" and entry["path"].endswith("/bin/wrk2"), said
+    # its version is its pinned commit, not the "wrk 4.0.0" it says of itself
+    assert entry["version"] == settings["wrk2"]["version"] and "wrk 4.0.0" in entry["version_output"], entry
     return entry["path"]
