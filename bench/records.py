@@ -67,10 +67,11 @@ class LoadResult:
     cpu_s: float | None = None  # CPU (user + system) the load generator used
     # A measured run's CPU and memory (bench.measure.sampling), each key optional (older runs lack the
     # later ones): wall_s; cores over the tool's seconds: server_cores, loadgen_cores, harness_cores; the
-    # server's machine: host_cpus (in play), host_busy_cores, steal_cores, other_cores and, with a
+    # server's machine: host_cpus (in play), host_busy_cores, steal_cores, other_cores, busiest_process_cores (the
+    # server process that used the most CPU itself) and, with a
     # partition, server_cpus_busy_cores / load_cpus_busy_cores; server_rss_mb, server_processes;
     # exhausted (weighttp used up its -n before its time). A load host's part: its share and saturated. A sweep
-    # step: saturated (its load generator), server_busy and machine_bound (see bench.measure.verdicts).
+    # step: saturated (its load generator), server_busy, worker_saturated and machine_bound (bench.measure.verdicts).
     sample: dict | None = None
     round: int | None = None  # which round of its group a measured run belongs to
     host: str | None = None  # the load host that made it, when there were several
@@ -212,9 +213,10 @@ TEXTS = (Each((str,)),)
 COUNT = (Range((int,), 0),)
 SAMPLE = {name: (NUMBER, False) for name in (
     "wall_s", "server_cores", "server_rss_mb", "loadgen_cores", "harness_cores", "host_busy_cores", "steal_cores",
-    "other_cores", "server_cpus_busy_cores", "load_cpus_busy_cores")}
+    "other_cores", "server_cpus_busy_cores", "load_cpus_busy_cores", "busiest_process_cores")}
 SAMPLE.update({name: (COUNT, False) for name in ("server_processes", "host_cpus", "concurrency", "threads")})
-SAMPLE.update({name: ((bool,), False) for name in ("saturated", "exhausted", "server_busy", "machine_bound")})
+SAMPLE.update({name: ((bool,), False) for name in ("saturated", "exhausted", "server_busy", "machine_bound",
+                                                   "worker_saturated")})
 # Keys a sample holds together: a reader that finds the first reads the others.
 TOGETHER = (("server_cores", "server_rss_mb"), ("host_cpus", "host_busy_cores", "steal_cores"))
 RUN_FIELDS = {

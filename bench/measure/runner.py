@@ -315,7 +315,8 @@ class Runner:
         step.round = index
         if {"server_cores", "loadgen_cores"} <= set(step.sample or {}):
             limits = verdicts.round_limits(step, threads=plan.threads, workers=record.cell.workers, room=self._room())
-            step.sample.update(saturated=limits.client, server_busy=limits.server, machine_bound=limits.machine)
+            step.sample.update(saturated=limits.client, server_busy=limits.server, worker_saturated=limits.worker,
+                               machine_bound=limits.machine)
         record.sweep.append(step)
 
     def _placement(self) -> sampling.Placement:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 
@@ -41,6 +41,7 @@ class Reading:
     server_processes: int
     cpus: dict[int, CpuTicks]
     ticks: int  # clock ticks per second
+    processes: dict[int, float] = field(default_factory=dict)  # pid -> the CPU seconds it used itself (not children's)
 
 
 def parse_proc_stat(text: str) -> dict[int, CpuTicks]:
@@ -61,17 +62,20 @@ def parse_snapshot(text: str) -> Reading:
     lines = text.splitlines()
     ticks, page = int(lines[0]), int(lines[1])
     cpu = rss = count = 0
+    own = {}
     for line in lines[2:]:
         if line.startswith("cpu"):
             continue
-        fields = line.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ')'
-        if len(fields) < 22:
+        pid, _, rest = line.partition(" ")
+        fields = rest.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ')'
+        if len(fields) < 22 or not pid.isdigit():
             continue
         cpu += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+        own[int(pid)] = (int(fields[11]) + int(fields[12])) / ticks
         rss += int(fields[21])
         count += 1
     return Reading(server_cpu_s=cpu / ticks if count else None, server_rss=rss * page, server_processes=count,
-                   cpus=parse_proc_stat(text), ticks=ticks)
+                   cpus=parse_proc_stat(text), ticks=ticks, processes=own)
 
 
 def snapshot_command(session: int) -> str:
@@ -93,13 +97,14 @@ def process_tree(pid: int, started: int | None) -> list[psutil.Process]:
 
 def local_reading(pid: int, started: int | None) -> Reading:
     """The server's tree (the process ``pid`` started at ``started``) and this machine's CPUs, read here."""
-    cpu, rss, count = 0.0, 0, 0
+    cpu, rss, count, own = 0.0, 0, 0, {}
     for process in process_tree(pid, started):
         try:
             times = process.cpu_times()
         except psutil.NoSuchProcess:
             continue
         cpu += times.user + times.system + times.children_user + times.children_system
+        own[process.pid] = times.user + times.system
         count += 1
         try:
             rss += process.memory_info().rss
@@ -108,7 +113,7 @@ def local_reading(pid: int, started: int | None) -> Reading:
     with open("/proc/stat") as stat:
         cpus = parse_proc_stat(stat.read())
     return Reading(server_cpu_s=cpu if count else None, server_rss=rss, server_processes=count, cpus=cpus,
-                   ticks=os.sysconf("SC_CLK_TCK"))
+                   ticks=os.sysconf("SC_CLK_TCK"), processes=own)
 
 
 def harness_cpu_s() -> float:
@@ -165,6 +170,9 @@ def run_sample(first: Reading | None, last: Reading | None, placement: Placement
     server = max(last.server_cpu_s - first.server_cpu_s, 0.0) / span
     sample.update(server_cores=round(server, 3), server_rss_mb=round(last.server_rss / 2**20, 1),
                   server_processes=last.server_processes)
+    busiest = [last.processes[pid] - first.processes[pid] for pid in last.processes if pid in first.processes]
+    if busiest:  # one worker can be the limit while the others idle (connections accepted unevenly)
+        sample["busiest_process_cores"] = round(max(max(busiest), 0.0) / span, 3)
     host = host_cores(first, last, placement.cpus, span)
     if host:
         beside = sum(cpu or 0.0 for cpu, here in zip(loadgen_cpu_s, placement.colocated) if here) / span

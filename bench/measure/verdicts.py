@@ -22,6 +22,7 @@ MACHINE_BUSY = 0.90
 CLIENT_BOUND = "client-bound"  # the load generator was saturated: req/s is a lower bound
 BOTH_SATURATED = "both saturated"  # ... and the server was busy too: nobody can say which side limited
 MACHINE_BOUND = "machine-bound"  # CPUs full, so a side got less than it could use: others or steal took the rest
+WORKER_BOUND = "a worker saturated"  # one server process used a whole core while the server as a whole had room
 EXHAUSTED = "-n exhausted"  # weighttp ran out of its requests before its time: some runs were shorter
 
 
@@ -92,6 +93,7 @@ class Limits:
     client: bool  # the load generator (some load host, of several) was saturated
     server: bool  # the server used most of what it could
     machine: bool  # a side got less than it could use because its CPUs were full
+    worker: bool = False  # one of several server processes used a whole core while the server had room
 
 
 def round_limits(run: LoadResult, *, threads: int, workers: int, room: Room) -> Limits:
@@ -102,14 +104,15 @@ def round_limits(run: LoadResult, *, threads: int, workers: int, room: Room) -> 
     else:
         client = saturated(sample["loadgen_cores"], threads)
     server = sample["server_cores"] >= SERVER_ROOM * server_capacity(sample, workers, room)
-    return Limits(client=client, server=server,
+    worker = workers > 1 and not server and sample.get("busiest_process_cores", 0.0) >= CLIENT_BUSY
+    return Limits(client=client, server=server, worker=worker,
                   machine=held_back_by_machine(sample, threads=threads, workers=workers, room=room))
 
 
 def limits(record: CellRecord, room: Room) -> list[str]:
     """The cell's limit verdicts, from the rounds that are numbers and were sampled: client-bound
-    in most rounds, both saturated when the server was busy in most of those, machine-bound in
-    most rounds."""
+    in most rounds, both saturated when the server was busy in most of those, a worker saturated
+    (one process at a whole core while the server had room) and machine-bound in most rounds."""
     judged = [round_limits(run, threads=record.cell.threads, workers=record.cell.workers, room=room)
               for run in record.numbers if {"server_cores", "loadgen_cores"} <= set(run.sample or {})]
     found = []
@@ -117,6 +120,8 @@ def limits(record: CellRecord, room: Room) -> list[str]:
         found.append(CLIENT_BOUND)
         if mostly(limit.server for limit in judged if limit.client):
             found.append(BOTH_SATURATED)
+    if mostly(limit.worker for limit in judged):
+        found.append(WORKER_BOUND)
     if mostly(limit.machine for limit in judged):
         found.append(MACHINE_BOUND)
     return found

@@ -109,7 +109,8 @@ def cpu_words(step: LoadResult) -> str:
     """Who was at the limit during a step, from its sample (bench.measure.verdicts' thresholds)."""
     sample = step.sample or {}
     words = [word for key, word in (("saturated", "client-bound"), ("server_busy", "server busy"),
-                                    ("machine_bound", "machine-bound")) if sample.get(key)]
+                                    ("worker_saturated", "a worker saturated"), ("machine_bound", "machine-bound"))
+             if sample.get(key)]
     return ", ".join(words) or "—"
 
 

@@ -66,6 +66,7 @@ def test_a_snapshot_sums_the_session_with_its_reaped_children_and_reads_the_cpus
     assert reading.server_cpu_s == (250 + 50 + 300 + 100 + 100) / 100
     assert (reading.server_rss, reading.server_processes, reading.ticks) == ((2560 + 1280) * 4096, 2, 100)
     assert reading.cpus == parse_proc_stat(stat)
+    assert reading.processes == {42: (250 + 50) / 100, 43: 100 / 100}  # each one's own, without its children's
 
 
 def test_the_machines_cores_are_over_the_tools_seconds_and_only_the_cpus_in_play():
@@ -89,6 +90,16 @@ def test_other_processes_are_the_machine_less_the_server_the_co_located_load_and
                           loadgen_cpu_s=[None])) == {"wall_s", "harness_cores"}  # nothing read at the end
 
 
+def test_the_busiest_process_is_over_the_processes_seen_at_both_ends():
+    first = Reading(1.0, 0, 3, {0: CpuTicks(0, 0, 0)}, ticks=100, processes={1: 0.0, 2: 0.5, 3: 0.2})
+    last = Reading(4.0, 0, 3, {0: CpuTicks(100, 0, 0)}, ticks=100, processes={1: 0.1, 2: 2.4, 4: 9.0})
+    sample = run_sample(first, last, Placement(), seconds=2.0, wall=2.1, harness_cpu_s=0.0, loadgen_cpu_s=[])
+    assert sample["busiest_process_cores"] == 0.95  # pid 2: 1.9 s in 2 s; pid 4 started meanwhile, 3 ended
+    no_pids = Reading(1.0, 0, 1, {0: CpuTicks(0, 0, 0)}, ticks=100)
+    assert "busiest_process_cores" not in run_sample(no_pids, no_pids, Placement(), seconds=2.0, wall=2.1,
+                                                     harness_cpu_s=0.0, loadgen_cpu_s=[])
+
+
 def test_a_busy_server_is_seen_locally_and_by_the_machine():
     server = subprocess.Popen([sys.executable, "-c", BURN], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                               start_new_session=True)
@@ -106,6 +117,7 @@ def test_a_busy_server_is_seen_locally_and_by_the_machine():
     assert sample["host_busy_cores"] >= sample["server_cores"] - 0.03  # the machine saw it busy
     assert sample["host_cpus"] == os.cpu_count()
     assert sample["server_processes"] == 1 and sample["server_rss_mb"] > 1
+    assert sample["busiest_process_cores"] == sample["server_cores"]  # its one process
 
 
 def test_the_harness_measures_its_own_cpu():
@@ -184,3 +196,4 @@ def test_the_same_through_ssh_on_a_lab_host(lab_connect):
     sample = window.sample(None, [])
     assert sample["server_cores"] > 0.3 and sample["host_busy_cores"] >= sample["server_cores"] - 0.05
     assert sample["server_processes"] == 1 and "loadgen_cores" not in sample
+    assert sample["busiest_process_cores"] == sample["server_cores"]

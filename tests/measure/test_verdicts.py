@@ -12,6 +12,7 @@ from bench.measure.verdicts import (
     CLIENT_BOUND,
     EXHAUSTED,
     MACHINE_BOUND,
+    WORKER_BOUND,
     Room,
     judged,
     mostly,
@@ -62,7 +63,7 @@ def test_mostly_means_more_than_half(judgements, expected):
 
 # -- who was the limit, on records sampled as the runner samples them -------------------------
 
-LIMITS = (CLIENT_BOUND, BOTH_SATURATED, MACHINE_BOUND)
+LIMITS = (CLIENT_BOUND, BOTH_SATURATED, MACHINE_BOUND, WORKER_BOUND)
 
 
 def limits(record, room):
@@ -112,6 +113,28 @@ def test_unpinned_on_two_cpus_a_saturated_load_generator_and_a_full_machine_are_
     # Nginx's 2 workers got 1.0 core, weighttp 0.95: the machine was full, the server had half its workers' worth.
     runs = [sampled_run(server=1.0, loadgen=0.95, busy=1.97) for _ in range(3)]
     assert limits(sampled_record("nginx", runs, workers=2), TWO_CPUS) == [CLIENT_BOUND, BOTH_SATURATED, MACHINE_BOUND]
+
+
+def uneven(busiest: float, server: float = 1.02) -> list:
+    """Twisted's two workers at 1.02 cores together, the machine with room, its busiest process at ``busiest``."""
+    runs = [sampled_run(server=server, loadgen=0.42, busy=1.5) for _ in range(3)]
+    for run in runs:
+        run.sample["busiest_process_cores"] = busiest
+    return runs
+
+
+def test_one_worker_at_a_whole_core_while_the_server_had_room_is_the_limit():
+    # As a sweep step on 2 cores showed: Twisted fell behind at 1.02 server cores, one worker holding most connections.
+    assert limits(sampled_record("twisted", uneven(0.98), workers=2), TWO_CPUS) == [WORKER_BOUND]
+    assert limits(sampled_record("twisted", uneven(0.52), workers=2), TWO_CPUS) == []  # the two shared the work
+    assert limits(sampled_record("twisted", uneven(0.98), workers=1), TWO_CPUS) == []  # one worker: the server's own
+
+
+def test_a_busy_server_is_not_also_said_to_have_one_saturated_worker():
+    runs = [sampled_run(server=1.9, loadgen=0.05, busy=1.96) for _ in range(3)]
+    for run in runs:
+        run.sample["busiest_process_cores"] = 0.97
+    assert WORKER_BOUND not in limits(sampled_record("twisted", runs, workers=2), TWO_CPUS)
 
 
 def test_another_process_filling_the_machine_makes_it_machine_bound_and_is_measured():

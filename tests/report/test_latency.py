@@ -180,3 +180,9 @@ def test_a_real_sweep_counts_the_rates_nginx_held_while_wrk2_saturated():
     assert knees["`twisted/pypy/shared/fixed/26.4.0`"][0] == "20,394"
     assert "\n".join(lines).count("sustained (its load generator saturated: latency at most this)") == 2
 
+
+
+def test_a_step_whose_busiest_worker_saturated_says_so():
+    slow = sweep_step(40_000, achieved=33_000, p99=900_000)
+    slow.sample.update(worker_saturated=True, server_busy=False)
+    assert latency.cpu_words(slow) == "a worker saturated"

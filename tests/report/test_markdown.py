@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats as scipy_stats
-from support import PINNED_PLACEMENT, sampled_record, sampled_run
+from support import PINNED_PLACEMENT, constructed_record, sampled_record, sampled_run
 
 from bench import report as report_area
 from bench.envfile import read_env, roles
@@ -220,3 +220,11 @@ def test_a_run_whose_baseline_is_twisted_compares_nginx_with_it():
     cells = {line.split("|")[1].strip(): dict(zip(columns, (part.strip() for part in line.strip().strip("|").split("|"))))
              for line in results.splitlines() if line.startswith(("| nginx", "| twisted"))}
     assert cells["twisted"]["vs twisted"] == "1.00" and cells["nginx"]["vs twisted"].startswith("2.00")
+
+
+def test_who_was_the_limit_names_a_saturated_worker():
+    record = constructed_record("twisted", 2, [40_000.0, 41_000.0], verdicts=["a worker saturated", "machine-bound"])
+    words = report.limit_words(record)
+    assert words.startswith("a worker saturated: one server process used a whole core while the server as a whole")
+    assert words.endswith("machine-bound: its CPUs were full, something else took what it could have used")
+    assert report.limit_words(constructed_record("twisted", 2, [1.0])) == "server"
