@@ -93,7 +93,7 @@ class Limits:
     client: bool  # the load generator (some load host, of several) was saturated
     server: bool  # the server used most of what it could
     machine: bool  # a side got less than it could use because its CPUs were full
-    worker: bool = False  # one of several server processes used a whole core while the server had room
+    worker: bool = False  # one of several server processes was busy while the server as a whole had room
 
 
 def round_limits(run: LoadResult, *, threads: int, workers: int, room: Room) -> Limits:
@@ -104,7 +104,8 @@ def round_limits(run: LoadResult, *, threads: int, workers: int, room: Room) -> 
     else:
         client = saturated(sample["loadgen_cores"], threads)
     server = sample["server_cores"] >= SERVER_ROOM * server_capacity(sample, workers, room)
-    worker = workers > 1 and not server and sample.get("busiest_process_cores", 0.0) >= CLIENT_BUSY
+    # A process serves on one thread: at SERVER_ROOM of a core it is as busy as the server-busy rule asks of a server.
+    worker = workers > 1 and not server and sample.get("busiest_process_cores", 0.0) >= SERVER_ROOM
     return Limits(client=client, server=server, worker=worker,
                   machine=held_back_by_machine(sample, threads=threads, workers=workers, room=room))
 
@@ -112,7 +113,7 @@ def round_limits(run: LoadResult, *, threads: int, workers: int, room: Room) -> 
 def limits(record: CellRecord, room: Room) -> list[str]:
     """The cell's limit verdicts, from the rounds that are numbers and were sampled: client-bound
     in most rounds, both saturated when the server was busy in most of those, a worker saturated
-    (one process at a whole core while the server had room) and machine-bound in most rounds."""
+    (one process at 80 % of a core while the server as a whole had room) and machine-bound in most rounds."""
     judged = [round_limits(run, threads=record.cell.threads, workers=record.cell.workers, room=room)
               for run in record.numbers if {"server_cores", "loadgen_cores"} <= set(run.sample or {})]
     found = []

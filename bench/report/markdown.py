@@ -141,8 +141,8 @@ def limit_words(record: CellRecord) -> str:
         else:
             words.append(f"client-bound{named}: req/s is a lower bound")
     if "a worker saturated" in record.verdicts:
-        words.append("a worker saturated: one server process used a whole core while the server as a whole had "
-                     "room (its connections fell unevenly on its workers; see *Requests per worker*)")
+        words.append("a worker saturated: one server process was busy (80 % of a core) while the server as a "
+                     "whole had room (its connections fell unevenly on its workers; see *Requests per worker*)")
     if "machine-bound" in record.verdicts:
         words.append("machine-bound: its CPUs were full, something else took what it could have used")
     return "; ".join(words) or "server"

@@ -225,6 +225,6 @@ def test_a_run_whose_baseline_is_twisted_compares_nginx_with_it():
 def test_who_was_the_limit_names_a_saturated_worker():
     record = constructed_record("twisted", 2, [40_000.0, 41_000.0], verdicts=["a worker saturated", "machine-bound"])
     words = report.limit_words(record)
-    assert words.startswith("a worker saturated: one server process used a whole core while the server as a whole")
+    assert words.startswith("a worker saturated: one server process was busy (80 % of a core) while the server as a")
     assert words.endswith("machine-bound: its CPUs were full, something else took what it could have used")
     assert report.limit_words(constructed_record("twisted", 2, [1.0])) == "server"
