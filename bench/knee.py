@@ -45,6 +45,7 @@ class Knee:
     bound_us: float | None  # the p99 bound its steps were held to
     lower_bound: bool = False  # a higher rate's step was not used (load generator saturated): it may be higher
     why_not: str = ""
+    missed: tuple[float, ...] = ()  # lower rates it did not sustain (a stall, not its capacity: said beside the knee)
 
 
 def saturated(step: LoadResult) -> bool:
@@ -99,5 +100,7 @@ def knee(steps: list[LoadResult], rule: Rule) -> Knee:
     if not held:
         return Knee(None, bound, why_not="sustained no rate")
     rate = max(held)
+    missed = tuple(sorted(step.offered_per_s for step in steps if step.offered_per_s < rate
+                          and verdict(step, bound, rule) not in (SUSTAINED, SATURATED)))
     return Knee(rate, bound, lower_bound=any(verdict(step, bound, rule) == SATURATED and step.offered_per_s > rate
-                                             for step in steps))
+                                             for step in steps), missed=missed)

@@ -59,3 +59,10 @@ def test_an_absolute_bound_and_a_stricter_share_are_the_run_s_settings():
 def test_no_knee_says_why(steps, why):
     found = knee(steps, Rule())
     assert found.rate is None and found.why_not == why
+
+
+def test_a_lower_rate_not_held_is_named_beside_the_knee():
+    # As one sweep showed: Nginx stalled at 22k (p50 593 ms) and then held 44k to 67k at 1.4-2 ms.
+    steps = [step(8900, p99=8500), step(22_000, p99=996_000), step(44_000, p99=3600), step(66_000, p99=5300),
+             step(80_000, p99=98_000)]
+    assert knee(steps, Rule()) == Knee(66_000, 85_000.0, missed=(22_000,))

@@ -102,7 +102,8 @@ def _rate(value: float) -> str:
 def knee_words(found: Knee) -> str:
     if found.rate is None:
         return f"— ({found.why_not})"
-    return ("≥ " if found.lower_bound else "") + _rate(found.rate)
+    missed = f" (not held at {', '.join(_rate(rate) for rate in found.missed)} below it)" if found.missed else ""
+    return ("≥ " if found.lower_bound else "") + _rate(found.rate) + missed
 
 
 def cpu_words(step: LoadResult) -> str:

@@ -186,3 +186,11 @@ def test_a_step_whose_busiest_worker_saturated_says_so():
     slow = sweep_step(40_000, achieved=33_000, p99=900_000)
     slow.sample.update(worker_saturated=True, server_busy=False)
     assert latency.cpu_words(slow) == "a worker saturated"
+
+
+def test_the_knee_table_names_a_lower_rate_not_held():
+    base = nginx()
+    base.sweep = [step if step.offered_per_s != 40_000 else sweep_step(40_000, p99=600_000, round_number=1)
+                  for step in base.sweep]
+    assert rows(latency.latency_section([base, twisted()], ENV), "server   ")["`nginx`"][0] == (
+        "80,000 (not held at 40,000 below it)")
