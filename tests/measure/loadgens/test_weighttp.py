@@ -377,7 +377,9 @@ def test_a_server_killed_mid_run_leaves_failures(weighttp, tmp_path, version):
         host.stop(pid)
     assert not result.clean
     assert 0 < result.succeeded < 50000 and result.failed + result.errored == 50000 - result.succeeded
-    assert "failed" in result.raw  # weighttp's own complaint (connect/read) is kept in raw
+    # Its own complaints, when it makes any, are kept in raw; it makes none for a connection the dying server closed
+    # cleanly (weighttp 0.5 counts that as an error without a word: seen once in CI), so only the run is asserted.
+    assert f"weighttp {version}" in result.raw
 
 
 @needs_archives
