@@ -96,11 +96,11 @@ def knee(steps: list[LoadResult], rule: Rule) -> Knee:
     bound = bound_us(steps, rule)
     if bound is None:
         return Knee(None, None, why_not="no usable step" if steps else "not swept")
-    held = [step.offered_per_s for step in steps if verdict(step, bound, rule) == SUSTAINED]
+    said = [(step.offered_per_s, verdict(step, bound, rule)) for step in steps]
+    held = [offered for offered, words in said if words == SUSTAINED]
     if not held:
         return Knee(None, bound, why_not="sustained no rate")
     rate = max(held)
-    missed = tuple(sorted(step.offered_per_s for step in steps if step.offered_per_s < rate
-                          and verdict(step, bound, rule) not in (SUSTAINED, SATURATED)))
-    return Knee(rate, bound, lower_bound=any(verdict(step, bound, rule) == SATURATED and step.offered_per_s > rate
-                                             for step in steps), missed=missed)
+    missed = tuple(sorted(offered for offered, words in said if offered < rate and words not in (SUSTAINED, SATURATED)))
+    return Knee(rate, bound, lower_bound=any(words == SATURATED and offered > rate for offered, words in said),
+                missed=missed)

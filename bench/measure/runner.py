@@ -285,7 +285,7 @@ class Runner:
         for index, rate in enumerate(rates):
             self.progress.phase("sweep", round=index + 1, detail=f"{rate:,.0f} req/s offered ({len(rates)} rates)")
             self._steps(swept, rate, index)
-        for index in range(len(rates), len(rates) + plan.refine if rates else 0):
+        for index in range(len(rates), len(rates) + plan.refine):  # none without steps: refined_rate says None
             rate = sweep.refined_rate([r.sweep for r, _ in swept if r.status is Status.OK], plan.rule)
             if rate is None:
                 break

@@ -145,7 +145,7 @@ def slowest_table(records: list[CellRecord], rule: Rule, baseline: str) -> list[
     if rate is None:
         return ["No rate every server sustained: no p99s to compare.", ""]
     base = next((at_rate(r, rate, rule) for r in records if r.cell.server == baseline), None)
-    rows = []
+    rows, marked = [], False
     for record in records:
         step = at_rate(record, rate, rule)
         if step is None:
@@ -153,8 +153,8 @@ def slowest_table(records: list[CellRecord], rule: Rule, baseline: str) -> list[
             continue
         ratio = f"{step.latency_us['p99'] / base.latency_us['p99']:.2f}" if base is not None else "—"
         at_most = "≤ " if saturated(step) else ""  # its load generator's lateness is in it: the server's is lower
+        marked = marked or saturated(step)
         rows.append([f"`{record.label}`", *(at_most + _ms(step.latency_us.get(key)) for key, _ in PERCENTILES), ratio])
-    marked = any(row[2].startswith("≤") for row in rows)
     return [f"At {_rate(rate)} req/s, the slowest server's knee (corrected for coordinated omission"
             f"{'; ≤: its load generator saturated, so the server’s own latency is at most this' if marked else ''}):", "",
             tabulate(rows, ["server", "p50 (ms)", "p99 (ms)", "p99.9 (ms)", f"p99 ÷ {baseline}'s"],
@@ -164,15 +164,14 @@ def slowest_table(records: list[CellRecord], rule: Rule, baseline: str) -> list[
 def steps_table(records: list[CellRecord], rule: Rule) -> list[str]:
     rows = []
     for record in records:
-        shown_steps = steps(record)
         bound = knee_of(record, rule).bound_us
-        for step in shown_steps:
+        for step in steps(record):
             sample = step.sample or {}
-            figures = shown(step, rule, bound)
+            said = verdict(step, bound, rule)
+            figures = has_figures(step) and said != SATURATED  # as shown() has it, from the verdict at hand
             latency = " / ".join(_ms(step.latency_us.get(key)) for key, _ in PERCENTILES) if figures else "—"
             errors = step.errored + step.failed
             achieved = _rate(step.req_per_s) if figures else "—"
-            said = verdict(step, bound, rule)
             if said == SUSTAINED and saturated(step):
                 said += " (its load generator saturated: latency at most this)"
             rows.append([_rate(step.offered_per_s), f"`{record.label}`", achieved,

@@ -134,6 +134,12 @@ def whole_seconds(duration: float) -> int:
     return max(1, math.ceil(duration))
 
 
+def flag_value(command: str, *flags: str) -> str | None:
+    """The value after the first of ``flags`` in a recorded command line, or None when it has none."""
+    words = shlex.split(command)
+    return next((value for flag, value in zip(words, words[1:]) if flag in flags), None)
+
+
 def sized_requests(load: Load, seconds: float, *, per_second: float, floor: int, ceiling: int, unsized: int) -> int:
     """A request count for a load that is to last ``seconds``: ``per_second`` times the expected rate times
     its seconds, within ``floor`` and ``ceiling`` (and never fewer than its connections); ``unsized`` before

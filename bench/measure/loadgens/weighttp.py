@@ -20,7 +20,7 @@ from bench.errors import BenchError
 from bench.hosts import Host
 from bench.records import Load, LoadResult
 
-from .generator import Capabilities, LoadGenerator, sized_requests, tail, unparseable, whole_seconds
+from .generator import Capabilities, LoadGenerator, flag_value, sized_requests, tail, unparseable, whole_seconds
 
 # weighttp 0.5 needs -n even when -a caps the time, and keeps a time per planned request:
 # its req/s falls as -n grows (-n 50000000 gave 26-72k req/s where -n 2000000 gave 85-89k
@@ -137,8 +137,8 @@ def _json_report(text: str) -> dict | None:
 
 
 def _pipelined(command: str) -> bool:
-    words = command.split()
-    return any(flag == "-K" and value.isdigit() and int(value) > 1 for flag, value in zip(words, words[1:]))
+    depth = flag_value(command, "-K")
+    return depth is not None and depth.isdigit() and int(depth) > 1
 
 
 def _latency(times: dict) -> dict[str, float]:

@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import math
 import re
-import shlex
 
 from bench.records import Load, LoadResult
 
-from .generator import Capabilities, whole_seconds
+from .generator import Capabilities, flag_value, whole_seconds
 from .wrk import TIME_US, WRK_TIMEOUT_S, Wrk
 
 CALIBRATION_S = 10.0  # wrk2's calibration period per thread, before 5 ms per connection of the thread
@@ -122,21 +121,16 @@ def histograms(text: str) -> dict[str, dict[str, float]]:
     return found
 
 
-def _flag(command: str, *flags: str) -> str | None:
-    words = shlex.split(command)
-    return next((value for flag, value in zip(words, words[1:]) if flag in flags), None)
-
-
 def offered(command: str) -> float | None:
     """The rate a wrk2 command line asked for (``-R N`` or ``--rate N``)."""
-    rate = _flag(command, "-R", "--rate")
+    rate = flag_value(command, "-R", "--rate")
     return None if rate is None else float(rate)
 
 
 def scheduled(command: str) -> float | None:
     """The least rate a wrk2 command line's schedule sends over its whole run: ``-R`` over the seconds left once
     the last of a thread's connections has connected (they connect ``CALIBRATION_PER_CONNECTION_S`` apart)."""
-    rate, connections, threads, duration = (_flag(command, *flags) for flags in (
+    rate, connections, threads, duration = (flag_value(command, *flags) for flags in (
         ("-R", "--rate"), ("-c", "--connections"), ("-t", "--threads"), ("-d", "--duration")))
     if rate is None or connections is None or duration is None or not duration.rstrip("s").isdigit():
         return None
