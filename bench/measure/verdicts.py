@@ -22,7 +22,7 @@ MACHINE_BUSY = 0.90
 CLIENT_BOUND = "client-bound"  # the load generator was saturated: req/s is a lower bound
 BOTH_SATURATED = "both saturated"  # ... and the server was busy too: nobody can say which side limited
 MACHINE_BOUND = "machine-bound"  # CPUs full, so a side got less than it could use: others or steal took the rest
-WORKER_BOUND = "a worker saturated"  # one server process used a whole core while the server as a whole had room
+WORKER_BOUND = "a worker saturated"  # one server process busy (80 % of a core) while the server as a whole had room
 EXHAUSTED = "-n exhausted"  # weighttp ran out of its requests before its time: some runs were shorter
 
 
