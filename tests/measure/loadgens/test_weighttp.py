@@ -384,13 +384,14 @@ def test_a_server_killed_mid_run_leaves_failures(weighttp, tmp_path, version):
 
 @needs_archives
 def test_live_pipelined_response_times_are_gaps_between_answers(weighttp, nginx_url):
-    """Why the parser drops them: with 16 requests waiting on each connection, weighttp's median 'response time'
-    comes out below that of one request at a time; a latency could not."""
-    said = {}
-    for pipeline in (1, 16):
-        result = measure(weighttp, "0.5", Load(nginx_url, 10, 1, True, requests=20_000, pipeline=pipeline), "pipelined")
-        said[pipeline] = json.loads(result.raw[result.raw.index("{"):result.raw.rindex("}") + 1])["response_times"]
-    assert said[16]["50%"] < said[1]["50%"]
+    """Why the parser drops them: by Little's law, with at least 4 requests waiting on each of 10 connections a
+    request's mean latency is at least 40 / req_per_s; weighttp's mean 'response time' under -K 16 comes out far
+    below that, as gaps between answers do. (Comparing medians with -K 1 was tried: too close under CI's load.)"""
+    result = measure(weighttp, "0.5", Load(nginx_url, 10, 1, True, requests=20_000, pipeline=16), "pipelined")
+    said = json.loads(result.raw[result.raw.index("{"):result.raw.rindex("}") + 1])["response_times"]
+    in_flight_floor_us = 10 * 4 / result.req_per_s * 1e6
+    print(f"weighttp's mean {said['avg']} us against a latency of at least {in_flight_floor_us:.0f} us")
+    assert said["avg"] < in_flight_floor_us / 2
     assert result.clean and result.succeeded == 20_000 and result.latency_us == {}
 
 
